@@ -1,0 +1,25 @@
+"""Media I/O: probing and decoding video (files or frame folders), writing mp4, loading audio."""
+
+from __future__ import annotations
+
+from vasa.io.audio import SAMPLE_RATE, has_audio, load_audio
+from vasa.io.video import (
+    MediaError,
+    VideoInfo,
+    VideoWriter,
+    atomic_output,
+    probe_video,
+    read_frames,
+)
+
+__all__ = [
+    "SAMPLE_RATE",
+    "MediaError",
+    "VideoInfo",
+    "VideoWriter",
+    "atomic_output",
+    "has_audio",
+    "load_audio",
+    "probe_video",
+    "read_frames",
+]

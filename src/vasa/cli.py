@@ -1,0 +1,114 @@
+"""The `vasa` command line: parse, build a config, call one library function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def _build_basis(args: argparse.Namespace) -> None:
+    from vasa.pipelines.build_basis import build_basis_from_manifest
+
+    basis = build_basis_from_manifest(args.manifest, args.out, args.components, args.workers)
+    print(f"wrote {args.out}: version {basis.version}, {basis.info['clips']} clips, "
+          f"{basis.info['frames']} frames, explained variance "
+          f"{basis.info['explained_variance']:.3f}")
+
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def _reenact_config(args: argparse.Namespace):
+    from vasa.pipelines.reenact import ReenactConfig
+    from vasa.render import RenderConfig
+
+    transfer = "pose" if args.pose_only else "dynamics" if args.dynamics_only else "both"
+    return ReenactConfig(size=args.size, transfer=transfer, side_by_side=args.side_by_side,
+                         face_index=args.face_index, fps=args.fps, crf=args.crf,
+                         render=RenderConfig(flow_scale=args.flow_scale))
+
+
+def _reenact(args: argparse.Namespace) -> None:
+    from vasa.pipelines.reenact import reenact
+
+    result = reenact(args.portrait, args.driving, args.out, _reenact_config(args),
+                     progress=not args.quiet)
+    lost = f", face lost in {result.lost_frames} frames (motion held)" if result.lost_frames else ""
+    print(f"wrote {args.out}: {result.frames} frames at {result.fps:g} fps{lost}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    args.portrait = str(ASSETS / "astronaut.jpg")
+    args.driving = str(ASSETS / "obama_address_8s.mp4")
+    _reenact(args)
+
+
+def _add_reenact_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="write the driving video beside the result")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--pose-only", action="store_true",
+                      help="transfer head pose only, keep the portrait's expression")
+    only.add_argument("--dynamics-only", action="store_true",
+                      help="transfer facial dynamics only, keep the portrait's head pose")
+    p.add_argument("--face-index", type=int, default=None,
+                   help="which portrait face to animate, 0 = largest (default: largest)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="output frame rate (default: the driving video's)")
+    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
+    p.add_argument("--flow-scale", type=float, default=0.5,
+                   help="warp-field resolution relative to the frame (0.5)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vasa.latent.basis import DEFAULT_BASIS
+
+    p = argparse.ArgumentParser(prog="vasa", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build-basis", help="learn the face basis (template + dynamics PCA) "
+                       "from the training speakers of a data manifest")
+    b.add_argument("--manifest", default=str(DEFAULT_DATA / "MANIFEST.tsv"),
+                   help="TSV manifest of face videos (default: ../shared/data/MANIFEST.tsv)")
+    b.add_argument("-o", "--out", default=str(DEFAULT_BASIS), help="output .npz")
+    b.add_argument("--components", type=int, default=24, help="PCA components of the dynamics")
+    b.add_argument("--workers", type=int, default=2, help="tracking processes")
+    b.set_defaults(func=_build_basis)
+
+    r = sub.add_parser("reenact", help="drive a portrait with the motion of a video")
+    r.add_argument("portrait", help="portrait image (photo, painting, any size)")
+    r.add_argument("driving", help="driving video; its audio is copied to the output")
+    r.add_argument("-o", "--out", required=True, help="output .mp4")
+    _add_reenact_options(r)
+    r.set_defaults(func=_reenact)
+
+    d = sub.add_parser("demo", help="reenact the bundled portrait with the bundled clip")
+    d.add_argument("-o", "--out", default="vasa_demo.mp4", help="output .mp4 (vasa_demo.mp4)")
+    _add_reenact_options(d)
+    d.set_defaults(func=_demo, side_by_side=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # user errors: a message, not a traceback
+        print(f"vasa: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

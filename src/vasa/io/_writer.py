@@ -1,0 +1,192 @@
+"""H.264 + AAC mp4 writing (:class:`VideoWriter`), re-exported by :mod:`vasa.io.video`."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from fractions import Fraction
+from typing import Self
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from vasa.io._media import MediaError, reason, remove_quietly, reserve_temp
+
+_AAC_FRAME = 1024  # samples per AAC frame; the encoder wants exactly this many (last may be short)
+
+
+def _as_audio(audio: np.ndarray) -> np.ndarray:
+    """Validate audio to float32 ``(N, C)``, C in {1, 2}, clipped to [-1, 1]."""
+    a = np.asarray(audio)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] not in (1, 2):
+        raise ValueError(f"audio must be (N,) or (N, C) with C in 1..2, got shape {a.shape}")
+    if np.issubdtype(a.dtype, np.integer):
+        a = a / float(np.iinfo(a.dtype).max)
+    return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+
+class _WriterState:
+    """What must be cleaned up if a writer is dropped without ``close()`` (no ref to it)."""
+
+    def __init__(self, tmp: str) -> None:
+        self.tmp = tmp
+        self.container: av.container.OutputContainer | None = None
+
+    def discard(self) -> None:
+        if self.container is not None:
+            container, self.container = self.container, None
+            try:
+                container.close()
+            except (av.error.FFmpegError, OSError):
+                pass  # the half-written file is deleted next anyway
+        remove_quietly(self.tmp)
+
+
+class VideoWriter:
+    """H.264 mp4 writer (libx264, yuv420p, ``preset='veryfast'``) with optional AAC audio.
+
+    ``audio`` is float32 mono ``(N,)`` or ``(N, C)`` in [-1, 1] at ``sample_rate``; it is
+    encoded in step with the video and trimmed or zero-padded to ``num_frames / fps`` seconds,
+    so audio sample ``round(k * sample_rate / fps)`` plays with frame ``k``. The frame size is
+    fixed by the first frame; yuv420p needs even sizes, so an odd height/width is cropped by
+    one pixel (last row/column). Output goes to a hidden temporary file ``.NAME.tmp-XXXX.mp4``
+    next to ``path`` that ``close()`` renames to ``path``; if the ``with`` block raises or the
+    writer is dropped unclosed, the temporary file is removed and ``path`` is never created.
+    The output directory must already exist (checked here, before any work).
+
+    Use as ``with VideoWriter("out.mp4", 25, audio) as w: w.write(frame)``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        audio: np.ndarray | None = None,
+        sample_rate: int = 16000,
+        crf: int = 18,
+    ) -> None:
+        self.path = os.fspath(path)
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps = float(fps)
+        self.sample_rate = int(sample_rate)
+        self.crf = int(crf)
+        self.num_frames = 0
+        self._audio = None if audio is None else _as_audio(audio)
+        self._audio_pos = 0  # samples of audio already sent to the encoder
+        self._shape: tuple[int, ...] | None = None
+        self._video: av.video.VideoStream | None = None  # created by the first write()
+        self._astream: av.audio.AudioStream | None = None
+        self._state = _WriterState(reserve_temp(self.path))
+        self._finalizer = weakref.finalize(self, _WriterState.discard, self._state)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _open(self, height: int, width: int) -> None:
+        # Fraction keeps 30000/1001 exact; limit_denominator turns 29.97 into 2997/100.
+        rate = Fraction(self.fps).limit_denominator(1001)
+        try:
+            c = av.open(
+                self._state.tmp,
+                mode="w",
+                format="mp4",
+                container_options={"movflags": "+faststart"},
+            )
+            self._state.container = c
+            self._video = c.add_stream("libx264", rate=rate)
+            self._video.width, self._video.height = width, height
+            self._video.pix_fmt = "yuv420p"
+            self._video.options = {"crf": str(self.crf), "preset": "veryfast"}
+            # swscale converts RGB with BT.601 limited-range coefficients; say so, or players
+            # assume BT.709 for HD sizes and shift the colours slightly.
+            cc = self._video.codec_context
+            cc.colorspace, cc.color_range = Colorspace.ITU601, ColorRange.MPEG
+            if self._audio is not None:
+                self._astream = c.add_stream("aac", rate=self.sample_rate)
+                self._astream.layout = "mono" if self._audio.shape[1] == 1 else "stereo"
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise MediaError(f"{self.path}: cannot open encoder ({reason(e)})") from e
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one RGB uint8 ``(H, W, 3)`` frame (same shape as the first one)."""
+        if not self._finalizer.alive:
+            raise MediaError(f"{self.path}: writer is already closed")
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        if self._shape is None:
+            h, w = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
+            if h == 0 or w == 0:
+                raise ValueError(f"frame too small to encode: {frame.shape}")
+            self._shape = frame.shape
+            self._open(h, w)
+        elif frame.shape != self._shape:
+            raise ValueError(f"frame shape {frame.shape} differs from the first {self._shape}")
+        h, w = self._video.height, self._video.width
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
+        vf.pts = self.num_frames
+        try:
+            self._mux(self._video.encode(vf))
+            self.num_frames += 1
+            self._encode_audio(final=False)
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise MediaError(f"{self.path}: cannot encode video ({reason(e)})") from e
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for p in packets:
+            self._state.container.mux(p)
+
+    def _encode_audio(self, final: bool) -> None:
+        if self._audio is None:
+            return
+        target = round(self.num_frames * self.sample_rate / self.fps)
+        while self._audio_pos < target:
+            n = min(_AAC_FRAME, target - self._audio_pos)
+            if n < _AAC_FRAME and not final:
+                break  # only the last AAC frame may be short
+            chunk = self._audio[self._audio_pos : self._audio_pos + n]
+            if len(chunk) < n:  # audio shorter than the video: pad with silence
+                chunk = np.pad(chunk, ((0, n - len(chunk)), (0, 0)))
+            af = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk.T), format="fltp", layout=self._astream.layout
+            )
+            af.sample_rate, af.pts = self.sample_rate, self._audio_pos
+            af.time_base = Fraction(1, self.sample_rate)
+            self._mux(self._astream.encode(af))
+            self._audio_pos += n
+        if final:
+            self._mux(self._astream.encode(None))
+
+    def close(self) -> None:
+        """Flush the encoders, finish the mp4 and move it to ``path``. Idempotent."""
+        if not self._finalizer.alive:
+            return
+        if self.num_frames == 0:
+            self.abort()
+            raise MediaError(f"{self.path}: no frames were written")
+        try:
+            self._mux(self._video.encode(None))
+            self._encode_audio(final=True)
+            container, self._state.container = self._state.container, None
+            container.close()
+            os.replace(self._state.tmp, self.path)
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise MediaError(f"{self.path}: cannot finish writing ({reason(e)})") from e
+        self._finalizer.detach()
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary file; ``path`` is not created or changed."""
+        self._finalizer()

@@ -1,0 +1,90 @@
+"""Track a video into motion latents, one per frame, holding the last motion where the face is
+lost."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vasa.latent.basis import FaceBasis, default_basis
+from vasa.latent.face_model import encode_landmarks
+from vasa.latent.motion import MotionLatents
+from vasa.tracking import FaceLandmarker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackedVideo:
+    """motion: (T frames); found: (T,) bool, False where the face was lost and the last motion
+    is held; fps: frame rate of `motion`; frame_size: pixels the pose is normalised by."""
+
+    motion: MotionLatents
+    found: np.ndarray
+    fps: float
+    frame_size: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lost(self) -> int:
+        return int((~self.found).sum())
+
+
+def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | None = None,
+                model_path: str | None = None, max_side: int = 720, progress: bool = False
+                ) -> TrackedVideo:
+    """Decode and track every frame of a video (resampled to `fps` if given)."""
+    from tqdm import tqdm
+
+    from vasa.io import probe_video, read_frames
+
+    basis = basis or default_basis()
+    info = probe_video(path)
+    rate = fps or info.fps
+    poses, dyns, found = [], [], []
+    t_decode = t_track = 0.0
+    frame_size = 0
+    frames = read_frames(path, fps=rate, max_side=max_side)
+    with FaceLandmarker(model_path, video=True) as tracker:
+        bar = tqdm(total=int(info.duration_s * rate) or None, desc="tracking", unit="frame",
+                   disable=not progress, leave=False)
+        i = 0
+        while True:
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            t1 = time.perf_counter()
+            t_decode += t1 - t0
+            if frame is None:
+                break
+            frame_size = max(frame.shape[:2])
+            faces = tracker.track(frame, i / rate)
+            if faces:
+                pose, dyn, _ = encode_landmarks(faces[0].landmarks, basis, frame_size)
+                poses.append(pose)
+                dyns.append(dyn)
+                found.append(True)
+            else:
+                poses.append(None)
+                dyns.append(None)
+                found.append(False)
+            t_track += time.perf_counter() - t1
+            i += 1
+            bar.update(1)
+        bar.close()
+    if not any(found):
+        raise ValueError(f"{path}: no face found in any of its {len(found)} frames")
+    # Hold the last motion where the face is lost (the first found one before any is seen).
+    first = found.index(True)
+    for j in range(len(found)):
+        if not found[j]:
+            src = j - 1 if j > first else first
+            poses[j], dyns[j] = poses[src], dyns[src]
+    lost = len(found) - sum(found)
+    if lost:
+        log.warning("%s: face lost in %d of %d frames (last motion held)", path, lost, len(found))
+    return TrackedVideo(MotionLatents(np.stack(poses), np.stack(dyns)), np.array(found), rate,
+                        frame_size, {"decode": t_decode, "track": t_track})

@@ -1,0 +1,147 @@
+"""A portrait: one face image cropped, aligned and encoded into the face latent space.
+
+`Portrait` is everything the renderer needs for one identity (VASA-1 section 1): the aligned
+image (appearance), its canonical 3D face (identity plus the portrait's own expression), and the
+portrait's own pose and dynamics. `load_portrait` crops any photo, painting or video frame
+around its face with room for head motion, down to the shoulders.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vasa.latent.basis import FaceBasis, default_basis
+from vasa.latent.face_model import decode_canonical, encode_landmarks, fit_pose
+from vasa.latent.motion import SCALE, TX, TY
+from vasa.tracking import FaceLandmarker, FaceObservation, NoFaceError
+
+log = logging.getLogger(__name__)
+
+MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
+CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
+CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
+MIN_CROP_IOD = 3.2  # never crop tighter than this, even when the image ends near the face
+
+
+@dataclass
+class Portrait:
+    """image: (S, S, 3) uint8 RGB aligned crop. landmarks: (478, 3) pixels in it.
+    canonical: (478, 3) pose-free face. pose: (6,). dynamics: (D,). source: where it came from."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    canonical: np.ndarray
+    pose: np.ndarray
+    dynamics: np.ndarray
+    basis_version: str
+    source: str = ""
+
+    @property
+    def size(self) -> int:
+        return int(self.image.shape[0])
+
+    def identity(self, basis: FaceBasis) -> np.ndarray:
+        """Neutral 3D face shape (478, 3): this face with zero expression, eyes open, gaze ahead."""
+        neutral = np.zeros_like(self.dynamics)
+        k = basis.num_pca
+        neutral[k:k + 2] = np.maximum(self.dynamics[k:k + 2], 0.28)
+        return decode_canonical(self.canonical, self.dynamics, neutral, basis)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """RGB uint8 image (H, W, 3) from any image file OpenCV reads; clear errors otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    data = np.fromfile(path, np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise ValueError(f"{path}: not a readable image")
+    if img.dtype != np.uint8:
+        img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:  # composite transparency onto white
+        alpha = img[..., 3:].astype(np.float32) / 255
+        img = (img[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(img)
+
+
+def choose_face(faces: list[FaceObservation], name: str, face_index: int | None) -> FaceObservation:
+    """The largest face, or the `face_index`-th by size; errors name the file."""
+    if not faces:
+        raise NoFaceError(f"{name}: no face found")
+    if face_index is not None:
+        if not 0 <= face_index < len(faces):
+            raise ValueError(f"{name}: face index {face_index} out of range (found {len(faces)})")
+        face = faces[face_index]
+    else:
+        face = faces[0]
+        if len(faces) > 1:
+            log.warning("%s: %d faces found, using the largest (choose with --face-index)",
+                        name, len(faces))
+    if face.size < MIN_FACE_PX:
+        raise NoFaceError(f"{name}: face is {face.size:.0f} px, too small to animate "
+                          f"(needs at least {MIN_FACE_PX} px)")
+    return face
+
+
+def crop_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
+                   size: int, crop_iod: float = CROP_IOD) -> np.ndarray:
+    """(2, 3) affine from the image to a `size` square crop, upright (roll removed)."""
+    h, w = image_shape[:2]
+    pose = fit_pose(face.landmarks, basis, 1.0)
+    iod = pose[SCALE]  # pixels per canonical unit
+    roll = pose[2]
+    c, s = np.cos(roll), np.sin(roll)
+    # Canonical crop centre in image pixels (in-plane rotation only; enough for framing).
+    cx = pose[TX] + 0.5 + iod * (c * CROP_CENTRE[0] - s * CROP_CENTRE[1])
+    cy = pose[TY] + 0.5 + iod * (s * CROP_CENTRE[0] + c * CROP_CENTRE[1])
+    side = crop_iod * iod
+    # Tight photos: shrink the crop towards what the image holds rather than pad a lot.
+    room = 2 * min(cx + 0.15 * w, w * 1.15 - cx, cy + 0.15 * h, h * 1.15 - cy)
+    side = max(min(side, room), MIN_CROP_IOD * iod)
+    k = size / side
+    m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(np.degrees(roll)), k)
+    m[:, 2] += size / 2 - np.array([cx, cy])
+    return m
+
+
+def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index: int | None = None,
+                  basis: FaceBasis | None = None, model_path: str | None = None,
+                  crop_iod: float = CROP_IOD) -> Portrait:
+    """Crop, align and encode the face in an RGB image."""
+    basis = basis or default_basis()
+    with FaceLandmarker(model_path, max_faces=4) as tracker:
+        scale = min(1.0, 1280 / max(image.shape[:2]))  # detect on a bounded size
+        small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
+                                                      interpolation=cv2.INTER_AREA)
+        faces = tracker.detect(small)
+        for f in faces:
+            f.landmarks /= scale
+        face = choose_face(faces, name, face_index)
+        m = crop_transform(face, image.shape, basis, size, crop_iod)
+        crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 1
+                              else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        # Re-track on the aligned crop: upright and at working resolution, landmarks are better.
+        faces = tracker.detect(crop)
+        if not faces:
+            raise NoFaceError(f"{name}: face lost after cropping")
+        lm = faces[0].landmarks
+    pose, dyn, canonical = encode_landmarks(lm, basis, size)
+    return Portrait(image=crop, landmarks=lm, canonical=canonical, pose=pose, dynamics=dyn,
+                    basis_version=basis.version, source=name)
+
+
+def load_portrait(path: str | Path, size: int = 512, face_index: int | None = None,
+                  basis: FaceBasis | None = None, model_path: str | None = None) -> Portrait:
+    """Read an image file and make a `Portrait` of its (largest) face."""
+    return make_portrait(read_image(path), str(path), size, face_index, basis, model_path)

@@ -1,0 +1,111 @@
+"""What the renderer precomputes once per portrait: an eye-free source image, iris sprites and
+the colours used to synthesise what the portrait does not show (mouth interior, eyelids)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vasa.latent import topology as topo
+
+
+@dataclass
+class IrisSprite:
+    """An iris (and pupil) to paste inside an eye. rgba: (h, w, 4) float32 0..1 with straight
+    alpha; centre: (x, y) of the iris centre inside the sprite; radius: iris radius in pixels."""
+
+    rgba: np.ndarray
+    centre: np.ndarray
+    radius: float
+
+
+@dataclass
+class Appearance:
+    """image: (S, S, 3) uint8 portrait with the irises painted out (the warp source).
+    irises: right and left sprites. lip, skin, teeth, cavity, tongue: RGB float32 colours."""
+
+    image: np.ndarray
+    irises: tuple[IrisSprite, IrisSprite]
+    lip: np.ndarray
+    skin: np.ndarray
+    teeth: np.ndarray
+    cavity: np.ndarray
+    tongue: np.ndarray
+
+
+def _poly_mask(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
+    m = np.zeros(shape, np.uint8)
+    cv2.fillPoly(m, [np.round(pts[:, :2]).astype(np.int32)], 255)
+    return m
+
+
+def _median_colour(image: np.ndarray, mask: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    px = image[mask > 0]
+    return np.median(px, 0).astype(np.float32) if len(px) >= 8 else fallback.astype(np.float32)
+
+
+def _iris_sprite(image: np.ndarray, lm: np.ndarray, iris: np.ndarray, eye: list[int],
+                 eye_mask: np.ndarray) -> IrisSprite:
+    """A complete iris disc: the visible iris pixels, completed where the lids hide it by a
+    synthetic iris in their median colour with a pupil and a darker limbal ring."""
+    centre = lm[iris[0], :2]
+    radius = float(np.mean(np.linalg.norm(lm[iris[1:], :2] - centre, axis=1)))
+    radius = max(radius, 2.0)
+    half = int(np.ceil(radius * 1.3)) + 2
+    x0, y0 = int(round(centre[0])) - half, int(round(centre[1])) - half
+    n = 2 * half + 1
+    patch = cv2.getRectSubPix(image, (n, n), (x0 + half, y0 + half)).astype(np.float32) / 255
+    vis = cv2.getRectSubPix(eye_mask, (n, n), (x0 + half, y0 + half)).astype(np.float32) / 255
+    c = centre - np.array([x0, y0], np.float32)
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    r = np.hypot(xx - c[0], yy - c[1])
+    disc = np.clip(radius + 0.5 - r, 0, 1)
+    seen = vis * disc
+    colour = (patch * seen[..., None]).sum((0, 1)) / max(seen.sum(), 1e-3)
+    synth = colour * (0.75 + 0.25 * np.clip(r / radius, 0, 1))[..., None]  # darker rim
+    synth *= (1 - 0.7 * np.clip(1.5 - r / (0.4 * radius), 0, 1))[..., None]  # pupil
+    rgb = seen[..., None] * patch + (1 - seen[..., None]) * synth
+    return IrisSprite(np.concatenate([rgb, disc[..., None]], 2), c, radius)
+
+
+def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
+                     iris_left: np.ndarray) -> Appearance:
+    """Precompute the appearance of a portrait (image (S, S, 3) uint8, landmarks (478, 3))."""
+    shape = image.shape[:2]
+    eyes = [_poly_mask(shape, lm[topo.RIGHT_EYE]), _poly_mask(shape, lm[topo.LEFT_EYE])]
+    irises = tuple(_iris_sprite(image, lm, iris, eye, m) for iris, eye, m in
+                   ((iris_right, topo.RIGHT_EYE, eyes[0]), (iris_left, topo.LEFT_EYE, eyes[1])))
+    # Paint the irises out of the eyes: the warp then carries white of the eye only, and the
+    # irises are pasted back where the gaze puts them.
+    hole = np.zeros(shape, np.uint8)
+    for sp, iris in zip(irises, (iris_right, iris_left)):
+        cv2.circle(hole, tuple(int(v) for v in np.round(lm[iris[0], :2])),
+                   int(np.ceil(sp.radius * 1.15)), 255, -1)
+    eye_union = cv2.bitwise_or(*eyes)
+    hole = cv2.bitwise_and(hole, cv2.dilate(eye_union, np.ones((3, 3), np.uint8)))
+    clean = cv2.inpaint(image, hole, 3, cv2.INPAINT_TELEA) if hole.any() else image.copy()
+
+    lips = cv2.subtract(_poly_mask(shape, lm[topo.LIPS_OUTER]), _poly_mask(shape, lm[topo.LIPS_INNER]))
+    skin_mask = np.zeros(shape, np.uint8)
+    for i in (50, 280, 101, 330, 151):
+        cv2.circle(skin_mask, tuple(int(v) for v in np.round(lm[i, :2])), 6, 255, -1)
+    skin = _median_colour(image, skin_mask, np.array([180, 140, 120]))
+    lip = _median_colour(image, lips, skin * np.array([1.0, 0.8, 0.8]))
+    grey = float(np.ptp(skin)) < 10  # black-and-white photo: synthesise in grey too
+    luma = float(skin.mean())
+    teeth = np.array([222, 214, 196], np.float32) * np.clip(luma / 170, 0.55, 1.0)
+    inner = _poly_mask(shape, lm[topo.LIPS_INNER])
+    if cv2.countNonZero(inner) > 30:  # teeth showing in the portrait: use their real colour
+        px = image[inner > 0].astype(np.float32)
+        bright = px[px.mean(1) >= np.percentile(px.mean(1), 75)]
+        if bright.mean() > 0.8 * luma:
+            teeth = np.median(bright, 0)
+    tongue = lip * 0.85 + np.array([12, 0, 4], np.float32)
+    cavity = lip * 0.3
+    if grey:
+        teeth, tongue, cavity, lip = (np.full(3, v.mean(), np.float32)
+                                      for v in (teeth, tongue, cavity, lip))
+    return Appearance(image=clean, irises=irises, lip=lip, skin=skin,
+                      teeth=np.clip(teeth, 0, 255), cavity=cavity, tongue=np.clip(tongue, 0, 255))

