@@ -151,8 +151,11 @@ def _fit(img: np.ndarray, max_side: int | None) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def _frame_to_rgb(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
-    img = frame.to_ndarray(format="rgb24")
+def _frame_to_rgb(frame: av.VideoFrame, max_side: int | None, path: str) -> np.ndarray:
+    try:
+        img = frame.to_ndarray(format="rgb24")
+    except (av.error.FFmpegError, ValueError) as e:  # runs lazily, outside the decode loop
+        raise MediaError(f"{path}: cannot convert frame to RGB ({reason(e)})") from e
     k = round(frame.rotation / 90) % 4
     if k:  # display-matrix rotation is counter-clockwise, as is np.rot90
         img = np.rot90(img, k)
@@ -190,7 +193,7 @@ def _video_source(
             dur = float(frame.duration * tb) if frame.duration and tb else nominal_dt
             if declared_end is not None and declared_end > t:
                 dur = min(dur, declared_end - t)
-            yield (lambda fr=frame: _frame_to_rgb(fr, max_side)), t, dur
+            yield (lambda fr=frame: _frame_to_rgb(fr, max_side, path)), t, dur
     except (av.error.FFmpegError, OSError) as e:
         raise MediaError(f"{path}: cannot decode video ({reason(e)})") from e
     finally:

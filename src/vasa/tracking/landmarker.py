@@ -9,7 +9,10 @@ file with `model_path=` or the `VASA_FACE_MODEL` environment variable.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +54,22 @@ class FaceObservation:
         """Face size in pixels: the larger side of the landmark bounding box."""
         x0, y0, x1, y1 = self.bbox
         return max(x1 - x0, y1 - y0)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what MediaPipe's C++ side prints to fd 2 while it starts up (graph and delegate
+    notices that no setting turns off); Python's own errors are unaffected afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def default_model_path() -> Path:
@@ -97,12 +116,14 @@ class FaceLandmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        try:
-            self._task = vision.FaceLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as err:
-            raise ValueError(f"{path}: not a usable face landmarker model ({err})") from err
         self.video = video
         self._last_ms = -1
+        try:
+            with _quiet_native_stderr():
+                self._task = vision.FaceLandmarker.create_from_options(options)
+                self._run(np.zeros((64, 64, 3), np.uint8), 0 if video else None)  # warm-up
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f"{path}: not a usable face landmarker model ({err})") from err
 
     def __enter__(self) -> FaceLandmarker:
         return self
@@ -126,7 +147,6 @@ class FaceLandmarker:
         if not self.video:
             raise RuntimeError("track() needs a FaceLandmarker made with video=True")
         ms = max(int(round(timestamp_s * 1000)), self._last_ms + 1)  # MediaPipe needs increasing
-        self._last_ms = ms
         return self._run(image, ms)
 
     def _run(self, image: np.ndarray, ms: int | None) -> list[FaceObservation]:
@@ -139,6 +159,7 @@ class FaceLandmarker:
             result = self._task.detect(mp_image)
         else:
             result = self._task.detect_for_video(mp_image, ms)
+            self._last_ms = ms
         h, w = image.shape[:2]
         faces = []
         for i, lms in enumerate(result.face_landmarks):

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "src" / "vasa" / "assets"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def basis():
+    from vasa.latent.basis import default_basis
+
+    return default_basis()
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """The bundled portrait, cropped and encoded once for the session (512 px)."""
+    from vasa.portrait import load_portrait
+
+    return load_portrait(ASSETS / "astronaut.jpg")
+
+
+@pytest.fixture(scope="session")
+def astronaut_renderer(astronaut, basis):
+    from vasa.render import Renderer
+
+    return Renderer(astronaut, basis)
+
+
+@pytest.fixture(scope="session")
+def tracker():
+    from vasa.tracking import FaceLandmarker
+
+    with FaceLandmarker() as t:
+        yield t
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED / "MANIFEST.tsv").is_file():
+        pytest.skip("../shared/data not present")
+    return SHARED
+
+
+def open_direction(basis) -> np.ndarray:
+    """PCA coefficient direction that opens the lips (moves point 14 away from 13) most."""
+    k = basis.num_pca
+    pts = list(basis.points)
+    comp = basis.components.reshape(k, -1, 3)
+    d = (comp[:, pts.index(14), 1] - comp[:, pts.index(13), 1]) * basis.std
+    return d / np.abs(d).max()

@@ -1,0 +1,100 @@
+"""The face latent space: geometry, encoding round trips, identity-free dynamics."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import open_direction
+
+from vasa.latent.face_model import (decode_canonical, encode_canonical, encode_landmarks,
+                                    fit_pose, place)
+from vasa.latent.geometry import euler_to_matrix, matrix_to_euler, umeyama
+from vasa.latent.motion import MotionLatents, compose_pose
+from vasa.latent.retarget import retarget
+
+
+def test_umeyama_recovers_similarity():
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(30, 3))
+    rot = euler_to_matrix(0.2, -0.3, 0.1)
+    dst = 2.5 * src @ rot.T + np.array([1.0, -2.0, 0.5])
+    s, r, t = umeyama(src, dst)
+    assert np.isclose(s, 2.5) and np.allclose(r, rot) and np.allclose(t, [1.0, -2.0, 0.5])
+
+
+def test_euler_round_trip():
+    for angles in [(0.1, 0.2, -0.3), (-0.4, 0.6, 0.2), (0.0, 0.0, 0.0)]:
+        assert np.allclose(matrix_to_euler(euler_to_matrix(*angles)), angles)
+
+
+def test_encode_then_place_reproduces_landmarks(astronaut, basis):
+    pose, dyn, canonical = encode_landmarks(astronaut.landmarks, basis, astronaut.size)
+    assert dyn.shape == (basis.dynamics_dim,)
+    back = place(canonical, pose, astronaut.size)
+    assert np.abs(back[:, :2] - astronaut.landmarks[:, :2]).max() < 1e-3
+
+
+def test_real_portrait_pose_is_sane(astronaut, basis):
+    # The astronaut looks at the camera: small angles, face centred in the aligned crop.
+    assert np.all(np.abs(np.degrees(astronaut.pose[:3])) < 15)
+    assert np.all(np.abs(astronaut.pose[3:5]) < 0.2)
+    assert fit_pose(astronaut.landmarks, basis, astronaut.size)[5] > 0.1
+
+
+def test_dynamics_round_trip(astronaut, basis):
+    k = basis.num_pca
+    target = astronaut.dynamics.copy()
+    target[:k] += 1.5 * open_direction(basis)
+    target[k:k + 2] *= 0.5
+    target[k + 2] += 0.05
+    shape = decode_canonical(astronaut.canonical, astronaut.dynamics, target, basis)
+    again = encode_canonical(shape, basis)
+    assert np.allclose(again[:k], target[:k], atol=1e-3)
+    assert np.allclose(again[k:], target[k:], atol=0.01)
+    assert np.allclose(decode_canonical(astronaut.canonical, astronaut.dynamics,
+                                        astronaut.dynamics, basis), astronaut.canonical)
+
+
+def test_dynamics_carry_no_identity(astronaut, basis, tracker):
+    """The same change of dynamics moves two different faces the same way (VASA-1 Fig. 4)."""
+    import cv2
+
+    from vasa.portrait import make_portrait
+
+    other_img = cv2.resize(astronaut.image, None, fx=1.25, fy=0.9)  # another face shape
+    other = make_portrait(other_img, "stretched")
+    k = basis.num_pca
+    delta = np.zeros(basis.dynamics_dim, np.float32)
+    delta[:k] = 2.0 * open_direction(basis)
+    moved = []
+    for p in (astronaut, other):
+        shape = decode_canonical(p.canonical, p.dynamics, p.dynamics + delta, basis)
+        moved.append(encode_canonical(shape, basis)[:k] - encode_canonical(p.canonical, basis)[:k])
+    assert np.allclose(moved[0], moved[1], atol=1e-3)
+    assert not np.allclose(astronaut.canonical, other.canonical, atol=0.02)
+
+
+def test_compose_pose_identity_and_relative():
+    base = np.array([0.1, -0.2, 0.05, 0.01, -0.1, 0.2], np.float32)
+    ref = np.array([0.0, 0.1, 0.0, 0.0, 0.0, 0.3], np.float32)
+    assert np.allclose(compose_pose(base, ref, ref)[0], base, atol=1e-5)
+    moved = ref.copy()
+    moved[1] += 0.2  # the driver turns by 0.2 rad
+    out = compose_pose(base, ref, moved)[0]
+    assert abs(out[1] - (base[1] + 0.2)) < 0.05
+
+
+def test_retarget_modes(astronaut, basis):
+    rng = np.random.default_rng(1)
+    t = 10
+    drv = MotionLatents(np.repeat(astronaut.pose[None], t, 0) + rng.normal(0, 0.02, (t, 6)),
+                        np.repeat(astronaut.dynamics[None], t, 0)
+                        + rng.normal(0, 0.3, (t, basis.dynamics_dim)))
+    k = basis.num_pca
+    pose_only = retarget(astronaut.pose, astronaut.dynamics, drv, k, transfer_dynamics=False)
+    assert np.allclose(pose_only.dynamics, astronaut.dynamics)
+    assert not np.allclose(pose_only.pose, astronaut.pose)
+    dyn_only = retarget(astronaut.pose, astronaut.dynamics, drv, k, transfer_pose=False)
+    assert np.allclose(dyn_only.pose, astronaut.pose)
+    assert np.allclose(dyn_only.dynamics[0, :k], astronaut.dynamics[:k])  # relative to frame 0
+    assert not np.allclose(dyn_only.dynamics[1:, :k], astronaut.dynamics[:k])
+    assert np.all(dyn_only.dynamics[:, k:k + 2] >= 0)

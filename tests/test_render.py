@@ -1,0 +1,117 @@
+"""The renderer on a real portrait: reconstruction, blinks, gaze, mouth, pose, background."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import open_direction
+
+from vasa.latent.face_model import encode_landmarks
+
+
+def _retrack(tracker, frame, basis):
+    faces = tracker.detect(frame)
+    assert faces, "rendered face not found by the tracker"
+    return encode_landmarks(faces[0].landmarks, basis, frame.shape[0])
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-9))
+
+
+def test_own_latents_reproduce_portrait(astronaut, astronaut_renderer):
+    frame = astronaut_renderer.render(astronaut.pose, astronaut.dynamics)
+    assert frame.shape == astronaut.image.shape and frame.dtype == np.uint8
+    assert _psnr(frame, astronaut.image) > 33
+
+
+def test_wrong_dynamics_size_is_an_error(astronaut, astronaut_renderer):
+    with pytest.raises(ValueError, match="dynamics has 3 values"):
+        astronaut_renderer.render(astronaut.pose, np.zeros(3))
+
+
+def test_blink_closes_the_eyes(astronaut, astronaut_renderer, basis, tracker):
+    k = basis.num_pca
+    dyn = astronaut.dynamics.copy()
+    dyn[k:k + 2] = 0.0
+    _, measured, _ = _retrack(tracker, astronaut_renderer.render(astronaut.pose, dyn), basis)
+    assert np.all(measured[k:k + 2] < 0.5 * astronaut.dynamics[k:k + 2])
+
+
+def test_gaze_moves_the_iris(astronaut, astronaut_renderer, basis, tracker):
+    k = basis.num_pca
+    out = []
+    for dx in (-0.1, 0.1):
+        dyn = astronaut.dynamics.copy()
+        dyn[k + 2] += dx
+        out.append(_retrack(tracker, astronaut_renderer.render(astronaut.pose, dyn), basis)[1])
+    assert out[1][k + 2] - out[0][k + 2] > 0.05  # looks right when asked to, left otherwise
+
+
+def test_mouth_opens_with_synthesised_interior(astronaut, astronaut_renderer, basis, tracker):
+    k = basis.num_pca
+    dyn = astronaut.dynamics.copy()
+    dyn[:k] += 2.5 * open_direction(basis)
+    frame = astronaut_renderer.render(astronaut.pose, dyn)
+    _, _, canon = _retrack(tracker, frame, basis)
+    assert canon[14, 1] - canon[13, 1] > astronaut.canonical[14, 1] - astronaut.canonical[13, 1] + 0.04
+    # The mouth region now holds a dark cavity and bright teeth.
+    lm = astronaut.landmarks
+    x0, x1 = int(lm[78, 0]), int(lm[308, 0])
+    y0, y1 = int(lm[13, 1]), int(lm[14, 1]) + 20
+    mouth = frame[y0:y1, x0:x1].mean(2)
+    assert mouth.min() < 80 and mouth.max() > 150
+
+
+def test_pose_moves_head_not_background(astronaut, astronaut_renderer, basis, tracker):
+    pose = astronaut.pose.copy()
+    pose[1] += 0.25  # turn the head by about 14 degrees
+    pose[2] += 0.1
+    frame = astronaut_renderer.render(pose, astronaut.dynamics)
+    measured, _, _ = _retrack(tracker, frame, basis)
+    assert abs(measured[1] - pose[1]) < 0.08 and abs(measured[2] - pose[2]) < 0.05
+    for sl in (np.s_[:40, :40], np.s_[:40, -40:]):  # the background does not move
+        assert np.abs(frame[sl].astype(int) - astronaut.image[sl].astype(int)).mean() < 2
+
+
+def test_pose_and_dynamics_are_independent(astronaut, astronaut_renderer, basis, tracker):
+    """Fig. 5: animate one, freeze the other; the frozen one stays put when re-measured."""
+    k = basis.num_pca
+    _, d0, c0 = _retrack(tracker, astronaut_renderer.render(astronaut.pose, astronaut.dynamics),
+                         basis)
+    pose = astronaut.pose.copy()
+    pose[1] += 0.15
+    pose[2] += 0.1
+    _, d1, c1 = _retrack(tracker, astronaut_renderer.render(pose, astronaut.dynamics), basis)
+    gap = lambda c: c[14, 1] - c[13, 1]  # noqa: E731
+    assert abs(gap(c1) - gap(c0)) < 0.015  # the mouth does not open because the head turns
+    assert np.all(np.abs(d1[k:k + 2] - d0[k:k + 2]) < 0.05)  # nor do the eyes close
+    assert np.sqrt(((c1 - c0)[basis.points] ** 2).sum(1).mean()) < 0.02
+    dyn = astronaut.dynamics.copy()
+    dyn[:k] += 2.0 * open_direction(basis)
+    p2, _, _ = _retrack(tracker, astronaut_renderer.render(astronaut.pose, dyn), basis)
+    p0, _, _ = _retrack(tracker, astronaut.image, basis)
+    assert np.all(np.abs(np.degrees(p2[:3] - p0[:3])) < 2.0)  # talking does not turn the head
+
+
+def test_same_dynamics_same_change_on_two_identities(basis, tracker, shared_data, astronaut):
+    """Fig. 4: one dynamics change applied to two faces changes both the same way."""
+    from vasa.portrait import load_portrait
+    from vasa.render import Renderer
+
+    other = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg")
+    k = basis.num_pca
+    delta = np.zeros(basis.dynamics_dim, np.float32)
+    delta[:k] = 2.0 * open_direction(basis)
+    intended = delta[:k] * basis.std  # compare in landmark units, not whitened ones
+    changes, gaps = [], []
+    for p in (astronaut, other):
+        r = Renderer(p, basis)
+        _, before, c0 = _retrack(tracker, r.render(p.pose, p.dynamics), basis)
+        _, after, c1 = _retrack(tracker, r.render(p.pose, p.dynamics + delta), basis)
+        changes.append((after[:k] - before[:k]) * basis.std)
+        gaps.append((c1[14, 1] - c1[13, 1]) - (c0[14, 1] - c0[13, 1]))
+    for c in changes:
+        assert c @ intended / (np.linalg.norm(c) * np.linalg.norm(intended)) > 0.6
+    assert min(gaps) > 0.08 and max(gaps) / min(gaps) < 1.4  # both mouths open alike
