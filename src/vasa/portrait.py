@@ -75,6 +75,48 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def _tiles(h: int, w: int, side: int) -> list[tuple[int, int]]:
+    """Top-left corners of square tiles of `side` covering an h x w image with 50% overlap."""
+    ys = sorted({*range(0, max(h - side, 0) + 1, max(side // 2, 1)), max(h - side, 0)})
+    xs = sorted({*range(0, max(w - side, 0) + 1, max(side // 2, 1)), max(w - side, 0)})
+    return [(y, x) for y in ys for x in xs]
+
+
+def detect_faces(tracker: FaceLandmarker, image: np.ndarray) -> list[FaceObservation]:
+    """Faces in an image of any size, largest first.
+
+    MediaPipe's detector is a short-range model that sees the image at 128 px, so a face that
+    fills little of a large or wide picture is missed. Besides the whole image we look in
+    overlapping square tiles (the image's short side, then halves of it while nothing is
+    found) and merge the results, so that a second, smaller face is found too.
+    """
+    def run(img: np.ndarray, x0: int, y0: int) -> list[FaceObservation]:
+        scale = min(1.0, 1024 / max(img.shape[:2]))
+        small = img if scale == 1.0 else cv2.resize(img, None, fx=scale, fy=scale,
+                                                    interpolation=cv2.INTER_AREA)
+        found = tracker.detect(np.ascontiguousarray(small))
+        for f in found:
+            f.landmarks /= scale
+            f.landmarks[:, 0] += x0
+            f.landmarks[:, 1] += y0
+        return found
+
+    faces = run(image, 0, 0)
+    h, w = image.shape[:2]
+    side = min(h, w)
+    first = True
+    while (first or not faces) and side >= 2 * MIN_FACE_PX:
+        first = False
+        for y, x in _tiles(h, w, side):
+            for f in run(image[y:y + side, x:x + side], x, y):
+                c = f.landmarks[:, :2].mean(0)
+                if all(np.linalg.norm(c - g.landmarks[:, :2].mean(0)) > 0.5 * g.size for g in faces):
+                    faces.append(f)
+        side //= 2
+    faces.sort(key=lambda f: -f.size)
+    return faces
+
+
 def choose_face(faces: list[FaceObservation], name: str, face_index: int | None) -> FaceObservation:
     """The largest face, or the `face_index`-th by size; errors name the file."""
     if not faces:
@@ -121,13 +163,7 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
     """Crop, align and encode the face in an RGB image."""
     basis = basis or default_basis()
     with FaceLandmarker(model_path, max_faces=4) as tracker:
-        scale = min(1.0, 1280 / max(image.shape[:2]))  # detect on a bounded size
-        small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
-                                                      interpolation=cv2.INTER_AREA)
-        faces = tracker.detect(small)
-        for f in faces:
-            f.landmarks /= scale
-        face = choose_face(faces, name, face_index)
+        face = choose_face(detect_faces(tracker, image), name, face_index)
         m = crop_transform(face, image.shape, basis, size, crop_iod)
         crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 1
                               else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
