@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 from conftest import open_direction
 
-from vasa.latent.face_model import (decode_canonical, encode_canonical, encode_landmarks,
-                                    fit_pose, place)
+from vasa.latent.face_model import (
+    decode_canonical,
+    encode_canonical,
+    encode_landmarks,
+    fit_pose,
+    place,
+)
 from vasa.latent.geometry import euler_to_matrix, matrix_to_euler, umeyama
 from vasa.latent.motion import MotionLatents, compose_pose
 from vasa.latent.retarget import retarget

@@ -135,7 +135,7 @@ def build_basis(clips: list[np.ndarray], num_components: int = 24, iterations: i
                   < np.linalg.norm(template[topo.IRIS_B[0]] - right_mid))
     iris_r, iris_l = (topo.IRIS_A, topo.IRIS_B) if a_is_right else (topo.IRIS_B, topo.IRIS_A)
     meta = dict(info or {})
-    meta.update(frames=int(len(offsets)), clips=len(clips),
+    meta.update(frames=len(offsets), clips=len(clips),
                 explained_variance=float(var[:k].sum() / var.sum()))
     return FaceBasis(template=template.astype(np.float32), points=points.astype(np.int32),
                      components=vt[:k].astype(np.float32), std=np.sqrt(var[:k]).astype(np.float32),

@@ -54,7 +54,7 @@ def _iris_sprite(image: np.ndarray, lm: np.ndarray, iris: np.ndarray, eye: list[
     radius = float(np.mean(np.linalg.norm(lm[iris[1:], :2] - centre, axis=1)))
     radius = max(radius, 2.0)
     half = int(np.ceil(radius * 1.3)) + 2
-    x0, y0 = int(round(centre[0])) - half, int(round(centre[1])) - half
+    x0, y0 = round(centre[0]) - half, round(centre[1]) - half
     n = 2 * half + 1
     patch = cv2.getRectSubPix(image, (n, n), (x0 + half, y0 + half)).astype(np.float32) / 255
     vis = cv2.getRectSubPix(eye_mask, (n, n), (x0 + half, y0 + half)).astype(np.float32) / 255

@@ -45,7 +45,7 @@ def _paste_iris(frame: np.ndarray, sprite: IrisSprite, centre: np.ndarray, scale
     if closure > 0.05:  # lashes meeting: a dark line where the lids close
         lid = np.round((eye[: len(eye) // 2 + 1] - [x0, y0]) * (1 << SHIFT)).astype(np.int32)
         line = np.zeros_like(mask)
-        cv2.polylines(line, [lid], False, 255, max(1, int(round(1.5 * scale))),
+        cv2.polylines(line, [lid], False, 255, max(1, round(1.5 * scale)),
                       cv2.LINE_AA, SHIFT)
         a = line.astype(np.float32) / 255 * min(1.0, closure) * 0.6
         patch *= 1 - a[..., None]

@@ -18,7 +18,7 @@ from vasa.latent.motion import SCALE, TX, TY, MotionLatents
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
 from vasa.render.eyes import paint_eyes
-from vasa.render.mesh import (NECK_FOLLOW, border_points, make_layout, open_mouth, triangulate)
+from vasa.render.mesh import NECK_FOLLOW, border_points, make_layout, open_mouth, triangulate
 from vasa.render.mouth import lip_gap, paint_mouth
 from vasa.render.warp import MeshWarper
 

@@ -44,7 +44,7 @@ class MeshWarper:
     def __init__(self, tris: np.ndarray, size: int, flow_scale: float = 0.5) -> None:
         self.tris = tris
         self.size = size
-        self.low = max(16, int(round(size * flow_scale)))
+        self.low = max(16, round(size * flow_scale))
         self.scale = self.low / size
         c = (np.arange(self.low, dtype=np.float64) + 0.5) / self.scale - 0.5
         gx, gy = np.meshgrid(c, c)

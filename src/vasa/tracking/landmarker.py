@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -125,7 +126,7 @@ class FaceLandmarker:
         except (RuntimeError, ValueError) as err:
             raise ValueError(f"{path}: not a usable face landmarker model ({err})") from err
 
-    def __enter__(self) -> FaceLandmarker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,7 +147,7 @@ class FaceLandmarker:
         """Faces in one frame of a video, largest first. VIDEO mode only."""
         if not self.video:
             raise RuntimeError("track() needs a FaceLandmarker made with video=True")
-        ms = max(int(round(timestamp_s * 1000)), self._last_ms + 1)  # MediaPipe needs increasing
+        ms = max(round(timestamp_s * 1000), self._last_ms + 1)  # MediaPipe needs increasing
         return self._run(image, ms)
 
     def _run(self, image: np.ndarray, ms: int | None) -> list[FaceObservation]:
