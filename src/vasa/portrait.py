@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
 CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
 CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
-MIN_CROP_IOD = 3.2  # never crop tighter than this, even when the image ends near the face
+MIN_CROP_IOD = 2.8  # never crop tighter than this, even when the image ends near the face
 
 
 @dataclass
@@ -157,6 +157,24 @@ def crop_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: F
     return m
 
 
+def warp_crop(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """Apply the crop affine. Where the crop reaches past the image, fill with a heavily
+    blurred mirror of it: replicated edge pixels would streak, and a sharp mirror would
+    duplicate the face; a blur reads as out-of-focus background."""
+    flags = cv2.INTER_AREA if abs(m[0, 0]) + abs(m[0, 1]) < 1 else cv2.INTER_CUBIC
+    crop = cv2.warpAffine(image, m, (size, size), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
+    inside = cv2.warpAffine(np.full(image.shape[:2], 255, np.uint8), m, (size, size),
+                            flags=cv2.INTER_LINEAR, borderValue=0)
+    if inside.min() == 255:
+        return crop
+    k = size // 4 | 1
+    small = cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA)  # blur cheaply, widely
+    blurred = cv2.GaussianBlur(cv2.resize(small, (size, size)), (k, k), 0)
+    alpha = cv2.GaussianBlur(cv2.erode(inside, np.ones((5, 5), np.uint8)), (k // 4 | 1,) * 2, 0)
+    alpha = alpha.astype(np.float32)[..., None] / 255
+    return (crop * alpha + blurred * (1 - alpha)).astype(np.uint8)
+
+
 def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index: int | None = None,
                   basis: FaceBasis | None = None, model_path: str | None = None,
                   crop_iod: float = CROP_IOD) -> Portrait:
@@ -165,8 +183,7 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
     with FaceLandmarker(model_path, max_faces=4) as tracker:
         face = choose_face(detect_faces(tracker, image), name, face_index)
         m = crop_transform(face, image.shape, basis, size, crop_iod)
-        crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 1
-                              else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        crop = warp_crop(image, m, size)
         # Re-track on the aligned crop: upright and at working resolution, landmarks are better.
         faces = tracker.detect(crop)
         if not faces:

@@ -76,10 +76,19 @@ def border_points(size: int, margin: float = 0.05) -> np.ndarray:
     return np.concatenate([top, right, bottom, left]).astype(np.float64)
 
 
-def open_mouth(canonical: np.ndarray, amount: float = 0.12) -> np.ndarray:
-    """A copy with the lower inner lip pulled down, so Delaunay puts triangles in the mouth."""
+def open_mouth(canonical: np.ndarray, amount: float = 0.08) -> np.ndarray:
+    """A copy with the jaw dropped, so Delaunay puts triangles inside the mouth.
+
+    Everything below the lip line moves down together (only the inner lower lip alone would
+    cross the outer lip line and fold the lower lip's triangles).
+    """
     out = canonical.copy()
-    out[topo.LIPS_INNER_LOWER[1:-1], 1] += amount
+    line = 0.5 * (canonical[13, 1] + canonical[14, 1])
+    below = canonical[:, 1] > line
+    below[list(topo.LIPS_INNER_UPPER)] = False
+    below[[61, 291, 78, 308]] = False  # mouth corners stay
+    below[topo.LIPS_INNER_LOWER[1:-1]] = True
+    out[below, 1] += amount
     return out
 
 
