@@ -56,6 +56,15 @@ def place(canonical: np.ndarray, pose: np.ndarray, frame_size: float) -> np.ndar
     return out
 
 
+def placer(pose: np.ndarray, frame_size: float):
+    """`place` with the pose's rotation computed once: canonical (N, 3) -> pixels (N, 3)."""
+    r = euler_to_matrix(*pose[:3])
+    s = pose[SCALE] * frame_size
+    t = np.array([pose[TX] * frame_size + frame_size / 2,
+                  pose[TY] * frame_size + frame_size / 2, 0.0])
+    return lambda canonical: s * canonical @ r.T + t
+
+
 def eye_measures(canonical: np.ndarray, basis: FaceBasis) -> np.ndarray:
     """(open_right, open_left, gaze_x, gaze_y) of a canonical shape."""
     out = np.zeros(4)

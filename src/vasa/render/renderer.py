@@ -8,19 +8,20 @@ what the portrait cannot show: the mouth interior and the irises at the target g
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from vasa.latent.basis import FaceBasis, default_basis
-from vasa.latent.face_model import MIN_OPEN, decode_canonical, place
+from vasa.latent.face_model import MIN_OPEN, decode_canonical, place, placer
 from vasa.latent.motion import SCALE, TX, TY, MotionLatents
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
 from vasa.render.eyes import paint_eyes
 from vasa.render.mesh import NECK_FOLLOW, border_points, make_layout, open_mouth, triangulate
 from vasa.render.mouth import lip_gap, paint_mouth
-from vasa.render.warp import MeshWarper
+from vasa.render.warp import MeshWarper, remap
 
 FAR = 1e4  # depth given to anchors that never move: always behind the face
 
@@ -33,6 +34,20 @@ class RenderConfig:
     flow_scale: float = 0.5
     mouth: bool = True
     eyes: bool = True
+
+
+class _Clock:
+    """Adds the seconds since the previous call to timings[stage]; does nothing without a dict."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter() if timings is not None else 0.0
+
+    def __call__(self, stage: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+            self.last = now
 
 
 class Renderer:
@@ -82,8 +97,14 @@ class Renderer:
         xy[border], depth[border] = border_points(self.size), FAR
         return xy, depth
 
-    def render(self, pose: np.ndarray, dynamics: np.ndarray) -> np.ndarray:
-        """One frame (S, S, 3) uint8 for pose (6,) and dynamics (D,)."""
+    def render(self, pose: np.ndarray, dynamics: np.ndarray,
+               timings: dict[str, float] | None = None) -> np.ndarray:
+        """One frame (S, S, 3) uint8 for pose (6,) and dynamics (D,).
+
+        timings: if given, seconds spent per stage are added to it (for benchmarks):
+        decode, vertices, flow, remap, mouth, eyes.
+        """
+        clock = _Clock(timings)
         pose = np.asarray(pose, np.float64).reshape(-1)
         dynamics = np.asarray(dynamics, np.float64).reshape(-1)
         if dynamics.shape[0] != self.basis.dynamics_dim:
@@ -91,18 +112,25 @@ class Renderer:
                              f"{self.basis.dynamics_dim}")
         p = self.portrait
         canonical = decode_canonical(p.canonical, p.dynamics, dynamics, self.basis)
-        lm = place(canonical, pose, self.size)
+        to_pixels = placer(pose, self.size)
+        lm = to_pixels(canonical)
+        clock("decode")
         dst, depth = self._vertices(lm, pose, p.pose)
-        frame = self.warper.warp(self.appearance.image, dst, self.src, depth)
+        clock("vertices")
+        flow = self.warper.flow(dst, self.src, depth)
+        clock("flow")
+        frame = remap(self.appearance.image, flow)
+        clock("remap")
         if self.config.mouth:
-            paint_mouth(frame, lm, canonical, lambda c: place(c, pose, self.size),
-                        self.appearance, self.source_gap)
+            paint_mouth(frame, lm, canonical, to_pixels, self.appearance, self.source_gap)
+        clock("mouth")
         if self.config.eyes:
             k = self.basis.num_pca
             closure = tuple(float(np.clip(1 - dynamics[k + i] / max(p.dynamics[k + i], MIN_OPEN),
                                           0, 1)) for i in (0, 1))
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(pose[SCALE] / p.pose[SCALE]), closure)
+        clock("eyes")
         return frame
 
     def render_sequence(self, motion: MotionLatents):
