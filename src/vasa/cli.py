@@ -48,6 +48,19 @@ def _demo(args: argparse.Namespace) -> None:
     _reenact(args)
 
 
+def _bench(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from vasa.bench import (DEFAULT_DRIVING, DEFAULT_PORTRAIT, bench_reenact, bench_render,
+                            format_reenact_bench, format_render_bench)
+
+    print(format_render_bench(bench_render(DEFAULT_PORTRAIT, args.size, args.frames)))
+    with tempfile.TemporaryDirectory() as tmp:
+        result = bench_reenact(DEFAULT_PORTRAIT, DEFAULT_DRIVING, Path(tmp) / "bench.mp4")
+    print()
+    print(format_reenact_bench(result))
+
+
 def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
     p.add_argument("--side-by-side", action="store_true",
@@ -94,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--out", default="vasa_demo.mp4", help="output .mp4 (vasa_demo.mp4)")
     _add_reenact_options(d)
     d.set_defaults(func=_demo, side_by_side=True)
+
+    bn = sub.add_parser("bench", help="measure renderer and reenact speed on this machine "
+                        "(bundled portrait and clip; same as benchmarks/*.py)")
+    bn.add_argument("--size", type=int, default=512, help="render size (512)")
+    bn.add_argument("--frames", type=int, default=300, help="frames to render (300)")
+    bn.set_defaults(func=_bench)
     return p
 
 
