@@ -61,6 +61,39 @@ def _bench(args: argparse.Namespace) -> None:
     print(format_reenact_bench(result))
 
 
+def _prepare(args: argparse.Namespace) -> None:
+    from vasa.data.prepare import PrepareConfig, merge, prepare
+    from vasa.data.sources import discover
+
+    out = Path(args.out)
+    if args.merge_only:
+        segs = merge(out)
+        print(f"merged {out}: {len(segs)} segments")
+        return
+    try:
+        i, n = (int(v) for v in args.shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {args.shard!r}") from None
+    items, audio_only = discover(args.sources)
+    cfg = PrepareConfig(fps=args.fps, max_side=args.max_side, audio_features=args.audio_features)
+    reports = prepare(items, out, cfg, args.workers, (i, n), do_merge=not args.no_merge,
+                      progress=not args.quiet, audio_only=audio_only)
+    kept = [r for r in reports if r.status == "kept"]
+    print(f"{out}: {len(kept)} of {len(reports)} items kept, "
+          f"{sum(r.frames_kept for r in kept) / 25 / 60:.1f} min; see {out}/reports/")
+
+
+def _data_stats(args: argparse.Namespace) -> None:
+    from vasa.data.format import Dataset
+    from vasa.data.stats import compute_stats, write_stats
+
+    out = Path(args.out or Path(args.dataset) / "stats")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = write_stats(compute_stats(Dataset(args.dataset)), out)
+    print((out / "summary.md").read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+
+
 def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
     p.add_argument("--side-by-side", action="store_true",
@@ -113,6 +146,31 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--size", type=int, default=512, help="render size (512)")
     bn.add_argument("--frames", type=int, default=300, help="frames to render (300)")
     bn.set_defaults(func=_bench)
+
+    pr = sub.add_parser("prepare", help="turn talking-face videos into a training dataset")
+    pr.add_argument("sources", nargs="*", help="folders to scan, .tsv manifests or video files")
+    pr.add_argument("-o", "--out", required=True, help="dataset folder (created or resumed)")
+    pr.add_argument("--workers", type=int, default=1, help="processes on this machine (1)")
+    pr.add_argument("--shard", default="0/1",
+                    help="I/N: take only shard I of N (cluster jobs); merge afterwards")
+    pr.add_argument("--no-merge", action="store_true",
+                    help="do not build index.json now (sharded runs merge once at the end)")
+    pr.add_argument("--merge-only", action="store_true",
+                    help="only build index.json from the reports already in --out")
+    pr.add_argument("--fps", type=float, default=25.0, help="motion frame rate (25)")
+    pr.add_argument("--max-side", type=int, default=720, help="decode size for tracking (720)")
+    pr.add_argument("--audio-features", default="logmel+prosody",
+                    help="audio feature extractor (logmel+prosody, logmel, mfcc, prosody, "
+                         "hf:/local/wav2vec2-dir)")
+    pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=_prepare)
+
+    da = sub.add_parser("data", help="dataset tools")
+    dsub = da.add_subparsers(dest="data_command", required=True)
+    st = dsub.add_parser("stats", help="summary and plots of a prepared dataset")
+    st.add_argument("dataset", help="dataset folder made by `vasa prepare`")
+    st.add_argument("-o", "--out", default=None, help="output folder (DATASET/stats)")
+    st.set_defaults(func=_data_stats)
     return p
 
 

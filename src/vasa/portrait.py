@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
 CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
 CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
-MIN_CROP_IOD = 2.8  # never crop tighter than this, even when the image ends near the face
+MIN_CROP_IOD = 2.8
+MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to warp it from  # never crop tighter than this, even when the image ends near the face
 
 
 @dataclass
@@ -182,6 +183,10 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
     basis = basis or default_basis()
     with FaceLandmarker(model_path, max_faces=4) as tracker:
         face = choose_face(detect_faces(tracker, image), name, face_index)
+        yaw = np.degrees(fit_pose(face.landmarks, basis, 1.0)[1])
+        if abs(yaw) > MAX_YAW_DEG:
+            raise NoFaceError(f"{name}: face turned {abs(yaw):.0f} degrees from the camera, too "
+                              f"far to animate (at most {MAX_YAW_DEG}); use a more frontal picture")
         m = crop_transform(face, image.shape, basis, size, crop_iod)
         crop = warp_crop(image, m, size)
         # Re-track on the aligned crop: upright and at working resolution, landmarks are better.
