@@ -12,7 +12,6 @@ worth having must beat it on the frames where the person moves.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,11 +25,16 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import encode_landmarks, fit_pose
 from vasa.latent.motion import MotionLatents
 from vasa.latent.retarget import retarget
-from vasa.portrait import Portrait, choose_face, crop_transform, make_portrait
+from vasa.portrait import (
+    Portrait,
+    choose_face,
+    crop_transform,
+    detect_faces,
+    make_portrait,
+    warp_crop,
+)
 from vasa.render import Renderer
 from vasa.tracking import FaceLandmarker, NoFaceError
-
-log = logging.getLogger(__name__)
 
 MASK_DILATE_IOD = 0.1  # mask grown by this many inter-ocular distances: keeps the jaw edge in
 SSIM_C1 = (0.01 * 255) ** 2  # Wang et al. 2004 constants for 8-bit data
@@ -145,30 +149,19 @@ def portrait_crop(image: np.ndarray, portrait: Portrait, basis: FaceBasis, size:
                   model_path: str | None = None) -> np.ndarray:
     """(2, 3) affine that `make_portrait` used to crop `image` into `portrait`.
 
-    make_portrait does not return its affine, so its face detection is repeated here (IMAGE
-    mode is deterministic) and the result checked against the portrait's pixels: a mismatch
-    would silently misalign every ground-truth frame.
+    make_portrait does not return its affine, so its face detection is repeated here with the
+    same helpers (IMAGE mode is deterministic) and the result checked against the portrait's
+    pixels: a mismatch would silently misalign every ground-truth frame.
     """
     with FaceLandmarker(model_path, max_faces=4) as tracker:
-        scale = min(1.0, 1280 / max(image.shape[:2]))  # as make_portrait: detect on a bounded size
-        small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
-                                                      interpolation=cv2.INTER_AREA)
-        faces = tracker.detect(small)
-    for f in faces:
-        f.landmarks /= scale
+        faces = detect_faces(tracker, image)
     m = crop_transform(choose_face(faces, portrait.source, None), image.shape, basis, size)
     crop = warp_crop(image, m, size)
     err = float(np.abs(crop.astype(np.int16) - portrait.image.astype(np.int16)).mean())
-    if err > 1.0:
+    if err > 0.5:
         raise RuntimeError(f"{portrait.source}: cannot reproduce the portrait's crop "
                            f"(mean abs difference {err:.1f}); has make_portrait changed?")
     return m
-
-
-def warp_crop(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
-    """Apply a crop affine exactly as make_portrait does (same interpolation and border)."""
-    flags = cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_CUBIC
-    return cv2.warpAffine(image, m, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _track_all(frames: list[np.ndarray], fps: float, model_path: str | None
@@ -213,12 +206,13 @@ def save_comparison(path: str | Path, truth: list[np.ndarray], rendered: list[np
     column per frame; written atomically. Returns the path."""
     path = Path(path)
     cols = []
-    for j, (gt, rd) in enumerate(zip(truth, rendered)):
+    for j, (gt, rd) in enumerate(zip(truth, rendered, strict=True)):
         diff = np.clip(np.abs(gt.astype(np.int16) - rd.astype(np.int16)).mean(-1) * 4, 0, 255)
         heat = cv2.applyColorMap(diff.astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
         tiles = [cv2.resize(im, (tile, tile), interpolation=cv2.INTER_AREA)
                  for im in (gt, rd, heat)]
-        for im, text in zip(tiles, (labels[j] if labels else f"#{j}", "render", "|diff| x4")):
+        texts = (labels[j] if labels else f"#{j}", "render", "|diff| x4")
+        for im, text in zip(tiles, texts, strict=True):
             cv2.putText(im, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 0), 1,
                         cv2.LINE_AA)
         cols.append(np.concatenate(tiles, 0))
@@ -233,11 +227,9 @@ def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int =
                       fps: float = 25.0, basis: FaceBasis | None = None,
                       comparison_path: str | Path | None = None,
                       model_path: str | None = None) -> ClipResult:
-    """Drive a clip's first frame with the clip's own motion and score against the real frames.
-
-    Reads the first `max_frames` frames at `fps`; writes a GT/render PNG strip to
-    `comparison_path` when given.
-    """
+    """Drive a clip's first frame with the clip's own motion and score against the real frames
+    (the first `max_frames` frames at `fps`); writes a GT/render PNG strip to `comparison_path`
+    when given."""
     t0 = time.perf_counter()
     basis = basis or default_basis()
     name = Path(video_path).name
@@ -251,7 +243,7 @@ def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int =
     for frame in frames_iter:
         if len(gt) >= max_frames:
             break
-        gt.append(warp_crop(frame, m, size))
+        gt.append(warp_crop(frame, m, size))  # the portrait's own crop, padding included
     gt_lm = _track_all(gt, fps, model_path)
     driving = _driving_motion(gt_lm, basis, size, name)
     # Relative to the driver's first frame, which is the portrait: self-reenactment is the
@@ -296,5 +288,5 @@ def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int =
         lmk_nme=mean["nme"], frames=len(gt), lost_frames=lost,
         lost_gt=sum(lm is None for lm in gt_lm), lost_render=lost_render,
         still_psnr_face=mean["s_psnr"], still_ssim_face=mean["s_ssim"],
-        still_pose_err_deg=mean["s_pose"], still_lmk_nme=mean["s_nme"], size=size, seconds=time.perf_counter() - t0,
-        comparison=out_png)
+        still_pose_err_deg=mean["s_pose"], still_lmk_nme=mean["s_nme"], size=size,
+        seconds=time.perf_counter() - t0, comparison=out_png)

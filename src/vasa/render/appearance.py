@@ -95,7 +95,18 @@ def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
     lip = _median_colour(image, lips, skin * np.array([1.0, 0.8, 0.8]))
     grey = float(np.ptp(skin)) < 10  # black-and-white photo: synthesise in grey too
     luma = float(skin.mean())
-    teeth = np.array([222, 214, 196], np.float32) * np.clip(luma / 170, 0.55, 1.0)
+    # Teeth are lit like the whites of the eyes, whatever the skin tone: take their brightness
+    # from the sclera (the eye pixels left once the iris is painted out), warmed slightly.
+    white = eye_union & ~cv2.dilate(hole, np.ones((5, 5), np.uint8))
+    px = clean[white > 0].astype(np.float32)
+    if len(px) >= 8:  # the brightest eye pixels: lids and lashes darken the rest
+        sclera = np.median(px[px.mean(1) >= np.percentile(px.mean(1), 80)], 0)
+    else:
+        sclera = np.array([215, 210, 200], np.float32)
+    # Small video eyes read darker than they are; teeth are at least as bright as the skin's
+    # brightest channel and never dimmer than a well-exposed off-white.
+    level = float(np.clip(max(sclera.mean(), skin.max()), 150, 235))
+    teeth = np.array([1.0, 0.97, 0.9], np.float32) * level
     inner = _poly_mask(shape, lm[topo.LIPS_INNER])
     if cv2.countNonZero(inner) > 30:  # teeth showing in the portrait: use their real colour
         px = image[inner > 0].astype(np.float32)
