@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench basis eval clean
+.PHONY: setup demo test lint bench basis eval dataset stats clean
 
 setup: $(STAMP)
 
@@ -39,10 +39,17 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_reenact.py
+	$(BIN)/python benchmarks/bench_prepare.py
 
 # Rebuild the face basis asset from ../shared/data (training speakers only).
 basis: setup
 	$(BIN)/vasa build-basis
+
+# The default training dataset from ../shared/data (used by the motion generator).
+DATASET ?= data/vasa-default
+dataset: setup
+	$(BIN)/vasa prepare ../shared/data/MANIFEST.tsv -o $(DATASET) --workers 2
+	$(BIN)/vasa data stats $(DATASET)
 
 eval: setup
 	$(BIN)/python scripts/eval_self_reenact.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,6 @@ def folder_gaps(path: Path) -> list[int]:
     nums = sorted(int(m.group()) for p in path.iterdir()
                   if (m := re.search(r"\d+(?=\D*$)", p.stem)) and p.is_file())
     missing = []
-    for a, b in zip(nums, nums[1:]):
+    for a, b in itertools.pairwise(nums):
         missing += range(a + 1, b)
     return missing

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from vasa.data.manifest import read_manifest
 
 VIDEO_EXT = {".mp4", ".mov", ".avi", ".mpg", ".mpeg", ".webm", ".mkv", ".m4v"}
 AUDIO_EXT = {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg"}
@@ -76,20 +77,10 @@ def scan_folder(root: Path) -> tuple[list[SourceItem], list[Path]]:
 
 def read_manifest_items(path: Path, kinds: tuple[str, ...] = ("clips", "silent")
                         ) -> list[SourceItem]:
-    """Items of a TSV manifest with columns `file`, `audio` (empty: none; the file itself: its
-    own track), optional `speaker` and `kind` (rows of other kinds are ignored)."""
-    root = path.parent
-    items = []
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if not row.get("file") or (row.get("kind") and row["kind"] not in kinds):
-                continue
-            video = root / row["file"]
-            audio = row.get("audio") or ""
-            audio_path = None if not audio or audio == row["file"] else root / audio
-            speaker = row.get("speaker") or video.stem
-            items.append(SourceItem(video, audio_path, speaker, row["file"]))
-    return items
+    """Items of a TSV manifest (`vasa.data.manifest`): columns `file`, `audio` (empty: none;
+    the file itself: its own track), optional `speaker` and `kind`."""
+    return [SourceItem(m.video, None if m.audio in (None, m.video) else m.audio, m.speaker,
+                       m.name) for m in read_manifest(path, kinds)]
 
 
 def discover(sources: list[str | Path]) -> tuple[list[SourceItem], list[Path]]:
