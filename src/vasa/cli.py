@@ -51,8 +51,14 @@ def _demo(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     import tempfile
 
-    from vasa.bench import (DEFAULT_DRIVING, DEFAULT_PORTRAIT, bench_reenact, bench_render,
-                            format_reenact_bench, format_render_bench)
+    from vasa.bench import (
+        DEFAULT_DRIVING,
+        DEFAULT_PORTRAIT,
+        bench_reenact,
+        bench_render,
+        format_reenact_bench,
+        format_render_bench,
+    )
 
     print(format_render_bench(bench_render(DEFAULT_PORTRAIT, args.size, args.frames)))
     with tempfile.TemporaryDirectory() as tmp:
