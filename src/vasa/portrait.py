@@ -199,6 +199,20 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
                     basis_version=basis.version, source=name)
 
 
+def encode_frame(image: np.ndarray, name: str = "", basis: FaceBasis | None = None,
+                 model_path: str | None = None) -> Portrait:
+    """A `Portrait` of a square frame as it is, without cropping: its latents then share the
+    frame's coordinates with latents tracked from the same video (data engine round trips)."""
+    if image.shape[0] != image.shape[1]:
+        raise ValueError(f"{name}: encode_frame needs a square frame, got {image.shape[:2]}")
+    basis = basis or default_basis()
+    with FaceLandmarker(model_path) as tracker:
+        lm = choose_face(tracker.detect(image), name, None).landmarks
+    pose, dyn, canonical = encode_landmarks(lm, basis, image.shape[0])
+    return Portrait(image=np.ascontiguousarray(image), landmarks=lm, canonical=canonical,
+                    pose=pose, dynamics=dyn, basis_version=basis.version, source=name)
+
+
 def load_portrait(path: str | Path, size: int = 512, face_index: int | None = None,
                   basis: FaceBasis | None = None, model_path: str | None = None) -> Portrait:
     """Read an image file and make a `Portrait` of its (largest) face."""
