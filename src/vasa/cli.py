@@ -100,6 +100,16 @@ def _data_stats(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in paths))
 
 
+def _train(args: argparse.Namespace) -> None:
+    if args.model == "sync":
+        from vasa.evaluation.train_sync import train_sync as train
+    else:
+        from vasa.evaluation.train_capp import train_capp as train
+    kwargs = {"steps": args.steps} if args.steps else {}
+    report = train(args.data, args.out, seed=args.seed, **kwargs)
+    print(report)
+
+
 def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
     p.add_argument("--side-by-side", action="store_true",
@@ -170,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "hf:/local/wav2vec2-dir)")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=_prepare)
+
+    tr = sub.add_parser("train", help="train a model of the project on a prepared dataset")
+    tr.add_argument("model", choices=["sync", "capp"],
+                    help="sync: the lip-sync evaluator; capp: the audio-pose evaluator")
+    tr.add_argument("--data", default="data/vasa-default", help="dataset from `vasa prepare`")
+    tr.add_argument("--out", required=True, help="output checkpoint (.pt)")
+    tr.add_argument("--steps", type=int, default=None, help="training steps (model default)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    tr.set_defaults(func=_train)
 
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)
