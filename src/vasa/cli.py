@@ -80,6 +80,9 @@ def _prepare(args: argparse.Namespace) -> None:
         i, n = (int(v) for v in args.shard.split("/"))
     except ValueError:
         raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {args.shard!r}") from None
+    if not args.sources:
+        raise ValueError("prepare: give at least one source (folder, .tsv manifest or video), "
+                         "or --merge-only")
     items, audio_only = discover(args.sources)
     cfg = PrepareConfig(fps=args.fps, max_side=args.max_side, audio_features=args.audio_features)
     reports = prepare(items, out, cfg, args.workers, (i, n), do_merge=not args.no_merge,
