@@ -104,9 +104,9 @@ def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
     else:
         sclera = np.array([215, 210, 200], np.float32)
     # Small video eyes read darker than they are; teeth are at least as bright as the skin's
-    # brightest channel and never dimmer than a well-exposed off-white.
-    level = float(np.clip(max(sclera.mean(), skin.max()), 150, 235))
-    teeth = np.array([1.0, 0.97, 0.9], np.float32) * level
+    # brightest channel and never dimmer than a well-exposed off-white (190).
+    level = float(np.clip(max(sclera.mean(), skin.max()), 190, 235))
+    teeth = np.array([1.0, 0.96, 0.88], np.float32) * level
     inner = _poly_mask(shape, lm[topo.LIPS_INNER])
     if cv2.countNonZero(inner) > 30:  # teeth showing in the portrait: use their real colour
         px = image[inner > 0].astype(np.float32)

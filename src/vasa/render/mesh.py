@@ -3,6 +3,7 @@
 Vertices, in this order:
   face    - a subset of the 468 mesh landmarks; they follow pose and dynamics;
   head    - two rings around the face oval (forehead, temples, hair) rigid with the skull;
+  blend   - a wider ring that follows a share of the head's motion (hair ends, background);
   neck    - a ring below the jaw that follows a fraction of the head's translation only;
   fixed   - a wide ring and the frame border that never move: the background stays still.
 Triangles come from a Delaunay triangulation of a frontal, open-mouthed arrangement, so the
@@ -18,9 +19,11 @@ import numpy as np
 
 from vasa.latent import topology as topo
 
-HEAD_RING_SCALES = (1.2, 1.5)  # head ring radii, in units of the face oval around its centre
+HEAD_RING_SCALES = (1.15, 1.35)  # head ring radii, in units of the face oval around its centre
+BLEND_RING_SCALE = 1.65  # between head and background: follows part of the head's motion, so
+BLEND_FOLLOW = 0.35  # the background bends smoothly instead of with one kink per triangle
 NECK_RING_SCALE = 1.25
-FIXED_RING_SCALE = 2.3
+FIXED_RING_SCALE = 2.1
 NECK_FOLLOW = 0.35  # share of the head's translation that the neck anchors follow
 JAW_Y = 0.55  # canonical y below which oval points count as jaw (their ring is neck, not hair)
 
@@ -28,26 +31,27 @@ JAW_Y = 0.55  # canonical y below which oval points count as jaw (their ring is 
 @dataclass
 class MeshLayout:
     """Which vertex rows are which. face: landmark indices of the face vertices (F,);
-    head_canon, neck_canon, fixed_canon: (n, 3) anchor positions in the canonical frame."""
+    head_canon, blend_canon, neck_canon, fixed_canon: (n, 3) anchors in the canonical frame."""
 
     face: np.ndarray
     head_canon: np.ndarray
+    blend_canon: np.ndarray
     neck_canon: np.ndarray
     fixed_canon: np.ndarray
     num_border: int
 
     @property
     def num_vertices(self) -> int:
-        return (len(self.face) + len(self.head_canon) + len(self.neck_canon)
-                + len(self.fixed_canon) + self.num_border)
+        return (len(self.face) + len(self.head_canon) + len(self.blend_canon)
+                + len(self.neck_canon) + len(self.fixed_canon) + self.num_border)
 
     @property
-    def slices(self) -> tuple[slice, slice, slice, slice, slice]:
-        a = len(self.face)
-        b = a + len(self.head_canon)
-        c = b + len(self.neck_canon)
-        d = c + len(self.fixed_canon)
-        return slice(0, a), slice(a, b), slice(b, c), slice(c, d), slice(d, self.num_vertices)
+    def slices(self) -> tuple[slice, ...]:
+        """face, head, blend, neck, fixed, border rows of the vertex array."""
+        sizes = (len(self.face), len(self.head_canon), len(self.blend_canon),
+                 len(self.neck_canon), len(self.fixed_canon), self.num_border)
+        ends = np.cumsum(sizes)
+        return tuple(slice(int(e - n), int(e)) for e, n in zip(ends, sizes))
 
 
 def make_layout(canonical: np.ndarray) -> MeshLayout:
@@ -58,10 +62,12 @@ def make_layout(canonical: np.ndarray) -> MeshLayout:
     jaw = oval[:, 1] > JAW_Y
     head = [centre + (oval[~jaw] - centre) * s for s in HEAD_RING_SCALES]
     head_canon = np.concatenate(head)
+    blend_canon = centre + (oval[~jaw][::2] - centre) * BLEND_RING_SCALE
     neck_canon = centre + (oval[jaw] - centre) * NECK_RING_SCALE
     fixed_canon = centre + (oval[::2] - centre) * FIXED_RING_SCALE
     fixed_canon[:, 2] = 0.0
-    return MeshLayout(face=topo.mesh_points(), head_canon=head_canon, neck_canon=neck_canon,
+    return MeshLayout(face=topo.mesh_points(), head_canon=head_canon, blend_canon=blend_canon,
+                      neck_canon=neck_canon,
                       fixed_canon=fixed_canon, num_border=16)
 
 

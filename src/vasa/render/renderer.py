@@ -19,7 +19,14 @@ from vasa.latent.motion import SCALE, TX, TY, MotionLatents
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
 from vasa.render.eyes import paint_eyes
-from vasa.render.mesh import NECK_FOLLOW, border_points, make_layout, open_mouth, triangulate
+from vasa.render.mesh import (
+    BLEND_FOLLOW,
+    NECK_FOLLOW,
+    border_points,
+    make_layout,
+    open_mouth,
+    triangulate,
+)
 from vasa.render.mouth import lip_gap, paint_mouth
 from vasa.render.warp import MeshWarper, remap
 
@@ -83,12 +90,16 @@ class Renderer:
         """(V, 2) vertex positions and (V,) depths for face landmarks (478, 3) under `pose`;
         neck and fixed anchors are placed relative to the portrait's pose `src_pose`."""
         lay = self.layout
-        face, head, neck, fixed, border = lay.slices
+        face, head, blend, neck, fixed, border = lay.slices
         xy = np.empty((lay.num_vertices, 2))
         depth = np.empty(lay.num_vertices)
         xy[face], depth[face] = landmarks[lay.face, :2], landmarks[lay.face, 2]
         h = place(lay.head_canon, pose, self.size)
         xy[head], depth[head] = h[:, :2], h[:, 2]
+        b_src = place(lay.blend_canon, src_pose, self.size)
+        b_dst = place(lay.blend_canon, pose, self.size)
+        xy[blend] = b_src[:, :2] + BLEND_FOLLOW * (b_dst[:, :2] - b_src[:, :2])
+        depth[blend] = b_dst[:, 2]
         n = place(lay.neck_canon, src_pose, self.size)
         shift = (pose[TX:TY + 1] - src_pose[TX:TY + 1]) * self.size * NECK_FOLLOW
         xy[neck], depth[neck] = n[:, :2] + shift, n[:, 2]
