@@ -57,3 +57,12 @@ def open_direction(basis) -> np.ndarray:
     comp = basis.components.reshape(k, -1, 3)
     d = (comp[:, pts.index(14), 1] - comp[:, pts.index(13), 1]) * basis.std
     return d / np.abs(d).max()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models run fastest on one thread; OpenMP spinning on a busy 2-core machine makes
+    two threads many times slower."""
+    import torch
+
+    torch.set_num_threads(1)

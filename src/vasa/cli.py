@@ -42,10 +42,60 @@ def _reenact(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {result.frames} frames at {result.fps:g} fps{lost}")
 
 
+def _generate_config(args: argparse.Namespace):
+    from vasa.motion.engine import Controls
+    from vasa.pipelines.generate import GenerateConfig, parse_emotion, parse_gaze
+
+    parse_gaze(args.gaze, (0.0, 0.0))  # fail early on a malformed value
+    controls = Controls(distance=args.distance, emotion=parse_emotion(args.emotion),
+                        cfg_audio=args.cfg_audio, cfg_gaze=args.cfg_gaze,
+                        cfg_emotion=args.cfg_emotion, steps=args.steps,
+                        motion_scale=args.motion_scale, still_head=args.still_head,
+                        seed=args.seed)
+    cfg = GenerateConfig(size=args.size, gaze=args.gaze, crf=args.crf,
+                         face_index=args.face_index, controls=controls)
+    if args.model:
+        cfg.model = args.model
+    return cfg
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from vasa.pipelines.generate import generate
+
+    result = generate(args.portrait, args.audio, args.out, _generate_config(args),
+                      progress=not args.quiet)
+    print(f"wrote {args.out}: {result.frames} frames at 25 fps")
+
+
 def _demo(args: argparse.Namespace) -> None:
     args.portrait = str(ASSETS / "astronaut.jpg")
-    args.driving = str(ASSETS / "obama_address_8s.mp4")
-    _reenact(args)
+    args.audio = str(ASSETS / "obama_address_8s.mp4")
+    _generate(args)
+
+
+def _add_generate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gaze", default=None,
+                   help="forward (default), left, right, up, down, or THETA,PHI in degrees")
+    p.add_argument("--distance", type=float, default=None,
+                   help="head distance, 1 = typical (0.5..3; default: training mean)")
+    p.add_argument("--emotion", default=None,
+                   help="neutral (default), happiness, sadness, surprise, anger, disgust, fear, "
+                        "contempt, or 7 comma-separated values in 0..1")
+    p.add_argument("--cfg-audio", type=float, default=0.5, help="audio guidance scale (0.5)")
+    p.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (1.0)")
+    p.add_argument("--cfg-emotion", type=float, default=1.0,
+                   help="emotion guidance scale when --emotion is given (1.0)")
+    p.add_argument("--steps", type=int, default=10, help="sampling steps (10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--motion-scale", type=float, default=1.0,
+                   help="head-motion intensity (0..3, 1 = as generated)")
+    p.add_argument("--still-head", action="store_true", help="keep the head still")
+    p.add_argument("--model", default=None, help="motion model file (default: bundled)")
+    p.add_argument("--size", type=int, default=512, help="output side in pixels (512)")
+    p.add_argument("--face-index", type=int, default=None,
+                   help="which portrait face to animate, 0 = largest")
+    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -104,6 +154,16 @@ def _data_stats(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    if args.model == "motion":
+        from vasa.motion.config import MotionConfig
+        from vasa.motion.train import TrainConfig, train_motion
+
+        model = MotionConfig(width=args.width, layers=args.layers, heads=args.heads,
+                             window=args.window, prev=args.prev)
+        cfg = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch,
+                          seed=args.seed, threads=args.threads, model=model)
+        print(f"wrote {train_motion(args.data, args.out, cfg, progress=not args.quiet)}")
+        return
     if args.model == "sync":
         from vasa.evaluation.train_sync import train_sync as train
     else:
@@ -155,10 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reenact_options(r)
     r.set_defaults(func=_reenact)
 
-    d = sub.add_parser("demo", help="reenact the bundled portrait with the bundled clip")
+    g = sub.add_parser("generate", help="a talking-face video from a portrait and speech")
+    g.add_argument("portrait", help="portrait image (photo, painting, any size)")
+    g.add_argument("audio", help="speech: wav/mp3/m4a/flac or a video's audio track")
+    g.add_argument("-o", "--out", required=True, help="output .mp4")
+    _add_generate_options(g)
+    g.set_defaults(func=_generate)
+
+    d = sub.add_parser("demo", help="the bundled portrait speaking the bundled speech")
     d.add_argument("-o", "--out", default="vasa_demo.mp4", help="output .mp4 (vasa_demo.mp4)")
-    _add_reenact_options(d)
-    d.set_defaults(func=_demo, side_by_side=True)
+    _add_generate_options(d)
+    d.set_defaults(func=_demo)
 
     bn = sub.add_parser("bench", help="measure renderer and reenact speed on this machine "
                         "(bundled portrait and clip; same as benchmarks/*.py)")
@@ -185,12 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=_prepare)
 
     tr = sub.add_parser("train", help="train a model of the project on a prepared dataset")
-    tr.add_argument("model", choices=["sync", "capp"],
-                    help="sync: the lip-sync evaluator; capp: the audio-pose evaluator")
+    tr.add_argument("model", choices=["motion", "sync", "capp"],
+                    help="motion: the diffusion transformer; sync: the lip-sync evaluator; "
+                         "capp: the audio-pose evaluator")
     tr.add_argument("--data", default="data/vasa-default", help="dataset from `vasa prepare`")
     tr.add_argument("--out", required=True, help="output checkpoint (.pt)")
     tr.add_argument("--steps", type=int, default=None, help="training steps (model default)")
     tr.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    tr.add_argument("--width", type=int, default=128, help="motion: transformer width (128)")
+    tr.add_argument("--layers", type=int, default=4, help="motion: transformer blocks (4)")
+    tr.add_argument("--heads", type=int, default=8, help="motion: attention heads (8)")
+    tr.add_argument("--window", type=int, default=50, help="motion: frames per window W (50)")
+    tr.add_argument("--prev", type=int, default=10, help="motion: previous frames K (10)")
+    tr.add_argument("--batch", type=int, default=32, help="motion: batch size (32)")
+    tr.add_argument("--threads", type=int, default=1,
+                    help="motion: CPU threads (1: fastest for this model size on 2 cores)")
+    tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)
 
     da = sub.add_parser("data", help="dataset tools")

@@ -1,0 +1,172 @@
+"""`vasa train motion`: train the diffusion transformer on a prepared dataset.
+
+Runs on CPU, one GPU, or several GPUs/nodes under torchrun (DistributedDataParallel):
+
+    vasa train motion --data data/vasa-default --out runs/motion
+    torchrun --nproc_per_node 8 -m vasa.cli train motion --data DATA --out RUN   # multi-GPU
+
+Each rank samples its own windows (seeded by rank); rank 0 logs, evaluates and checkpoints.
+A run folder holds last.pt (resumable: weights, EMA, optimiser, step, sampler state),
+log.csv (step, train loss, validation loss, seconds) and model.pt (the EMA weights, exported).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vasa.data.format import Dataset
+from vasa.motion.checkpoint import save_model
+from vasa.motion.config import MotionConfig
+from vasa.motion.data import (
+    Normalizer,
+    WindowSampler,
+    condition_defaults,
+    fit_normalizer,
+    load_segments,
+)
+from vasa.motion.diffusion import training_loss
+from vasa.motion.dit import MotionDiT
+
+
+@dataclass
+class TrainConfig:
+    """steps/batch/lr: optimisation; ema: decay of the averaged weights we ship; eval_every,
+    save_every: in steps; threads: CPU threads (0: torch's default)."""
+
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    ema: float = 0.998
+    eval_every: int = 250
+    save_every: int = 500
+    seed: int = 0
+    threads: int = 0
+    model: MotionConfig = field(default_factory=MotionConfig)
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return int(os.environ.get("RANK", "0")), world
+
+
+@torch.no_grad()
+def _val_loss(net: MotionDiT, sampler: WindowSampler | None, batches: int = 8) -> float:
+    if sampler is None:
+        return float("nan")
+    net.eval()
+    gen = torch.Generator().manual_seed(1234)  # the same noise every evaluation
+    sampler.rng = np.random.default_rng(1234)
+    losses = [training_loss(net, *_to(sampler.batch(32, dropout=False), "cpu"), generator=gen)
+              for _ in range(batches)]
+    net.train()
+    return float(torch.stack(losses).mean())
+
+
+def _to(batch, device):
+    x0, cond = batch
+    from vasa.motion.dit import Conditions
+
+    return x0.to(device), Conditions(**{k: v.to(device) for k, v in cond.__dict__.items()})
+
+
+def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
+                 progress: bool = True) -> Path:
+    """Train (or resume) into out_dir; returns the exported model path (out_dir/model.pt)."""
+    cfg = cfg or TrainConfig()
+    rank, world = _dist()
+    device = torch.device(f"cuda:{rank % torch.cuda.device_count()}"
+                          if torch.cuda.is_available() else "cpu")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = Dataset(data_dir)
+    if ds.meta.audio_dim != cfg.model.audio_dim:
+        raise ValueError(f"{data_dir}: audio features have {ds.meta.audio_dim} dims, the model "
+                         f"expects {cfg.model.audio_dim}")
+    train_segs = load_segments(ds, "train", cfg.model.window)
+    val_segs = load_segments(ds, "val", cfg.model.window)
+    norm = fit_normalizer(train_segs)
+    torch.manual_seed(cfg.seed + rank)
+    net = MotionDiT(cfg.model).to(device)
+    ema = copy.deepcopy(net).eval()
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sampler = WindowSampler(train_segs, norm, cfg.model, seed=cfg.seed + rank)
+    val = WindowSampler(val_segs, norm, cfg.model, seed=0) if val_segs else None
+    step, last = 0, out / "last.pt"
+    if last.is_file():  # resume
+        ck = torch.load(last, map_location=device, weights_only=False)
+        net.load_state_dict(ck["net"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        sampler.rng.bit_generator.state = ck["rng"]
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index]
+                                                          if device.type == "cuda" else None)
+    log_path = out / "log.csv"
+    new_log = not log_path.is_file() or step == 0
+    log = log_path.open("w" if new_log else "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "train_loss", "val_loss", "lr", "seconds"])
+    t0, running = time.perf_counter(), []
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not progress or rank)
+    net.train()
+    while step < cfg.steps:
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x0, cond = _to(sampler.batch(cfg.batch), device)
+        loss = training_loss(model, x0, cond)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), net.parameters()):
+                pe.lerp_(p, 1 - cfg.ema)
+        step += 1
+        running.append(float(loss))
+        bar.update(1)
+        if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+            v = _val_loss(ema, val)
+            writer.writerow([step, f"{np.mean(running):.5f}", f"{v:.5f}", f"{lr:.2e}",
+                             f"{time.perf_counter() - t0:.1f}"])
+            log.flush()
+            bar.set_postfix(train=f"{np.mean(running):.4f}", val=f"{v:.4f}")
+            running = []
+        if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps):
+            tmp = last.with_name(".last.pt.tmp")
+            torch.save({"net": net.state_dict(), "ema": ema.state_dict(),
+                        "opt": opt.state_dict(), "step": step,
+                        "rng": sampler.rng.bit_generator.state, "config": asdict(cfg)}, tmp)
+            tmp.replace(last)
+    bar.close()
+    log.close()
+    path = out / "model.pt"
+    if rank == 0:
+        info = {"steps": step, "data": str(data_dir), "train_segments": len(train_segs),
+                "train_minutes": sum(len(s.motion) for s in train_segs) / 25 / 60,
+                "batch": cfg.batch, "world_size": world, **condition_defaults(train_segs)}
+        save_model(path, ema.cpu(), norm, ds.meta.audio_extractor, ds.meta.basis_version, info)
+    return path
+
+
+__all__ = ["Normalizer", "TrainConfig", "train_motion"]

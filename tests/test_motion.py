@@ -1,0 +1,178 @@
+"""Motion generator core: features, network shapes, sampler, guidance, training, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import ASSETS
+
+from vasa.motion.config import MotionConfig
+from vasa.motion.diffusion import alpha_bar, q_sample, sample_ddim, training_loss
+from vasa.motion.dit import Conditions, MotionDiT
+from vasa.motion.features import to_features, to_latents
+from vasa.motion.guidance import guided_denoiser
+
+TINY = MotionConfig(window=8, prev=2, width=32, layers=2, heads=2, dropout=0.0)
+
+
+def _cond(b: int, cfg: MotionConfig = TINY) -> Conditions:
+    z = torch.zeros
+    return Conditions(torch.randn(b, cfg.window, cfg.audio_dim), z(b, cfg.prev, cfg.motion_dim),
+                      z(b, cfg.prev, cfg.audio_dim), z(b, 2), z(b, 1), z(b, cfg.emotion_dim),
+                      z(b, cfg.window, dtype=torch.bool), *(z(b, dtype=torch.bool) for _ in range(4)))
+
+
+def test_features_round_trip_to_portrait(astronaut):
+    rng = np.random.default_rng(0)
+    t = 20
+    pose = np.repeat(astronaut.pose[None], t, 0) + rng.normal(0, 0.02, (t, 6)).astype(np.float32)
+    dyn = np.repeat(astronaut.dynamics[None], t, 0) + rng.normal(0, 0.3, (t, 28)).astype(np.float32)
+    f = to_features(pose, dyn)
+    assert f.shape == (t, 34) and np.all(np.isfinite(f))
+    lat = to_latents(f, np.median(pose, 0), np.median(dyn, 0))
+    assert np.allclose(lat.pose[:, :3], pose[:, :3], atol=1e-4)
+    assert np.allclose(lat.dynamics[:, :24], dyn[:, :24], atol=1e-4)
+    still = to_latents(f, astronaut.pose, astronaut.dynamics, still_head=True)
+    assert np.allclose(still.pose, astronaut.pose)
+
+
+def test_network_shapes_and_empty_conditions():
+    net = MotionDiT(TINY).eval()
+    c = _cond(3)
+    x = torch.randn(3, TINY.window, TINY.motion_dim)
+    out = net(x, torch.rand(3), c)
+    assert out.shape == x.shape
+    dropped = c.with_drops(audio=True, gaze=True, emotion=True)
+    assert dropped.drop_audio.all() and dropped.drop_gaze.all() and not c.drop_audio.any()
+
+
+def test_schedule_and_noising():
+    t = torch.tensor([0.0, 0.5, 1.0])
+    a = alpha_bar(t)
+    assert a[0] > 0.99 and a[1] < a[0] and a[2] < 1e-3
+    x0 = torch.ones(3, 4)
+    xt = q_sample(x0, t, torch.zeros(3, 4))
+    assert torch.allclose(xt[0], x0[0], atol=1e-2)
+
+
+def test_ddim_converges_on_a_known_denoiser():
+    target = torch.full((2, 8, 3), 0.7)
+    out = sample_ddim(lambda x, t: target.expand_as(x), torch.randn(2, 8, 3), steps=10)
+    assert torch.allclose(out, target, atol=1e-5)
+
+
+def test_guidance_is_eq2():
+    """X0 = (1 + sum l) H(C) - sum l H(C | c = empty), with a network whose answer is known."""
+
+    class Fake(torch.nn.Module):
+        def forward(self, x, t, c):  # conditional: 1, audio dropped: 0.25, gaze dropped: 0.5
+            val = 1.0 - 0.75 * c.drop_audio[:, :1].float() - 0.5 * c.drop_gaze[:, None].float()
+            return x * 0 + val[:, :, None]
+
+    c = _cond(2)
+    den = guided_denoiser(Fake(), c, cfg_audio=0.5, cfg_gaze=1.0)
+    out = den(torch.zeros(2, TINY.window, TINY.motion_dim), torch.rand(2))
+    assert torch.allclose(out, torch.full_like(out, (1 + 1.5) * 1.0 - 0.5 * 0.25 - 1.0 * 0.5))
+
+
+def test_training_reduces_loss_and_checkpoint_refuses_mismatch(tmp_path):
+    from vasa.motion.checkpoint import load_model, save_model
+    from vasa.motion.data import Normalizer
+
+    torch.manual_seed(0)
+    net = MotionDiT(TINY)
+    opt = torch.optim.AdamW(net.parameters(), 3e-3)
+    x0 = torch.sin(torch.linspace(0, 6, TINY.window))[None, :, None].repeat(16, 1, TINY.motion_dim)
+    c = _cond(16)
+    gen = torch.Generator().manual_seed(0)
+    first = float(training_loss(net, x0, c, generator=gen))
+    for _ in range(60):
+        loss = training_loss(net, x0, c, generator=gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(training_loss(net, x0, c, generator=gen)) < 0.5 * first
+    norm = Normalizer(*(np.zeros(n, np.float32) + 1 for n in (34, 34, 85, 85)))
+    path = tmp_path / "m.pt"
+    save_model(path, net, norm, "logmel80+prosody@1", "1-abc", {})
+    model = load_model(path, "logmel80+prosody@1", "1-abc")
+    assert model.net.cfg == TINY
+    with pytest.raises(ValueError, match="trained with audio features"):
+        load_model(path, "mfcc20+delta@1", "1-abc")
+    with pytest.raises(ValueError, match="face basis"):
+        load_model(path, "logmel80+prosody@1", "1-other")
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from vasa.motion.checkpoint import MotionModel
+    from vasa.motion.data import Normalizer
+
+    torch.manual_seed(0)
+    net = MotionDiT(TINY).eval()
+    norm = Normalizer(np.zeros(34, np.float32), np.full(34, 0.1, np.float32),
+                      np.zeros(85, np.float32), np.ones(85, np.float32))
+    return MotionModel(net, norm, "logmel80+prosody@1", "x", {"gaze_forward": [0.0, -0.1]})
+
+
+def _engine(model, portrait, **kw):
+    from vasa.audio import get_extractor
+    from vasa.motion.engine import Controls, MotionEngine
+
+    return MotionEngine(model, get_extractor(), portrait.pose, portrait.dynamics,
+                        Controls(steps=3, **kw))
+
+
+def test_streaming_equals_offline_and_counts_frames(tiny_model, astronaut):
+    from vasa.io import load_audio
+
+    audio = load_audio(ASSETS / "obama_address_8s.mp4")[: 16000 * 3 + 1234]  # not a whole frame
+    offline = _engine(tiny_model, astronaut)
+    a = offline.push(audio) + offline.flush()
+    chunked = _engine(tiny_model, astronaut)
+    b, rng = [], np.random.default_rng(0)
+    i = 0
+    while i < len(audio):
+        n = int(rng.integers(100, 9000))
+        b += chunked.push(audio[i:i + n])
+        i += n
+    b += chunked.flush()
+    assert len(a) == len(b) == -(-len(audio) // 640)
+    assert [f.index for f in a] == list(range(len(a)))
+    assert np.isclose(a[-1].time, (len(a) - 1) / 25)
+    for fa, fb in zip(a, b):
+        assert np.array_equal(fa.pose, fb.pose) and np.array_equal(fa.dynamics, fb.dynamics)
+
+
+def test_seeds_differ_and_silence_works(tiny_model, astronaut):
+    audio = np.zeros(16000, np.float32)
+    e0, e1 = _engine(tiny_model, astronaut, seed=0), _engine(tiny_model, astronaut, seed=1)
+    f0, f1 = e0.push(audio) + e0.flush(), e1.push(audio) + e1.flush()
+    assert len(f0) == 25 and not np.allclose(f0[5].dynamics, f1[5].dynamics)
+    still = _engine(tiny_model, astronaut, still_head=True)
+    frames = still.push(audio) + still.flush()
+    assert all(np.allclose(f.pose, astronaut.pose) for f in frames)
+
+
+def test_engine_refuses_another_extractor(tiny_model, astronaut):
+    from vasa.audio import get_extractor
+    from vasa.motion.engine import MotionEngine
+
+    with pytest.raises(ValueError, match="trained with audio features"):
+        MotionEngine(tiny_model, get_extractor("mfcc"), astronaut.pose, astronaut.dynamics)
+
+
+def test_control_values_are_checked():
+    from vasa.motion.engine import Controls
+    from vasa.pipelines.generate import check_controls, parse_emotion, parse_gaze
+
+    with pytest.raises(ValueError, match="--cfg-audio must be in 0..10"):
+        check_controls(Controls(cfg_audio=-1))
+    with pytest.raises(ValueError, match="--distance must be in 0.5..3.0"):
+        check_controls(Controls(distance=9))
+    with pytest.raises(ValueError, match="--gaze angles must be within"):
+        parse_gaze("80,0", (0, 0))
+    with pytest.raises(ValueError, match="--emotion must be one of"):
+        parse_emotion("joyful")
+    assert parse_emotion("happiness")[0] > 0 and parse_gaze("left", (0.0, 0.0))[0] < 0
