@@ -173,6 +173,22 @@ def _train(args: argparse.Namespace) -> None:
     print(report)
 
 
+def _eval(args: argparse.Namespace) -> None:
+    from vasa.evaluation.evaluate import collect_videos, evaluate_videos
+
+    methods = {}
+    for spec in args.method:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--method must look like NAME=PATH, got {spec!r}")
+        methods[name] = collect_videos(path, held_out=False)
+    reference = collect_videos(args.reference, held_out=not args.all_speakers)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    evaluate_videos(methods, reference, out, max_seconds=args.max_seconds)
+    print((out / "table.md").read_text())
+
+
 def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
     p.add_argument("--side-by-side", action="store_true",
@@ -269,6 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="motion: CPU threads (1: fastest for this model size on 2 cores)")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="score generated videos against real clips (lip sync, CAPP, "
+                        "Delta P, motion FD, blinks, gaze shifts, jitter, identity)")
+    ev.add_argument("--method", action="append", default=[], metavar="NAME=PATH",
+                    help="a method's videos: folder or file; audio = same-stem audio file or "
+                         "the video's own track (repeatable)")
+    ev.add_argument("--reference", required=True,
+                    help="real clips: folder, video or MANIFEST.tsv (held-out speakers only)")
+    ev.add_argument("--all-speakers", action="store_true",
+                    help="with a manifest: use every speaker, not only held-out ones")
+    ev.add_argument("--out", required=True, help="output folder: table.md, table.json, PNGs")
+    ev.add_argument("--max-seconds", type=float, default=None,
+                    help="score only the first seconds of each video")
+    ev.set_defaults(func=_eval)
 
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)

@@ -81,8 +81,10 @@ def baseline_motion(kind: str, portrait: Portrait, audio: np.ndarray,
     return MotionLatents(pose, dyn)
 
 
-def _portrait(source: PortraitSource, basis: FaceBasis, size: int) -> Portrait:
+def portrait_from(source: PortraitSource, basis: FaceBasis | None = None, size: int = 512
+                  ) -> Portrait:
     """A Portrait from a Portrait, an RGB frame, an image file or a video (its first frame)."""
+    basis = basis or default_basis()
     if isinstance(source, Portrait):
         return source
     if isinstance(source, np.ndarray):
@@ -116,7 +118,7 @@ def render_baseline(kind: str, portrait: PortraitSource, audio_path: str | os.Pa
     audio = load_audio(audio_path, SAMPLE_RATE)
     if seconds is not None:
         audio = audio[: round(seconds * SAMPLE_RATE)]
-    p = _portrait(portrait, basis, size)
+    p = portrait_from(portrait, basis, size)
     motion = baseline_motion(kind, p, audio, basis)
     renderer = Renderer(p, basis)
     out_path = Path(out_path)

@@ -1,0 +1,67 @@
+"""End-to-end speed of `vasa generate`: frames per second for a 20 s input at 512x512.
+
+    python benchmarks/bench_generate.py [--seconds 20] [--steps 10] [--json OUT]
+
+Stages: setup (model, portrait, renderer), motion (audio features + diffusion sampling with
+guidance), render, encode. The target (>= 45 frames/s, the paper's offline GPU figure) is
+reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+from vasa.io import load_audio  # noqa: E402
+from vasa.motion.engine import Controls  # noqa: E402
+from vasa.pipelines.generate import GenerateConfig, generate  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
+TARGET = 45.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=20.0, help="input length (20)")
+    ap.add_argument("--steps", type=int, default=10, help="sampling steps (10)")
+    ap.add_argument("--size", type=int, default=512, help="frame side (512)")
+    ap.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
+    args = ap.parse_args()
+    speech = load_audio(ASSETS / "obama_address_8s.mp4")
+    n = int(args.seconds * 16000)
+    audio = np.tile(speech, -(-n // len(speech)))[:n]  # the bundled speech, looped to length
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        sf.write(wav, audio, 16000)
+        cfg = GenerateConfig(size=args.size, controls=Controls(steps=args.steps))
+        t0 = time.perf_counter()
+        result = generate(ASSETS / "astronaut.jpg", wav, Path(tmp) / "out.mp4", cfg,
+                          progress=False)
+        wall = time.perf_counter() - t0
+    frames = result.frames
+    print(f"### vasa generate: {args.seconds:g} s of speech, {frames} frames at "
+          f"{args.size}x{args.size}, {args.steps} steps ({os.cpu_count()} CPUs)\n")
+    print("| stage | seconds | ms/frame | share |\n|---|---:|---:|---:|")
+    for k, v in result.seconds.items():
+        print(f"| {k} | {v:.2f} | {1000 * v / frames:.2f} | {100 * v / wall:.0f}% |")
+    print(f"| **total (wall)** | {wall:.2f} | {1000 * wall / frames:.2f} | 100% |")
+    fps = frames / wall
+    verdict = "meets" if fps >= TARGET else "misses"
+    print(f"\n{fps:.1f} frames/s end to end ({verdict} the {TARGET:g} frames/s target); "
+          f"{frames / (wall - result.seconds['setup']):.1f} frames/s excluding setup")
+    if args.json:
+        args.json.write_text(json.dumps({"frames": frames, "wall": wall, "fps": fps,
+                                         "seconds": result.seconds}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
