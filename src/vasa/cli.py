@@ -68,9 +68,11 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    # Video-driven until the audio-driven generator ships a default model that meets its
+    # quality targets (see README, "Motion generator").
     args.portrait = str(ASSETS / "astronaut.jpg")
-    args.audio = str(ASSETS / "obama_address_8s.mp4")
-    _generate(args)
+    args.driving = str(ASSETS / "obama_address_8s.mp4")
+    _reenact(args)
 
 
 def _add_generate_options(p: argparse.ArgumentParser) -> None:
@@ -238,10 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate_options(g)
     g.set_defaults(func=_generate)
 
-    d = sub.add_parser("demo", help="the bundled portrait speaking the bundled speech")
+    d = sub.add_parser("demo", help="the bundled portrait driven by the bundled clip")
     d.add_argument("-o", "--out", default="vasa_demo.mp4", help="output .mp4 (vasa_demo.mp4)")
-    _add_generate_options(d)
-    d.set_defaults(func=_demo)
+    _add_reenact_options(d)
+    d.set_defaults(func=_demo, side_by_side=True)
 
     bn = sub.add_parser("bench", help="measure renderer and reenact speed on this machine "
                         "(bundled portrait and clip; same as benchmarks/*.py)")
