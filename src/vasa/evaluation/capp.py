@@ -13,12 +13,15 @@ about speech, so each 3 s window is made position-free before the network sees i
                 inter-ocular distances rather than frame widths (a close-up and a wide shot of
                 the same nod give the same numbers);
   scale:        log(scale) minus its window mean (relative approach / retreat);
-  velocities:   frame-to-frame differences of those 6 (optional, on by default). Pose is smooth,
-                so a pose shifted by 1-2 frames barely changes the levels; the velocities are
-                what moves with the onsets in the audio (VASA-1 Table 3's fast fall-off).
+  velocities:   frame-to-frame differences of those 6 (on by default). Pose is smooth, so a
+                pose slid by 1-2 frames barely changes the levels; velocities are what could
+                line up with onsets in the audio (VASA-1 Table 3's fast fall-off). With ~10 min
+                of training data that fall-off is not reached: see
+                benchmarks/results/capp_validation.md.
 The variance is deliberately not normalised per window: a still head and an agitated one must
-score differently (Table 4). Audio is standardised with train-split statistics and, optionally,
-its window mean removed (recording gain and channel differ between clips, not speech timing).
+score differently (VASA-1 Table 4). Audio is standardised with train-split statistics, its 80
+mel bins pooled into a few bands, and its window mean removed (gain and channel differ between
+recordings; speech timing does not).
 
 Layering: ``CappNet`` is a pure ``nn.Module`` (tensors in, tensors out); ``CappModel`` adds the
 provenance a checkpoint must carry; ``capp_score`` does the sliding-window scoring.
@@ -39,6 +42,7 @@ DEFAULT_HOP = 25  # score windows start every second
 CAPP_FORMAT = 1
 DEFAULT_CAPP = Path(__file__).resolve().parents[1] / "assets" / "capp.pt"
 POSE_FEATURES = 6  # per frame, before velocities
+N_MELS = 80  # log-mel bins at the start of the logmel80+prosody features
 
 
 @dataclass
@@ -47,21 +51,33 @@ class CappConfig:
 
     window: int = WINDOW  # frames per window (3 s at 25 fps)
     audio_dim: int = 85  # audio features per frame (logmel80+prosody)
-    width: int = 64  # transformer width of both encoders
+    mel_bands: int = 8  # the 80 log-mel bins averaged into this many bands (80: keep all). The
+    #                     coarse envelope keeps loudness, voicing and onsets; the fine spectrum
+    #                     mostly says who speaks, which minutes of data learn instead of timing
+    width: int = 32  # transformer width of both encoders (64 overfits 10 min of data sooner)
     heads: int = 4  # attention heads
     pose_layers: int = 6  # pose transformer depth, as VASA-1
     audio_layers: int = 2  # audio transformer depth (after the conv stem)
-    embed_dim: int = 64  # joint embedding size
+    embed_dim: int = 64  # joint embedding size (the encoders' final linear maps width -> this)
     stride: int = 2  # conv stem stride: 75 frames -> 38 tokens (4x cheaper attention); the
     #                  stem's 5-frame kernel still sees every frame, so timing is kept
-    dropout: float = 0.1  # transformer dropout (little data)
+    dropout: float = 0.2  # transformer dropout (little data)
     velocities: bool = True  # append frame-to-frame pose differences to the pose input
-    audio_window_norm: bool = True  # subtract each audio window's mean (gain/channel-free)
+    audio_window_norm: bool = True  # subtract each audio window's mean (gain, channel)
     init_temperature: float = 0.07  # CLIP's initial softmax temperature
 
     @property
     def pose_dim(self) -> int:
         return POSE_FEATURES * (2 if self.velocities else 1)
+
+    @property
+    def audio_in(self) -> int:
+        """Audio channels the encoder sees: mel bands + the extractor's non-mel features."""
+        return self.mel_bands + self.audio_dim - N_MELS
+
+    def __post_init__(self) -> None:
+        if N_MELS % self.mel_bands:
+            raise ValueError(f"mel_bands must divide {N_MELS}, got {self.mel_bands}")
 
     @staticmethod
     def from_dict(raw: dict) -> CappConfig:
@@ -127,8 +143,8 @@ class CappNet(nn.Module):
         super().__init__()
         self.config = cfg
         self.pose_encoder = SequenceEncoder(cfg.pose_dim, cfg.pose_layers, cfg)
-        self.audio_encoder = SequenceEncoder(cfg.audio_dim, cfg.audio_layers, cfg)
-        # CLIP: logits = exp(logit_scale) * cos; learned, clamped at 100 by the trainer's use.
+        self.audio_encoder = SequenceEncoder(cfg.audio_in, cfg.audio_layers, cfg)
+        # CLIP: logits = exp(logit_scale) * cos, learned; exp() clamped at 100 as in CLIP.
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1.0 / cfg.init_temperature))))
         self.register_buffer("pose_std", torch.ones(cfg.pose_dim))
         self.register_buffer("audio_mean", torch.zeros(cfg.audio_dim))
@@ -141,7 +157,10 @@ class CappNet(nn.Module):
 
     def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """audio: (B, T, 85) raw extractor features -> (B, E) unit embeddings."""
-        x = (audio - self.audio_mean) / self.audio_std  # (B, T, A)
+        x = (audio - self.audio_mean) / self.audio_std  # (B, T, 85)
+        b, t, _ = x.shape
+        bands = x[..., :N_MELS].reshape(b, t, self.config.mel_bands, -1).mean(-1)  # (B, T, bands)
+        x = torch.cat([bands, x[..., N_MELS:]], -1)  # (B, T, A)
         if self.config.audio_window_norm:
             x = x - x.mean(1, keepdim=True)
         return self.audio_encoder(x)
@@ -180,13 +199,6 @@ class CappModel:
         tmp.replace(path)
 
 
-def _current_versions() -> tuple[str, str]:
-    from vasa.audio import get_extractor
-    from vasa.latent.basis import default_basis
-
-    return get_extractor("logmel+prosody").spec.id, default_basis().version
-
-
 def load_capp(path: str | Path = DEFAULT_CAPP, extractor_id: str | None = None,
               basis_version: str | None = None) -> CappModel:
     """Load a CAPP checkpoint (eval mode), refusing one made for other audio features or another
@@ -200,8 +212,11 @@ def load_capp(path: str | Path = DEFAULT_CAPP, extractor_id: str | None = None,
         raise ValueError(f"{path}: CAPP checkpoint format {ck.get('format')}, this vasa reads "
                          f"{CAPP_FORMAT}: retrain it with `vasa train capp`")
     if extractor_id is None or basis_version is None:
-        cur_ext, cur_basis = _current_versions()
-        extractor_id, basis_version = extractor_id or cur_ext, basis_version or cur_basis
+        from vasa.audio import get_extractor
+        from vasa.latent.basis import default_basis
+
+        extractor_id = extractor_id or get_extractor("logmel+prosody").spec.id
+        basis_version = basis_version or default_basis().version
     if ck["extractor_id"] != extractor_id:
         raise ValueError(f"{path}: CAPP was trained on audio features {ck['extractor_id']}, but "
                          f"scoring uses {extractor_id}: retrain it with `vasa train capp` on a "
@@ -235,12 +250,9 @@ class CappResult:
 def window_starts(frames: int, window: int = WINDOW, hop: int = DEFAULT_HOP) -> np.ndarray:
     """Start frames of the scored windows: every `hop` frames, plus one flush with the end so
     the tail is covered. Empty when the video is shorter than one window."""
-    if frames < window:
-        return np.zeros(0, np.int64)
-    starts = list(range(0, frames - window + 1, hop))
-    if starts[-1] != frames - window:
-        starts.append(frames - window)
-    return np.asarray(starts, np.int64)
+    starts = np.arange(0, frames - window + 1, hop)
+    tail = [frames - window] if frames >= window and starts[-1] != frames - window else []
+    return np.concatenate([starts, tail]).astype(np.int64)
 
 
 @torch.no_grad()
