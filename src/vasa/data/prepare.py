@@ -49,11 +49,11 @@ class PrepareConfig:
 def _media(item: SourceItem, fps: float, max_side: int):
     """Decode and track: (per-frame face lists, frame size, cut flags, warnings)."""
     from vasa.io import MediaError, read_frames
-    from vasa.tracking import FaceLandmarker
+    from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker
 
     per_frame, cuts, warnings = [], [], []
     size, prev = 0, None
-    with FaceLandmarker(max_faces=2, video=True) as tracker:
+    with FaceLandmarker(max_faces=VIDEO_MAX_FACES, video=True) as tracker:
         frames = read_frames(item.video, fps=fps, max_side=max_side)
         i = 0
         while True:

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from vasa.latent.basis import FaceBasis
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_SYNC_MODEL = ASSETS / "syncnet.pt"
 CHECKPOINT_FORMAT = 1
@@ -225,3 +227,29 @@ def sync_scores(model: SyncModel, dynamics: np.ndarray, audio: np.ndarray,
     best = int(np.argmin(dist))
     return SyncResult(True, s_c=float(np.median(dist) - dist[best]), s_d=float(dist[best]),
                       offset=int(offsets[best]), distances=dist, windows=len(t))
+
+
+def lip_opening(dynamics: np.ndarray, basis: FaceBasis) -> np.ndarray:
+    """Inner-lip gap (T,) relative to the mean face, in inter-ocular distances: the vertical
+    distance between landmarks 13 (upper lip) and 14 (lower lip) that the PCA coefficients
+    dynamics[:, :num_pca] (T, D) add to the template. A model-free cross-check signal."""
+    k, pts = basis.num_pca, list(basis.points)
+    comp = basis.components.reshape(k, -1, 3)
+    direction = (comp[:, pts.index(14), 1] - comp[:, pts.index(13), 1]) * basis.std  # (K,)
+    return np.asarray(dynamics, np.float64)[:, :k] @ direction
+
+
+def correlation_lag(video: np.ndarray, audio: np.ndarray, max_offset: int = MAX_OFFSET
+                    ) -> tuple[int, float]:
+    """(offset, correlation): the offset o in [-max_offset, max_offset] maximising the Pearson
+    correlation of video[t] and audio[t + o] (both (T,)), same sign as sync_scores, and that
+    correlation (a weak peak, < 0.3, makes the offset noise). With the lip opening and the
+    audio log energy this is a crude, model-free AV offset: no training data involved, but
+    biased by the natural lead of the lips over the voice (~0-2 frames on the train clips)."""
+    n = min(len(video), len(audio))
+    v, a = np.asarray(video[:n], np.float64), np.asarray(audio[:n], np.float64)
+    corr = [np.corrcoef(v[max(0, -o):n - max(0, o)], a[max(0, o):n - max(0, -o)])[0, 1]
+            for o in range(-max_offset, max_offset + 1)]
+    best = int(np.nanargmax(corr))
+    return best - max_offset, float(corr[best])
+

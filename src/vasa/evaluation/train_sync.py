@@ -39,11 +39,12 @@ MAX_SHIFT = 15  # as far as the offset search looks
 class TrainSyncConfig:
     """Optimisation settings (the network's dimensions are in SyncConfig)."""
 
-    steps: int = 3000  # optimiser steps
+    steps: int = 1000  # optimiser steps: ~16 passes over the 10 min of train windows; more overfits
     batch: int = 256  # aligned (mouth, audio) pairs per step
-    hard_negatives: int = 8  # shifted same-clip audio windows per pair
+    hard_negatives: int = 16  # shifted same-clip audio windows per pair
+    batch_negatives: bool = True  # also contrast with the other pairs' audio (other clips)
     temperature: float = 0.1  # InfoNCE softmax temperature on cosine similarity
-    lr: float = 2e-3  # AdamW peak learning rate, cosine decay to 0 after a short warm-up
+    lr: float = 1e-3  # AdamW peak learning rate, cosine decay to 0 after a short warm-up
     weight_decay: float = 0.05  # AdamW weight decay: the data is small
     noise: float = 0.15  # std of Gaussian noise on normalised motion (tracker jitter)
     eval_every: int = 250  # steps between validations
@@ -131,7 +132,8 @@ def sample_batch(clips: Clips, cfg: TrainSyncConfig, rng: np.random.Generator
 
 
 def info_nce(net: SyncNet, mouth: torch.Tensor, audio: torch.Tensor, neg: torch.Tensor,
-             close: torch.Tensor, temperature: float) -> torch.Tensor:
+             close: torch.Tensor, temperature: float, batch_negatives: bool = True
+             ) -> torch.Tensor:
     """Mouth -> audio InfoNCE over the batch's audio plus each pair's hard negatives, plus
     audio -> mouth over the batch (CLIP's symmetric loss)."""
     b, k = neg.shape[:2]
@@ -142,6 +144,9 @@ def info_nce(net: SyncNet, mouth: torch.Tensor, audio: torch.Tensor, neg: torch.
     hard = torch.einsum("be,bke->bk", v, n) / temperature  # (B, K)
     target = torch.arange(b)
     ce = nn.functional.cross_entropy
+    if not batch_negatives:
+        pos = (v * a).sum(-1, keepdim=True) / temperature  # (B, 1)
+        return ce(torch.cat([pos, hard], dim=1), torch.zeros_like(target))
     return 0.5 * (ce(torch.cat([sim, hard], dim=1), target) + ce(sim.T, target))
 
 
@@ -153,7 +158,8 @@ def validate(model: SyncModel, clips: Clips, cfg: TrainSyncConfig, seed: int
     rng = np.random.default_rng(seed + 1)
     eval_cfg = replace(cfg, noise=0.0)
     loss = float(np.mean([info_nce(model.net, *sample_batch(clips, eval_cfg, rng),
-                                   cfg.temperature).item() for _ in range(4)]))
+                                   cfg.temperature, cfg.batch_negatives).item()
+                          for _ in range(4)]))
     results = [sync_scores(model, d, a) for d, a in clips.raw]
     results = [r for r in results if r.computable]
     acc = float(np.mean([abs(r.offset) <= 1 for r in results])) if results else float("nan")
@@ -162,7 +168,7 @@ def validate(model: SyncModel, clips: Clips, cfg: TrainSyncConfig, seed: int
     return loss, acc, s_c
 
 
-def train_sync(data_dir: str | Path, out_path: str | Path, steps: int = 3000, seed: int = 0,
+def train_sync(data_dir: str | Path, out_path: str | Path, steps: int = 1000, seed: int = 0,
                config: TrainSyncConfig | None = None, progress: bool = True) -> TrainReport:
     """Train the sync encoders on `data_dir`'s train split, validate on its val split, save the
     model to `out_path` and a CSV log to `<out_path stem>_train_log.csv` beside it."""
@@ -200,7 +206,8 @@ def train_sync(data_dir: str | Path, out_path: str | Path, steps: int = 3000, se
                       "val_s_c"])
         bar = tqdm(range(1, steps + 1), desc="train sync", disable=not progress)
         for step in bar:
-            loss = info_nce(model.net, *sample_batch(train, cfg, rng), cfg.temperature)
+            loss = info_nce(model.net, *sample_batch(train, cfg, rng), cfg.temperature,
+                            cfg.batch_negatives)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

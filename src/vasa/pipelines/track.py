@@ -13,7 +13,7 @@ import numpy as np
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import encode_landmarks
 from vasa.latent.motion import MotionLatents
-from vasa.tracking import FaceLandmarker
+from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
     t_decode = t_track = 0.0
     frame_size = 0
     frames = read_frames(path, fps=rate, max_side=max_side)
-    with FaceLandmarker(model_path, video=True) as tracker:
+    with FaceLandmarker(model_path, max_faces=VIDEO_MAX_FACES, video=True) as tracker:
         bar = tqdm(total=int(info.duration_s * rate) or None, desc="tracking", unit="frame",
                    disable=not progress, leave=False)
         i = 0

@@ -2,10 +2,12 @@
 
 from vasa.tracking.landmarker import (
     NUM_LANDMARKS,
+    VIDEO_MAX_FACES,
     FaceLandmarker,
     FaceObservation,
     NoFaceError,
     default_model_path,
 )
 
-__all__ = ["NUM_LANDMARKS", "FaceLandmarker", "FaceObservation", "NoFaceError", "default_model_path"]
+__all__ = ["NUM_LANDMARKS", "VIDEO_MAX_FACES", "FaceLandmarker", "FaceObservation", "NoFaceError",
+           "default_model_path"]

@@ -21,6 +21,11 @@ import numpy as np
 
 NUM_LANDMARKS = 478  # 468 face-mesh points + 2 x 5 iris points (refined landmarks)
 NUM_BLENDSHAPES = 52
+# Faces asked of MediaPipe when following a face through a video. With 1 it smooths landmarks
+# across frames; with 2 it re-detects every frame. The data engine needs 2 (to see a second
+# face), so every video path uses 2: models trained on prepared data then see the same
+# landmark statistics when they score or drive videos.
+VIDEO_MAX_FACES = 2
 
 
 class NoFaceError(ValueError):
