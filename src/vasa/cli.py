@@ -205,8 +205,8 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None,
                    help="output frame rate (default: the driving video's)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
-    p.add_argument("--flow-scale", type=float, default=0.5,
-                   help="warp-field resolution relative to the frame (0.5)")
+    p.add_argument("--flow-scale", type=float, default=0.4,
+                   help="warp-field resolution relative to the frame (0.4)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -16,7 +16,8 @@ from vasa.latent import topology as topo
 from vasa.render.appearance import Appearance
 
 SHIFT = 3
-OPEN_RAMP = 0.05  # canonical lip gap over which the synthetic interior fades in
+OPEN_RAMP = 0.05
+GAPS = np.array([0.0, 0.27, -0.27, 0.49, -0.49, 0.67, -0.67, 0.82, -0.82])  # incisors widest  # canonical lip gap over which the synthetic interior fades in
 
 
 def lip_gap(canonical: np.ndarray) -> float:
@@ -76,13 +77,17 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, canonical: np.ndarray, place,
                      (app.teeth * shade).tolist(), cv2.LINE_AA, SHIFT)
         rows.append((x, edge, -np.sign(h) * 0.08, width))
     # Gaps between teeth: faint lines, the incisors wider than the teeth beside them.
+    ends = []
     for x_row, edge, reach, width in rows:
-        for u in (0.0, 0.27, -0.27, 0.49, -0.49, 0.67, -0.67, 0.82, -0.82):
-            x = cx + u * tw * width
-            y = float(np.interp(x, x_row, edge[:, 1]))
-            seg = poly(place(np.array([[x, y, z], [x, y + reach, z]])))
-            cv2.line(roi, tuple(seg[0]), tuple(seg[1]), (app.teeth * 0.86).tolist(), 1,
-                     cv2.LINE_AA, SHIFT)
+        x = cx + GAPS * tw * width
+        y = np.interp(x, x_row, edge[:, 1])
+        zs = np.full_like(x, z)
+        ends += [np.stack([x, y, zs], 1), np.stack([x, y + reach, zs], 1)]
+    a0, a1, b0, b1 = (poly(place(e)) for e in ends)  # one placement for every line end
+    colour = (app.teeth * 0.86).tolist()
+    for p, q in zip(np.concatenate([a0, b0]), np.concatenate([a1, b1])):
+        cv2.line(roi, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), colour, 1, cv2.LINE_AA,
+                 SHIFT)
     # Shading: darker towards the corners and just under the upper lip (the lip's shadow).
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     centre = 0.5 * (lm[78, :2] + lm[308, :2])

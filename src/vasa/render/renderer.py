@@ -35,10 +35,11 @@ FAR = 1e4  # depth given to anchors that never move: always behind the face
 
 @dataclass
 class RenderConfig:
-    """flow_scale: resolution of the warp field relative to the frame (0.5 measured visually
-    indistinguishable from 1.0 and about 3x faster). mouth, eyes: synthesis on/off."""
+    """flow_scale: resolution of the warp field relative to the frame (0.4: 54 dB PSNR against a
+    full-resolution field on a turned, open-mouthed face, at a fraction of the cost).
+    mouth, eyes: synthesis on/off."""
 
-    flow_scale: float = 0.5
+    flow_scale: float = 0.4
     mouth: bool = True
     eyes: bool = True
 
