@@ -21,9 +21,9 @@ import soundfile as sf
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from vasa.io import load_audio  # noqa: E402
-from vasa.motion.engine import Controls  # noqa: E402
-from vasa.pipelines.generate import GenerateConfig, generate  # noqa: E402
+from vasa.io import load_audio
+from vasa.motion.engine import Controls
+from vasa.pipelines.generate import GenerateConfig, generate
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
 TARGET = 45.0
@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="input length (20)")
     ap.add_argument("--steps", type=int, default=10, help="sampling steps (10)")
     ap.add_argument("--size", type=int, default=512, help="frame side (512)")
+    ap.add_argument("--model", default=None, help="motion model file (default: bundled)")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     args = ap.parse_args()
     speech = load_audio(ASSETS / "obama_address_8s.mp4")
@@ -43,6 +44,8 @@ def main() -> None:
         wav = Path(tmp) / "speech.wav"
         sf.write(wav, audio, 16000)
         cfg = GenerateConfig(size=args.size, controls=Controls(steps=args.steps))
+        if args.model:
+            cfg.model = args.model
         t0 = time.perf_counter()
         result = generate(ASSETS / "astronaut.jpg", wav, Path(tmp) / "out.mp4", cfg,
                           progress=False)
