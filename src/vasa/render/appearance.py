@@ -35,6 +35,17 @@ class Appearance:
     tongue: np.ndarray
 
 
+def region_box(points: np.ndarray, shape: tuple[int, ...], pad: int
+               ) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) around 2D points (n, 2) with `pad` pixels, clipped to a frame of
+    `shape`; None when too little of it is inside to paint."""
+    x0, y0 = np.floor(points.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(points.max(0)).astype(int) + pad + 1
+    h, w = shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    return (x0, y0, x1, y1) if x1 - x0 >= 3 and y1 - y0 >= 3 else None
+
+
 def _poly_mask(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
     cv2.fillPoly(m, [np.round(pts[:, :2]).astype(np.int32)], 255)

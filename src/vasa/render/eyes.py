@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from vasa.latent import topology as topo
-from vasa.render.appearance import Appearance, IrisSprite
+from vasa.render.appearance import Appearance, IrisSprite, region_box
 
 SHIFT = 3
 
@@ -20,12 +20,10 @@ SHIFT = 3
 def _paste_iris(frame: np.ndarray, sprite: IrisSprite, centre: np.ndarray, scale: float,
                 eye: np.ndarray, closure: float) -> None:
     """Alpha-blend one iris sprite at `centre` (x, y), clipped by the eye polygon (n, 2)."""
-    x0, y0 = np.floor(eye.min(0)).astype(int) - 2
-    x1, y1 = np.ceil(eye.max(0)).astype(int) + 3
-    h, w = frame.shape[:2]
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    box = region_box(eye, frame.shape, 2)
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     m = np.array([[scale, 0, centre[0] - x0 - scale * sprite.centre[0]],
                   [0, scale, centre[1] - y0 - scale * sprite.centre[1]]], np.float32)
     rgba = cv2.warpAffine(sprite.rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,

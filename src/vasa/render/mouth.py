@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vasa.latent import topology as topo
-from vasa.render.appearance import Appearance
+from vasa.render.appearance import Appearance, region_box
 
 SHIFT = 3
 OPEN_RAMP = 0.05
@@ -37,12 +37,10 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, canonical: np.ndarray, place,
     if alpha_all <= 0.0:
         return
     inner = lm[topo.LIPS_INNER, :2]
-    x0, y0 = np.floor(inner.min(0)).astype(int) - 3
-    x1, y1 = np.ceil(inner.max(0)).astype(int) + 4
-    h, w = frame.shape[:2]
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if x1 - x0 < 3 or y1 - y0 < 3:
+    box = region_box(inner, frame.shape, 3)
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     origin = np.array([x0, y0], np.float64)
     roi = np.empty((y1 - y0, x1 - x0, 3), np.float32)
     roi[:] = app.cavity
