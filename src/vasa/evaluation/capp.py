@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vasa.compat import check_trained_with
+
 WINDOW = 75  # 3 s at 25 fps, VASA-1 section 4.2
 DEFAULT_HOP = 25  # score windows start every second
 CAPP_FORMAT = 1
@@ -217,14 +219,8 @@ def load_capp(path: str | Path = DEFAULT_CAPP, extractor_id: str | None = None,
 
         extractor_id = extractor_id or get_extractor("logmel+prosody").spec.id
         basis_version = basis_version or default_basis().version
-    if ck["extractor_id"] != extractor_id:
-        raise ValueError(f"{path}: CAPP was trained on audio features {ck['extractor_id']}, but "
-                         f"scoring uses {extractor_id}: retrain it with `vasa train capp` on a "
-                         "dataset prepared with these features")
-    if ck["basis_version"] != basis_version:
-        raise ValueError(f"{path}: CAPP was trained on poses from face basis "
-                         f"{ck['basis_version']}, but this vasa tracks with {basis_version}: "
-                         "retrain it with `vasa train capp` on a dataset prepared with this basis")
+    check_trained_with(path, "vasa train capp", ck["extractor_id"], ck["basis_version"],
+                       extractor_id, basis_version)
     net = CappNet(CappConfig.from_dict(ck["config"]))
     net.load_state_dict(ck["state"])
     return CappModel(net.eval(), ck["extractor_id"], ck["basis_version"], ck["info"])

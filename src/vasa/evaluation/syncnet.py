@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vasa.compat import check_trained_with
 from vasa.latent.basis import FaceBasis
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -122,14 +123,8 @@ def load_sync_model(path: str | Path = DEFAULT_SYNC_MODEL, extractor_id: str | N
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: sync checkpoint format {ckpt.get('format')}, this vasa reads "
                          f"{CHECKPOINT_FORMAT}: retrain with `vasa train sync`")
-    if ckpt["extractor_id"] != extractor_id:
-        raise ValueError(f"{path}: trained on audio features {ckpt['extractor_id']}, but scoring "
-                         f"would use {extractor_id}: retrain with `vasa train sync` on a dataset "
-                         "prepared with those features")
-    if ckpt["basis_version"] != basis_version:
-        raise ValueError(f"{path}: trained on face basis {ckpt['basis_version']}, but the current "
-                         f"basis is {basis_version}: retrain with `vasa train sync` on a dataset "
-                         "prepared with the current basis")
+    check_trained_with(path, "vasa train sync", ckpt["extractor_id"], ckpt["basis_version"],
+                       extractor_id, basis_version)
     cfg = SyncConfig(**ckpt["config"])
     net = SyncNet(cfg)
     net.load_state_dict(ckpt["state_dict"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from vasa.compat import check_trained_with
 from vasa.motion.config import MotionConfig
 from vasa.motion.data import Normalizer
 from vasa.motion.dit import MotionDiT
@@ -51,12 +52,8 @@ def load_model(path: str | Path = DEFAULT_MODEL, extractor: str | None = None,
     raw = torch.load(path, map_location="cpu", weights_only=False)
     if raw.get("format") != FORMAT:
         raise ValueError(f"{path}: motion model format {raw.get('format')}, expected {FORMAT}")
-    if extractor is not None and raw["extractor"] != extractor:
-        raise ValueError(f"{path}: trained with audio features {raw['extractor']}, "
-                         f"not {extractor}")
-    if basis_version is not None and raw["basis_version"] != basis_version:
-        raise ValueError(f"{path}: trained with face basis {raw['basis_version']}, this vasa "
-                         f"has {basis_version}: retrain it")
+    check_trained_with(path, "vasa train motion", raw["extractor"], raw["basis_version"],
+                       extractor, basis_version)
     net = MotionDiT(MotionConfig.from_dict(raw["config"]))
     net.load_state_dict({k: v.float() for k, v in raw["state"].items()})
     net.eval()
