@@ -116,21 +116,22 @@ def tiny_model():
     return MotionModel(net, norm, "logmel80+prosody@1", "x", {"gaze_forward": [0.0, -0.1]})
 
 
-def _engine(model, portrait, **kw):
+def _engine(model, portrait, hop=None, lookahead=None, **kw):
     from vasa.audio import get_extractor
     from vasa.motion.engine import Controls, MotionEngine
 
     return MotionEngine(model, get_extractor(), portrait.pose, portrait.dynamics,
-                        Controls(steps=3, **kw))
+                        Controls(**{"steps": 3, **kw}), hop=hop, lookahead=lookahead)
 
 
-def test_streaming_equals_offline_and_counts_frames(tiny_model, astronaut):
+@pytest.mark.parametrize("hop,lookahead", [(None, None), (3, 2)])
+def test_streaming_equals_offline_and_counts_frames(tiny_model, astronaut, hop, lookahead):
     from vasa.io import load_audio
 
     audio = load_audio(ASSETS / "obama_address_8s.mp4")[: 16000 * 3 + 1234]  # not a whole frame
-    offline = _engine(tiny_model, astronaut)
+    offline = _engine(tiny_model, astronaut, hop, lookahead)
     a = offline.push(audio) + offline.flush()
-    chunked = _engine(tiny_model, astronaut)
+    chunked = _engine(tiny_model, astronaut, hop, lookahead)
     b, rng = [], np.random.default_rng(0)
     i = 0
     while i < len(audio):
@@ -143,6 +144,24 @@ def test_streaming_equals_offline_and_counts_frames(tiny_model, astronaut):
     assert np.isclose(a[-1].time, (len(a) - 1) / 25)
     for fa, fb in zip(a, b):
         assert np.array_equal(fa.pose, fb.pose) and np.array_equal(fa.dynamics, fb.dynamics)
+
+
+def test_small_hop_streams_with_low_latency_and_bounded_memory(tiny_model, astronaut):
+    engine = _engine(tiny_model, astronaut, hop=2, lookahead=1, steps=1)
+    assert engine.latency_frames == 4  # hop + lookahead + the features' few samples of context
+    first = engine.push(np.zeros(640 * 3 + 200, np.float32))  # 3 frames + analysis context
+    assert [f.index for f in first] == [0, 1]
+    frames, chunk = list(first), np.zeros(320, np.float32)  # 20 ms chunks, like a microphone
+    for _ in range(400):
+        frames += engine.push(chunk)
+        assert len(engine._audio) < 640 * 8  # consumed audio is dropped
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert len(frames) >= (640 * 3 + 200 + 400 * 320) // 640 - 4
+
+
+def test_engine_rejects_bad_hop(tiny_model, astronaut):
+    with pytest.raises(ValueError, match="hop must be in 1..8"):
+        _engine(tiny_model, astronaut, hop=30)
 
 
 def test_seeds_differ_and_silence_works(tiny_model, astronaut):

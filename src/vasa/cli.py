@@ -163,7 +163,8 @@ def _train(args: argparse.Namespace) -> None:
         model = MotionConfig(width=args.width, layers=args.layers, heads=args.heads,
                              window=args.window, prev=args.prev)
         cfg = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch,
-                          seed=args.seed, threads=args.threads, model=model)
+                          seed=args.seed, threads=args.threads, model=model,
+                          velocity_weight=args.velocity_weight)
         print(f"wrote {train_motion(args.data, args.out, cfg, progress=not args.quiet)}")
         return
     if args.model == "sync":
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--window", type=int, default=50, help="motion: frames per window W (50)")
     tr.add_argument("--prev", type=int, default=10, help="motion: previous frames K (10)")
     tr.add_argument("--batch", type=int, default=32, help="motion: batch size (32)")
+    tr.add_argument("--velocity-weight", type=float, default=1.0,
+                    help="motion: weight of the velocity loss term (1.0; 0 = the paper's loss)")
     tr.add_argument("--threads", type=int, default=1,
                     help="motion: CPU threads (1: fastest for this model size on 2 cores)")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

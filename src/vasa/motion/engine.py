@@ -1,10 +1,17 @@
 """The streaming motion engine: audio chunks in, timed motion latents out (VASA-1 section 3).
 
-A state machine over windows of W frames. Window j (frames jW .. jW+W-1) is generated as soon as
-its audio and one more frame of look-ahead have arrived: the look-ahead makes each window's
-features exactly those of the whole clip, so chunked and offline runs give the same frames.
-Each window is conditioned on the last K frames of motion and audio of the one before
-(X_pre, A_pre); its noise comes from a generator seeded by (seed, j), not by call order.
+A state machine over windows of W frames that start every `hop` frames. Window j covers frames
+s = j*hop .. s+W-1 and emits its first `hop` of them. It sees the audio of `audio_frames` =
+min(W, hop + lookahead) frames from s (the rest of the window is marked audio-dropped, as the
+paper's training drops the last audio frames), and is conditioned on the K frames emitted
+before s (X_pre, A_pre). It runs as soon as that audio, plus the extractor's few samples of
+analysis context, has arrived; its noise comes from a generator seeded by (seed, j). So what a
+window sees never depends on how the audio was chunked: chunked and offline runs give the same
+frames, and memory stays bounded (consumed audio is dropped).
+
+hop = W (the default) is offline quality: every frame is generated with the audio of its whole
+window. A small hop is the low-latency streaming mode: a frame can leave (hop + lookahead)
+frames of audio after its own audio starts, at W/hop times the sampling cost per frame.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ class Controls:
     """gaze: (theta, phi) radians or None (the model's forward gaze); distance: head distance
     (1 = the training set's typical) or None; emotion: (7,) offset or None (empty, as the
     paper's default); cfg_*: guidance scales (eq. 2); steps: sampler steps; motion_scale:
-    head-motion intensity; still_head: keep the portrait's pose; seed: noise seed."""
+    head-motion intensity; still_head: keep the portrait's pose; seed: noise seed.
+    Controls may be changed between push() calls (live controls): they apply from the next
+    window on."""
 
     gaze: tuple[float, float] | None = None
     distance: float | None = None
@@ -54,79 +63,109 @@ class TimedFrame:
 
 
 class MotionEngine:
-    """push(audio 16 kHz float32 chunk) -> frames ready so far; flush() -> the rest."""
+    """push(audio 16 kHz float32 chunk) -> frames ready so far; flush() -> the rest.
+
+    hop: frames emitted per window (1..W; default W); lookahead: frames of audio past the
+    emitted ones each window sees (default: the rest of the window)."""
 
     def __init__(self, model: MotionModel, extractor: AudioFeatureExtractor, pose: np.ndarray,
-                 dynamics: np.ndarray, controls: Controls | None = None) -> None:
+                 dynamics: np.ndarray, controls: Controls | None = None, hop: int | None = None,
+                 lookahead: int | None = None) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
+        w = model.net.cfg.window
+        self.hop = w if hop is None else int(hop)
+        if not 1 <= self.hop <= w:
+            raise ValueError(f"hop must be in 1..{w} (the model's window), got {hop}")
+        self.lookahead = w - self.hop if lookahead is None else int(lookahead)
+        if self.lookahead < 0:
+            raise ValueError(f"lookahead must be >= 0, got {lookahead}")
+        self.audio_frames = min(w, self.hop + self.lookahead)
+        # Samples past a frame its features depend on; learned extractors (None) get a frame.
+        ctx = extractor.streaming_context
+        self._ctx = SAMPLES_PER_FRAME if ctx is None else int(ctx)
         self.model, self.extractor = model, extractor
         self.pose, self.dynamics = np.asarray(pose), np.asarray(dynamics)
         self.controls = controls or Controls()
         self.reset()
 
+    @property
+    def latency_frames(self) -> int:
+        """Frames of audio needed past a frame's start before that frame can be generated."""
+        return self.audio_frames + (1 if self._ctx else 0)
+
     def reset(self) -> None:
+        cfg = self.model.net.cfg
         self._audio = np.zeros(0, np.float32)
+        self._offset = 0  # absolute sample index of self._audio[0]
         self._window = 0  # next window to generate
-        self._prev: tuple[np.ndarray, np.ndarray] | None = None  # normalised (motion, audio)
+        # The last K emitted frames (normalised motion, normalised audio features), started
+        # with K frames of rest (features zero, silent audio) so a small hop has a full
+        # X_pre from the second window on; the first window is generated without X_pre.
+        silence = self.extractor(np.zeros(cfg.prev * SAMPLES_PER_FRAME, np.float32))
+        self._hist_x = np.repeat(self.model.norm.motion(np.zeros(cfg.motion_dim))[None],
+                                 cfg.prev, 0).astype(np.float32)
+        self._hist_a = self.model.norm.audio(silence).astype(np.float32)
 
     @property
     def _w(self) -> int:
         return self.model.net.cfg.window
 
+    @property
+    def _received(self) -> int:
+        return self._offset + len(self._audio)
+
+    def _needed(self, j: int) -> int:
+        """Samples that must have arrived before window j can run (unless flushing)."""
+        return (j * self.hop + self.audio_frames) * SAMPLES_PER_FRAME + self._ctx
+
     def push(self, chunk: np.ndarray) -> list[TimedFrame]:
         chunk = np.asarray(chunk, np.float32).reshape(-1)
         self._audio = np.concatenate([self._audio, chunk])
         out: list[TimedFrame] = []
-        per_window = self._w * SAMPLES_PER_FRAME
-        while len(self._audio) >= (self._window + 1) * per_window + SAMPLES_PER_FRAME:
-            out += self._generate(self._window, final=False)
-            self._window += 1
+        while self._received >= self._needed(self._window):
+            out += self._generate(self._window, total=None)
         return out
 
     def flush(self) -> list[TimedFrame]:
-        """Generate what remains of the audio (the last window may be partial)."""
-        total = -(-len(self._audio) // SAMPLES_PER_FRAME)  # frames = ceil(samples / 640)
+        """Generate what remains of the audio (the last window may be partial), then reset."""
+        total = -(-self._received // SAMPLES_PER_FRAME)  # frames = ceil(samples / 640)
         out: list[TimedFrame] = []
-        while self._window * self._w < total:
-            out += self._generate(self._window, final=True)[: total - self._window * self._w]
-            self._window += 1
-        self._audio = self._audio[:0]
+        while self._window * self.hop < total:
+            out += self._generate(self._window, total)
+        self.reset()
         return out
 
-    def _features(self, j: int) -> tuple[np.ndarray, int]:
+    def _features(self, j: int, total: int | None) -> tuple[np.ndarray, int]:
         """Audio features (W, A) of window j and how many of its frames have audio."""
-        w, spf = self._w, SAMPLES_PER_FRAME
-        start = max(j * w - 1, 0) * spf  # one frame of context before, one after
-        seg = self._audio[start:(j * w + w + 1) * spf]
-        feats = self.extractor(seg)[1 if j > 0 else 0:]
-        have = min(w, max(0, -(-(len(self._audio) - j * w * spf) // spf)))
-        out = np.zeros((w, feats.shape[1]), np.float32)
-        out[:have] = feats[:have]
+        s, spf = j * self.hop, SAMPLES_PER_FRAME
+        have = self.audio_frames if total is None else min(self.audio_frames, total - s)
+        begin = max(s - 1, 0) * spf  # one frame of context before (dropped below)
+        end = min((s + have) * spf + self._ctx, self._received)
+        seg = self._audio[begin - self._offset:end - self._offset]
+        feats = self.extractor(seg)[1 if s > 0 else 0:][:have]
+        out = np.zeros((self._w, feats.shape[1]), np.float32)
+        out[:have] = feats
         return out, have
 
-    def _generate(self, j: int, final: bool) -> list[TimedFrame]:
+    def _generate(self, j: int, total: int | None) -> list[TimedFrame]:
         m, c = self.model, self.controls
         cfg = m.net.cfg
-        feats, have = self._features(j)
+        feats, have = self._features(j, total)
         audio = m.norm.audio(feats).astype(np.float32)
-        drop_a = np.arange(cfg.window) >= have  # frames past the end of the audio
+        drop_a = np.arange(cfg.window) >= have  # frames past the audio this window may see
         info = m.info
         gaze = c.gaze if c.gaze is not None else info.get("gaze_forward", (0.0, 0.0))
         dist = np.log(c.distance) if c.distance is not None else info.get("log_distance", 0.0)
         emo = c.emotion if c.emotion is not None else np.zeros(cfg.emotion_dim)
-        if self._prev is None:
-            xp = np.zeros((cfg.prev, cfg.motion_dim), np.float32)
-            ap = np.zeros((cfg.prev, cfg.audio_dim), np.float32)
-        else:
-            xp, ap = self._prev
         t = torch.from_numpy
         cond = Conditions(
-            t(audio[None]), t(xp[None]), t(ap[None]), torch.tensor([gaze], dtype=torch.float32),
+            t(audio[None]), t(self._hist_x[None].copy()), t(self._hist_a[None].copy()),
+            torch.tensor([gaze], dtype=torch.float32),
             torch.tensor([[dist]], dtype=torch.float32),
             torch.as_tensor(np.asarray(emo, np.float32)[None]), t(drop_a[None]),
-            torch.tensor([self._prev is None]), torch.tensor([False]),
+            torch.tensor([j == 0]), torch.tensor([False]),
             torch.tensor([c.distance is None and "log_distance" not in info]),
             torch.tensor([c.emotion is None]))
         gen = torch.Generator().manual_seed(c.seed * 1_000_003 + j)
@@ -134,9 +173,17 @@ class MotionEngine:
         den = guided_denoiser(m.net, cond, c.cfg_audio, c.cfg_gaze,
                               c.cfg_emotion if c.emotion is not None else 0.0)
         x = sample_ddim(den, noise, c.steps)[0].numpy()  # (W, M) normalised
-        self._prev = (x[-cfg.prev:], audio[-cfg.prev:])
-        lat = to_latents(m.norm.motion_inverse(x), self.pose, self.dynamics, c.motion_scale,
+        s = j * self.hop
+        n = self.hop if total is None else min(self.hop, total - s)
+        a_emit = np.where((np.arange(n) < have)[:, None], audio[:n], 0.0).astype(np.float32)
+        self._hist_x = np.concatenate([self._hist_x, x[:n]])[-cfg.prev:]
+        self._hist_a = np.concatenate([self._hist_a, a_emit])[-cfg.prev:]
+        self._window = j + 1
+        keep = max(self._window * self.hop - 1, 0) * SAMPLES_PER_FRAME  # next window's start
+        if keep > self._offset:
+            self._audio = self._audio[keep - self._offset:]
+            self._offset = keep
+        lat = to_latents(m.norm.motion_inverse(x[:n]), self.pose, self.dynamics, c.motion_scale,
                          c.still_head)
-        base = j * cfg.window
-        return [TimedFrame(base + i, (base + i) / FPS, lat.pose[i], lat.dynamics[i])
-                for i in range(cfg.window)]
+        return [TimedFrame(s + i, (s + i) / FPS, lat.pose[i], lat.dynamics[i])
+                for i in range(n)]

@@ -40,7 +40,7 @@ from vasa.motion.dit import MotionDiT
 @dataclass
 class TrainConfig:
     """steps/batch/lr: optimisation; ema: decay of the averaged weights we ship; eval_every,
-    save_every: in steps; threads: CPU threads (0: torch's default)."""
+    save_every: in steps; velocity_weight: the velocity loss term; threads: CPU threads (0: torch's default)."""
 
     steps: int = 3000
     batch: int = 32
@@ -48,6 +48,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int = 200
     ema: float = 0.998
+    velocity_weight: float = 1.0  # see diffusion.training_loss
     eval_every: int = 250
     save_every: int = 500
     seed: int = 0
@@ -134,7 +135,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
         for g in opt.param_groups:
             g["lr"] = lr
         x0, cond = _to(sampler.batch(cfg.batch), device)
-        loss = training_loss(model, x0, cond)
+        loss = training_loss(model, x0, cond, velocity_weight=cfg.velocity_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
