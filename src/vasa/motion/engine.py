@@ -91,9 +91,10 @@ class MotionEngine:
         self.reset()
 
     @property
-    def latency_frames(self) -> int:
-        """Frames of audio needed past a frame's start before that frame can be generated."""
-        return self.audio_frames + (1 if self._ctx else 0)
+    def latency_s(self) -> float:
+        """Seconds of audio needed past a window's first frame before that frame can be
+        generated: its audio frames plus the extractor's analysis context."""
+        return (self.audio_frames * SAMPLES_PER_FRAME + self._ctx) / 16000
 
     def reset(self) -> None:
         cfg = self.model.net.cfg
