@@ -98,3 +98,14 @@ def test_model_of_another_extractor_is_refused(tmp_path, basis, capsys):
     sf.write(wav, np.zeros(1600, np.float32), 16000)
     assert _run(ASSETS / "astronaut.jpg", wav, "-o", tmp_path / "o.mp4", "--model", path) == 2
     assert "mfcc20+delta@1" in capsys.readouterr().err
+
+
+def test_demo_generates_and_reenacts(tmp_path, tiny_model_file):
+    out = tmp_path / "demo.mp4"
+    assert main(["demo", "-o", str(out), "--model", str(tiny_model_file), "--size", "128",
+                 "--steps", "1", "-q"]) == 0
+    info = probe_video(out)
+    assert info.has_audio and abs(info.num_frames - 8 * 25) <= 2  # the bundled 8 s speech
+    out2 = tmp_path / "demo_reenact.mp4"
+    assert main(["demo", "--reenact", "-o", str(out2), "--size", "128", "-q"]) == 0
+    assert probe_video(out2).width == 256  # side by side: driving clip | portrait
