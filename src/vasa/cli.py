@@ -53,7 +53,8 @@ def _generate_config(args: argparse.Namespace):
                         motion_scale=args.motion_scale, still_head=args.still_head,
                         seed=args.seed)
     cfg = GenerateConfig(size=args.size, gaze=args.gaze, crf=args.crf,
-                         face_index=args.face_index, controls=controls)
+                         face_index=args.face_index, controls=controls, hop=args.hop,
+                         lookahead=args.lookahead)
     if args.model:
         cfg.model = args.model
     return cfg
@@ -96,6 +97,12 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motion-scale", type=float, default=1.0,
                    help="head-motion intensity (0..3, 1 = as generated)")
     p.add_argument("--still-head", action="store_true", help="keep the head still")
+    p.add_argument("--hop", type=int, default=None,
+                   help="frames per window step (default: the model's window, 50 = offline "
+                        "quality; 2 = what `vasa serve` streams with)")
+    p.add_argument("--lookahead", type=int, default=None,
+                   help="audio frames each window sees past the frames it emits (default: the "
+                        "rest of the window)")
     p.add_argument("--model", default=None, help="motion model file (default: bundled)")
     p.add_argument("--size", type=int, default=512, help="output side in pixels (512)")
     p.add_argument("--face-index", type=int, default=None,

@@ -1,8 +1,9 @@
-"""Media I/O: probing and decoding video (files or frame folders), writing mp4, loading audio."""
+"""Media I/O: probing and decoding video (files or frame folders), writing mp4, loading and
+streaming audio."""
 
 from __future__ import annotations
 
-from vasa.io.audio import SAMPLE_RATE, has_audio, load_audio
+from vasa.io.audio import SAMPLE_RATE, audio_duration, has_audio, iter_audio, load_audio
 from vasa.io.video import (
     MediaError,
     VideoInfo,
@@ -18,7 +19,9 @@ __all__ = [
     "VideoInfo",
     "VideoWriter",
     "atomic_output",
+    "audio_duration",
     "has_audio",
+    "iter_audio",
     "load_audio",
     "probe_video",
     "read_frames",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections import deque
 from fractions import Fraction
 from typing import Self
 
@@ -28,6 +29,42 @@ def _as_audio(audio: np.ndarray) -> np.ndarray:
     return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
+class _AudioQueue:
+    """FIFO of ``(n, C)`` float32 audio not yet sent to the encoder."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+        self._parts: deque[np.ndarray] = deque()
+        self._head = 0  # samples of _parts[0] already taken
+        self.size = 0  # samples queued
+
+    def put(self, a: np.ndarray) -> None:
+        if len(a):
+            self._parts.append(a)
+            self.size += len(a)
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``min(n, size)`` samples."""
+        out: list[np.ndarray] = []
+        while n > 0 and self._parts:
+            part = self._parts[0]
+            piece = part[self._head : self._head + n]
+            out.append(piece)
+            n -= len(piece)
+            self.size -= len(piece)
+            self._head += len(piece)
+            if self._head == len(part):
+                self._parts.popleft()
+                self._head = 0
+        if not out:
+            return np.zeros((0, self.channels), np.float32)
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    def clear(self) -> None:
+        self._parts.clear()
+        self._head = self.size = 0
+
+
 class _WriterState:
     """What must be cleaned up if a writer is dropped without ``close()`` (no ref to it)."""
 
@@ -50,7 +87,12 @@ class VideoWriter:
 
     ``audio`` is float32 mono ``(N,)`` or ``(N, C)`` in [-1, 1] at ``sample_rate``; it is
     encoded in step with the video and trimmed or zero-padded to ``num_frames / fps`` seconds,
-    so audio sample ``round(k * sample_rate / fps)`` plays with frame ``k``. The frame size is
+    so audio sample ``round(k * sample_rate / fps)`` plays with frame ``k``. To stream audio
+    instead (e.g. an hour-long file), pass ``audio_channels`` (1 or 2) and no ``audio``, and
+    hand it over in pieces with :meth:`write_audio`, in any step with :meth:`write`: it is
+    queued and encoded as the frames it plays with are written, so the writer holds only
+    audio not yet encoded; at ``close()`` it is trimmed or zero-padded as above. The frame
+    size is
     fixed by the first frame; yuv420p needs even sizes, so an odd height/width is cropped by
     one pixel (last row/column). Output goes to a hidden temporary file ``.NAME.tmp-XXXX.mp4``
     next to ``path`` that ``close()`` renames to ``path``; if the ``with`` block raises or the
@@ -67,6 +109,7 @@ class VideoWriter:
         audio: np.ndarray | None = None,
         sample_rate: int = 16000,
         crf: int = 18,
+        audio_channels: int | None = None,
     ) -> None:
         self.path = os.fspath(path)
         if fps <= 0:
@@ -75,7 +118,22 @@ class VideoWriter:
         self.sample_rate = int(sample_rate)
         self.crf = int(crf)
         self.num_frames = 0
-        self._audio = None if audio is None else _as_audio(audio)
+        # Audio not yet encoded (None: no audio track); _audio_done: no more will come, so a
+        # shortfall can be padded with silence at once rather than at close().
+        self._audio: _AudioQueue | None = None
+        self._audio_done = audio is not None
+        if audio is not None:
+            a = _as_audio(audio)
+            if audio_channels is not None and audio_channels != a.shape[1]:
+                raise ValueError(
+                    f"audio_channels={audio_channels} but audio has {a.shape[1]} channel(s)"
+                )
+            self._audio = _AudioQueue(a.shape[1])
+            self._audio.put(a)
+        elif audio_channels is not None:
+            if audio_channels not in (1, 2):
+                raise ValueError(f"audio_channels must be 1 or 2, got {audio_channels}")
+            self._audio = _AudioQueue(int(audio_channels))
         self._audio_pos = 0  # samples of audio already sent to the encoder
         self._shape: tuple[int, ...] | None = None
         self._video: av.video.VideoStream | None = None  # created by the first write()
@@ -113,7 +171,7 @@ class VideoWriter:
             cc.colorspace, cc.color_range = Colorspace.ITU601, ColorRange.MPEG
             if self._audio is not None:
                 self._astream = c.add_stream("aac", rate=self.sample_rate)
-                self._astream.layout = "mono" if self._audio.shape[1] == 1 else "stereo"
+                self._astream.layout = "mono" if self._audio.channels == 1 else "stereo"
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
             raise MediaError(f"{self.path}: cannot open encoder ({reason(e)})") from e
@@ -144,6 +202,31 @@ class VideoWriter:
             self.abort()
             raise MediaError(f"{self.path}: cannot encode video ({reason(e)})") from e
 
+    def write_audio(self, samples: np.ndarray) -> None:
+        """Append audio (``(N,)`` or ``(N, C)``, C as ``audio_channels``) to the track.
+
+        Only for a writer made with ``audio_channels`` and no ``audio``. Samples past the
+        last frame's time are dropped at ``close()``.
+        """
+        if not self._finalizer.alive:
+            raise MediaError(f"{self.path}: writer is already closed")
+        if self._audio is None or self._audio_done:
+            raise ValueError(
+                "write_audio needs a writer made with audio_channels and without audio"
+            )
+        a = _as_audio(samples)
+        if a.shape[1] != self._audio.channels:
+            raise ValueError(
+                f"audio has {a.shape[1]} channel(s), the writer {self._audio.channels}"
+            )
+        self._audio.put(a)
+        if self._state.container is not None:
+            try:
+                self._encode_audio(final=False)
+            except (av.error.FFmpegError, OSError) as e:
+                self.abort()
+                raise MediaError(f"{self.path}: cannot encode audio ({reason(e)})") from e
+
     def _mux(self, packets: list[av.Packet]) -> None:
         for p in packets:
             self._state.container.mux(p)
@@ -152,11 +235,14 @@ class VideoWriter:
         if self._audio is None:
             return
         target = round(self.num_frames * self.sample_rate / self.fps)
+        pad = final or self._audio_done  # a shortfall is silence, not audio still to come
         while self._audio_pos < target:
             n = min(_AAC_FRAME, target - self._audio_pos)
             if n < _AAC_FRAME and not final:
                 break  # only the last AAC frame may be short
-            chunk = self._audio[self._audio_pos : self._audio_pos + n]
+            if self._audio.size < n and not pad:
+                break  # wait for write_audio
+            chunk = self._audio.take(n)
             if len(chunk) < n:  # audio shorter than the video: pad with silence
                 chunk = np.pad(chunk, ((0, n - len(chunk)), (0, 0)))
             af = av.AudioFrame.from_ndarray(
@@ -167,6 +253,7 @@ class VideoWriter:
             self._mux(self._astream.encode(af))
             self._audio_pos += n
         if final:
+            self._audio.clear()  # past the last frame: trimmed
             self._mux(self._astream.encode(None))
 
     def close(self) -> None:
@@ -190,3 +277,5 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop writing and delete the temporary file; ``path`` is not created or changed."""
         self._finalizer()
+        if self._audio is not None:
+            self._audio.clear()

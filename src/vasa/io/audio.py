@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 
 import av
@@ -11,7 +12,7 @@ import soundfile as sf
 
 from vasa.io._media import MediaError, check_exists, open_media, reason
 
-__all__ = ["SAMPLE_RATE", "has_audio", "load_audio"]
+__all__ = ["SAMPLE_RATE", "audio_duration", "has_audio", "iter_audio", "load_audio"]
 
 SAMPLE_RATE = 16000
 
@@ -24,23 +25,73 @@ _SOUNDFILE_SUFFIXES = (".wav", ".flac")
 _MAX_PADDING_S = 0.1
 
 
-def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Resample mono float32 ``(N,)`` with libswresample (windowed sinc, no delay, exact length).
+class _Resampler:
+    """Streaming mono float32 resampler (libswresample: windowed sinc, no delay, exact length).
 
-    Fed in 1 s chunks so a long file never becomes one giant FFmpeg frame.
+    Input is cut into blocks of ``sr_in`` samples (1 s) from the start of the signal, however
+    it arrives, so feeding a signal whole or piecewise gives the same samples, and a long file
+    never becomes one giant FFmpeg frame. ``push`` returns what is ready; ``flush`` the rest.
     """
+
+    def __init__(self, sr_in: int, sr_out: int) -> None:
+        self.sr_in, self.sr_out = int(sr_in), int(sr_out)
+        self._r = (
+            None
+            if self.sr_in == self.sr_out
+            else av.AudioResampler(format="flt", layout="mono", rate=self.sr_out)
+        )
+        self._pending = np.zeros(0, np.float32)  # the start of the next, incomplete block
+        self._fed = 0  # input samples sent to swresample
+
+    def _feed(self, block: np.ndarray | None) -> list[np.ndarray]:
+        if block is None:
+            return [f.to_ndarray()[0] for f in self._r.resample(None)]
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block[None], dtype=np.float32), format="flt", layout="mono"
+        )
+        frame.sample_rate, frame.pts = self.sr_in, self._fed
+        frame.time_base = Fraction(1, self.sr_in)
+        self._fed += len(block)
+        return [f.to_ndarray()[0] for f in self._r.resample(frame)]
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        if self._r is None:
+            return x
+        out: list[np.ndarray] = []
+        if len(self._pending):
+            need = self.sr_in - len(self._pending)
+            self._pending = np.concatenate([self._pending, x[:need]])
+            x = x[need:]
+            if len(self._pending) < self.sr_in:
+                return np.zeros(0, np.float32)
+            out += self._feed(self._pending)
+        start = 0
+        while len(x) - start >= self.sr_in:
+            out += self._feed(x[start : start + self.sr_in])
+            start += self.sr_in
+        self._pending = np.array(x[start:], np.float32)  # a copy: x may be a reused buffer
+        return _join(out)
+
+    def flush(self) -> np.ndarray:
+        if self._r is None:
+            return np.zeros(0, np.float32)
+        out = self._feed(self._pending) if len(self._pending) else []
+        self._pending = np.zeros(0, np.float32)
+        return _join(out + self._feed(None))
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample mono float32 ``(N,)`` with libswresample (fed in 1 s blocks)."""
     if sr_in == sr_out or len(x) == 0:
         return x
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sr_out)
-    out: list[np.ndarray] = []
-    for start in range(0, len(x), sr_in):
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(x[None, start : start + sr_in]), format="flt", layout="mono"
-        )
-        frame.sample_rate, frame.pts, frame.time_base = sr_in, start, Fraction(1, sr_in)
-        out.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
-    out.extend(f.to_ndarray()[0] for f in resampler.resample(None))
-    return np.concatenate(out).astype(np.float32, copy=False)
+    r = _Resampler(sr_in, sr_out)
+    return _join([r.push(x), r.flush()])
 
 
 def _load_soundfile(path: str) -> tuple[np.ndarray, int] | None:
@@ -110,6 +161,197 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
         raise MediaError(
             f"{path}: cannot resample audio {rate} -> {sample_rate} Hz ({reason(e)})"
         ) from e
+
+
+class _SoundfileSource:
+    """Mono float32 blocks at the native rate via libsndfile (.wav/.flac)."""
+
+    def __init__(self, path: str, f: sf.SoundFile) -> None:
+        self.path, self._f, self.rate = path, f, int(f.samplerate)
+
+    @classmethod
+    def open(cls, path: str) -> _SoundfileSource | None:
+        """None if libsndfile cannot read the file (PyAV may still), as in ``load_audio``."""
+        try:
+            return cls(path, sf.SoundFile(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            return None
+
+    def blocks(self, frames: int) -> Iterator[np.ndarray]:
+        while True:
+            try:
+                data = self._f.read(frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+                raise MediaError(f"{self.path}: cannot decode audio ({reason(e)})") from e
+            if len(data) == 0:
+                return
+            yield data.mean(axis=1)
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class _PyAVSource:
+    """Mono float32 blocks at the native rate from the first audio stream (as ``_load_pyav``,
+    including its trim of codec padding past the declared duration)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._container = open_media(path)
+        try:
+            if not self._container.streams.audio:
+                raise MediaError(f"{path}: no audio stream")
+            self._stream = stream = self._container.streams.audio[0]
+            self.rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+            if not self.rate:
+                raise MediaError(f"{path}: audio stream has no sample rate")
+            self._declared = 0
+            if stream.duration is not None and stream.time_base is not None:
+                self._declared = round(float(stream.duration * stream.time_base) * self.rate)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _decoded(self) -> Iterator[np.ndarray]:
+        to_float = av.AudioResampler(format="fltp", rate=self.rate)
+        for frame in self._container.decode(self._stream):
+            for f in to_float.resample(frame):
+                yield f.to_ndarray().mean(axis=0).astype(np.float32, copy=False)
+        for f in to_float.resample(None):
+            yield f.to_ndarray().mean(axis=0).astype(np.float32, copy=False)
+
+    def blocks(self, frames: int) -> Iterator[np.ndarray]:
+        del frames  # blocks are the decoder's frames (~1024 samples)
+        declared, max_pad = self._declared, _MAX_PADDING_S * self.rate
+        trimming = declared > 0  # until more than max_pad samples run past `declared`
+        emitted, held, held_n = 0, [], 0
+        try:
+            for x in self._decoded():
+                if not trimming:
+                    yield x
+                    continue
+                room = declared - emitted
+                if room > 0:
+                    head, x = x[:room], x[room:]
+                    emitted += len(head)
+                    yield head
+                if len(x):
+                    held.append(x)
+                    held_n += len(x)
+                    if held_n > max_pad:  # not codec padding: keep everything
+                        trimming = False
+                        yield np.concatenate(held)
+                        held = []
+            # Whatever is still held is at most max_pad past the declared end: dropped.
+        except MediaError:
+            raise
+        except (av.error.FFmpegError, OSError, ValueError) as e:
+            # ValueError: PyAV rejects odd layouts/formats with it, outside FFmpegError.
+            raise MediaError(f"{self.path}: cannot decode audio ({reason(e)})") from e
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _open_source(path: str) -> _SoundfileSource | _PyAVSource:
+    source = None
+    if path.lower().endswith(_SOUNDFILE_SUFFIXES) and os.path.isfile(path):
+        source = _SoundfileSource.open(path)
+    return source if source is not None else _PyAVSource(path)
+
+
+def iter_audio(
+    path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, chunk_seconds: float = 1.0
+) -> Iterator[np.ndarray]:
+    """Stream the (first) audio track of ``path`` as mono float32 chunks at ``sample_rate``.
+
+    Each chunk has ``round(chunk_seconds * sample_rate)`` samples (the last one may be
+    shorter); they are decoded as they are asked for, so memory does not grow with the file's
+    length. Concatenated, the chunks are :func:`load_audio`'s array (same decoders,
+    down-mixing, padding trim and resampler framing). A missing file raises
+    :class:`MediaError` at once; no audio stream, zero samples or a decoding error raise it,
+    naming the file, from the first ``next()`` (or later, for a file that breaks midway).
+    Closing the iterator early (``close()``, or dropping it) closes the file.
+    """
+    path = os.fspath(path)
+    check_exists(path)
+    n = round(chunk_seconds * sample_rate)
+    if n < 1:
+        raise ValueError(f"chunk_seconds * sample_rate must be >= 1 sample, got {n}")
+    return _iter_audio(path, int(sample_rate), n)
+
+
+def _iter_audio(path: str, sample_rate: int, n: int) -> Iterator[np.ndarray]:
+    source = _open_source(path)
+    try:
+        resampler = _Resampler(source.rate, sample_rate)
+        native = 0  # samples decoded at the native rate
+        parts: list[np.ndarray] = []
+        have = 0  # samples in parts
+
+        def resample(x: np.ndarray | None) -> np.ndarray:
+            try:
+                return resampler.push(x) if x is not None else resampler.flush()
+            except (av.error.FFmpegError, ValueError) as e:
+                raise MediaError(
+                    f"{path}: cannot resample audio {source.rate} -> {sample_rate} Hz ({reason(e)})"
+                ) from e
+
+        block = max(1, round(n * source.rate / sample_rate))
+        for x in _chain(source.blocks(block)):
+            if x is None:
+                if native == 0:
+                    raise MediaError(f"{path}: audio is empty (zero samples)")
+                y = resample(None)
+            else:
+                native += len(x)
+                y = resample(x)
+            if len(y):
+                parts.append(y)
+                have += len(y)
+            while have >= n:
+                joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                chunk, rest = joined[:n], joined[n:]
+                parts, have = ([rest] if len(rest) else []), len(rest)
+                yield chunk
+        if have:
+            yield np.concatenate(parts)
+    finally:
+        source.close()
+
+
+def _chain(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray | None]:
+    """The blocks, then None (end of input)."""
+    yield from blocks
+    yield None
+
+
+def audio_duration(path: str | os.PathLike) -> float | None:
+    """Duration in seconds of the (first) audio track of ``path`` from its header, or None if
+    the file does not say. Approximate for some formats (e.g. mp3 without a length header);
+    meant for progress bars. Raises :class:`MediaError` if the file is missing, unreadable or
+    has no audio stream.
+    """
+    path = os.fspath(path)
+    check_exists(path)
+    if path.lower().endswith(_SOUNDFILE_SUFFIXES) and os.path.isfile(path):
+        try:
+            info = sf.info(path)
+            return info.frames / info.samplerate if info.samplerate else None
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            pass  # not something libsndfile knows: ask FFmpeg
+    container = open_media(path)
+    try:
+        if not container.streams.audio:
+            raise MediaError(f"{path}: no audio stream")
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return container.duration / av.time_base
+        return None
+    finally:
+        container.close()
 
 
 def has_audio(path: str | os.PathLike) -> bool:

@@ -2,10 +2,13 @@
 
 Encode the portrait once; stream the audio through the motion engine in chunks (the same
 engine a real-time server uses); render and encode each frame as soon as its window is ready.
+The audio is decoded chunk by chunk as well and muxed as it goes, so memory does not grow with
+the input's length (an hour of speech is fine).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from vasa.audio import get_extractor
+from vasa.audio.features import SAMPLES_PER_FRAME
 from vasa.data.emotion import EMOTIONS
-from vasa.io import VideoWriter, load_audio
+from vasa.io import VideoWriter, audio_duration, iter_audio
 from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
 from vasa.motion.engine import FPS, Controls, MotionEngine
@@ -23,7 +27,7 @@ from vasa.portrait import load_portrait
 from vasa.render import RenderConfig, Renderer
 
 SAMPLE_RATE = 16000
-CHUNK_S = 1.0  # audio pushed to the engine per step: bounded memory for long inputs
+CHUNK_S = 1.0  # audio decoded and pushed to the engine per step: bounded memory
 GAZE_NAMES = {"forward": None, "left": (-0.26, 0.0), "right": (0.26, 0.0), "up": (0.0, -0.2),
               "down": (0.0, 0.2)}  # offsets from forward, radians; theta > 0 = image right
 EMOTION_LEVEL = 0.4  # a named emotion: this coefficient, the others zero
@@ -39,11 +43,15 @@ class GenerateConfig:
     crf: int = 18
     face_index: int | None = None
     controls: Controls = field(default_factory=Controls)
+    hop: int | None = None  # engine windows start every `hop` frames (None: the window, W)
+    lookahead: int | None = None  # audio frames each window sees past its emitted ones
     render: RenderConfig = field(default_factory=RenderConfig)
 
 
 @dataclass
 class GenerateResult:
+    """frames written; seconds per stage: setup, audio (decoding), motion, render, encode."""
+
     frames: int
     seconds: dict[str, float]
 
@@ -100,38 +108,69 @@ def check_controls(c: Controls) -> None:
 
 def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | Path,
              cfg: GenerateConfig | None = None, progress: bool = True) -> GenerateResult:
-    """Write a talking-face mp4 of the portrait speaking the audio (audio muxed in sync)."""
+    """Write a talking-face mp4 of the portrait speaking the audio (audio muxed in sync).
+
+    The audio is streamed: decoded in CHUNK_S chunks, each pushed to the motion engine and
+    queued for muxing, so memory is bounded whatever the input's length. Unreadable or empty
+    audio raises MediaError naming the file before any output is created.
+    """
     cfg = cfg or GenerateConfig()
     check_controls(cfg.controls)
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise FileNotFoundError(f"{out_path.parent}: output directory does not exist")
     t0 = time.perf_counter()
-    basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(cfg.model, extractor.spec.id, basis.version)
-    if cfg.gaze is not None:
-        cfg.controls.gaze = parse_gaze(cfg.gaze, tuple(model.info.get("gaze_forward", (0, 0))))
-    portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis)
-    renderer = Renderer(portrait, basis, cfg.render)
-    audio = load_audio(audio_path, SAMPLE_RATE)
-    engine = MotionEngine(model, extractor, portrait.pose, portrait.dynamics, cfg.controls)
-    secs = {"setup": time.perf_counter() - t0, "motion": 0.0, "render": 0.0, "encode": 0.0}
-    total = -(-len(audio) // 640)
-    chunk = int(CHUNK_S * SAMPLE_RATE)
-    with VideoWriter(out_path, FPS, audio, SAMPLE_RATE, cfg.crf) as writer, \
-            tqdm(total=total, desc="generating", unit="frame", disable=not progress) as bar:
-        for start in range(0, len(audio) + chunk, chunk):
-            t1 = time.perf_counter()
-            frames = (engine.push(audio[start:start + chunk]) if start < len(audio)
-                      else engine.flush())
-            secs["motion"] += time.perf_counter() - t1
-            for f in frames:
+    with contextlib.closing(iter_audio(audio_path, SAMPLE_RATE, CHUNK_S)) as chunks:
+        # The first chunk now: a missing, empty or undecodable file fails before any work.
+        first = next(chunks)
+        t_audio = time.perf_counter() - t0
+        basis = default_basis()
+        extractor = get_extractor()
+        model = load_model(cfg.model, extractor.spec.id, basis.version)
+        if cfg.gaze is not None:
+            cfg.controls.gaze = parse_gaze(cfg.gaze,
+                                           tuple(model.info.get("gaze_forward", (0, 0))))
+        portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis)
+        renderer = Renderer(portrait, basis, cfg.render)
+        engine = MotionEngine(model, extractor, portrait.pose, portrait.dynamics, cfg.controls,
+                              hop=cfg.hop, lookahead=cfg.lookahead)
+        duration = audio_duration(audio_path)  # from the header; None if it does not say
+        total = (-(-round(duration * SAMPLE_RATE) // SAMPLES_PER_FRAME)
+                 if duration else None)
+        secs = {"setup": time.perf_counter() - t0 - t_audio, "audio": t_audio, "motion": 0.0,
+                "render": 0.0, "encode": 0.0}
+        with VideoWriter(out_path, FPS, sample_rate=SAMPLE_RATE, crf=cfg.crf,
+                         audio_channels=1) as writer, \
+                tqdm(total=total, desc="generating", unit="frame", disable=not progress) as bar:
+
+            def emit(frames: list) -> None:
+                for f in frames:
+                    t2 = time.perf_counter()
+                    img = renderer.render(f.pose, f.dynamics)
+                    t3 = time.perf_counter()
+                    writer.write(img)
+                    secs["render"] += t3 - t2
+                    secs["encode"] += time.perf_counter() - t3
+                bar.update(len(frames))
+
+            chunk = first
+            while chunk is not None:
+                t1 = time.perf_counter()
+                writer.write_audio(chunk)  # queued; muxed as the frames it plays with arrive
                 t2 = time.perf_counter()
-                img = renderer.render(f.pose, f.dynamics)
-                t3 = time.perf_counter()
-                writer.write(img)
-                secs["render"] += t3 - t2
-                secs["encode"] += time.perf_counter() - t3
-            bar.update(len(frames))
-    return GenerateResult(total, secs)
+                frames = engine.push(chunk)
+                secs["encode"] += t2 - t1
+                secs["motion"] += time.perf_counter() - t2
+                emit(frames)
+                t1 = time.perf_counter()
+                chunk = next(chunks, None)
+                secs["audio"] += time.perf_counter() - t1
+            t1 = time.perf_counter()
+            frames = engine.flush()
+            secs["motion"] += time.perf_counter() - t1
+            emit(frames)
+            if bar.total != bar.n:  # the header's duration was approximate or missing
+                bar.total = bar.n
+                bar.refresh()
+            written = writer.num_frames
+    return GenerateResult(written, secs)
