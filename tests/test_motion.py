@@ -195,3 +195,13 @@ def test_control_values_are_checked():
     with pytest.raises(ValueError, match="--emotion must be one of"):
         parse_emotion("joyful")
     assert parse_emotion("happiness")[0] > 0 and parse_gaze("left", (0.0, 0.0))[0] < 0
+
+
+def test_learning_rate_schedule_depends_on_the_step_only():
+    from vasa.motion.train import TrainConfig, learning_rate
+
+    cfg = TrainConfig(steps=1000, lr=1e-3, warmup=100, decay_from=0.7)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-5)
+    assert learning_rate(cfg, 500) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 850) == pytest.approx(1e-3 * (1 - 0.9 * 0.5))
+    assert learning_rate(cfg, 1000) == pytest.approx(1e-4)

@@ -40,13 +40,15 @@ from vasa.motion.dit import MotionDiT
 @dataclass
 class TrainConfig:
     """steps/batch/lr: optimisation; ema: decay of the averaged weights we ship; eval_every,
-    save_every: in steps; velocity_weight: the velocity loss term; threads: CPU threads (0: torch's default)."""
+    save_every: in steps; velocity_weight: the velocity loss term; threads: CPU threads (0:
+    torch's default)."""
 
     steps: int = 3000
     batch: int = 32
     lr: float = 3e-4
     weight_decay: float = 0.01
     warmup: int = 200
+    decay_from: float = 0.7  # share of the steps after which lr falls linearly to 10%
     ema: float = 0.998
     velocity_weight: float = 1.0  # see diffusion.training_loss
     eval_every: int = 250
@@ -54,6 +56,16 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     model: MotionConfig = field(default_factory=MotionConfig)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, constant, then a linear fall to 10% over the last (1 - decay_from) of
+    the steps. A function of the step alone, so a resumed run follows the same schedule."""
+    lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+    start = cfg.decay_from * cfg.steps
+    if step > start:
+        lr *= 1.0 - 0.9 * (step - start) / max(cfg.steps - start, 1)
+    return lr
 
 
 def _dist() -> tuple[int, int]:
@@ -131,7 +143,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
     bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not progress or rank)
     net.train()
     while step < cfg.steps:
-        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+        lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         x0, cond = _to(sampler.batch(cfg.batch), device)
