@@ -21,7 +21,16 @@ setup: $(STAMP)
 	fi
 	@touch .system-libs
 
-$(STAMP): pyproject.toml .system-libs
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+.system-browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium (browser tests of vasa serve)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+	@touch .system-browser
+
+$(STAMP): pyproject.toml .system-libs .system-browser
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -55,4 +64,4 @@ eval: setup
 	$(BIN)/python scripts/eval_self_reenact.py
 
 clean:
-	rm -rf $(VENV) .system-libs .pytest_cache
+	rm -rf $(VENV) .system-libs .system-browser .pytest_cache

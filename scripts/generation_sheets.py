@@ -24,19 +24,19 @@ import cv2
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from vasa.audio import get_extractor  # noqa: E402
-from vasa.evaluation.syncnet import lip_opening  # noqa: E402
-from vasa.io import atomic_output, load_audio  # noqa: E402
-from vasa.latent.basis import default_basis  # noqa: E402
-from vasa.motion.checkpoint import DEFAULT_MODEL, load_model  # noqa: E402
-from vasa.motion.engine import Controls, MotionEngine  # noqa: E402
-from vasa.pipelines.generate import parse_emotion, parse_gaze  # noqa: E402
-from vasa.portrait import load_portrait  # noqa: E402
-from vasa.render import Renderer  # noqa: E402
+from vasa.audio import get_extractor
+from vasa.evaluation.syncnet import lip_opening
+from vasa.io import atomic_output, load_audio
+from vasa.latent.basis import default_basis
+from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
+from vasa.motion.engine import Controls, MotionEngine
+from vasa.pipelines.generate import parse_emotion, parse_gaze
+from vasa.portrait import load_portrait
+from vasa.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

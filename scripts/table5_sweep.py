@@ -26,16 +26,16 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_table import DEFAULT_MANIFEST, RESULTS, ROOT, select_clips  # noqa: E402
+from quality_table import DEFAULT_MANIFEST, RESULTS, ROOT, select_clips
 
-from vasa.audio import get_extractor  # noqa: E402
-from vasa.evaluation.evaluate import VideoItem, evaluate_videos  # noqa: E402
-from vasa.io import atomic_output, load_audio  # noqa: E402
-from vasa.latent.basis import default_basis  # noqa: E402
-from vasa.motion.checkpoint import DEFAULT_MODEL, load_model  # noqa: E402
-from vasa.motion.engine import Controls, MotionEngine  # noqa: E402
-from vasa.pipelines.generate import GenerateConfig, generate  # noqa: E402
-from vasa.portrait import load_portrait  # noqa: E402
+from vasa.audio import get_extractor
+from vasa.evaluation.evaluate import VideoItem, evaluate_videos
+from vasa.io import atomic_output, load_audio
+from vasa.latent.basis import default_basis
+from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
+from vasa.motion.engine import Controls, MotionEngine
+from vasa.pipelines.generate import GenerateConfig, generate
+from vasa.portrait import load_portrait
 
 
 @dataclass
@@ -118,11 +118,11 @@ def main() -> int:
     reference = [VideoItem(c.video, c.audio, c.video) for c in clips]
     table = evaluate_videos(methods, reference, args.out / "eval", max_seconds=args.seconds)
     rows = {r.method: r for r in table.rows}
-    lines = [f"# Table 5: guidance and steps ({len(clips)} held-out clips, first "
-             f"{args.seconds:g} s each, model {Path(args.model).name})", "",
+    lines = [(f"# Table 5: guidance and steps ({len(clips)} held-out clips, first "
+             f"{args.seconds:g} s each, model {Path(args.model).name})"), "",
              "Reproduce: `python scripts/quality_table.py && python scripts/table5_sweep.py`.",
-             "Motion ms/frame: audio features + diffusion sampling with guidance, 1 CPU thread, "
-             "measured on the first clip. Other columns as in quality_table.md.", "",
+             ("Motion ms/frame: audio features + diffusion sampling with guidance, 1 CPU thread, "
+             "measured on the first clip. Other columns as in quality_table.md."), "",
              "| setting | cfg audio | cfg gaze | steps | hop | motion ms/frame | "
              + " | ".join(KEYS.values()) + " |",
              "|---" * (6 + len(KEYS)) + "|"]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import ASSETS
+
 from vasa.cli import main
 from vasa.io import load_audio, probe_video
 from vasa.motion.config import MotionConfig

@@ -203,6 +203,23 @@ def _eval(args: argparse.Namespace) -> None:
     print((out / "table.md").read_text())
 
 
+def _serve(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from vasa.motion.checkpoint import DEFAULT_MODEL
+    from vasa.serve.server import ServeConfig, run_server
+    from vasa.serve.session import StreamConfig
+
+    stream = StreamConfig(hop=args.hop, lookahead=args.lookahead)
+    stream.controls = replace(stream.controls, steps=args.steps)
+    cfg = ServeConfig(host=args.host, port=args.port,
+                      token=args.token or os.environ.get("VASA_TOKEN") or None,
+                      max_sessions=args.max_sessions, workers=args.workers,
+                      jpeg_quality=args.jpeg_quality, playout_delay_s=args.playout_delay,
+                      stream=stream)
+    run_server(cfg, args.model or DEFAULT_MODEL)
+
+
 def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
     p.add_argument("--side-by-side", action="store_true",
@@ -317,6 +334,30 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-seconds", type=float, default=None,
                     help="score only the first seconds of each video")
     ev.set_defaults(func=_eval)
+
+    sv = sub.add_parser("serve", help="real-time talking faces in the browser: a local server "
+                        "with a web page (portrait + file or microphone speech)")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (8000; 0 = any free port)")
+    sv.add_argument("--token", default=None,
+                    help="access token clients must give (required unless --host is loopback; "
+                         "default: $VASA_TOKEN)")
+    sv.add_argument("--max-sessions", type=int, default=1,
+                    help="simultaneous sessions; more get a busy answer (1: what a 2-core "
+                         "machine with one core busy holds in real time, see README)")
+    sv.add_argument("--workers", type=int, default=1, help="compute threads (1)")
+    sv.add_argument("--model", default=None, help="motion model file (default: bundled)")
+    sv.add_argument("--hop", type=int, default=2,
+                    help="frames per motion window (2; 1 = 40 ms less latency, twice the cost)")
+    sv.add_argument("--lookahead", type=int, default=1,
+                    help="frames of audio look-ahead past each window (1 = 40 ms)")
+    sv.add_argument("--steps", type=int, default=5, help="sampling steps per window (5)")
+    sv.add_argument("--jpeg-quality", type=int, default=80, help="frame JPEG quality (80)")
+    sv.add_argument("--playout-delay", type=float, default=0.3,
+                    help="seconds the page buffers frames against compute jitter (0.3; less on "
+                         "an idle machine)")
+    sv.set_defaults(func=_serve)
 
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)

@@ -1,0 +1,471 @@
+"""`vasa serve`: the HTTP + WebSocket server (aiohttp). Transport and session bookkeeping only:
+the model work is `StreamSession`'s, the real-time pacing `LiveStream`'s.
+
+Routes: `/` the page and its two scripts; `/api/portrait` (POST an image: an id back),
+`/api/speech.wav` (the bundled speech), `/api/health` (sessions, memory); `/ws` one session.
+
+Compute (motion windows, rendering, JPEG) runs in `workers` threads, one job per window, so the
+event loop only moves bytes; portrait uploads are encoded in one more thread, outside the
+sessions' workers. At most `max_sessions` run; the next one is told "busy" and closed (1013).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import ipaddress
+import logging
+import os
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import cv2
+from aiohttp import WSMsgType, web
+
+from vasa.audio import AudioFeatureExtractor, get_extractor
+from vasa.latent.basis import FaceBasis, default_basis
+from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
+from vasa.portrait import Portrait, make_portrait
+from vasa.serve.live import LiveConfig, LiveStream
+from vasa.serve.protocol import (
+    BUSY_CLOSE_CODE,
+    MAX_AUDIO_BYTES,
+    PLAYOUT_DELAY_S,
+    PROTOCOL_VERSION,
+    SAMPLE_RATE,
+    ControlUpdate,
+    ProtocolError,
+    Start,
+    apply_controls,
+    audio_bytes,
+    pack_frame,
+    parse_audio,
+    parse_text,
+)
+from vasa.serve.session import FPS, StreamConfig, StreamFrame, StreamSession
+from vasa.serve.uploads import MAX_IMAGE_BYTES, PortraitStore, UploadError, decode_image
+
+log = logging.getLogger("vasa.serve")
+ASSETS = resources.files("vasa") / "assets"
+STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
+          "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+          "/capture-worklet.js": ("capture-worklet.js", "text/javascript; charset=utf-8")}
+MAX_NOTICES = 16  # error answers waiting to be sent
+CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+       "connect-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+       "frame-ancestors 'none'")
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"  # loopback only unless told otherwise
+    port: int = 8000  # 0: any free port (the printed URL has it)
+    token: str | None = None  # required from clients when set; required when not loopback
+    max_sessions: int = 1  # measured: what this 2-core machine holds in real time (README)
+    workers: int = 1  # compute threads (one torch thread each)
+    jpeg_quality: int = 80  # 512 px frames of 30-40 KB: ~1 MB/s per session
+    playout_delay_s: float = PLAYOUT_DELAY_S  # the page's jitter buffer (sent in "ready")
+    stall_s: float = 5.0  # a client that takes no frame for this long is dropped
+    start_timeout_s: float = 30.0  # a connection must start its session within this
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_serve_config(cfg: ServeConfig) -> None:
+    if not is_loopback(cfg.host) and not cfg.token:
+        raise ValueError(f"--host {cfg.host} makes the server reachable from other machines: "
+                         "give --token (clients then need it)")
+    if not 0 <= cfg.port <= 65535:
+        raise ValueError(f"--port must be in 0..65535, got {cfg.port}")
+    for name, value, lo, hi in [("--max-sessions", cfg.max_sessions, 1, 64),
+                                ("--workers", cfg.workers, 1, 64),
+                                ("--jpeg-quality", cfg.jpeg_quality, 10, 100),
+                                ("--playout-delay", cfg.playout_delay_s, 0.0, 2.0)]:
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
+
+
+@dataclass
+class ServeParts:
+    """What every session shares, loaded once: read-only model, extractor, basis; the bundled
+    portrait and speech (16 kHz WAV bytes)."""
+
+    model: MotionModel
+    extractor: AudioFeatureExtractor
+    basis: FaceBasis
+    portrait: Portrait
+    speech_wav: bytes
+
+
+def load_parts(model_path: str | os.PathLike = DEFAULT_MODEL, size: int = 512) -> ServeParts:
+    import soundfile
+
+    from vasa.io import load_audio
+    from vasa.portrait import load_portrait
+
+    basis = default_basis()
+    extractor = get_extractor()
+    model = load_model(model_path, extractor.spec.id, basis.version)
+    portrait = load_portrait(ASSETS / "astronaut.jpg", size, None, basis)
+    buf = io.BytesIO()
+    soundfile.write(buf, load_audio(ASSETS / "obama_address_8s.mp4", SAMPLE_RATE), SAMPLE_RATE,
+                    format="WAV", subtype="PCM_16")
+    return ServeParts(model, extractor, basis, portrait, buf.getvalue())
+
+
+def warm_up(parts: ServeParts, stream: StreamConfig) -> None:
+    """One short stream, so the first session does not pay for first-call setup."""
+    s = StreamSession(parts.model, parts.extractor, parts.portrait, parts.basis, stream)
+    s.push_silence(0.3)
+    s.flush()
+
+
+def rss_mb() -> float | None:
+    """Resident memory of this process now (Linux), in MiB."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class _Encoded:
+    """A frame ready for the wire (encoded in a worker thread)."""
+
+    index: int
+    time: float
+    arrival: float
+    audio: bytes
+    jpeg: bytes
+
+
+class Server:
+    def __init__(self, cfg: ServeConfig, parts: ServeParts) -> None:
+        check_serve_config(cfg)
+        self.cfg, self.parts = cfg, parts
+        self.compute = ThreadPoolExecutor(cfg.workers, thread_name_prefix="vasa-compute")
+        self.upload_pool = ThreadPoolExecutor(1, thread_name_prefix="vasa-upload")
+        self.portraits = PortraitStore(capacity=max(16, 2 * cfg.max_sessions))
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.uploads_pending = 0
+        self.static = {route: ((resources.files("vasa.serve") / "static" / name).read_bytes(),
+                               ctype) for route, (name, ctype) in STATIC.items()}
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard], client_max_size=MAX_IMAGE_BYTES)
+        for route in self.static:
+            app.router.add_get(route, self._static)
+        app.router.add_get("/favicon.ico", self._no_content)
+        app.router.add_get("/api/health", self._health)
+        app.router.add_get("/api/speech.wav", self._speech)
+        app.router.add_post("/api/portrait", self._upload)
+        app.router.add_get("/ws", self._websocket)
+        app.on_shutdown.append(self._shutdown)
+        return app
+
+    # ---- HTTP ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):
+        if request.path.startswith("/api/") or request.path == "/ws":
+            if self.cfg.token and not self._token_ok(request):
+                return web.json_response({"error": "missing or wrong access token"}, status=401)
+            origin = request.headers.get("Origin")
+            # A page from another site in the user's browser must not drive this server.
+            if origin and urlsplit(origin).netloc != request.host:
+                return web.json_response({"error": f"cross-origin request from {origin}"},
+                                         status=403)
+        resp = await handler(request)
+        if not resp.prepared:
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+            resp.headers["Referrer-Policy"] = "no-referrer"
+            resp.headers["Cache-Control"] = "no-store"
+            if resp.content_type == "text/html":
+                resp.headers["Content-Security-Policy"] = CSP
+        return resp
+
+    def _token_ok(self, request: web.Request) -> bool:
+        given = request.query.get("token", "")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            given = auth[7:]
+        return hmac.compare_digest(given.encode(), (self.cfg.token or "").encode())
+
+    async def _static(self, request: web.Request) -> web.Response:
+        body, ctype = self.static[request.path]
+        return web.Response(body=body, headers={"Content-Type": ctype})
+
+    async def _no_content(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def _speech(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.parts.speech_wav, content_type="audio/wav")
+
+    async def _health(self, request: web.Request) -> web.Response:
+        s = self.cfg.stream
+        return web.json_response({
+            "protocol": PROTOCOL_VERSION, "sessions": len(self.sessions),
+            "max_sessions": self.cfg.max_sessions, "rss_mb": rss_mb(), "hop": s.hop,
+            "lookahead": s.lookahead, "steps": s.controls.steps,
+            "portraits": len(self.portraits)})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if self.uploads_pending >= 2:
+            return web.json_response({"error": "busy encoding other portraits; try again"},
+                                     status=503)
+        try:
+            data = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": f"image over {MAX_IMAGE_BYTES} bytes"},
+                                     status=413)
+        self.uploads_pending += 1
+        try:
+            portrait = await asyncio.get_running_loop().run_in_executor(
+                self.upload_pool, self._encode_portrait, data)
+            key = self.portraits.add(portrait)
+        except UploadError as err:
+            return web.json_response({"error": str(err)}, status=err.status)
+        except ValueError as err:  # no face, face too small or turned away: the user's image
+            return web.json_response({"error": str(err)}, status=422)
+        finally:
+            self.uploads_pending -= 1
+        return web.json_response({"portrait": key})
+
+    def _encode_portrait(self, data: bytes) -> Portrait:
+        return make_portrait(decode_image(data), "upload", self.cfg.stream.size, None,
+                             self.parts.basis)
+
+    async def _shutdown(self, app: web.Application) -> None:
+        for s in list(self.sessions.values()):
+            if s.get("ws") is not None:
+                await s["ws"].close(code=1001, message=b"server shutting down")
+
+    # ---- one session ----------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        # compress=False: frames are JPEG already; deflating them costs CPU and saves nothing.
+        ws = web.WebSocketResponse(max_msg_size=MAX_AUDIO_BYTES + 1024, compress=False)
+        await ws.prepare(request)
+        if len(self.sessions) >= self.cfg.max_sessions:
+            n = len(self.sessions)
+            await ws.send_json({"type": "busy", "message": f"server busy: {n} of "
+                                f"{self.cfg.max_sessions} sessions in use; try again later"})
+            await ws.close(code=BUSY_CLOSE_CODE, message=b"busy")
+            return ws
+        sid = secrets.token_hex(4)
+        self.sessions[sid] = {"ws": ws, "started": time.monotonic()}
+        held: str | None = None
+        try:
+            start = await self._await_start(ws)
+            if start is None:
+                return ws
+            held, session = start
+            await self._run(ws, request, sid, session)
+        finally:
+            self.sessions.pop(sid, None)
+            if held and held != "bundled":
+                self.portraits.release(held)
+            if not ws.closed:
+                try:
+                    await asyncio.wait_for(ws.close(), 1.0)
+                except TimeoutError:
+                    _abort(request)
+        return ws
+
+    async def _error(self, ws: web.WebSocketResponse, err: ProtocolError) -> None:
+        await ws.send_json({"type": "error", "code": err.code, "message": str(err)})
+
+    async def _await_start(self, ws: web.WebSocketResponse
+                           ) -> tuple[str, StreamSession] | None:
+        """Read messages until a valid start; errors are answered and the client may retry."""
+        deadline = time.monotonic() + self.cfg.start_timeout_s
+        while True:
+            try:
+                msg = await ws.receive(timeout=max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                await self._error(ws, ProtocolError(
+                    "timeout", f"no start message within {self.cfg.start_timeout_s:g} s"))
+                return None
+            if msg.type != WSMsgType.TEXT and msg.type != WSMsgType.BINARY:
+                return None  # closed, closing or a transport error
+            try:
+                if msg.type == WSMsgType.BINARY:
+                    raise ProtocolError("not_started", "send a start message before audio")
+                start = parse_text(msg.data)
+                if not isinstance(start, Start):
+                    raise ProtocolError("not_started", "send a start message before controls")
+                return await self._open(start)
+            except ProtocolError as err:
+                await self._error(ws, err)
+
+    async def _open(self, start: Start) -> tuple[str, StreamSession]:
+        if start.portrait == "bundled":
+            portrait = self.parts.portrait
+        else:
+            try:
+                portrait = self.portraits.acquire(start.portrait)
+            except KeyError:
+                raise ProtocolError("unknown_portrait", "unknown or expired portrait id: "
+                                    "upload it again (POST /api/portrait)") from None
+        try:
+            base = replace(self.cfg.stream.controls, seed=start.seed)
+            forward = tuple(self.parts.model.info.get("gaze_forward", (0.0, 0.0)))
+            controls = apply_controls(base, start.controls or ControlUpdate(), forward)
+            stream = replace(self.cfg.stream, controls=controls)
+            session = await asyncio.get_running_loop().run_in_executor(
+                self.compute, lambda: StreamSession(self.parts.model, self.parts.extractor,
+                                                    portrait, self.parts.basis, stream))
+        except BaseException:
+            if start.portrait != "bundled":
+                self.portraits.release(start.portrait)
+            raise
+        return start.portrait, session
+
+    async def _run(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
+                   session: StreamSession) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def runner(job):
+            return await loop.run_in_executor(self.compute, job)
+
+        live = LiveStream(session, self.cfg.live, runner, self._encode)
+        s = self.cfg.stream
+        await ws.send_json({
+            "type": "ready", "session": sid, "protocol": PROTOCOL_VERSION, "fps": FPS,
+            "sample_rate": SAMPLE_RATE, "size": s.size, "hop": s.hop, "lookahead": s.lookahead,
+            "steps": session.controls.steps, "latency_s": session.latency_s,
+            "playout_delay_s": self.cfg.playout_delay_s, "max_ahead_s": self.cfg.live.max_ahead_s})
+        notices: list[dict] = []
+        producer = asyncio.create_task(live.run())
+        sender = asyncio.create_task(self._send(ws, request, live, notices))
+        for task in (producer, sender):  # either ending ends the session
+            task.add_done_callback(lambda t: _stop(t, live, request))
+        log.info("session %s started", sid)
+        try:
+            await self._receive(ws, live, session, notices)
+        finally:
+            live.close()
+            for task in (producer, sender):
+                task.cancel()
+            await asyncio.gather(producer, sender, return_exceptions=True)
+            log.info("session %s ended after %.1f s: %.1f s speech, %.1f s idle", sid,
+                     live.now(), live.speech_samples / SAMPLE_RATE,
+                     live.idle_samples / SAMPLE_RATE)
+
+    async def _receive(self, ws: web.WebSocketResponse, live: LiveStream,
+                       session: StreamSession, notices: list[dict]) -> None:
+        forward = tuple(self.parts.model.info.get("gaze_forward", (0.0, 0.0)))
+        while not live.closed:
+            msg = await ws.receive()
+            try:
+                if msg.type == WSMsgType.BINARY:
+                    await live.put_audio(parse_audio(msg.data))  # waits when far ahead
+                elif msg.type == WSMsgType.TEXT:
+                    update = parse_text(msg.data)
+                    if isinstance(update, Start):
+                        raise ProtocolError("bad_message", "the session has started already")
+                    session.set_controls(apply_controls(session.controls, update, forward))
+                else:
+                    return  # closed by the client, or the connection broke
+            except ProtocolError as err:
+                if len(notices) < MAX_NOTICES:  # a flood of bad messages cannot grow memory
+                    notices.append({"type": "error", "code": err.code, "message": str(err)})
+
+    def _encode(self, f: StreamFrame) -> _Encoded:
+        bgr = cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR)
+        ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.cfg.jpeg_quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        arrival = -1.0 if f.stamp is None else float(f.stamp)
+        return _Encoded(f.index, f.time, arrival, audio_bytes(f.audio), jpeg.tobytes())
+
+    async def _send(self, ws: web.WebSocketResponse, request: web.Request, live: LiveStream,
+                    notices: list[dict]) -> None:
+        """The one writer of this socket: frames in order, then any error notices."""
+        while True:
+            while notices:
+                await asyncio.wait_for(ws.send_json(notices.pop(0)), self.cfg.stall_s)
+            try:
+                f = await asyncio.wait_for(live.frames.get(), 0.1)
+            except TimeoutError:
+                continue
+            msg = pack_frame(f.index, f.time, f.arrival, live.now(), f.audio, f.jpeg)
+            try:
+                await asyncio.wait_for(ws.send_bytes(msg), self.cfg.stall_s)
+            except TimeoutError:
+                log.warning("dropping a client that read no frame for %.0f s", self.cfg.stall_s)
+                raise
+
+
+def _abort(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.abort()
+
+
+def _stop(task: asyncio.Task, live: LiveStream, request: web.Request) -> None:
+    """A producer or sender ended (a stalled client, a closed socket, a bug): end the session
+    now, so its receive loop and its slot are freed at once."""
+    live.close()
+    if not task.cancelled() and task.exception() is not None:
+        err = task.exception()
+        if not isinstance(err, (TimeoutError, ConnectionError)):
+            log.error("session failed: %r", err)
+        _abort(request)
+
+
+async def serve(cfg: ServeConfig, parts: ServeParts, on_ready=None) -> None:
+    """Run until cancelled. on_ready(url) once listening (port 0: the real port)."""
+    server = Server(cfg, parts)
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, cfg.host, cfg.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+        url = f"http://{host}:{port}/" + (f"?token={cfg.token}" if cfg.token else "")
+        if on_ready:
+            on_ready(url)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        server.compute.shutdown(wait=False, cancel_futures=True)
+        server.upload_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_server(cfg: ServeConfig, model_path: str | os.PathLike = DEFAULT_MODEL) -> None:
+    """The `vasa serve` command: load, warm up, print the address, serve until Ctrl+C."""
+    import torch
+
+    torch.set_num_threads(1)  # tiny networks: one thread per worker is fastest (README)
+    check_serve_config(cfg)
+    parts = load_parts(model_path, cfg.stream.size)
+    warm_up(parts, cfg.stream)
+
+    def ready(url: str) -> None:
+        print(f"vasa serve: open {url} (Ctrl+C to stop)", flush=True)
+
+    try:
+        asyncio.run(serve(cfg, parts, ready))
+    except KeyboardInterrupt:
+        pass
+
+
+__all__ = ["ServeConfig", "ServeParts", "Server", "check_serve_config", "load_parts",
+           "run_server", "serve", "warm_up"]

@@ -1,0 +1,193 @@
+"""A streaming talking-face session: audio chunks in, rendered frames with timestamps out.
+
+This is the Python streaming API (a text-to-speech voice, an assistant, a microphone) and what
+`vasa serve` runs for each browser: one portrait, one `MotionEngine`, one `Renderer`.
+
+    session = open_session("face.jpg", model="motion_dit.pt")
+    for chunk in tts_voice():                     # float32 mono 16 kHz, any length
+        for frame in session.push_audio(chunk):   # StreamFrame: index, time, image, audio
+            show(frame.image, frame.audio)
+    session.push_silence(0.5)                     # no speech: the face keeps moving
+    session.flush()                               # the last frames of the audio
+
+No clocks and no threads here: keeping a live stream moving in real time (silence when no
+speech arrives, bounded look-ahead) is `vasa.serve.live`'s job. Frames come out in order, every
+frame exactly once, and a frame's motion never depends on how the audio was chunked, so a stream
+gives the frames of an offline `MotionEngine` run with the same preset and seed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vasa.audio import SAMPLES_PER_FRAME, AudioFeatureExtractor, get_extractor
+from vasa.latent.basis import FaceBasis, default_basis
+from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
+from vasa.motion.engine import FPS, Controls, MotionEngine
+from vasa.pipelines.generate import check_controls
+from vasa.portrait import Portrait, load_portrait
+from vasa.render import Renderer
+
+SAMPLE_RATE = 16000
+
+
+def streaming_controls() -> Controls:
+    """The streaming preset's sampling: 5 DDIM steps (half the offline 10) keep one window at
+    about 30 ms on one core of this CPU; guidance as offline (audio 0.5, gaze 1.0)."""
+    return Controls(steps=5)
+
+
+@dataclass
+class StreamConfig:
+    """The streaming preset (see README, "Real time"): windows every `hop` frames, each seeing
+    `lookahead` frames of audio past the frames it emits."""
+
+    hop: int = 2  # frames per window: 2 halves the per-frame sampling cost of hop=1
+    lookahead: int = 1  # 40 ms of audio past every emitted frame: lips move before the sound
+    size: int = 512  # frame side in pixels
+    controls: Controls = field(default_factory=streaming_controls)
+
+
+@dataclass
+class StreamFrame:
+    """One rendered frame and the audio it shows.
+
+    index: frame number from the start of the stream; time: its presentation time in seconds
+    (index / 25); image: (S, S, 3) uint8 RGB; audio: (640,) float32, the 40 ms of audio that plays
+    with it; stamp: the stamp given with the audio chunk that holds the frame's first sample (for
+    example its arrival time), None where that sample was silence from push_silence or flush."""
+
+    index: int
+    time: float
+    image: np.ndarray
+    audio: np.ndarray
+    stamp: Any = None
+
+
+class StreamSession:
+    """push_audio(chunk) -> frames ready so far; push_silence(seconds); flush() -> the rest."""
+
+    def __init__(self, model: MotionModel, extractor: AudioFeatureExtractor, portrait: Portrait,
+                 basis: FaceBasis | None = None, config: StreamConfig | None = None) -> None:
+        self.config = config or StreamConfig()
+        check_controls(self.config.controls)
+        if portrait.size != self.config.size:
+            raise ValueError(f"portrait is {portrait.size} px, the stream renders "
+                             f"{self.config.size} px: load it with size={self.config.size}")
+        self.portrait = portrait
+        self.renderer = Renderer(portrait, basis)
+        self.engine = MotionEngine(model, extractor, portrait.pose, portrait.dynamics,
+                                   replace(self.config.controls), hop=self.config.hop,
+                                   lookahead=self.config.lookahead)
+        self._reset_audio()
+
+    def _reset_audio(self) -> None:
+        self._pending = np.zeros(0, np.float32)  # received audio not yet shown by a frame
+        self._pending_start = 0  # absolute sample index of _pending[0]
+        self._stamps: deque[tuple[int, Any]] = deque()  # (first sample, stamp) per push
+        self._received = 0
+        self._emitted = 0  # frames emitted
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds of audio a frame waits for past its own start (look-ahead + analysis)."""
+        return self.engine.latency_s
+
+    @property
+    def received_s(self) -> float:
+        """Seconds of audio (speech and silence) pushed since the start or the last flush."""
+        return self._received / SAMPLE_RATE
+
+    @property
+    def samples_to_next_window(self) -> int:
+        """Audio still needed before the next window can be generated: a live source may push
+        exactly this much to get the next frames in one step."""
+        needed = self._emitted * SAMPLES_PER_FRAME + round(self.latency_s * SAMPLE_RATE)
+        return max(needed - self._received, 0)
+
+    @property
+    def controls(self) -> Controls:
+        return self.engine.controls
+
+    def set_controls(self, controls: Controls) -> None:
+        """Live controls: checked here, applied from the next window on."""
+        check_controls(controls)
+        self.engine.controls = controls
+
+    def push_audio(self, chunk: np.ndarray, stamp: Any = None) -> list[StreamFrame]:
+        """Feed float32 mono 16 kHz audio (N,); returns the frames that became ready."""
+        chunk = np.asarray(chunk, np.float32)
+        if chunk.ndim != 1:
+            raise ValueError(f"audio chunk must be mono (N,), got shape {chunk.shape}")
+        if not np.all(np.isfinite(chunk)):
+            raise ValueError("audio chunk has NaN or infinite samples")
+        if len(chunk) == 0:
+            return []
+        self._stamps.append((self._received, stamp))
+        self._received += len(chunk)
+        self._pending = np.concatenate([self._pending, chunk])
+        return self._frames(self.engine.push(chunk))
+
+    def push_silence(self, seconds: float) -> list[StreamFrame]:
+        """Silence while no speech arrives: the model's idle motion (blinks, small head motion,
+        closed mouth) keeps the face alive. Frames from it carry stamp None."""
+        return self.push_audio(np.zeros(round(seconds * SAMPLE_RATE), np.float32), None)
+
+    def flush(self) -> list[StreamFrame]:
+        """The frames of the audio still held back for look-ahead (the last window may be
+        partial), then a fresh start: the next push is frame 0 again."""
+        frames = self._frames(self.engine.flush())
+        self._reset_audio()
+        return frames
+
+    def _stamp_for(self, start: int) -> Any:
+        """The first stamp among the pushes overlapping samples [start, start + 640): the
+        frame where speech begins carries the stamp of the speech's first chunk."""
+        while len(self._stamps) > 1 and self._stamps[1][0] <= start:
+            self._stamps.popleft()  # pushes that ended before this frame
+        for first, stamp in self._stamps:
+            if first >= start + SAMPLES_PER_FRAME:
+                break
+            if stamp is not None:
+                return stamp
+        return None
+
+    def _frames(self, motion: list) -> list[StreamFrame]:
+        out = []
+        for m in motion:
+            start = m.index * SAMPLES_PER_FRAME
+            lo = start - self._pending_start
+            audio = self._pending[lo:lo + SAMPLES_PER_FRAME]
+            if len(audio) < SAMPLES_PER_FRAME:  # the last frame of a flush: pad its audio
+                audio = np.pad(audio, (0, SAMPLES_PER_FRAME - len(audio)))
+            image = self.renderer.render(m.pose, m.dynamics)
+            out.append(StreamFrame(m.index, m.index / FPS, image, audio.copy(),
+                                   self._stamp_for(start)))
+        if motion:  # audio of emitted frames is no longer needed
+            self._emitted = motion[-1].index + 1
+            done = self._emitted * SAMPLES_PER_FRAME
+            self._pending = self._pending[done - self._pending_start:]
+            self._pending_start = done
+        return out
+
+
+def open_session(portrait: str | Path, model: str | Path = DEFAULT_MODEL,
+                 config: StreamConfig | None = None,
+                 face_index: int | None = None) -> StreamSession:
+    """Load the default extractor and basis, a motion model file and a portrait image, and
+    start a session (the one-call entry point for scripts)."""
+    config = config or StreamConfig()
+    basis = default_basis()
+    extractor = get_extractor()
+    motion = load_model(model, extractor.spec.id, basis.version)
+    face = load_portrait(portrait, config.size, face_index, basis)
+    return StreamSession(motion, extractor, face, basis, config)
+
+
+__all__ = ["FPS", "SAMPLE_RATE", "StreamConfig", "StreamFrame", "StreamSession",
+           "open_session", "streaming_controls"]
