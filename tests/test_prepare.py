@@ -214,3 +214,29 @@ def test_prepared_latents_render_back_to_the_frames(dataset, media):
         rendered.append(psnr(renderer.render(pose[t], dyn[t]), real))
         still.append(psnr(frames[seg.start_frame], real))
     assert np.mean(rendered) > 24 and np.mean(rendered) > np.mean(still) + 2
+
+
+def test_train_motion_on_a_prepared_dataset_resumes_and_keeps_the_best(dataset, tmp_path):
+    """`vasa train motion` on the dataset above: exports, best-by-validation, resume."""
+    import csv
+
+    import torch
+
+    from vasa.motion.checkpoint import load_model
+    from vasa.motion.config import MotionConfig
+    from vasa.motion.train import TrainConfig, train_motion
+
+    torch.manual_seed(0)
+    out, _ = dataset
+    model = MotionConfig(window=8, prev=2, width=32, layers=1, heads=2)
+    cfg = TrainConfig(steps=6, batch=4, warmup=2, eval_every=3, save_every=3, model=model)
+    run = tmp_path / "run"
+    path = train_motion(out, run, cfg, progress=False)
+    assert load_model(path).net.cfg == model and (run / "last.pt").is_file()
+    has_val = bool(Dataset(out).split("val"))
+    assert (run / "best.pt").is_file() == has_val
+    cfg.steps = 9
+    train_motion(out, run, cfg, progress=False)  # resumes at step 6
+    with (run / "log.csv").open() as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == [3, 6, 9] and load_model(path).info["steps"] == 9

@@ -7,7 +7,9 @@ Runs on CPU, one GPU, or several GPUs/nodes under torchrun (DistributedDataParal
 
 Each rank samples its own windows (seeded by rank); rank 0 logs, evaluates and checkpoints.
 A run folder holds last.pt (resumable: weights, EMA, optimiser, step, sampler state),
-log.csv (step, train loss, validation loss, seconds) and model.pt (the EMA weights, exported).
+log.csv (step, train loss, validation loss, seconds), model.pt (the final EMA weights, exported)
+and best.pt (the EMA weights at the lowest validation loss: the one to ship when the small
+dataset starts to overfit).
 """
 
 from __future__ import annotations
@@ -135,11 +137,23 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
                                                           if device.type == "cuda" else None)
     log_path = out / "log.csv"
     new_log = not log_path.is_file() or step == 0
+    best_val = float("inf")  # a resumed run keeps its best.pt unless it does better
+    if not new_log:
+        with log_path.open(newline="") as f:
+            best_val = min((float(r["val_loss"]) for r in csv.DictReader(f)
+                            if r["val_loss"] not in ("", "nan")), default=best_val)
     log = log_path.open("w" if new_log else "a", newline="")
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "train_loss", "val_loss", "lr", "seconds"])
     t0, running = time.perf_counter(), []
+
+    def info(at: int) -> dict:
+        return {"steps": at, "data": str(data_dir), "train_segments": len(train_segs),
+                "train_minutes": sum(len(s.motion) for s in train_segs) / 25 / 60,
+                "batch": cfg.batch, "world_size": world, "velocity_weight": cfg.velocity_weight,
+                **condition_defaults(train_segs)}
+
     bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not progress or rank)
     net.train()
     while step < cfg.steps:
@@ -160,6 +174,10 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
         bar.update(1)
         if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
             v = _val_loss(ema, val)
+            if v < best_val:  # the EMA weights at the lowest speaker-held-out loss
+                best_val = v
+                save_model(out / "best.pt", ema, norm, ds.meta.audio_extractor,
+                           ds.meta.basis_version, {**info(step), "val_loss": v})
             writer.writerow([step, f"{np.mean(running):.5f}", f"{v:.5f}", f"{lr:.2e}",
                              f"{time.perf_counter() - t0:.1f}"])
             log.flush()
@@ -175,10 +193,8 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
     log.close()
     path = out / "model.pt"
     if rank == 0:
-        info = {"steps": step, "data": str(data_dir), "train_segments": len(train_segs),
-                "train_minutes": sum(len(s.motion) for s in train_segs) / 25 / 60,
-                "batch": cfg.batch, "world_size": world, **condition_defaults(train_segs)}
-        save_model(path, ema.cpu(), norm, ds.meta.audio_extractor, ds.meta.basis_version, info)
+        save_model(path, ema.cpu(), norm, ds.meta.audio_extractor, ds.meta.basis_version,
+                   info(step))
     return path
 
 
