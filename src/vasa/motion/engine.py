@@ -84,7 +84,7 @@ def join_seam(x: np.ndarray, hist: np.ndarray, fade: int = SEAM_FADE) -> np.ndar
 
 
 POSE_SIGMA = 1.0  # frames: Gaussian smoothing of the generated head pose
-BLINK_GAMMA = 2.0  # eyelid dips deepened as ratio**gamma (ratio = openness / rest openness)
+BLINK_GAMMA = 3.0  # eyelid dips deepened as ratio**gamma (ratio = openness / rest openness)
 
 
 def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
