@@ -22,7 +22,7 @@ def main() -> int:
                     help="folder of STEM.png portraits with STEM.wav speech")
     ap.add_argument("--out", type=Path, default=Path("out/quality/vasa"), help="output folder")
     ap.add_argument("--steps", type=int, default=10, help="sampling steps (10)")
-    ap.add_argument("--cfg-audio", type=float, default=0.5, help="audio guidance (0.5)")
+    ap.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance (1.0)")
     ap.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance (1.0)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (0)")
     args = ap.parse_args()

@@ -88,7 +88,7 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--emotion", default=None,
                    help="neutral (default), happiness, sadness, surprise, anger, disgust, fear, "
                         "contempt, or 7 comma-separated values in 0..1")
-    p.add_argument("--cfg-audio", type=float, default=0.5, help="audio guidance scale (0.5)")
+    p.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale (1.0)")
     p.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (1.0)")
     p.add_argument("--cfg-emotion", type=float, default=1.0,
                    help="emotion guidance scale when --emotion is given (1.0)")

@@ -39,7 +39,7 @@ class SampleConfig:
     """Sampling: steps and one classifier-free guidance scale per condition (VASA-1 eq. 2)."""
 
     steps: int = 10  # DDIM steps; the paper's Table 5 compares 10 with 50
-    cfg_audio: float = 0.5  # lambda_A, the paper's default
+    cfg_audio: float = 1.0  # lambda_A: the paper uses 0.5; our Table 5 sweep picks 1.0
     cfg_gaze: float = 1.0  # lambda_g, the paper's default
     cfg_emotion: float = 0.0  # lambda_e
     seed: int = 0
