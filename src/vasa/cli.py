@@ -175,7 +175,7 @@ def _train(args: argparse.Namespace) -> None:
                              window=args.window, prev=args.prev)
         cfg = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch,
                           seed=args.seed, threads=args.threads, model=model,
-                          velocity_weight=args.velocity_weight)
+                          velocity_weight=args.velocity_weight, stop_at=args.stop_at)
         print(f"wrote {train_motion(args.data, args.out, cfg, progress=not args.quiet)}")
         return
     if args.model == "sync":
@@ -314,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--window", type=int, default=50, help="motion: frames per window W (50)")
     tr.add_argument("--prev", type=int, default=10, help="motion: previous frames K (10)")
     tr.add_argument("--batch", type=int, default=32, help="motion: batch size (32)")
+    tr.add_argument("--stop-at", type=int, default=None,
+                    help="motion: stop and export at this step, keeping the --steps schedule")
     tr.add_argument("--velocity-weight", type=float, default=1.0,
                     help="motion: weight of the velocity loss term (1.0; 0 = the paper's loss)")
     tr.add_argument("--threads", type=int, default=1,

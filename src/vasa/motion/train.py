@@ -51,6 +51,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int = 200
     decay_from: float = 0.7  # share of the steps after which lr falls linearly to 10%
+    stop_at: int | None = None  # stop (and export) at this step, on the schedule of `steps`
     ema: float = 0.998
     velocity_weight: float = 1.0  # see diffusion.training_loss
     eval_every: int = 250
@@ -154,9 +155,10 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
                 "batch": cfg.batch, "world_size": world, "velocity_weight": cfg.velocity_weight,
                 **condition_defaults(train_segs)}
 
-    bar = tqdm(total=cfg.steps, initial=step, desc="training", disable=not progress or rank)
+    end = min(cfg.steps, cfg.stop_at or cfg.steps)
+    bar = tqdm(total=end, initial=step, desc="training", disable=not progress or rank)
     net.train()
-    while step < cfg.steps:
+    while step < end:
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -172,7 +174,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
         step += 1
         running.append(float(loss))
         bar.update(1)
-        if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+        if rank == 0 and (step % cfg.eval_every == 0 or step == end):
             v = _val_loss(ema, val)
             if v < best_val:  # the EMA weights at the lowest speaker-held-out loss
                 best_val = v
@@ -183,7 +185,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
             log.flush()
             bar.set_postfix(train=f"{np.mean(running):.4f}", val=f"{v:.4f}")
             running = []
-        if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps):
+        if rank == 0 and (step % cfg.save_every == 0 or step == end):
             tmp = last.with_name(".last.pt.tmp")
             torch.save({"net": net.state_dict(), "ema": ema.state_dict(),
                         "opt": opt.state_dict(), "step": step,
