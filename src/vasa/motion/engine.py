@@ -84,7 +84,8 @@ def join_seam(x: np.ndarray, hist: np.ndarray, fade: int = SEAM_FADE) -> np.ndar
 
 
 POSE_SIGMA = 1.0  # frames: Gaussian smoothing of the generated head pose
-BLINK_GAMMA = 3.0  # eyelid dips deepened as ratio**gamma (ratio = openness / rest openness)
+BLINK_GAMMA = 3.0  # eyelid dips below BLINK_KNEE deepened as knee * (ratio / knee)**gamma
+BLINK_KNEE = 0.85  # ratio = openness / rest openness; shallower flutter is left alone
 
 
 def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
@@ -97,10 +98,11 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
       poses carry the tracker's frame-to-frame jitter and the model reproduces it (generated
       Delta P 0.50-0.62 deg/frame in latents, as the tracked data, against 0.39 re-tracked
       from real video); the filter keeps head motion slower than ~0.2 s.
-    - eyelid openness ratios (columns 30-31) below 1 raised to `blink_gamma`: the model
-      spreads blinks into shallow dips (per minute, dips to < 50% of the open level: 19
-      generated vs 37 in the data; to 50-90%: 54 vs 20), so deepening the dips it places
-      restores the blink rate without inventing blink times.
+    - eyelid openness ratios (columns 30-31) below BLINK_KNEE deepened with `blink_gamma`:
+      the model spreads blinks into shallow dips (per minute, dips to < 50% of the open level:
+      19 generated vs 37 in the data; to 50-90%: 54 vs 20), so deepening the dips it places
+      restores the blink rate without inventing blink times; dips above the knee (flutter)
+      stay as they are, or the eyes would look half shut.
     """
     from scipy.ndimage import gaussian_filter1d
 
@@ -108,7 +110,8 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
     if pose_sigma > 0:
         out[:, :6] = gaussian_filter1d(out[:, :6], pose_sigma, axis=0, mode="nearest")
     eyes = out[:, 30:32]
-    out[:, 30:32] = np.where(eyes < 1.0, np.clip(eyes, 0.0, None) ** blink_gamma, eyes)
+    k = BLINK_KNEE
+    out[:, 30:32] = np.where(eyes < k, k * (np.clip(eyes, 0.0, None) / k) ** blink_gamma, eyes)
     return out[context:].astype(np.float32)
 
 
