@@ -55,7 +55,12 @@ def test_telephone_audio_and_silence(tmp_path, tiny_model_file):
     sf.write(tel, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 8000)  # 1 s, 8 kHz
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(16000, np.float32), 16000)
-    for i, wav in enumerate((tel, silent)):
+    music = tmp_path / "music.wav"  # a chord with a beat, 44.1 kHz stereo: not speech
+    t = np.arange(44100) / 44100
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)) / 3
+    beat = (np.sin(2 * np.pi * 2 * t) > 0).astype(np.float32)
+    sf.write(music, np.stack([chord * beat, chord], 1).astype(np.float32) * 0.5, 44100)
+    for i, wav in enumerate((tel, silent, music)):
         out = tmp_path / f"o{i}.mp4"
         assert _run(ASSETS / "astronaut.jpg", wav, "-o", out, "--model", tiny_model_file,
                     "--size", 128, "--steps", 1, "--still-head") == 0

@@ -345,10 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--token", default=None,
                     help="access token clients must give (required unless --host is loopback; "
                          "default: $VASA_TOKEN)")
-    sv.add_argument("--max-sessions", type=int, default=1,
-                    help="simultaneous sessions; more get a busy answer (1: what a 2-core "
-                         "machine with one core busy holds in real time, see README)")
-    sv.add_argument("--workers", type=int, default=1, help="compute threads (1)")
+    sv.add_argument("--max-sessions", type=int, default=2,
+                    help="simultaneous sessions; more get a busy answer (2: what an idle 2-core "
+                         "machine holds in real time, see README)")
+    sv.add_argument("--workers", type=int, default=2,
+                    help="compute threads, one per core (2)")
     sv.add_argument("--model", default=None, help="motion model file (default: bundled)")
     sv.add_argument("--hop", type=int, default=2,
                     help="frames per motion window (2; 1 = 40 ms less latency, twice the cost)")

@@ -67,8 +67,8 @@ class ServeConfig:
     host: str = "127.0.0.1"  # loopback only unless told otherwise
     port: int = 8000  # 0: any free port (the printed URL has it)
     token: str | None = None  # required from clients when set; required when not loopback
-    max_sessions: int = 1  # measured: what this 2-core machine holds in real time (README)
-    workers: int = 1  # compute threads (one torch thread each)
+    max_sessions: int = 2  # measured: what an idle 2-core machine holds in real time (README)
+    workers: int = 2  # compute threads (one torch thread each): one per core
     jpeg_quality: int = 80  # 512 px frames of 30-40 KB: ~1 MB/s per session
     playout_delay_s: float = PLAYOUT_DELAY_S  # the page's jitter buffer (sent in "ready")
     stall_s: float = 5.0  # a client that takes no frame for this long is dropped
