@@ -88,6 +88,15 @@ BLINK_GAMMA = 3.0  # eyelid dips below BLINK_KNEE deepened as knee * (ratio / kn
 BLINK_KNEE = 0.85  # ratio = openness / rest openness; shallower flutter is left alone
 
 
+def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian filter along axis 0 (truncated at 4 sigma), edges extended (x: (T, D))."""
+    r = max(1, int(4 * sigma + 0.5))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(x, ((r, r), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, d], k, mode="valid") for d in range(x.shape[1])], 1)
+
+
 def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
            blink_gamma: float = BLINK_GAMMA) -> np.ndarray:
     """Two corrections of generated features (T, 34), whose first `context` rows are frames
@@ -104,11 +113,9 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
       restores the blink rate without inventing blink times; dips above the knee (flutter)
       stay as they are, or the eyes would look half shut.
     """
-    from scipy.ndimage import gaussian_filter1d
-
     out = np.array(features, np.float64)
     if pose_sigma > 0:
-        out[:, :6] = gaussian_filter1d(out[:, :6], pose_sigma, axis=0, mode="nearest")
+        out[:, :6] = _gaussian_smooth(out[:, :6], pose_sigma)
     eyes = out[:, 30:32]
     k = BLINK_KNEE
     out[:, 30:32] = np.where(eyes < k, k * (np.clip(eyes, 0.0, None) / k) ** blink_gamma, eyes)
