@@ -33,6 +33,7 @@ import soundfile as sf
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
+from vasa.bench import rss_mb as bench_rss_mb
 from vasa.io import iter_audio, load_audio
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
@@ -40,12 +41,9 @@ SR = 16000
 
 
 def rss_mb() -> float:
-    """Current resident set size (VmRSS) in MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    """Current resident set size in MiB (nan where it cannot be read)."""
+    mb = bench_rss_mb()
+    return float("nan") if mb is None else mb
 
 
 def maxrss_mb(who: int = resource.RUSAGE_SELF) -> float:

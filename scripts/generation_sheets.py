@@ -53,13 +53,12 @@ SPEECH = ["clips/EDTalk__test_data__uncrop_Obama.mp4",
           "clips/Wav2Lip__checkpoints__test.mov"]
 
 
-SEAM_FADE = None  # set from --seam-fade
+SEAM_FADE: int | None = None  # --seam-fade (None: the engine's default)
 
 
 def motion(model, portrait, audio: np.ndarray, controls: Controls):
-    kw = {} if SEAM_FADE is None else {"seam_fade": SEAM_FADE}
     engine = MotionEngine(model, get_extractor(), portrait.pose, portrait.dynamics, controls,
-                          **kw)
+                          seam_fade=SEAM_FADE)
     return engine.push(audio) + engine.flush()
 
 

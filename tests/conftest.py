@@ -66,3 +66,40 @@ def _one_torch_thread():
     import torch
 
     torch.set_num_threads(1)
+
+
+# A random tiny motion generator with the real audio features: fast and deterministic. What the
+# engine, `vasa generate` and `vasa serve` tests run on (the pipeline, not the model's quality).
+TINY_MOTION = {"window": 8, "prev": 2, "width": 32, "layers": 2, "heads": 2, "dropout": 0.0}
+
+
+def tiny_motion_model(basis_version: str = "x"):
+    import torch
+
+    from vasa.motion.checkpoint import MotionModel
+    from vasa.motion.config import MotionConfig
+    from vasa.motion.data import Normalizer
+    from vasa.motion.dit import MotionDiT
+
+    torch.manual_seed(0)
+    net = MotionDiT(MotionConfig(**TINY_MOTION)).eval()
+    norm = Normalizer(np.zeros(34, np.float32), np.full(34, 0.1, np.float32),
+                      np.zeros(85, np.float32), np.ones(85, np.float32))
+    return MotionModel(net, norm, "logmel80+prosody@1", basis_version,
+                       {"gaze_forward": [0.0, -0.1]})
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    return tiny_motion_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory, basis) -> Path:
+    """The tiny model saved as a model file, for the default face basis."""
+    from vasa.motion.checkpoint import save_model
+
+    m = tiny_motion_model(basis.version)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_model(path, m.net, m.norm, m.extractor, m.basis_version, m.info)
+    return path

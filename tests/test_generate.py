@@ -4,32 +4,12 @@ outputs, audio muxing, odd audio inputs and the errors a user sees."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import soundfile as sf
-import torch
 from conftest import ASSETS
 
 from vasa.cli import main
 from vasa.io import load_audio, probe_video
 from vasa.motion.config import MotionConfig
-
-TINY = MotionConfig(window=8, prev=2, width=32, layers=2, heads=2, dropout=0.0)
-
-
-@pytest.fixture(scope="module")
-def tiny_model_file(tmp_path_factory, basis):
-    from vasa.motion.checkpoint import save_model
-    from vasa.motion.data import Normalizer
-    from vasa.motion.dit import MotionDiT
-
-    torch.manual_seed(0)
-    net = MotionDiT(TINY).eval()
-    norm = Normalizer(np.zeros(34, np.float32), np.full(34, 0.05, np.float32),
-                      np.zeros(85, np.float32), np.ones(85, np.float32))
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_model(path, net, norm, "logmel80+prosody@1", basis.version,
-               {"gaze_forward": [0.0, -0.1], "log_distance": 0.0})
-    return path
 
 
 def _run(*args) -> int:

@@ -281,26 +281,6 @@ def test_generate_rejects_bad_audio_before_any_output(tmp_path: Path) -> None:
     assert list(out_dir.iterdir()) == []
 
 
-@pytest.fixture(scope="module")
-def tiny_model_file(tmp_path_factory) -> Path:
-    import torch
-
-    from vasa.audio import get_extractor
-    from vasa.latent.basis import default_basis
-    from vasa.motion.checkpoint import save_model
-    from vasa.motion.config import MotionConfig
-    from vasa.motion.data import Normalizer
-    from vasa.motion.dit import MotionDiT
-
-    torch.manual_seed(0)
-    net = MotionDiT(MotionConfig(window=8, prev=2, width=32, layers=2, heads=2, dropout=0.0))
-    norm = Normalizer(np.zeros(34, np.float32), np.full(34, 0.1, np.float32),
-                      np.zeros(85, np.float32), np.ones(85, np.float32))
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_model(path, net.eval(), norm, get_extractor().spec.id, default_basis().version, {})
-    return path
-
-
 def test_generate_streams_audio_into_the_video(tmp_path: Path, tiny_model_file: Path) -> None:
     from vasa.motion.engine import Controls
     from vasa.pipelines.generate import GenerateConfig, generate

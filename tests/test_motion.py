@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import ASSETS
+from conftest import ASSETS, TINY_MOTION
 
 from vasa.motion.config import MotionConfig
 from vasa.motion.diffusion import alpha_bar, q_sample, sample_ddim, training_loss
@@ -13,7 +13,7 @@ from vasa.motion.dit import Conditions, MotionDiT
 from vasa.motion.features import to_features, to_latents
 from vasa.motion.guidance import guided_denoiser
 
-TINY = MotionConfig(window=8, prev=2, width=32, layers=2, heads=2, dropout=0.0)
+TINY = MotionConfig(**TINY_MOTION)
 
 
 def _cond(b: int, cfg: MotionConfig = TINY) -> Conditions:
@@ -102,18 +102,6 @@ def test_training_reduces_loss_and_checkpoint_refuses_mismatch(tmp_path):
         load_model(path, "mfcc20+delta@1", "1-abc")
     with pytest.raises(ValueError, match="face basis"):
         load_model(path, "logmel80+prosody@1", "1-other")
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    from vasa.motion.checkpoint import MotionModel
-    from vasa.motion.data import Normalizer
-
-    torch.manual_seed(0)
-    net = MotionDiT(TINY).eval()
-    norm = Normalizer(np.zeros(34, np.float32), np.full(34, 0.1, np.float32),
-                      np.zeros(85, np.float32), np.ones(85, np.float32))
-    return MotionModel(net, norm, "logmel80+prosody@1", "x", {"gaze_forward": [0.0, -0.1]})
 
 
 def _engine(model, portrait, hop=None, lookahead=None, **kw):

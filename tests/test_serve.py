@@ -12,12 +12,10 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-import torch
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import ASSETS
 
-from vasa.motion.config import MotionConfig
 from vasa.motion.engine import Controls, MotionEngine
 from vasa.serve.live import LiveConfig, LiveStream
 from vasa.serve.protocol import (
@@ -34,27 +32,7 @@ from vasa.serve.protocol import (
 )
 from vasa.serve.session import StreamConfig, StreamSession
 
-TINY = MotionConfig(window=8, prev=2, width=32, layers=2, heads=2, dropout=0.0)
 FAST = StreamConfig(controls=Controls(steps=2))  # the streaming preset's hop and look-ahead
-
-
-def tiny_motion_model(basis_version: str = "x"):
-    """A random tiny generator with the real audio features: fast, deterministic."""
-    from vasa.motion.checkpoint import MotionModel
-    from vasa.motion.data import Normalizer
-    from vasa.motion.dit import MotionDiT
-
-    torch.manual_seed(0)
-    net = MotionDiT(TINY).eval()
-    norm = Normalizer(np.zeros(34, np.float32), np.full(34, 0.1, np.float32),
-                      np.zeros(85, np.float32), np.ones(85, np.float32))
-    return MotionModel(net, norm, "logmel80+prosody@1", basis_version,
-                       {"gaze_forward": [0.0, -0.1]})
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    return tiny_motion_model()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from test_serve import tiny_motion_model
+from conftest import tiny_motion_model
 
 from vasa.io import load_audio
 

@@ -39,6 +39,15 @@ STAGES = ("decode", "vertices", "flow", "remap", "mouth", "eyes")
 _clock = time.perf_counter
 
 
+def rss_mb() -> float | None:
+    """Resident memory of this process now (Linux), in MiB; None where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class RemapBench:
     """Median time of one bare cv2.remap (size x size x 3 uint8, float32 maps, bilinear)."""

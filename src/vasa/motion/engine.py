@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vasa.audio.features import SAMPLES_PER_FRAME, AudioFeatureExtractor
+from vasa.audio.features import SAMPLE_RATE, SAMPLES_PER_FRAME, AudioFeatureExtractor
 from vasa.motion.checkpoint import MotionModel
 from vasa.motion.diffusion import sample_ddim
 from vasa.motion.dit import Conditions
@@ -154,13 +154,16 @@ class MotionEngine:
         self.model, self.extractor = model, extractor
         self.pose, self.dynamics = np.asarray(pose), np.asarray(dynamics)
         self.controls = controls or Controls()
+        # A-pre of the K frames of rest before the first window: silence, computed once.
+        silence = extractor(np.zeros(model.net.cfg.prev * SAMPLES_PER_FRAME, np.float32))
+        self._silence_a = model.norm.audio(silence).astype(np.float32)
         self.reset()
 
     @property
     def latency_s(self) -> float:
         """Seconds of audio needed past a window's first frame before that frame can be
         generated: its audio frames plus the extractor's analysis context."""
-        return (self.audio_frames * SAMPLES_PER_FRAME + self._ctx) / 16000
+        return (self.audio_frames * SAMPLES_PER_FRAME + self._ctx) / SAMPLE_RATE
 
     def reset(self) -> None:
         cfg = self.model.net.cfg
@@ -170,10 +173,9 @@ class MotionEngine:
         # The last K emitted frames (normalised motion, normalised audio features), started
         # with K frames of rest (features zero, silent audio) so a small hop has a full
         # X_pre from the second window on; the first window is generated without X_pre.
-        silence = self.extractor(np.zeros(cfg.prev * SAMPLES_PER_FRAME, np.float32))
         self._hist_x = np.repeat(self.model.norm.motion(np.zeros(cfg.motion_dim))[None],
                                  cfg.prev, 0).astype(np.float32)
-        self._hist_a = self.model.norm.audio(silence).astype(np.float32)
+        self._hist_a = self._silence_a
 
     @property
     def _w(self) -> int:
@@ -186,6 +188,11 @@ class MotionEngine:
     def _needed(self, j: int) -> int:
         """Samples that must have arrived before window j can run (unless flushing)."""
         return (j * self.hop + self.audio_frames) * SAMPLES_PER_FRAME + self._ctx
+
+    @property
+    def samples_to_next_window(self) -> int:
+        """Audio still needed before the next window can run (0: it runs on the next push)."""
+        return max(self._needed(self._window) - self._received, 0)
 
     def push(self, chunk: np.ndarray) -> list[TimedFrame]:
         chunk = np.asarray(chunk, np.float32).reshape(-1)
@@ -228,7 +235,7 @@ class MotionEngine:
         emo = c.emotion if c.emotion is not None else np.zeros(cfg.emotion_dim)
         t = torch.from_numpy
         cond = Conditions(
-            t(audio[None]), t(self._hist_x[None].copy()), t(self._hist_a[None].copy()),
+            t(audio[None]), t(self._hist_x[None]), t(self._hist_a[None]),
             torch.tensor([gaze], dtype=torch.float32),
             torch.tensor([[dist]], dtype=torch.float32),
             torch.as_tensor(np.asarray(emo, np.float32)[None]), t(drop_a[None]),

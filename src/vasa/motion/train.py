@@ -36,7 +36,7 @@ from vasa.motion.data import (
     load_segments,
 )
 from vasa.motion.diffusion import training_loss
-from vasa.motion.dit import MotionDiT
+from vasa.motion.dit import Conditions, MotionDiT
 
 
 @dataclass
@@ -85,9 +85,10 @@ def _val_loss(net: MotionDiT, sampler: WindowSampler | None, batches: int = 8) -
     if sampler is None:
         return float("nan")
     net.eval()
-    gen = torch.Generator().manual_seed(1234)  # the same noise every evaluation
+    device = next(net.parameters()).device  # the EMA lives where the network trains
+    gen = torch.Generator(device=device).manual_seed(1234)  # the same noise every evaluation
     sampler.rng = np.random.default_rng(1234)
-    losses = [training_loss(net, *_to(sampler.batch(32, dropout=False), "cpu"), generator=gen)
+    losses = [training_loss(net, *_to(sampler.batch(32, dropout=False), device), generator=gen)
               for _ in range(batches)]
     net.train()
     return float(torch.stack(losses).mean())
@@ -95,8 +96,6 @@ def _val_loss(net: MotionDiT, sampler: WindowSampler | None, batches: int = 8) -
 
 def _to(batch, device):
     x0, cond = batch
-    from vasa.motion.dit import Conditions
-
     return x0.to(device), Conditions(**{k: v.to(device) for k, v in cond.__dict__.items()})
 
 

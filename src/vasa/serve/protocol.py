@@ -135,7 +135,8 @@ def apply_controls(base: Controls, update: ControlUpdate,
         check_controls(c)
     except ValueError as err:
         # The checks name CLI flags (--cfg-audio); name the protocol's fields (cfg_audio).
-        text = re.sub(r"--([a-z-]+)", lambda m: m.group(1).replace("-", "_"), str(err))
+        text = re.sub(r"--(gaze|emotion|distance|cfg-audio|cfg-gaze|cfg-emotion|steps|"
+                      r"motion-scale)\b", lambda m: m.group(1).replace("-", "_"), str(err))
         raise ProtocolError("bad_controls", text) from None
     return c
 

@@ -29,6 +29,7 @@ import cv2
 from aiohttp import WSMsgType, web
 
 from vasa.audio import AudioFeatureExtractor, get_extractor
+from vasa.bench import rss_mb
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
 from vasa.portrait import Portrait, make_portrait
@@ -133,15 +134,6 @@ def warm_up(parts: ServeParts, stream: StreamConfig) -> None:
     s = StreamSession(parts.model, parts.extractor, parts.portrait, parts.basis, stream)
     s.push_silence(0.3)
     s.flush()
-
-
-def rss_mb() -> float | None:
-    """Resident memory of this process now (Linux), in MiB."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @dataclass

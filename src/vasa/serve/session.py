@@ -107,8 +107,7 @@ class StreamSession:
     def samples_to_next_window(self) -> int:
         """Audio still needed before the next window can be generated: a live source may push
         exactly this much to get the next frames in one step."""
-        needed = self._emitted * SAMPLES_PER_FRAME + round(self.latency_s * SAMPLE_RATE)
-        return max(needed - self._received, 0)
+        return self.engine.samples_to_next_window
 
     @property
     def controls(self) -> Controls:
