@@ -128,6 +128,43 @@ def test_train_capp_writes_a_loadable_checkpoint_and_a_log(tmp_path):
     assert model.info["steps"] == 4 and not model.net.training
 
 
+def test_av_offsets_are_undone_before_windowing(tmp_path):
+    """`--av-offsets`: a segment with audio 3 frames late loses its first 3 audio frames, one
+    with audio 2 frames early its first 2 pose frames; a bad file names itself."""
+    from vasa.data.format import Dataset
+    from vasa.evaluation.train_capp import load_av_offsets, load_windows
+
+    make_dataset(tmp_path / "ds")
+    path = tmp_path / "offsets.json"
+    path.write_text(json.dumps({"segments": [{"segment": "c0/0", "applied": 3},
+                                             {"segment": "c1/0", "applied": -2}]}))
+    ds = Dataset(tmp_path / "ds")
+    plain = load_windows(ds, "train", 75)
+    moved = load_windows(ds, "train", 75, av_offsets=load_av_offsets(path))
+    assert len(moved.pose) == len(plain.pose) - 5
+    np.testing.assert_array_equal(moved.pose[:10], plain.pose[:10])
+    np.testing.assert_array_equal(moved.audio[:10], plain.audio[3:13])
+    np.testing.assert_array_equal(moved.pose[197:207], plain.pose[202:212])
+    np.testing.assert_array_equal(moved.audio[197:207], plain.audio[200:210])
+    path.write_text("{}")
+    with pytest.raises(ValueError, match="offsets.json"):
+        load_av_offsets(path)
+
+
+def test_timing_term_scores_a_pose_against_its_own_slid_audio():
+    """clip_loss with timing_weight adds a (1 + K)-way cross-entropy: at least ln(1 + K) for an
+    untrained net whose embeddings cannot tell slid audio apart."""
+    from vasa.evaluation.train_capp import clip_loss
+
+    torch.manual_seed(0)
+    net = CappNet(TINY).eval()
+    pose, audio = torch.randn(4, TINY.window, 6) * 0.05, torch.randn(4, TINY.window, 85)
+    same = audio[:, None].expand(4, 3, -1, -1).clone()  # slid audio identical to the true one
+    base, _ = clip_loss(net, pose, audio, same)
+    timed, _ = clip_loss(net, pose, audio, same, timing_weight=1.0)
+    assert float(timed - base) == pytest.approx(np.log(4), abs=1e-4)
+
+
 @pytest.fixture(scope="module")
 def bundled_clip() -> tuple[np.ndarray, np.ndarray]:
     """(pose (T, 6), audio features (T, 85)) of the bundled 8 s clip, a held-out (val) speaker."""

@@ -3,6 +3,8 @@ the bundled clip."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -140,8 +142,10 @@ def test_correlation_lag_sign():
     assert correlation_lag(x, np.roll(x, -2))[0] == -2
 
 
-def fake_dataset(root, basis_version: str = "fake-basis") -> None:
-    """Four segments (2 train, 2 val speakers) whose audio is a noisy function of the motion."""
+def fake_dataset(root, basis_version: str = "fake-basis", train: int = 2,
+                 delay: dict[int, int] | None = None) -> None:
+    """`train` train and 2 val speakers, one 120-frame segment each, whose audio is a noisy
+    function of the motion; delay {i: N}: segment i's audio comes N frames late."""
     from dataclasses import asdict
 
     from vasa.data.format import DatasetMeta, SegmentRecord, column_layout, write_json
@@ -150,9 +154,10 @@ def fake_dataset(root, basis_version: str = "fake-basis") -> None:
     DatasetMeta(25.0, basis_version, 28, "logmel80+prosody@1", 85, cols).save(root)
     rng, segs = np.random.default_rng(4), []
     mix = rng.standard_normal((24, 85))
-    for i, split in enumerate(["train", "train", "val", "val"]):
+    for i, split in enumerate(["train"] * train + ["val", "val"]):
         motion = rng.standard_normal((120, cols["confidence"][1])).astype(np.float32)
         audio = motion[:, 6:30] @ mix + 0.1 * rng.standard_normal((120, 85))
+        audio = np.roll(audio, (delay or {}).get(i, 0), axis=0)
         (root / "clips" / f"c{i}").mkdir(parents=True)
         np.save(root / "clips" / f"c{i}" / "0.motion.npy", motion)
         np.save(root / "clips" / f"c{i}" / "0.audio.npy", audio.astype(np.float32))
@@ -174,3 +179,25 @@ def test_train_sync_end_to_end(tmp_path):
     assert log[0].startswith("step,") and len(log) == 3
     model = load_sync_model(tmp_path / "sync0.pt", "logmel80+prosody@1", "fake-basis")
     assert model.config == TINY and model.motion_std.shape == (24,)
+    offsets = json.loads((tmp_path / "sync0_offsets.json").read_text())
+    assert offsets["folds"] == 5 and len(offsets["segments"]) == 2  # the two train segments
+
+
+def test_realignment_undoes_a_shifted_train_clip(tmp_path):
+    """One of four train speakers has its audio delayed by 4 frames: the out-of-fold models read
+    that offset, the final fit trains on it shifted back, and the other segments are left."""
+    from vasa.evaluation.train_sync import TrainSyncConfig, align, train_sync
+
+    fake_dataset(tmp_path, train=4, delay={0: 4})
+    cfg = TrainSyncConfig(batch=32, hard_negatives=4, eval_every=200, lr=3e-3, model=TINY)
+    report = train_sync(tmp_path, tmp_path / "sync.pt", steps=200, seed=0, config=cfg,
+                        progress=False, folds=2)
+    segs = {o["speaker"]: o for o in
+            json.loads((tmp_path / "sync_offsets.json").read_text())["segments"]}
+    assert segs["s0"]["offset"] == 4 and segs["s0"]["applied"] == 4
+    assert all(abs(o["offset"]) <= 1 for k, o in segs.items() if k != "s0")
+    assert report.realigned == sum(o["applied"] != 0 for o in segs.values())
+    v, a = align(np.arange(10), np.arange(10) + 100, 3)
+    assert v.tolist() == list(range(7)) and a.tolist() == list(range(103, 110))
+    v, a = align(np.arange(10), np.arange(10) + 100, -2)
+    assert v.tolist() == list(range(2, 10)) and a.tolist() == list(range(100, 108))

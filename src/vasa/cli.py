@@ -183,7 +183,11 @@ def _train(args: argparse.Namespace) -> None:
     else:
         from vasa.evaluation.train_capp import train_capp as train
     kwargs = {"steps": args.steps} if args.steps else {}
-    report = train(args.data, args.out, seed=args.seed, **kwargs)
+    if args.model == "sync":
+        kwargs["folds"] = args.folds
+    elif args.av_offsets:
+        kwargs["av_offsets"] = args.av_offsets
+    report = train(args.data, args.out, seed=args.seed, progress=not args.quiet, **kwargs)
     print(report)
 
 
@@ -320,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="motion: weight of the velocity loss term (1.0; 0 = the paper's loss)")
     tr.add_argument("--threads", type=int, default=1,
                     help="motion: CPU threads (1: fastest for this model size on 2 cores)")
+    tr.add_argument("--folds", type=int, default=5,
+                    help="sync: speaker folds used to measure and undo each train clip's AV "
+                         "offset before the final fit (5; 0 = train on the clips as they are)")
+    tr.add_argument("--av-offsets", default=None,
+                    help="capp: the <out>_offsets.json of `vasa train sync`: undo each train "
+                         "clip's AV offset first")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)
 

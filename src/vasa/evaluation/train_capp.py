@@ -19,6 +19,7 @@ audio-pose alignment should not use anyway. Time reversal is not used: motion le
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from vasa.data.format import Dataset
 from vasa.evaluation.capp import CappConfig, CappModel, CappNet, pose_features
+from vasa.evaluation.train_sync import align
 
 SLID = (1, 8)  # hard negatives: audio slid by 1..8 frames (0.04-0.32 s) either way
 EVAL_MARGIN = 4  # val windows keep 4 frames either side for the shifted scores (VASA-1 Table 3)
@@ -55,21 +57,39 @@ class WindowBank:
     minutes: float
 
 
+def load_av_offsets(path: str | Path) -> dict[str, int]:
+    """Segment name -> AV offset to undo, from the `<stem>_offsets.json` that `vasa train sync`
+    writes (its `applied` column: out-of-fold offsets the sync metric was confident about)."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())["segments"]
+        return {r["segment"]: int(r["applied"]) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not an offsets file written by `vasa train sync` ({e})") from e
+
+
 def load_windows(ds: Dataset, split: str, window: int, hop: int = 1,
-                 margin: int = EVAL_MARGIN) -> WindowBank:
-    """Read the audio-bearing segments of a split into RAM (a few MB) with their window starts."""
+                 margin: int = EVAL_MARGIN, av_offsets: dict[str, int] | None = None
+                 ) -> WindowBank:
+    """Read the audio-bearing segments of a split into RAM (a few MB) with their window starts;
+    av_offsets: segment name -> AV offset undone first (vasa.evaluation.train_sync.align)."""
     poses, audios, starts, segment, speakers, off = [], [], [], [], set(), 0
     for seg in ds.split(split):
         audio = ds.audio(seg)
-        if audio is None or seg.frames < window + 2 * margin:
-            continue  # audio-less, or too short for one window and its slid negatives
-        poses.append(np.asarray(ds.column(ds.motion(seg), "pose"), np.float32))
-        audios.append(np.asarray(audio, np.float32))
-        s = np.arange(margin, seg.frames - window - margin + 1, hop)
+        if audio is None:
+            continue
+        pose = np.asarray(ds.column(ds.motion(seg), "pose"), np.float32)
+        pose, audio = align(pose, np.asarray(audio, np.float32),
+                            (av_offsets or {}).get(seg.name, 0))
+        if len(pose) < window + 2 * margin:
+            continue  # too short for one window and its slid negatives
+        poses.append(pose)
+        audios.append(audio)
+        s = np.arange(margin, len(pose) - window - margin + 1, hop)
         starts.append(off + s)
         segment.append(np.full(len(s), len(poses) - 1))
         speakers.add(seg.speaker)
-        off += seg.frames
+        off += len(pose)
     if not poses:
         raise ValueError(f"{ds.root}: no {split} segment with audio and at least "
                          f"{window + 2 * margin} frames: CAPP needs {split} windows")
@@ -105,12 +125,15 @@ def fit_stats(net: CappNet, bank: WindowBank, rng: np.random.Generator) -> None:
 
 
 def clip_loss(net: CappNet, pose: torch.Tensor, audio: torch.Tensor, slid: torch.Tensor | None = None,
-              starts: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+              starts: np.ndarray | None = None, timing_weight: float = 0.0
+              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric InfoNCE (CLIP) over B matched windows, with optional slid-audio negatives.
 
     pose: (B, T, 6); audio: (B, T, 85); slid: (B, K, T, 85) audio of the same clip off by a few
     frames, extra negatives for the pose -> audio direction; starts: (B,) window starts, to
-    leave out of the negatives any window drawn twice. Returns (loss, top-1 accuracy).
+    leave out of the negatives any window drawn twice; timing_weight: weight of a second term,
+    each pose choosing its audio among only its K slid versions (SyncNet's offset task: in the
+    B + K-way softmax the K are a small share of the gradient). Returns (loss, top-1 accuracy).
     """
     p, a = net.embed_pose(pose), net.embed_audio(audio)  # (B, E), (B, E)
     scale = net.temperature_scale()
@@ -119,12 +142,18 @@ def clip_loss(net: CappNet, pose: torch.Tensor, audio: torch.Tensor, slid: torch
     if starts is not None:
         twin = torch.from_numpy(starts[:, None] == starts[None]) & (target[:, None] != target)
         logits = logits.masked_fill(twin, float("-inf"))
-    p2a = logits
+    p2a, timing = logits, None
     if slid is not None:
         b, k = slid.shape[:2]
         h = net.embed_audio(slid.flatten(0, 1)).view(b, k, -1)  # (B, K, E)
-        p2a = torch.cat([logits, scale * (p[:, None] * h).sum(-1)], 1)  # (B, B + K)
+        hard = scale * (p[:, None] * h).sum(-1)  # (B, K)
+        p2a = torch.cat([logits, hard], 1)  # (B, B + K)
+        if timing_weight:
+            own = torch.cat([logits.diagonal()[:, None], hard], 1)  # (B, 1 + K)
+            timing = F.cross_entropy(own, torch.zeros_like(target))
     loss = 0.5 * (F.cross_entropy(p2a, target) + F.cross_entropy(logits.T, target))
+    if timing is not None:
+        loss = loss + timing_weight * timing
     acc = (p2a.argmax(1) == target).float().mean()
     return loss, acc
 
@@ -201,6 +230,7 @@ class TrainSettings:
     slid_range: tuple[int, int] = SLID  # min / max slide in frames (either way)
     lr: float = 5e-4  # AdamW peak learning rate (warm-up 5%, cosine decay to 0)
     weight_decay: float = 0.05  # AdamW weight decay
+    timing_weight: float = 0.0  # weight of the pose-vs-its-slid-audio term (clip_loss)
     eval_every: int = 100  # validate and write a log row every this many steps
 
 
@@ -225,12 +255,14 @@ def make_batch(bank: WindowBank, rng: np.random.Generator, cfg: CappConfig, st: 
 def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, seed: int = 0,
                config: CappConfig | None = None, settings: TrainSettings | None = None,
                log_path: str | Path | None = None, threads: int = 1,
-               progress: bool = True) -> TrainReport:
+               progress: bool = True, av_offsets: str | Path | None = None) -> TrainReport:
     """Train CAPP on `data_dir`'s train split, validate on its val split, save to `out_path`.
 
     Writes a CSV log (default: next to the checkpoint, `<stem>_log.csv`), one row per
     `settings.eval_every` steps. Uses `threads` torch CPU threads (restored afterwards);
-    deterministic for a given seed and thread count.
+    deterministic for a given seed and thread count. av_offsets: the offsets file of
+    `vasa train sync`; its train segments' AV offsets are undone before windowing (a pose
+    sliding against its audio by a few frames is exactly what CAPP must learn to score low).
     """
     cfg, st = config or CappConfig(), settings or TrainSettings()
     ds = Dataset(data_dir)
@@ -244,7 +276,8 @@ def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, see
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    train = load_windows(ds, "train", cfg.window, margin=st.slid_range[1])
+    offsets = load_av_offsets(av_offsets) if av_offsets else None
+    train = load_windows(ds, "train", cfg.window, margin=st.slid_range[1], av_offsets=offsets)
     val = load_windows(ds, "val", cfg.window, hop=25)
     net = CappNet(cfg)
     fit_stats(net, train, rng)
@@ -261,7 +294,7 @@ def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, see
             writer = None
             for step in range(1, steps + 1):
                 pose, audio, slid, starts = make_batch(train, rng, cfg, st)
-                loss, acc = clip_loss(net, pose, audio, slid, starts)
+                loss, acc = clip_loss(net, pose, audio, slid, starts, st.timing_weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -289,6 +322,8 @@ def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, see
     seconds = time.perf_counter() - t0
     val_stats = {k: v for k, v in row.items() if k.startswith("val_")}
     info = {"steps": steps, "seed": seed, "settings": asdict(st), "dataset": Path(data_dir).name,
+            "av_offsets": Path(av_offsets).name if av_offsets else None,
+            "realigned_segments": sum(v != 0 for v in (offsets or {}).values()),
             "train_minutes": round(train.minutes, 2), "train_speakers": train.speakers,
             "val": val_stats, "seconds": round(seconds, 1), "torch": str(torch.__version__)}
     model = CappModel(net.eval(), ds.meta.audio_extractor, ds.meta.basis_version, info)
