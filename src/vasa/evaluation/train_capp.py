@@ -125,15 +125,12 @@ def fit_stats(net: CappNet, bank: WindowBank, rng: np.random.Generator) -> None:
 
 
 def clip_loss(net: CappNet, pose: torch.Tensor, audio: torch.Tensor, slid: torch.Tensor | None = None,
-              starts: np.ndarray | None = None, timing_weight: float = 0.0
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+              starts: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric InfoNCE (CLIP) over B matched windows, with optional slid-audio negatives.
 
     pose: (B, T, 6); audio: (B, T, 85); slid: (B, K, T, 85) audio of the same clip off by a few
     frames, extra negatives for the pose -> audio direction; starts: (B,) window starts, to
-    leave out of the negatives any window drawn twice; timing_weight: weight of a second term,
-    each pose choosing its audio among only its K slid versions (SyncNet's offset task: in the
-    B + K-way softmax the K are a small share of the gradient). Returns (loss, top-1 accuracy).
+    leave out of the negatives any window drawn twice. Returns (loss, top-1 accuracy).
     """
     p, a = net.embed_pose(pose), net.embed_audio(audio)  # (B, E), (B, E)
     scale = net.temperature_scale()
@@ -142,18 +139,12 @@ def clip_loss(net: CappNet, pose: torch.Tensor, audio: torch.Tensor, slid: torch
     if starts is not None:
         twin = torch.from_numpy(starts[:, None] == starts[None]) & (target[:, None] != target)
         logits = logits.masked_fill(twin, float("-inf"))
-    p2a, timing = logits, None
+    p2a = logits
     if slid is not None:
         b, k = slid.shape[:2]
         h = net.embed_audio(slid.flatten(0, 1)).view(b, k, -1)  # (B, K, E)
-        hard = scale * (p[:, None] * h).sum(-1)  # (B, K)
-        p2a = torch.cat([logits, hard], 1)  # (B, B + K)
-        if timing_weight:
-            own = torch.cat([logits.diagonal()[:, None], hard], 1)  # (B, 1 + K)
-            timing = F.cross_entropy(own, torch.zeros_like(target))
+        p2a = torch.cat([logits, scale * (p[:, None] * h).sum(-1)], 1)  # (B, B + K)
     loss = 0.5 * (F.cross_entropy(p2a, target) + F.cross_entropy(logits.T, target))
-    if timing is not None:
-        loss = loss + timing_weight * timing
     acc = (p2a.argmax(1) == target).float().mean()
     return loss, acc
 
@@ -230,7 +221,6 @@ class TrainSettings:
     slid_range: tuple[int, int] = SLID  # min / max slide in frames (either way)
     lr: float = 5e-4  # AdamW peak learning rate (warm-up 5%, cosine decay to 0)
     weight_decay: float = 0.05  # AdamW weight decay
-    timing_weight: float = 0.0  # weight of the pose-vs-its-slid-audio term (clip_loss)
     eval_every: int = 100  # validate and write a log row every this many steps
 
 
@@ -294,7 +284,7 @@ def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, see
             writer = None
             for step in range(1, steps + 1):
                 pose, audio, slid, starts = make_batch(train, rng, cfg, st)
-                loss, acc = clip_loss(net, pose, audio, slid, starts, st.timing_weight)
+                loss, acc = clip_loss(net, pose, audio, slid, starts)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
