@@ -233,3 +233,27 @@ def test_collect_videos_from_a_manifest(shared_data):
     items = collect_videos(shared_data / "MANIFEST.tsv")
     assert items and all(i.audio is not None and i.portrait == i.video for i in items)
     assert len(collect_videos(shared_data / "MANIFEST.tsv", held_out=False)) > len(items)
+
+
+def test_evaluate_videos_marks_a_faceless_video_not_computable(short_clip, tmp_path):
+    """No face in any frame: every metric n/a with the reason, every frame counted as lost,
+    and the table (FD over zero windows included) is still written."""
+    import soundfile as sf
+
+    from vasa.evaluation.evaluate import VideoItem, collect_videos, evaluate_videos
+    from vasa.io import VideoWriter
+
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    with VideoWriter(gen / "blank.mp4", FPS) as w:
+        for _ in range(30):
+            w.write(np.full((128, 128, 3), 90, np.uint8))
+    sf.write(gen / "blank.wav", 0.1 * np.random.default_rng(0).standard_normal(16000), 16000)
+    table = evaluate_videos({"blank": collect_videos(gen)},
+                            [VideoItem(short_clip, short_clip, short_clip)], tmp_path / "eval")
+    blank = table.rows[0]
+    assert (blank.method, blank.frames, blank.lost_frames) == ("blank", 30, 30)
+    assert all(s.value is None for s in blank.scores.values())
+    assert "no face found" in blank.scores["delta_p"].reason
+    assert "0 generated windows" in blank.scores["fd_motion"].reason
+    assert "| blank | 1 | n/a |" in (tmp_path / "eval" / "table.md").read_text()

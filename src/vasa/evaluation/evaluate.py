@@ -228,8 +228,9 @@ def evaluate_video(method: str, item: VideoItem, learned: tuple, basis: FaceBasi
         tracked = track_video(item.video, fps=FPS, basis=basis)
     except MediaError:
         raise
-    except ValueError as e:  # no face in any frame: every metric is n/a
+    except ValueError as e:  # no face in any frame: every metric is n/a, every frame lost
         res.scores = {k: Score(None, str(e)) for k, _, _ in METRICS}
+        res.frames = res.lost_frames = getattr(e, "frames", 0)
         return res
     lap("track")
     feats = get_extractor("logmel+prosody")(load_audio(item.audio, 16000))  # (T', 85)

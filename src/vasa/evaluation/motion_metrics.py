@@ -243,12 +243,12 @@ def frechet_motion_distance(real: np.ndarray, generated: np.ndarray,
     tracked latents, not video pixels or I3D features: NOT comparable with published FVD.
     Needs at least 2 * components windows in each set.
     """
-    x = np.asarray(real, np.float64).reshape(len(real), -1)
-    y = np.asarray(generated, np.float64).reshape(len(generated), -1)
-    if min(len(x), len(y)) < 2 * components:
-        raise NotComputable(f"{len(x)} real / {len(y)} generated windows; the Frechet "
+    if min(len(real), len(generated)) < 2 * components:  # also: no tracked window at all
+        raise NotComputable(f"{len(real)} real / {len(generated)} generated windows; the Frechet "
                             f"distance needs {2 * components} of each (one 25-frame window per "
                             "5 frames of tracked video)")
+    x = np.asarray(real, np.float64).reshape(len(real), -1)
+    y = np.asarray(generated, np.float64).reshape(len(generated), -1)
     mu, sd = x.mean(0), np.maximum(x.std(0), 1e-6)
     _, _, vt = np.linalg.svd((x - mu) / sd, full_matrices=False)
     a, b = ((z - mu) / sd @ vt[:components].T for z in (x, y))  # (N, k), (M, k)

@@ -13,7 +13,7 @@ import numpy as np
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import encode_landmarks
 from vasa.latent.motion import MotionLatents
-from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker
+from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker, NoFaceError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
             bar.update(1)
         bar.close()
     if not any(found):
-        raise ValueError(f"{path}: no face found in any of its {len(found)} frames")
+        raise NoFaceError(f"{path}: no face found in any of its {len(found)} frames", len(found))
     # Hold the last motion where the face is lost (the first found one before any is seen).
     first = found.index(True)
     for j in range(len(found)):

@@ -29,7 +29,12 @@ VIDEO_MAX_FACES = 2
 
 
 class NoFaceError(ValueError):
-    """No usable face in an image (none found, or too small to animate)."""
+    """No usable face in an image (none found, or too small to animate), or in any frame of a
+    video; frames: how many frames were searched (0 for a single image)."""
+
+    def __init__(self, message: str, frames: int = 0) -> None:
+        super().__init__(message)
+        self.frames = frames
 
 
 @dataclass
