@@ -175,7 +175,8 @@ def _train(args: argparse.Namespace) -> None:
                              window=args.window, prev=args.prev)
         cfg = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch,
                           seed=args.seed, threads=args.threads, model=model,
-                          velocity_weight=args.velocity_weight, stop_at=args.stop_at)
+                          velocity_weight=args.velocity_weight, stop_at=args.stop_at,
+                          av_offsets=args.av_offsets)
         print(f"wrote {train_motion(args.data, args.out, cfg, progress=not args.quiet)}")
         return
     if args.model == "sync":
@@ -328,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sync: speaker folds used to measure and undo each train clip's AV "
                          "offset before the final fit (5; 0 = train on the clips as they are)")
     tr.add_argument("--av-offsets", default=None,
-                    help="capp: the <out>_offsets.json of `vasa train sync`: undo each train "
-                         "clip's AV offset first")
+                    help="motion, capp: the <out>_offsets.json of `vasa train sync`: undo "
+                         "each train clip's AV offset first")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)
 

@@ -54,14 +54,22 @@ class Segment:
     emotion: np.ndarray
 
 
-def load_segments(ds: Dataset, split: str, min_frames: int) -> list[Segment]:
+def load_segments(ds: Dataset, split: str, min_frames: int,
+                  av_offsets: dict[str, int] | None = None) -> list[Segment]:
+    """A split's segments of at least min_frames; av_offsets: segment name -> AV offset to undo
+    first (the lip-sync metric's out-of-fold offsets, `vasa train sync`): a generator trained on
+    clips whose audio runs late learns late lips."""
+    from vasa.evaluation.train_sync import align
+
     out = []
     for rec in ds.split(split):
-        if rec.frames < min_frames:
-            continue
         m = ds.motion(rec)
         feats = to_features(ds.column(m, "pose"), ds.column(m, "dynamics"))
         audio = ds.audio(rec)
+        if audio is not None and (av_offsets or {}).get(rec.name, 0):
+            feats, audio = align(feats, np.asarray(audio), av_offsets[rec.name])
+        if len(feats) < min_frames:
+            continue
         out.append(Segment(feats, None if audio is None else np.asarray(audio, np.float32),
                            np.asarray(rec.gaze, np.float32), float(rec.distance),
                            np.asarray(rec.emotion, np.float32)))

@@ -58,6 +58,7 @@ class TrainConfig:
     save_every: int = 500
     seed: int = 0
     threads: int = 0
+    av_offsets: str | None = None  # offsets file of `vasa train sync`: undo train clips' offsets
     model: MotionConfig = field(default_factory=MotionConfig)
 
 
@@ -114,7 +115,12 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
     if ds.meta.audio_dim != cfg.model.audio_dim:
         raise ValueError(f"{data_dir}: audio features have {ds.meta.audio_dim} dims, the model "
                          f"expects {cfg.model.audio_dim}")
-    train_segs = load_segments(ds, "train", cfg.model.window)
+    offsets = None
+    if cfg.av_offsets:
+        from vasa.evaluation.train_capp import load_av_offsets
+
+        offsets = load_av_offsets(cfg.av_offsets)
+    train_segs = load_segments(ds, "train", cfg.model.window, offsets)
     val_segs = load_segments(ds, "val", cfg.model.window)
     norm = fit_normalizer(train_segs)
     torch.manual_seed(cfg.seed + rank)
@@ -171,7 +177,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
             for pe, p in zip(ema.parameters(), net.parameters()):
                 pe.lerp_(p, 1 - cfg.ema)
         step += 1
-        running.append(float(loss))
+        running.append(loss.item())
         bar.update(1)
         if rank == 0 and (step % cfg.eval_every == 0 or step == end):
             v = _val_loss(ema, val)
