@@ -240,3 +240,23 @@ def test_train_motion_on_a_prepared_dataset_resumes_and_keeps_the_best(dataset, 
     with (run / "log.csv").open() as f:
         steps = [int(r["step"]) for r in csv.DictReader(f)]
     assert steps == [3, 6, 9] and load_model(path).info["steps"] == 9
+
+
+def test_motion_segments_undo_an_av_offset(dataset):
+    """`--av-offsets`: a segment whose audio runs 3 frames late trains on audio[3:] against
+    motion[:-3]; segments without an entry are left as they are."""
+    from vasa.motion.data import load_segments
+
+    out, _ = dataset
+    ds = Dataset(out)
+    recs = [s for s in ds.split("train") if s.has_audio]
+    if not recs:
+        pytest.skip("no train segment with audio in the tiny dataset")
+    plain = load_segments(ds, "train", 8)
+    moved = load_segments(ds, "train", 8, {recs[0].name: 3})
+    i = [s for s in ds.split("train") if s.frames >= 8].index(recs[0])
+    np.testing.assert_array_equal(moved[i].motion, plain[i].motion[:-3])
+    np.testing.assert_array_equal(moved[i].audio, plain[i].audio[3:])
+    for j in range(len(plain)):
+        if j != i:
+            np.testing.assert_array_equal(moved[j].motion, plain[j].motion)
