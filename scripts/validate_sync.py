@@ -6,7 +6,7 @@ Each clip is tracked with `track_video` and its audio featurised exactly as a ge
 would be, then:
   (a) aligned: the detected AV offset should be 0 (+-1 frame);
   (b) the audio waveform delayed / advanced by N frames should be detected as offset N;
-  (c) the video paired with every other clip's audio should get clearly lower S_C;
+  (c) the video paired with another speaker's audio should get clearly lower S_C;
   (d) files of one recording: the difference of their offsets, known without any model;
   (e) out of fold: every train segment scored by the cross-fitted model that never saw its
       speaker (`vasa train sync` writes these offsets next to the checkpoint), against the
@@ -131,10 +131,13 @@ def evaluate(model: SyncModel, manifest: Path) -> tuple[list[ClipEval], list[str
         feats.append((dyn, tracked.found, audio))
         log.info("%s: offset %+d, S_C %.2f, S_D %.2f, shifts %s", item.name, r.offset, r.s_c,
                  r.s_d, ev.shifted)
-    for i, ev in enumerate(clips):  # (c): this video with every other clip's audio
+    # (c): this video with every other speaker's audio. Another file of the same speaker may be
+    # the same recording (five files here are one Obama address): its audio is not mismatched.
+    for i, ev in enumerate(clips):
         dyn, found, _ = feats[i]
         for j, (_, _, other) in enumerate(feats):
-            r = sync_scores(model, dyn, other, found=found) if i != j else None
+            mismatched = clips[j].speaker != ev.speaker
+            r = sync_scores(model, dyn, other, found=found) if mismatched else None
             if r is not None and r.computable:
                 ev.mismatched_s_c.append(r.s_c)
                 ev.mismatched_s_d.append(r.s_d)
@@ -313,7 +316,7 @@ def report(clips: list[ClipEval], skipped: list[str], pairs: list[dict], model_p
               "|---|" + "---|" * len(SHIFTS),
               "| absolute | " + " | ".join(f"{shift_ok[n]:.0%}" for n in SHIFTS) + " |",
               "| relative | " + " | ".join(f"{shift_rel[n]:.0%}" for n in SHIFTS) + " |", "",
-              "**(c) own vs another clip's audio** (every ordered pair of clips)", "",
+              "**(c) own vs another speaker's audio** (every ordered pair of clips of two speakers)", "",
               "| | n | mean | median | q25 | q75 |", "|---|---|---|---|---|---|"]
     for key, s in stats.items():
         lines.append(f"| {key} | {s['n']} | {s['mean']:.2f} | {s['median']:.2f} | "
@@ -331,6 +334,15 @@ def report(clips: list[ClipEval], skipped: list[str], pairs: list[dict], model_p
     if folds:
         data["out_of_fold"], more = fold_report(folds, floor)
         lines += more
+        f = data["out_of_fold"]
+        lines += ["", ("**Reading.** The target, real clips at offset 0 +- 1 on at least 90%, "
+                  f"holds where a clip's sync is known without this metric: LRS2 segments "
+                  f"scored with confidence {f['lrs_confident_within_1']:.0%} "
+                  f"({f['lrs_confident']}), segments the model-free lag also calls in sync "
+                  f"{f['model_free_in_sync_within_1']:.0%} ({f['model_free_in_sync']}). It does "
+                  f"not hold on the held-out clips ({share0:.0%}) nor on all train segments "
+                  f"({f['within_1']:.0%}): their sources carry their own offsets, as (d) shows "
+                  "without any model and the model-free lags in (a) and (e) confirm.")]
     lines += ["", "![histograms](sync_validation.png)", "",
               "Side by side with the paper (real video, SyncNet units; ours: this model's units)",
               "", "| | S_C | S_D |", "|---|---|---|",
