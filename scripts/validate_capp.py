@@ -207,6 +207,21 @@ def shape_verdicts(shift: dict, scale: dict) -> list[str]:
     ]
 
 
+def table_lines(shift: dict, scale: dict, which: str) -> list[str]:
+    """Markdown of Tables 3 and 4 for one set of val windows (`which` names it)."""
+    ci = lambda r: "" if r["drop_ci95"] is None else (f"[{r['drop_ci95'][0]:.3f}, "
+                                                      f"{r['drop_ci95'][1]:.3f}]")
+    lines = [f"## Table 3: pose slid against its audio ({which})", "",
+             "| shift (frames) | paper | ours (mean of + and -) | ours + | ours - | drop vs 0, 95% |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {'+-' if k else ''}{k} | {r['paper']:.3f} | {r['ours']:.3f} | {r['plus']:.3f} | "
+              f"{r['minus']:.3f} | {ci(r)} |" for k, r in shift.items()]
+    lines += ["", f"## Table 4: pose variation scaled about its window mean ({which})", "",
+              "| scale | paper | ours | drop vs x1, 95% |", "|---|---|---|---|"]
+    lines += [f"| x{k} | {r['paper']:.3f} | {r['ours']:.3f} | {ci(r)} |" for k, r in scale.items()]
+    return lines
+
+
 def write_markdown(res: dict, path: Path) -> None:
     sh, sc, mm, tm = res["shift"], res["scale"], res["mismatch"], res["timing"]
     al = res["aligned"]
@@ -223,18 +238,7 @@ def write_markdown(res: dict, path: Path) -> None:
         f"(`{al['sync_model']}`, offsets with S_C >= {REALIGN_MIN_S_C}: "
         + ", ".join(f"{v['speaker']} {v['applied']:+d}" for v in al["offsets"].values()
                     if v["applied"]) + "). The same tables on the clips as they are follow."), "",
-        "## Table 3: pose slid against its audio (aligned val clips)", "",
-        "| shift (frames) | paper | ours (mean of + and -) | ours + | ours - | drop vs 0, 95% |",
-        "|---|---|---|---|---|---|"]
-    for k, r in al["shift"].items():
-        ci = "" if r["drop_ci95"] is None else f"[{r['drop_ci95'][0]:.3f}, {r['drop_ci95'][1]:.3f}]"
-        lines.append(f"| {'+-' if k else ''}{k} | {r['paper']:.3f} | {r['ours']:.3f} | "
-                     f"{r['plus']:.3f} | {r['minus']:.3f} | {ci} |")
-    lines += ["", "## Table 4: pose variation scaled about its window mean (aligned val clips)",
-              "", "| scale | paper | ours | drop vs x1, 95% |", "|---|---|---|---|"]
-    for k, r in al["scale"].items():
-        ci = "" if r["drop_ci95"] is None else f"[{r['drop_ci95'][0]:.3f}, {r['drop_ci95'][1]:.3f}]"
-        lines.append(f"| x{k} | {r['paper']:.3f} | {r['ours']:.3f} | {ci} |")
+        *table_lines(al["shift"], al["scale"], "aligned val clips")]
     lp = al["lip_pitch_xcorr"]
     lines += ["", "## Shape (aligned val clips)", "", *[f"- {v}" for v in al["verdicts"]], "",
               ("Where frame-accurate timing is in the pose, without any model: correlation of "
@@ -243,18 +247,7 @@ def write_markdown(res: dict, path: Path) -> None:
               "| lag (frames) | " + " | ".join(f"{k:+d}" for k in lp) + " |",
               "|---|" + "---|" * len(lp),
               "| correlation | " + " | ".join(f"{v:.3f}" for v in lp.values()) + " |", "",
-              "## Table 3: pose slid against its audio (val clips as they are)", "",
-              "| shift (frames) | paper | ours (mean of + and -) | ours + | ours - | drop vs 0, 95% |",
-              "|---|---|---|---|---|---|"]
-    for k, r in sh.items():
-        ci = "" if r["drop_ci95"] is None else f"[{r['drop_ci95'][0]:.3f}, {r['drop_ci95'][1]:.3f}]"
-        lines.append(f"| {'+-' if k else ''}{k} | {r['paper']:.3f} | {r['ours']:.3f} | "
-                     f"{r['plus']:.3f} | {r['minus']:.3f} | {ci} |")
-    lines += ["", "## Table 4: pose variation scaled about its window mean (clips as they are)", "",
-              "| scale | paper | ours | drop vs x1, 95% |", "|---|---|---|---|"]
-    for k, r in sc.items():
-        ci = "" if r["drop_ci95"] is None else f"[{r['drop_ci95'][0]:.3f}, {r['drop_ci95'][1]:.3f}]"
-        lines.append(f"| x{k} | {r['paper']:.3f} | {r['ours']:.3f} | {ci} |")
+              *table_lines(sh, sc, "val clips as they are")]
     xc = res["energy_speed_xcorr"]
     lines += ["", "## Shape (clips as they are)", "", *[f"- {v}" for v in res["verdicts"]], "",
               ("Why a 1-frame shift is hard to see here: the timing signal in the held-out data, "
