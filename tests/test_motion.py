@@ -86,13 +86,13 @@ def test_training_reduces_loss_and_checkpoint_refuses_mismatch(tmp_path):
     x0 = torch.sin(torch.linspace(0, 6, TINY.window))[None, :, None].repeat(16, 1, TINY.motion_dim)
     c = _cond(16)
     gen = torch.Generator().manual_seed(0)
-    first = float(training_loss(net, x0, c, generator=gen))
+    first = training_loss(net, x0, c, generator=gen).item()
     for _ in range(60):
         loss = training_loss(net, x0, c, generator=gen)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(training_loss(net, x0, c, generator=gen)) < 0.5 * first
+    assert training_loss(net, x0, c, generator=gen).item() < 0.5 * first
     norm = Normalizer(*(np.zeros(n, np.float32) + 1 for n in (34, 34, 85, 85)))
     path = tmp_path / "m.pt"
     save_model(path, net, norm, "logmel80+prosody@1", "1-abc", {})
