@@ -132,7 +132,8 @@ def test_av_offsets_are_undone_before_windowing(tmp_path):
     """`--av-offsets`: a segment with audio 3 frames late loses its first 3 audio frames, one
     with audio 2 frames early its first 2 pose frames; a bad file names itself."""
     from vasa.data.format import Dataset
-    from vasa.evaluation.train_capp import load_av_offsets, load_windows
+    from vasa.evaluation.train_capp import load_windows
+    from vasa.evaluation.train_sync import load_av_offsets
 
     make_dataset(tmp_path / "ds")
     path = tmp_path / "offsets.json"

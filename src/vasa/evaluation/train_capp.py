@@ -19,7 +19,6 @@ audio-pose alignment should not use anyway. Time reversal is not used: motion le
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -32,7 +31,7 @@ from tqdm import tqdm
 
 from vasa.data.format import Dataset
 from vasa.evaluation.capp import CappConfig, CappModel, CappNet, pose_features
-from vasa.evaluation.train_sync import align
+from vasa.evaluation.train_sync import align, load_av_offsets
 
 SLID = (1, 8)  # hard negatives: audio slid by 1..8 frames (0.04-0.32 s) either way
 EVAL_MARGIN = 4  # val windows keep 4 frames either side for the shifted scores (VASA-1 Table 3)
@@ -55,17 +54,6 @@ class WindowBank:
     count: np.ndarray
     speakers: int
     minutes: float
-
-
-def load_av_offsets(path: str | Path) -> dict[str, int]:
-    """Segment name -> AV offset to undo, from the `<stem>_offsets.json` that `vasa train sync`
-    writes (its `applied` column: out-of-fold offsets the sync metric was confident about)."""
-    path = Path(path)
-    try:
-        rows = json.loads(path.read_text())["segments"]
-        return {r["segment"]: int(r["applied"]) for r in rows}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not an offsets file written by `vasa train sync` ({e})") from e
 
 
 def load_windows(ds: Dataset, split: str, window: int, hop: int = 1,

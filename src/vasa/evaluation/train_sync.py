@@ -123,6 +123,18 @@ def align(video: np.ndarray, audio: np.ndarray, offset: int
     return video[:t], audio[:t]
 
 
+def load_av_offsets(path: str | Path) -> dict[str, int]:
+    """Segment name -> AV offset to undo, from the `<stem>_offsets.json` that `train_sync`
+    writes (its `applied` column: out-of-fold offsets the sync metric was confident about);
+    read by `vasa train capp / motion --av-offsets`."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())["segments"]
+        return {r["segment"]: int(r["applied"]) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not an offsets file written by `vasa train sync` ({e})") from e
+
+
 def speaker_folds(speakers: list[str], folds: int) -> np.ndarray:
     """Fold of each entry of `speakers`: distinct speakers ordered by a stable hash (crc32, not
     Python's salted hash) and dealt round robin, so folds differ in size by at most one speaker."""

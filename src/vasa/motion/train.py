@@ -117,7 +117,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
                          f"expects {cfg.model.audio_dim}")
     offsets = None
     if cfg.av_offsets:
-        from vasa.evaluation.train_capp import load_av_offsets
+        from vasa.evaluation.train_sync import load_av_offsets
 
         offsets = load_av_offsets(cfg.av_offsets)
     train_segs = load_segments(ds, "train", cfg.model.window, offsets)
