@@ -22,7 +22,7 @@ import soundfile as sf
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 from vasa.io import load_audio
-from vasa.motion.engine import Controls
+from vasa.motion.controls import Controls
 from vasa.pipelines.generate import GenerateConfig, generate
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"

@@ -151,7 +151,7 @@ def decode_only(path: Path, seconds: float, rate: int, compare_load: bool) -> di
 def run_generate(path: Path, seconds: float, args: argparse.Namespace, tmp: Path) -> dict:
     import torch
 
-    from vasa.motion.engine import Controls
+    from vasa.motion.controls import Controls
     from vasa.pipelines.generate import GenerateConfig, generate
 
     torch.set_num_threads(1)

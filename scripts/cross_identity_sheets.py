@@ -19,9 +19,9 @@ from vasa.io import atomic_output, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.retarget import retarget
 from vasa.pipelines.reenact import letterbox
-from vasa.pipelines.track import track_video
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
+from vasa.tracking.video import track_video
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PORTRAITS = {

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from vasa.motion.engine import Controls
+from vasa.motion.controls import Controls
 from vasa.pipelines.generate import GenerateConfig, generate
 
 

@@ -33,8 +33,8 @@ from vasa.evaluation.syncnet import lip_opening
 from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
-from vasa.motion.engine import Controls, MotionEngine
-from vasa.pipelines.generate import parse_emotion, parse_gaze
+from vasa.motion.controls import Controls, parse_emotion, parse_gaze
+from vasa.motion.engine import MotionEngine
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
 
@@ -123,9 +123,8 @@ def main() -> int:
                 idx, f"seed {s}") for s in (0, 1, 2)]
     save(out / "seeds.png", np.concatenate(rows, 0))
 
-    fwd = tuple(model.info.get("gaze_forward", (0.0, 0.0)))
     rows = [row(renderers[photo], motion(model, portraits[photo], speech,
-                                         Controls(gaze=parse_gaze(g, fwd))), idx, f"gaze {g}")
+                                         Controls(gaze=parse_gaze(g))), idx, f"gaze {g}")
             for g in ("forward", "left", "right", "up")]
     save(out / "gaze.png", np.concatenate(rows, 0))
 

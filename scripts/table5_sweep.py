@@ -33,7 +33,8 @@ from vasa.evaluation.evaluate import VideoItem, evaluate_videos
 from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
-from vasa.motion.engine import Controls, MotionEngine
+from vasa.motion.controls import Controls
+from vasa.motion.engine import MotionEngine
 from vasa.pipelines.generate import GenerateConfig, generate
 from vasa.portrait import load_portrait
 

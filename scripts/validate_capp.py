@@ -26,10 +26,11 @@ import numpy as np
 import torch
 
 from vasa.data.format import Dataset
+from vasa.data.offsets import align
 from vasa.evaluation.capp import DEFAULT_CAPP, CappModel, capp_score, load_capp
 from vasa.evaluation.syncnet import DEFAULT_SYNC_MODEL, lip_opening, load_sync_model, sync_scores
 from vasa.evaluation.train_capp import WindowBank, embed_windows, gather, load_windows
-from vasa.evaluation.train_sync import REALIGN_MIN_S_C, align
+from vasa.evaluation.train_sync import REALIGN_MIN_S_C
 from vasa.latent.basis import default_basis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def timing(model: CappModel, bank: WindowBank) -> dict:
     """Seconds to score one minute (1500 frames) of video, from features / from the file."""
     from vasa.audio import get_extractor
     from vasa.io import load_audio
-    from vasa.pipelines.track import track_video
+    from vasa.tracking.video import track_video
 
     pose = np.resize(bank.pose, (1500, 6))
     audio = np.tile(load_audio(CLIP, 16000), 8)[: 60 * 16000]

@@ -43,7 +43,7 @@ from vasa.evaluation.syncnet import (
 )
 from vasa.io import MediaError, atomic_output, load_audio
 from vasa.latent.basis import default_basis
-from vasa.pipelines.track import track_video
+from vasa.tracking.video import track_video
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = ROOT.parent / "shared" / "data" / "MANIFEST.tsv"

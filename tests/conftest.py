@@ -76,9 +76,8 @@ TINY_MOTION = {"window": 8, "prev": 2, "width": 32, "layers": 2, "heads": 2, "dr
 def tiny_motion_model(basis_version: str = "x"):
     import torch
 
-    from vasa.motion.checkpoint import MotionModel
+    from vasa.motion.checkpoint import MotionModel, Normalizer
     from vasa.motion.config import MotionConfig
-    from vasa.motion.data import Normalizer
     from vasa.motion.dit import MotionDiT
 
     torch.manual_seed(0)
@@ -103,3 +102,17 @@ def tiny_model_file(tmp_path_factory, basis) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     save_model(path, m.net, m.norm, m.extractor, m.basis_version, m.info)
     return path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow are skipped unless --runslow is given (pyproject's marker says so)."""
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

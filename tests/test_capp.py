@@ -113,13 +113,12 @@ def make_dataset(root: Path, seed: int = 0) -> None:
 
 
 def test_train_capp_writes_a_loadable_checkpoint_and_a_log(tmp_path):
-    from vasa.evaluation.train_capp import TrainSettings, train_capp
+    from vasa.evaluation.train_capp import TrainCappConfig, train_capp
 
     make_dataset(tmp_path / "ds")
     out = tmp_path / "capp.pt"
-    settings = TrainSettings(batch_size=4, windows_per_clip=2, eval_every=2)
-    report = train_capp(tmp_path / "ds", out, steps=4, config=TINY, settings=settings,
-                        progress=False)
+    config = TrainCappConfig(steps=4, batch_size=4, windows_per_clip=2, eval_every=2, model=TINY)
+    report = train_capp(tmp_path / "ds", out, config, progress=False)
     assert report.steps == 4 and report.asset_bytes == out.stat().st_size
     assert set(report.val) >= {"val_loss", "val_acc", "val_cos_matched"}
     rows = Path(report.log_path).read_text().splitlines()
@@ -132,8 +131,8 @@ def test_av_offsets_are_undone_before_windowing(tmp_path):
     """`--av-offsets`: a segment with audio 3 frames late loses its first 3 audio frames, one
     with audio 2 frames early its first 2 pose frames; a bad file names itself."""
     from vasa.data.format import Dataset
+    from vasa.data.offsets import load_av_offsets
     from vasa.evaluation.train_capp import load_windows
-    from vasa.evaluation.train_sync import load_av_offsets
 
     make_dataset(tmp_path / "ds")
     path = tmp_path / "offsets.json"
@@ -157,7 +156,7 @@ def bundled_clip() -> tuple[np.ndarray, np.ndarray]:
     """(pose (T, 6), audio features (T, 85)) of the bundled 8 s clip, a held-out (val) speaker."""
     from vasa.audio import get_extractor
     from vasa.io import load_audio
-    from vasa.pipelines.track import track_video
+    from vasa.tracking.video import track_video
 
     clip = ASSETS / "obama_address_8s.mp4"
     pose = track_video(clip, fps=25.0).motion.pose

@@ -70,8 +70,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, tiny_model_file, capsys):
 
 
 def test_model_of_another_extractor_is_refused(tmp_path, basis, capsys):
-    from vasa.motion.checkpoint import save_model
-    from vasa.motion.data import Normalizer
+    from vasa.motion.checkpoint import Normalizer, save_model
     from vasa.motion.dit import MotionDiT
 
     cfg = MotionConfig(window=8, prev=2, width=32, layers=2, heads=2, audio_dim=40)
@@ -94,3 +93,36 @@ def test_demo_generates_and_reenacts(tmp_path, tiny_model_file):
     out2 = tmp_path / "demo_reenact.mp4"
     assert main(["demo", "--reenact", "-o", str(out2), "--size", "128", "-q"]) == 0
     assert probe_video(out2).width == 256  # side by side: driving clip | portrait
+
+
+def test_control_errors_name_the_flag_and_refuse_nan(tmp_path, tiny_model_file, capsys):
+    """The library's checks name Controls fields; the CLI spells them as its flags. NaN and
+    infinities are refused before any work (they once ran 20 s, then crashed)."""
+    out = tmp_path / "o.mp4"
+    cases = [(("--cfg-audio", "-1"), "--cfg-audio must be in 0..10"),
+             (("--distance", "9"), "--distance must be in 0.5..3.0"),
+             (("--motion-scale", "nan"), "--motion-scale must be in 0..3"),
+             (("--gaze", "80,0"), "--gaze angles must be within"),
+             (("--gaze", "nan,0"), "--gaze angles must be finite"),
+             (("--emotion", "joyful"), "--emotion must be one of")]
+    for flags, msg in cases:
+        assert _run(ASSETS / "astronaut.jpg", ASSETS / "obama_address_8s.mp4", "-o", out,
+                    "--model", tiny_model_file, *flags) == 2
+        assert msg in capsys.readouterr().err, flags
+    assert not out.exists()
+
+
+def test_generate_resolves_gaze_without_touching_the_callers_config(tmp_path, tiny_model_file):
+    from dataclasses import replace
+
+    from vasa.motion.controls import Controls, parse_gaze
+    from vasa.pipelines.generate import GenerateConfig, generate
+
+    speech = load_audio(ASSETS / "obama_address_8s.mp4")[:16000]
+    wav = tmp_path / "s.wav"
+    sf.write(wav, speech, 16000)
+    controls = Controls(gaze=parse_gaze("left"), steps=1)
+    cfg = GenerateConfig(size=128, model=str(tiny_model_file), controls=controls)
+    before = replace(controls)
+    generate(ASSETS / "astronaut.jpg", wav, tmp_path / "o.mp4", cfg, progress=False)
+    assert cfg.controls == before and cfg.controls.gaze.relative

@@ -282,7 +282,7 @@ def test_generate_rejects_bad_audio_before_any_output(tmp_path: Path) -> None:
 
 
 def test_generate_streams_audio_into_the_video(tmp_path: Path, tiny_model_file: Path) -> None:
-    from vasa.motion.engine import Controls
+    from vasa.motion.controls import Controls
     from vasa.pipelines.generate import GenerateConfig, generate
 
     speech = load_audio(CLIP)[: round(2.3 * SAMPLE_RATE)]  # not a whole number of chunks

@@ -77,8 +77,7 @@ def test_guidance_is_eq2():
 
 
 def test_training_reduces_loss_and_checkpoint_refuses_mismatch(tmp_path):
-    from vasa.motion.checkpoint import load_model, save_model
-    from vasa.motion.data import Normalizer
+    from vasa.motion.checkpoint import Normalizer, load_model, save_model
 
     torch.manual_seed(0)
     net = MotionDiT(TINY)
@@ -106,7 +105,8 @@ def test_training_reduces_loss_and_checkpoint_refuses_mismatch(tmp_path):
 
 def _engine(model, portrait, hop=None, lookahead=None, **kw):
     from vasa.audio import get_extractor
-    from vasa.motion.engine import Controls, MotionEngine
+    from vasa.motion.controls import Controls
+    from vasa.motion.engine import MotionEngine
 
     return MotionEngine(model, get_extractor(), portrait.pose, portrait.dynamics,
                         Controls(**{"steps": 3, **kw}), hop=hop, lookahead=lookahead)
@@ -171,25 +171,66 @@ def test_engine_refuses_another_extractor(tiny_model, astronaut):
 
 
 def test_control_values_are_checked():
-    from vasa.motion.engine import Controls
-    from vasa.pipelines.generate import check_controls, parse_emotion, parse_gaze
+    """The library names the Controls field; the CLI spells it as a flag (test_cli)."""
+    from vasa.motion.controls import Controls, check_controls, parse_emotion, parse_gaze
 
-    with pytest.raises(ValueError, match="--cfg-audio must be in 0..10"):
+    with pytest.raises(ValueError, match="cfg_audio must be in 0..10"):
         check_controls(Controls(cfg_audio=-1))
-    with pytest.raises(ValueError, match="--distance must be in 0.5..3.0"):
+    with pytest.raises(ValueError, match="distance must be in 0.5..3.0"):
         check_controls(Controls(distance=9))
-    with pytest.raises(ValueError, match="--gaze angles must be within"):
-        parse_gaze("80,0", (0, 0))
-    with pytest.raises(ValueError, match="--emotion must be one of"):
+    with pytest.raises(ValueError, match="gaze angles must be within"):
+        parse_gaze("80,0")
+    with pytest.raises(ValueError, match="emotion must be one of"):
         parse_emotion("joyful")
-    assert parse_emotion("happiness")[0] > 0 and parse_gaze("left", (0.0, 0.0))[0] < 0
+    assert parse_emotion("happiness")[0] > 0 and parse_gaze("left").resolve((0.0, 0.0))[0] < 0
+
+
+def test_non_finite_controls_are_refused():
+    """NaN passes `abs(x) > limit` and `x < lo or x > hi`: every entry refuses it by name."""
+    from vasa.motion.controls import Controls, check_controls, parse_emotion, parse_gaze
+
+    for text in ("nan,0", "0,inf", "-inf,-inf"):
+        with pytest.raises(ValueError, match="gaze angles must be finite"):
+            parse_gaze(text)
+    with pytest.raises(ValueError, match="emotion must be one of"):
+        parse_emotion("nan,0,0,0,0,0,0")
+    for name in ("cfg_audio", "cfg_gaze", "cfg_emotion", "motion_scale", "distance"):
+        with pytest.raises(ValueError, match=f"{name} must be in"):
+            check_controls(Controls(**{name: float("nan")}))
+    with pytest.raises(ValueError, match="emotion must be 7 values"):
+        check_controls(Controls(emotion=np.full(7, np.nan, np.float32)))
 
 
 def test_learning_rate_schedule_depends_on_the_step_only():
-    from vasa.motion.train import TrainConfig, learning_rate
+    from vasa.motion.train import TrainMotionConfig, learning_rate
 
-    cfg = TrainConfig(steps=1000, lr=1e-3, warmup=100, decay_from=0.7)
+    cfg = TrainMotionConfig(steps=1000, lr=1e-3, warmup=100, decay_from=0.7)
     assert learning_rate(cfg, 0) == pytest.approx(1e-5)
     assert learning_rate(cfg, 500) == pytest.approx(1e-3)
     assert learning_rate(cfg, 850) == pytest.approx(1e-3 * (1 - 0.9 * 0.5))
     assert learning_rate(cfg, 1000) == pytest.approx(1e-4)
+
+
+def test_a_model_file_cannot_run_code_when_loaded(tmp_path, tiny_model_file):
+    """Model files are unpickled with weights_only: a crafted file's code never runs, and a
+    garbage file is an error naming it."""
+    import pickle
+
+    from vasa.motion.checkpoint import load_model
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"format": 1, "x": Payload()}, crafted, pickle_module=pickle)
+    with pytest.raises(ValueError, match="crafted.pt: not a readable motion model file"):
+        load_model(crafted)
+    assert not marker.exists()
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="garbage.pt: not a readable motion model file"):
+        load_model(garbage)
+    assert load_model(tiny_model_file).net.cfg.window == 8  # a real one still loads

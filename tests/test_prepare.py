@@ -224,12 +224,12 @@ def test_train_motion_on_a_prepared_dataset_resumes_and_keeps_the_best(dataset, 
 
     from vasa.motion.checkpoint import load_model
     from vasa.motion.config import MotionConfig
-    from vasa.motion.train import TrainConfig, train_motion
+    from vasa.motion.train import TrainMotionConfig, train_motion
 
     torch.manual_seed(0)
     out, _ = dataset
     model = MotionConfig(window=8, prev=2, width=32, layers=1, heads=2)
-    cfg = TrainConfig(steps=6, batch=4, warmup=2, eval_every=3, save_every=3, model=model)
+    cfg = TrainMotionConfig(steps=6, batch=4, warmup=2, eval_every=3, save_every=3, model=model)
     run = tmp_path / "run"
     path = train_motion(out, run, cfg, progress=False)
     assert load_model(path).net.cfg == model and (run / "last.pt").is_file()
@@ -240,6 +240,36 @@ def test_train_motion_on_a_prepared_dataset_resumes_and_keeps_the_best(dataset, 
     with (run / "log.csv").open() as f:
         steps = [int(r["step"]) for r in csv.DictReader(f)]
     assert steps == [3, 6, 9] and load_model(path).info["steps"] == 9
+
+
+def test_train_motion_resume_is_safe_with_bad_leftovers(dataset, tmp_path):
+    """A crash after a log row but before the checkpoint leaves rows past last.pt: the resumed
+    log has each step once, in order. Another --width, or a corrupt last.pt, is a clear error
+    naming the file, not a traceback or a silent restart."""
+    import csv
+
+    from vasa.motion.config import MotionConfig
+    from vasa.motion.train import TrainMotionConfig, train_motion
+
+    out, _ = dataset
+    model = MotionConfig(window=8, prev=2, width=32, layers=1, heads=2)
+    cfg = TrainMotionConfig(steps=6, batch=4, warmup=2, eval_every=3, save_every=6, model=model)
+    run = tmp_path / "run"
+    train_motion(out, run, cfg, progress=False)
+    with (run / "log.csv").open("a") as f:
+        f.write("9,0.1,0.1,1e-4,1.0\n")  # logged by a run killed before its next save
+    cfg.steps = 9
+    train_motion(out, run, cfg, progress=False)
+    with (run / "log.csv").open() as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [3, 6, 9]
+    wide = TrainMotionConfig(steps=12, batch=4, model=MotionConfig(window=8, prev=2, width=64,
+                                                                    layers=1, heads=2))
+    with pytest.raises(ValueError, match="last.pt: this run was started with another model: "
+                                         "width 32 \\(asked 64\\)"):
+        train_motion(out, run, wide, progress=False)
+    (run / "last.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    with pytest.raises(ValueError, match="last.pt: not a readable training checkpoint"):
+        train_motion(out, run, cfg, progress=False)
 
 
 def test_motion_segments_undo_an_av_offset(dataset):

@@ -16,7 +16,9 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import ASSETS
 
-from vasa.motion.engine import Controls, MotionEngine
+from vasa.motion.controls import Controls
+from vasa.motion.engine import MotionEngine
+from vasa.pipelines.stream import StreamConfig, StreamSession
 from vasa.serve.live import LiveConfig, LiveStream
 from vasa.serve.protocol import (
     BUSY_CLOSE_CODE,
@@ -30,7 +32,6 @@ from vasa.serve.protocol import (
     parse_text,
     unpack_frame,
 )
-from vasa.serve.session import StreamConfig, StreamSession
 
 FAST = StreamConfig(controls=Controls(steps=2))  # the streaming preset's hop and look-ahead
 
@@ -119,18 +120,19 @@ def test_protocol_refuses_malformed_messages_with_clear_errors():
 def test_controls_are_checked_against_the_model_ranges():
     base = Controls(steps=5)
     c = apply_controls(base, parse_text('{"type": "controls", "gaze": "left", "emotion": '
-                                        '"happiness", "distance": 1.5, "motion_scale": 0.5}'),
-                       (0.0, -0.1))
-    assert c.gaze == pytest.approx((-0.26, -0.1)) and c.emotion[0] > 0 and c.distance == 1.5
+                                        '"happiness", "distance": 1.5, "motion_scale": 0.5}'))
+    # gaze is kept as asked (an offset from the model's forward), resolved by the engine
+    assert c.gaze.resolve((0.0, -0.1)) == pytest.approx((-0.26, -0.1))
+    assert c.emotion[0] > 0 and c.distance == 1.5
     assert c.steps == 5 and base.gaze is None  # the base is not changed
-    back = apply_controls(c, parse_text('{"type": "controls", "distance": null}'), (0, 0))
+    back = apply_controls(c, parse_text('{"type": "controls", "distance": null}'))
     assert back.distance is None and back.gaze == c.gaze
     for update, words in [(ControlUpdate(cfg_audio=20.0), "cfg_audio must be in 0..10"),
                           (ControlUpdate(motion_scale=-1.0), "motion_scale must be in 0..3"),
                           (ControlUpdate(gaze="sideways"), "gaze must be one of"),
                           (ControlUpdate(emotion="glee"), "emotion must be one of")]:
         with pytest.raises(ProtocolError, match=words):
-            apply_controls(base, update, (0, 0))
+            apply_controls(base, update)
 
 
 def test_frame_messages_round_trip():

@@ -102,7 +102,7 @@ def bundled_clip() -> tuple[np.ndarray, np.ndarray]:
     """(dynamics (T, 28), audio features (T', 85)) of the bundled 8 s Obama clip."""
     from vasa.audio import get_extractor
     from vasa.io import load_audio
-    from vasa.pipelines.track import track_video
+    from vasa.tracking.video import track_video
 
     clip = ASSETS / "obama_address_8s.mp4"
     tracked = track_video(clip, fps=25.0)
@@ -132,7 +132,7 @@ def test_shipped_model_finds_the_bundled_clips_own_offset(bundled_clip):
     the learned metric and the model-free lip-opening / loudness lag agree on it, and undoing
     the measured offset brings the clip to 0 (benchmarks/results/sync_validation.md)."""
     from vasa.audio import N_MELS, PROSODY_FIELDS
-    from vasa.evaluation.train_sync import align
+    from vasa.data.offsets import align
     from vasa.latent.basis import default_basis
 
     dyn, audio = bundled_clip
@@ -179,9 +179,10 @@ def test_train_sync_end_to_end(tmp_path):
     from vasa.evaluation.train_sync import TrainSyncConfig, train_sync
 
     fake_dataset(tmp_path)
-    cfg = TrainSyncConfig(batch=32, hard_negatives=4, eval_every=30, lr=3e-3, model=TINY)
-    reports = [train_sync(tmp_path, tmp_path / f"sync{k}.pt", steps=60, seed=0, config=cfg,
-                          progress=False) for k in range(2)]
+    cfg = TrainSyncConfig(steps=60, batch=32, hard_negatives=4, eval_every=30, lr=3e-3,
+                          model=TINY)
+    reports = [train_sync(tmp_path, tmp_path / f"sync{k}.pt", cfg, progress=False)
+               for k in range(2)]
     assert reports[0].train_loss == reports[1].train_loss  # deterministic with the seed
     assert reports[0].val_offset_acc == 1.0  # the fake audio is aligned with the motion
     log = (tmp_path / "sync0_train_log.csv").read_text().splitlines()
@@ -195,12 +196,13 @@ def test_train_sync_end_to_end(tmp_path):
 def test_realignment_undoes_a_shifted_train_clip(tmp_path):
     """One of four train speakers has its audio delayed by 4 frames: the out-of-fold models read
     that offset, the final fit trains on it shifted back, and the other segments are left."""
-    from vasa.evaluation.train_sync import TrainSyncConfig, align, train_sync
+    from vasa.data.offsets import align
+    from vasa.evaluation.train_sync import TrainSyncConfig, train_sync
 
     fake_dataset(tmp_path, train=4, delay={0: 4})
-    cfg = TrainSyncConfig(batch=32, hard_negatives=4, eval_every=200, lr=3e-3, model=TINY)
-    report = train_sync(tmp_path, tmp_path / "sync.pt", steps=200, seed=0, config=cfg,
-                        progress=False, folds=2)
+    cfg = TrainSyncConfig(steps=200, folds=2, batch=32, hard_negatives=4, eval_every=200,
+                          lr=3e-3, model=TINY)
+    report = train_sync(tmp_path, tmp_path / "sync.pt", cfg, progress=False)
     segs = {o["speaker"]: o for o in
             json.loads((tmp_path / "sync_offsets.json").read_text())["segments"]}
     assert segs["s0"]["offset"] == 4 and segs["s0"]["applied"] == 4

@@ -26,10 +26,10 @@ from vasa.latent.basis import default_basis
 from vasa.latent.face_model import decode_canonical
 from vasa.latent.retarget import retarget
 from vasa.pipelines.reenact import ReenactConfig, reenact
-from vasa.pipelines.track import track_video
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
 from vasa.render.mouth import lip_gap
+from vasa.tracking.video import track_video
 
 DEFAULT_PORTRAIT = Path(__file__).resolve().parent / "assets" / "astronaut.jpg"
 DEFAULT_DRIVING = DEFAULT_PORTRAIT.with_name("obama_address_8s.mp4")
@@ -37,15 +37,6 @@ RENDER_TARGET_FPS = 200.0  # renderer alone at 512x512
 REENACT_TARGET_FPS = 40.0  # decode + track + render + encode
 STAGES = ("decode", "vertices", "flow", "remap", "mouth", "eyes")
 _clock = time.perf_counter
-
-
-def rss_mb() -> float | None:
-    """Resident memory of this process now (Linux), in MiB; None where it cannot be read."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @dataclass

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from vasa.timebase import MOTION_FPS
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
@@ -42,19 +44,38 @@ def _reenact(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {result.frames} frames at {result.fps:g} fps{lost}")
 
 
-def _generate_config(args: argparse.Namespace):
-    from vasa.motion.engine import Controls
-    from vasa.pipelines.generate import GenerateConfig, parse_emotion, parse_gaze
+def _flag(field_name: str) -> str:
+    """The command-line spelling of a config field: cfg_audio -> --cfg-audio."""
+    return "--" + field_name.replace("_", "-")
 
-    parse_gaze(args.gaze, (0.0, 0.0))  # fail early on a malformed value
-    controls = Controls(distance=args.distance, emotion=parse_emotion(args.emotion),
-                        cfg_audio=args.cfg_audio, cfg_gaze=args.cfg_gaze,
-                        cfg_emotion=args.cfg_emotion, steps=args.steps,
-                        motion_scale=args.motion_scale, still_head=args.still_head,
-                        seed=args.seed)
-    cfg = GenerateConfig(size=args.size, gaze=args.gaze, crf=args.crf,
-                         face_index=args.face_index, controls=controls, hop=args.hop,
-                         lookahead=args.lookahead)
+
+def _controls(args: argparse.Namespace):
+    """Controls from the generate/demo flags; errors name the flag, not the field."""
+    from vasa.motion.controls import (
+        ControlError,
+        Controls,
+        check_controls,
+        parse_emotion,
+        parse_gaze,
+    )
+
+    try:
+        controls = Controls(gaze=parse_gaze(args.gaze), distance=args.distance,
+                            emotion=parse_emotion(args.emotion), cfg_audio=args.cfg_audio,
+                            cfg_gaze=args.cfg_gaze, cfg_emotion=args.cfg_emotion,
+                            steps=args.steps, motion_scale=args.motion_scale,
+                            still_head=args.still_head, seed=args.seed)
+        check_controls(controls)
+    except ControlError as err:
+        raise ValueError(err.named(_flag(err.field))) from None
+    return controls
+
+
+def _generate_config(args: argparse.Namespace):
+    from vasa.pipelines.config import GenerateConfig
+
+    cfg = GenerateConfig(size=args.size, crf=args.crf, face_index=args.face_index,
+                         controls=_controls(args), hop=args.hop, lookahead=args.lookahead)
     if args.model:
         cfg.model = args.model
     return cfg
@@ -65,7 +86,7 @@ def _generate(args: argparse.Namespace) -> None:
 
     result = generate(args.portrait, args.audio, args.out, _generate_config(args),
                       progress=not args.quiet)
-    print(f"wrote {args.out}: {result.frames} frames at 25 fps")
+    print(f"wrote {args.out}: {result.frames} frames at {MOTION_FPS} fps")
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -81,33 +102,30 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _add_generate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gaze", default=None,
-                   help="forward (default), left, right, up, down, or THETA,PHI in degrees")
-    p.add_argument("--distance", type=float, default=None,
-                   help="head distance, 1 = typical (0.5..3; default: training mean)")
-    p.add_argument("--emotion", default=None,
-                   help="neutral (default), happiness, sadness, surprise, anger, disgust, fear, "
-                        "contempt, or 7 comma-separated values in 0..1")
-    p.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale (1.0)")
-    p.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (1.0)")
-    p.add_argument("--cfg-emotion", type=float, default=1.0,
-                   help="emotion guidance scale when --emotion is given (1.0)")
-    p.add_argument("--steps", type=int, default=10, help="sampling steps (10)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--motion-scale", type=float, default=1.0,
-                   help="head-motion intensity (0..3, 1 = as generated)")
-    p.add_argument("--still-head", action="store_true", help="keep the head still")
-    p.add_argument("--hop", type=int, default=None,
+    from vasa.motion.controls import Controls, control_help
+    from vasa.pipelines.config import GenerateConfig
+
+    c, g = Controls(), GenerateConfig()  # every default below is read from these
+    p.add_argument("--gaze", default=None, help=control_help("gaze"))
+    p.add_argument("--distance", type=float, default=c.distance, help=control_help("distance"))
+    p.add_argument("--emotion", default=None, help=control_help("emotion"))
+    for name, kind in (("cfg_audio", float), ("cfg_gaze", float), ("cfg_emotion", float),
+                       ("steps", int), ("seed", int), ("motion_scale", float)):
+        p.add_argument(_flag(name), type=kind, default=getattr(c, name), help=control_help(name))
+    p.add_argument("--still-head", action="store_true", default=c.still_head,
+                   help=control_help("still_head"))
+    p.add_argument("--hop", type=int, default=g.hop,
                    help="frames per window step (default: the model's window, 50 = offline "
                         "quality; 2 = what `vasa serve` streams with)")
-    p.add_argument("--lookahead", type=int, default=None,
+    p.add_argument("--lookahead", type=int, default=g.lookahead,
                    help="audio frames each window sees past the frames it emits (default: the "
                         "rest of the window)")
     p.add_argument("--model", default=None, help="motion model file (default: bundled)")
-    p.add_argument("--size", type=int, default=512, help="output side in pixels (512)")
-    p.add_argument("--face-index", type=int, default=None,
+    p.add_argument("--size", type=int, default=g.size, help=f"output side in pixels ({g.size})")
+    p.add_argument("--face-index", type=int, default=g.face_index,
                    help="which portrait face to animate, 0 = largest")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
+    p.add_argument("--crf", type=int, default=g.crf,
+                   help=f"x264 quality, lower is better ({g.crf})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -152,7 +170,7 @@ def _prepare(args: argparse.Namespace) -> None:
                       progress=not args.quiet, audio_only=audio_only)
     kept = [r for r in reports if r.status == "kept"]
     print(f"{out}: {len(kept)} of {len(reports)} items kept, "
-          f"{sum(r.frames_kept for r in kept) / 25 / 60:.1f} min; see {out}/reports/")
+          f"{sum(r.frames_kept for r in kept) / MOTION_FPS / 60:.1f} min; see {out}/reports/")
 
 
 def _data_stats(args: argparse.Namespace) -> None:
@@ -167,29 +185,33 @@ def _data_stats(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    """Every trainer has one shape: train_X(data, out, config, progress); flags the user did
+    not give keep the config dataclass's default."""
+    from dataclasses import replace
+
+    steps = {"steps": args.steps} if args.steps else {}
     if args.model == "motion":
-        from vasa.motion.config import MotionConfig
-        from vasa.motion.train import TrainConfig, train_motion
+        from vasa.motion.config import MotionConfig, TrainMotionConfig
+        from vasa.motion.train import train_motion
 
         model = MotionConfig(width=args.width, layers=args.layers, heads=args.heads,
                              window=args.window, prev=args.prev)
-        cfg = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch,
-                          seed=args.seed, threads=args.threads, model=model,
-                          velocity_weight=args.velocity_weight, stop_at=args.stop_at,
-                          av_offsets=args.av_offsets)
+        cfg = TrainMotionConfig(**steps, batch=args.batch, seed=args.seed, threads=args.threads,
+                                model=model, velocity_weight=args.velocity_weight,
+                                stop_at=args.stop_at, av_offsets=args.av_offsets)
         print(f"wrote {train_motion(args.data, args.out, cfg, progress=not args.quiet)}")
         return
     if args.model == "sync":
-        from vasa.evaluation.train_sync import train_sync as train
-    else:
-        from vasa.evaluation.train_capp import train_capp as train
-    kwargs = {"steps": args.steps} if args.steps else {}
-    if args.model == "sync":
-        kwargs["folds"] = args.folds
-    elif args.av_offsets:
-        kwargs["av_offsets"] = args.av_offsets
-    report = train(args.data, args.out, seed=args.seed, progress=not args.quiet, **kwargs)
-    print(report)
+        from vasa.evaluation.train_sync import TrainSyncConfig, train_sync
+
+        folds = {} if args.folds is None else {"folds": args.folds}
+        cfg = replace(TrainSyncConfig(), **steps, **folds, seed=args.seed)
+        print(train_sync(args.data, args.out, cfg, progress=not args.quiet))
+        return
+    from vasa.evaluation.train_capp import TrainCappConfig, train_capp
+
+    cfg = replace(TrainCappConfig(), **steps, seed=args.seed, av_offsets=args.av_offsets)
+    print(train_capp(args.data, args.out, cfg, progress=not args.quiet))
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -211,9 +233,9 @@ def _eval(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from vasa.motion.checkpoint import DEFAULT_MODEL
+    from vasa.motion.config import DEFAULT_MODEL
+    from vasa.pipelines.config import StreamConfig
     from vasa.serve.server import ServeConfig, run_server
-    from vasa.serve.session import StreamConfig
 
     stream = StreamConfig(hop=args.hop, lookahead=args.lookahead)
     stream.controls = replace(stream.controls, steps=args.steps)
@@ -245,7 +267,14 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser; every default is read from the config dataclass it fills."""
+    from vasa.data.prepare import PrepareConfig
     from vasa.latent.basis import DEFAULT_BASIS
+    from vasa.motion.config import MotionConfig, TrainMotionConfig
+    from vasa.motion.features import NUM_PCA
+    from vasa.pipelines.config import StreamConfig
+
+    mc, tm, pc, sc = MotionConfig(), TrainMotionConfig(), PrepareConfig(), StreamConfig()
 
     p = argparse.ArgumentParser(prog="vasa", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
@@ -256,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--manifest", default=str(DEFAULT_DATA / "MANIFEST.tsv"),
                    help="TSV manifest of face videos (default: ../shared/data/MANIFEST.tsv)")
     b.add_argument("-o", "--out", default=str(DEFAULT_BASIS), help="output .npz")
-    b.add_argument("--components", type=int, default=24, help="PCA components of the dynamics")
+    b.add_argument("--components", type=int, default=NUM_PCA,
+                   help=f"PCA components of the dynamics ({NUM_PCA}; the motion generator's "
+                        "features need exactly this many)")
     b.add_argument("--workers", type=int, default=2, help="tracking processes")
     b.set_defaults(func=_build_basis)
 
@@ -297,9 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="do not build index.json now (sharded runs merge once at the end)")
     pr.add_argument("--merge-only", action="store_true",
                     help="only build index.json from the reports already in --out")
-    pr.add_argument("--fps", type=float, default=25.0, help="motion frame rate (25)")
-    pr.add_argument("--max-side", type=int, default=720, help="decode size for tracking (720)")
-    pr.add_argument("--audio-features", default="logmel+prosody",
+    pr.add_argument("--fps", type=float, default=pc.fps,
+                    help=f"motion frame rate ({pc.fps:g}: the audio features' rate, the only one "
+                         "accepted)")
+    pr.add_argument("--max-side", type=int, default=pc.max_side,
+                    help=f"decode size for tracking ({pc.max_side})")
+    pr.add_argument("--audio-features", default=pc.audio_features,
                     help="audio feature extractor (logmel+prosody, logmel, mfcc, prosody, "
                          "hf:/local/wav2vec2-dir)")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -312,22 +346,28 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", default="data/vasa-default", help="dataset from `vasa prepare`")
     tr.add_argument("--out", required=True, help="output checkpoint (.pt)")
     tr.add_argument("--steps", type=int, default=None, help="training steps (model default)")
-    tr.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    tr.add_argument("--width", type=int, default=128, help="motion: transformer width (128)")
-    tr.add_argument("--layers", type=int, default=4, help="motion: transformer blocks (4)")
-    tr.add_argument("--heads", type=int, default=8, help="motion: attention heads (8)")
-    tr.add_argument("--window", type=int, default=50, help="motion: frames per window W (50)")
-    tr.add_argument("--prev", type=int, default=10, help="motion: previous frames K (10)")
-    tr.add_argument("--batch", type=int, default=32, help="motion: batch size (32)")
+    tr.add_argument("--seed", type=int, default=tm.seed, help=f"random seed ({tm.seed})")
+    tr.add_argument("--width", type=int, default=mc.width,
+                    help=f"motion: transformer width ({mc.width})")
+    tr.add_argument("--layers", type=int, default=mc.layers,
+                    help=f"motion: transformer blocks ({mc.layers})")
+    tr.add_argument("--heads", type=int, default=mc.heads,
+                    help=f"motion: attention heads ({mc.heads})")
+    tr.add_argument("--window", type=int, default=mc.window,
+                    help=f"motion: frames per window W ({mc.window})")
+    tr.add_argument("--prev", type=int, default=mc.prev,
+                    help=f"motion: previous frames K ({mc.prev})")
+    tr.add_argument("--batch", type=int, default=tm.batch, help=f"motion: batch size ({tm.batch})")
     tr.add_argument("--stop-at", type=int, default=None,
                     help="motion: stop and export at this step, keeping the --steps schedule")
-    tr.add_argument("--velocity-weight", type=float, default=1.0,
+    tr.add_argument("--velocity-weight", type=float, default=tm.velocity_weight,
                     help="motion: weight of the velocity loss term (1.0; 0 = the paper's loss)")
-    tr.add_argument("--threads", type=int, default=1,
+    tr.add_argument("--threads", type=int, default=tm.threads,
                     help="motion: CPU threads (1: fastest for this model size on 2 cores)")
-    tr.add_argument("--folds", type=int, default=5,
+    tr.add_argument("--folds", type=int, default=None,
                     help="sync: speaker folds used to measure and undo each train clip's AV "
-                         "offset before the final fit (5; 0 = train on the clips as they are)")
+                         "offset before the final fit (default: TrainSyncConfig.folds, 5; "
+                         "0 = train on the clips as they are)")
     tr.add_argument("--av-offsets", default=None,
                     help="motion, capp: the <out>_offsets.json of `vasa train sync`: undo "
                          "each train clip's AV offset first")
@@ -362,11 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=2,
                     help="compute threads, one per core (2)")
     sv.add_argument("--model", default=None, help="motion model file (default: bundled)")
-    sv.add_argument("--hop", type=int, default=2,
-                    help="frames per motion window (2; 1 = 40 ms less latency, twice the cost)")
-    sv.add_argument("--lookahead", type=int, default=1,
-                    help="frames of audio look-ahead past each window (1 = 40 ms)")
-    sv.add_argument("--steps", type=int, default=5, help="sampling steps per window (5)")
+    sv.add_argument("--hop", type=int, default=sc.hop,
+                    help=f"frames per motion window ({sc.hop}; 1 = 40 ms less latency, twice "
+                         "the cost)")
+    sv.add_argument("--lookahead", type=int, default=sc.lookahead,
+                    help=f"frames of audio look-ahead past each window ({sc.lookahead} = "
+                         f"{sc.lookahead * 40} ms)")
+    sv.add_argument("--steps", type=int, default=sc.controls.steps,
+                    help=f"sampling steps per window ({sc.controls.steps})")
     sv.add_argument("--jpeg-quality", type=int, default=80, help="frame JPEG quality (80)")
     sv.add_argument("--playout-delay", type=float, default=0.3,
                     help="seconds the page buffers frames against compute jitter (0.3; less on "

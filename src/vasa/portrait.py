@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
 CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
 CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
-MIN_CROP_IOD = 2.8
-MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to warp it from  # never crop tighter than this, even when the image ends near the face
+MIN_CROP_IOD = 2.8  # never crop tighter than this, even when the image ends near the face
+MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to warp it from
 
 
 @dataclass
@@ -49,8 +49,8 @@ class Portrait:
     def identity(self, basis: FaceBasis) -> np.ndarray:
         """Neutral 3D face shape (478, 3): this face with zero expression, eyes open, gaze ahead."""
         neutral = np.zeros_like(self.dynamics)
-        k = basis.num_pca
-        neutral[k:k + 2] = np.maximum(self.dynamics[k:k + 2], 0.28)
+        eyes = basis.layout.eyes
+        neutral[eyes] = np.maximum(self.dynamics[eyes], 0.28)
         return decode_canonical(self.canonical, self.dynamics, neutral, basis)
 
 

@@ -2,7 +2,10 @@
 
 ``get_extractor(name)(audio)`` maps mono float32 audio at 16 kHz ``(N,)`` to
 ``(ceil(N / 640), dim)`` float32; ``extractor.spec.id`` names the features in datasets and
-checkpoints. Loading audio is separate: ``vasa.io.load_audio(path, SAMPLE_RATE)``.
+checkpoints. Loading audio is separate: ``vasa.io.load_audio(path, SAMPLE_RATE)``. The
+extractors live in their own modules (features: log-mel, MFCC; prosody; hf: a local
+Wav2Vec2/HuBERT); this package owns the registry that names them, so none imports another's
+registry.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from vasa.audio.features import (
     ExtractorSpec,
     LogMelExtractor,
     MfccExtractor,
-    get_extractor,
     mel_filterbank,
     num_frames,
 )
@@ -47,3 +49,28 @@ __all__ = [
     "mel_filterbank",
     "num_frames",
 ]
+
+_REGISTRY = {
+    "logmel": LogMelExtractor,
+    "logmel-stacked": lambda: LogMelExtractor(stack=True),
+    "mfcc": MfccExtractor,
+    "prosody": ProsodyExtractor,
+}
+
+
+def get_extractor(name: str = DEFAULT_EXTRACTOR) -> AudioFeatureExtractor:
+    """Extractor by name: "logmel" (80), "logmel-stacked" (320), "mfcc" (40), "prosody" (5),
+    any of them joined with "+" (default "logmel+prosody", 85), or "hf:/local/model-dir" for a
+    local Wav2Vec2/HuBERT checkpoint (needs torch and transformers)."""
+    if name.startswith("hf:"):
+        from vasa.audio.hf import HFExtractor  # torch and transformers only when asked for
+
+        return HFExtractor(name[3:])
+    parts = name.split("+")
+    unknown = [p for p in parts if p not in _REGISTRY]
+    if unknown or not name:
+        valid = ", ".join([*_REGISTRY, "logmel+prosody", "hf:/local/model-dir"])
+        raise ValueError(f"unknown audio feature extractor {name!r}; valid: {valid} "
+                         "(join names with '+')")
+    made = [_REGISTRY[p]() for p in parts]
+    return made[0] if len(made) == 1 else CombinedExtractor(*made)

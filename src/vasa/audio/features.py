@@ -1,4 +1,5 @@
-"""Audio features per motion frame: log-mel, MFCC, their combination with prosody; the registry.
+"""Audio features per motion frame: log-mel, MFCC and their combination (the registry that
+names them is `vasa.audio.get_extractor`).
 
 Every extractor maps mono float32 audio at 16 kHz, ``(N,)``, to ``(T, dim)`` float32 with
 ``T = ceil(N / SAMPLES_PER_FRAME)``: feature row t describes samples ``[t*640, (t+1)*640)``,
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vasa.timebase import MOTION_FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
+
 __all__ = [
     "DEFAULT_EXTRACTOR",
     "HOP",
@@ -38,15 +41,11 @@ __all__ = [
     "ExtractorSpec",
     "LogMelExtractor",
     "MfccExtractor",
-    "get_extractor",
     "mel_filterbank",
     "num_frames",
     "power_spectrogram",
 ]
 
-SAMPLE_RATE = 16000
-MOTION_FPS = 25
-SAMPLES_PER_FRAME = SAMPLE_RATE // MOTION_FPS  # 640: the audio of one motion frame
 HOP = 160  # 10 ms, as in whisper/audio.py (HOP_LENGTH)
 HOPS_PER_FRAME = SAMPLES_PER_FRAME // HOP  # 4 spectrogram hops per motion frame
 N_FFT = 400  # 25 ms window, as in whisper/audio.py
@@ -249,36 +248,4 @@ class CombinedExtractor(AudioFeatureExtractor):
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         return np.concatenate([p(audio) for p in self.parts], axis=1)
-
-
-def _prosody() -> AudioFeatureExtractor:
-    from vasa.audio.prosody import ProsodyExtractor  # imports this module: resolve lazily
-
-    return ProsodyExtractor()
-
-
-_REGISTRY = {
-    "logmel": LogMelExtractor,
-    "logmel-stacked": lambda: LogMelExtractor(stack=True),
-    "mfcc": MfccExtractor,
-    "prosody": _prosody,
-}
-
-
-def get_extractor(name: str = DEFAULT_EXTRACTOR) -> AudioFeatureExtractor:
-    """Extractor by name: "logmel" (80), "logmel-stacked" (320), "mfcc" (40), "prosody" (5),
-    any of them joined with "+" (default "logmel+prosody", 85), or "hf:/local/model-dir" for a
-    local Wav2Vec2/HuBERT checkpoint (needs torch and transformers)."""
-    if name.startswith("hf:"):
-        from vasa.audio.hf import HFExtractor
-
-        return HFExtractor(name[3:])
-    parts = name.split("+")
-    unknown = [p for p in parts if p not in _REGISTRY]
-    if unknown or not name:
-        valid = ", ".join([*_REGISTRY, "logmel+prosody", "hf:/local/model-dir"])
-        raise ValueError(f"unknown audio feature extractor {name!r}; valid: {valid} "
-                         "(join names with '+')")
-    made = [_REGISTRY[p]() for p in parts]
-    return made[0] if len(made) == 1 else CombinedExtractor(*made)
 

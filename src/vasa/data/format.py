@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vasa.io import atomic_output
+
 SCHEMA_VERSION = 1
 EMOTION_DIM = 7
 
@@ -139,16 +141,14 @@ class ClipReport:
 
 def write_json(path: Path, obj: object) -> None:
     """Atomic JSON write: a crash leaves the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=1) + "\n")
 
 
 def write_array(path: Path, array: np.ndarray) -> None:
     """Atomic .npy write."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-    np.save(tmp, np.ascontiguousarray(array, np.float32))
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:  # the temporary name keeps .npy: numpy adds none
+        np.save(tmp, np.ascontiguousarray(array, np.float32))
 
 
 class Dataset:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vasa.audio.features import DEFAULT_EXTRACTOR
 from vasa.data import qc
 from vasa.data.format import (
     ClipReport,
@@ -28,6 +29,7 @@ from vasa.data.format import (
     write_json,
 )
 from vasa.data.sources import SourceItem, content_hash
+from vasa.timebase import MOTION_FPS, SAMPLE_RATE, check_motion_fps
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,13 @@ class PrepareConfig:
     """fps: motion frame rate every source is resampled to. max_side: decode size (tracking
     accuracy saturates well below 1080p). audio_features: extractor name (vasa.audio)."""
 
-    fps: float = 25.0
+    fps: float = float(MOTION_FPS)  # the audio features' rate: the only one accepted
     max_side: int = 720
-    audio_features: str = "logmel+prosody"
+    audio_features: str = DEFAULT_EXTRACTOR
     min_segment_frames: int = qc.MIN_SEGMENT_FRAMES
+
+    def __post_init__(self) -> None:
+        check_motion_fps(self.fps, "--fps")
 
     def fingerprint(self, basis_version: str, extractor_id: str) -> str:
         return f"{self.fps}|{self.max_side}|{extractor_id}|{basis_version}|{self.min_segment_frames}"
@@ -82,7 +87,7 @@ def _audio(item: SourceItem, report: ClipReport):
         report.warnings.append("no audio: kept as audio-less (motion prior)")
         return None
     try:
-        audio = load_audio(path, 16000)
+        audio = load_audio(path, SAMPLE_RATE)
     except (MediaError, FileNotFoundError) as err:
         report.warnings.append(f"audio unusable ({err}): kept as audio-less")
         return None
@@ -101,14 +106,14 @@ def _frame_values(faces: list, size: int, basis, cfg: PrepareConfig) -> np.ndarr
 
     cols = column_layout(basis.dynamics_dim)
     out = np.zeros((len(faces), cols["confidence"][1]), np.float32)
-    k = basis.num_pca
+    eyes = basis.layout.eyes
     for i, f in enumerate(faces):
         if f is None:
             continue
         pose, dyn, _ = encode_landmarks(f.landmarks, basis, size)
         out[i, slice(*cols["pose"])] = pose
         out[i, slice(*cols["dynamics"])] = dyn
-        out[i, slice(*cols["eye_open"])] = dyn[k:k + 2]
+        out[i, slice(*cols["eye_open"])] = dyn[eyes]
         out[i, slice(*cols["face_scale"])] = pose[5]
         out[i, slice(*cols["emotion"])] = emotion_coefficients(f.blendshapes[None],
                                                                f.blendshape_names)[0]
@@ -185,9 +190,10 @@ def _process(item: SourceItem, root: Path, cfg: PrepareConfig, basis, extractor,
     report.drop("face too small", int((found & ~big).sum()))
     valid = big.copy()
     if audio is not None:  # align lengths: trim to the shorter, warn past the tolerance
-        audio_frames = int(len(audio) / 16000 * cfg.fps)
-        if abs(len(audio) / 16000 - n / cfg.fps) > qc.AV_TOLERANCE_S:
-            report.warnings.append(f"audio {len(audio) / 16000:.2f} s vs video {n / cfg.fps:.2f}"
+        audio_frames = int(len(audio) / SAMPLE_RATE * cfg.fps)
+        if abs(len(audio) / SAMPLE_RATE - n / cfg.fps) > qc.AV_TOLERANCE_S:
+            report.warnings.append(f"audio {len(audio) / SAMPLE_RATE:.2f} s vs video "
+                                   f"{n / cfg.fps:.2f}"
                                    " s: trimmed to the shorter")
         if audio_frames < n:
             report.drop("beyond the end of the audio", int(valid[audio_frames:].sum()))

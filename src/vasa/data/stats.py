@@ -16,6 +16,7 @@ import numpy as np
 from vasa.data.conditions import blink_rate
 from vasa.data.emotion import EMOTIONS
 from vasa.data.format import Dataset, write_json
+from vasa.io import atomic_output
 
 MAX_FRAMES = 200_000  # per-frame distributions use every k-th frame past this many in all
 
@@ -165,19 +166,19 @@ def _markdown(st: DatasetStats) -> str:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fig.tight_layout()
-    fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
     return path
 
 

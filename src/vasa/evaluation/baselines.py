@@ -22,9 +22,9 @@ from vasa.audio.prosody import PROSODY_FIELDS
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.motion import MotionLatents
 from vasa.portrait import Portrait, make_portrait, read_image
+from vasa.timebase import MOTION_FPS
 
 BASELINES = ("static", "energy_mouth")
-FPS = 25.0
 LIP_UPPER, LIP_LOWER = 13, 14  # inner-lip midpoints (MediaPipe face mesh)
 # Lip gap (inner lips, inter-ocular distances) of the energy baseline: GAP_CLOSED when silent,
 # + GAP_RANGE at full loudness. The shared real clips span 0.01-0.16 (5th-95th percentile).
@@ -77,7 +77,7 @@ def baseline_motion(kind: str, portrait: Portrait, audio: np.ndarray,
         env = loudness_envelope(get_extractor("prosody")(audio)[:, _LOG_ENERGY])[:t]  # (T,)
         target = GAP_CLOSED + GAP_RANGE * env  # (T,) lip gap wanted
         # Smallest coefficient change giving the gap change: along d, (target - gap0) / |d|^2.
-        dyn[:, :basis.num_pca] += np.outer((target - gap0) / (d @ d), d)
+        dyn[:, basis.layout.pca] += np.outer((target - gap0) / (d @ d), d)
     return MotionLatents(pose, dyn)
 
 
@@ -122,7 +122,7 @@ def render_baseline(kind: str, portrait: PortraitSource, audio_path: str | os.Pa
     motion = baseline_motion(kind, p, audio, basis)
     renderer = Renderer(p, basis)
     out_path = Path(out_path)
-    with VideoWriter(out_path, FPS, audio, SAMPLE_RATE) as writer:
+    with VideoWriter(out_path, MOTION_FPS, audio, SAMPLE_RATE) as writer:
         if kind == "static":
             frame = renderer.render(motion.pose[0], motion.dynamics[0])  # identical every frame
             for _ in range(len(motion)):

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vasa.compat import check_trained_with
+from vasa.io import atomic_output
 
 WINDOW = 75  # 3 s at 25 fps, VASA-1 section 4.2
 DEFAULT_HOP = 25  # score windows start every second
@@ -192,13 +193,11 @@ class CappModel:
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint atomically (config, weights, buffers, provenance)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
         state = {k: v.detach().to(torch.float32).clone() for k, v in self.net.state_dict().items()}
-        torch.save({"format": CAPP_FORMAT, "config": asdict(self.config), "state": state,
-                    "extractor_id": self.extractor_id, "basis_version": self.basis_version,
-                    "info": self.info}, tmp)
-        tmp.replace(path)
+        with atomic_output(path) as tmp:
+            torch.save({"format": CAPP_FORMAT, "config": asdict(self.config), "state": state,
+                        "extractor_id": self.extractor_id, "basis_version": self.basis_version,
+                        "info": self.info}, tmp)
 
 
 def load_capp(path: str | Path = DEFAULT_CAPP, extractor_id: str | None = None,

@@ -215,7 +215,7 @@ def identity_shapes(video: Path, frames: int, count: int, basis: FaceBasis) -> n
 def evaluate_video(method: str, item: VideoItem, learned: tuple, basis: FaceBasis,
                    max_seconds: float | None = None) -> Result:
     """All per-video metrics of one video (METRICS but FD_motion, which is per method)."""
-    from vasa.pipelines.track import track_video
+    from vasa.tracking.video import track_video
 
     res = Result(method, str(item.video))
     clock = [time.perf_counter()]

@@ -1,6 +1,6 @@
 """Motion metrics over tracked motion latents: pure functions of (pose, dynamics, found, audio).
 
-Inputs are what `vasa.pipelines.track.track_video(path, fps=25.0)` re-extracts from a video
+Inputs are what `vasa.tracking.video.track_video(path, fps=25.0)` re-extracts from a video
 (generated or real), never the latents a generator emitted: the metrics judge what is on screen.
 All rates assume 25 fps tracking (VASA-1 reports Delta P per frame at 25 fps).
 
@@ -21,8 +21,9 @@ from vasa.data import conditions
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis
 from vasa.latent.motion import PITCH, ROLL, SCALE, TX, TY
+from vasa.timebase import MOTION_FPS
 
-FPS = 25.0  # tracking rate every metric here assumes
+FPS = float(MOTION_FPS)  # tracking rate every metric here assumes
 MIN_RATE_SECONDS = 2.0  # per-minute rates from less than this are not reported
 # Gaze shift: the median gaze over the GAZE_HALF frames after a frame differs from the median
 # over the GAZE_HALF frames before it by more than GAZE_SHIFT_DEG. Medians ignore one-frame
@@ -129,7 +130,7 @@ def landmark_motion(dynamics: np.ndarray, basis: FaceBasis,
     coefficients x basis.std x components (the face model's own decoding, without identity).
     points: landmark indices to keep (all of basis.points when None)."""
     k = basis.num_pca
-    coef = np.asarray(dynamics, np.float64)[:, :k] * basis.std  # (T, K)
+    coef = np.asarray(dynamics, np.float64)[:, basis.layout.pca] * basis.std  # (T, K)
     comp = basis.components.astype(np.float64).reshape(k, -1, 3)  # (K, P, 3)
     if points is not None:
         where = {int(p): i for i, p in enumerate(basis.points)}

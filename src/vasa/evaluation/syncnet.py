@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vasa.compat import check_trained_with
+from vasa.io import atomic_output
 from vasa.latent.basis import FaceBasis
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -94,14 +95,13 @@ class SyncModel:
 
     def save(self, path: str | Path) -> None:
         """Write the checkpoint atomically (a crash never leaves half a file)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save({"format": CHECKPOINT_FORMAT, "config": asdict(self.config),
-                    "state_dict": self.net.state_dict(),
-                    "stats": {k: torch.from_numpy(np.asarray(getattr(self, k), np.float32))
-                              for k in ("motion_mean", "motion_std", "audio_mean", "audio_std")},
-                    "extractor_id": self.extractor_id, "basis_version": self.basis_version}, tmp)
-        tmp.replace(path)
+        stats = {k: torch.from_numpy(np.asarray(getattr(self, k), np.float32))
+                 for k in ("motion_mean", "motion_std", "audio_mean", "audio_std")}
+        with atomic_output(path) as tmp:
+            torch.save({"format": CHECKPOINT_FORMAT, "config": asdict(self.config),
+                        "state_dict": self.net.state_dict(), "stats": stats,
+                        "extractor_id": self.extractor_id, "basis_version": self.basis_version},
+                       tmp)
 
 
 def load_sync_model(path: str | Path = DEFAULT_SYNC_MODEL, extractor_id: str | None = None,
@@ -231,7 +231,7 @@ def lip_opening(dynamics: np.ndarray, basis: FaceBasis) -> np.ndarray:
     k, pts = basis.num_pca, list(basis.points)
     comp = basis.components.reshape(k, -1, 3)
     direction = (comp[:, pts.index(14), 1] - comp[:, pts.index(13), 1]) * basis.std  # (K,)
-    return np.asarray(dynamics, np.float64)[:, :k] @ direction
+    return np.asarray(dynamics, np.float64)[:, basis.layout.pca] @ direction
 
 
 def correlation_lag(video: np.ndarray, audio: np.ndarray, max_offset: int = MAX_OFFSET

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from vasa.data.format import Dataset
+from vasa.data.offsets import align, load_av_offsets
 from vasa.evaluation.capp import CappConfig, CappModel, CappNet, pose_features
-from vasa.evaluation.train_sync import align, load_av_offsets
+from vasa.timebase import MOTION_FPS, check_motion_fps
 
 SLID = (1, 8)  # hard negatives: audio slid by 1..8 frames (0.04-0.32 s) either way
 EVAL_MARGIN = 4  # val windows keep 4 frames either side for the shifted scores (VASA-1 Table 3)
@@ -84,7 +85,7 @@ def load_windows(ds: Dataset, split: str, window: int, hop: int = 1,
     count = np.array([len(x) for x in starts])
     first = np.concatenate([[0], np.cumsum(count)[:-1]])
     return WindowBank(np.concatenate(poses), np.concatenate(audios), np.concatenate(starts),
-                      np.concatenate(segment), first, count, len(speakers), off / 25 / 60)
+                      np.concatenate(segment), first, count, len(speakers), off / MOTION_FPS / 60)
 
 
 def sample_starts(bank: WindowBank, rng: np.random.Generator, batch: int,
@@ -200,8 +201,14 @@ class TrainReport:
 
 
 @dataclass
-class TrainSettings:
-    """Optimisation settings of `train_capp` (the model's sizes are in CappConfig)."""
+class TrainCappConfig:
+    """Settings of `train_capp`; the model's sizes are in `model`."""
+
+    steps: int = 600  # optimiser steps
+    seed: int = 0  # weights and batches: deterministic for a seed and a thread count
+    threads: int = 1  # torch CPU threads (restored afterwards)
+    av_offsets: str | None = None  # offsets file of `vasa train sync`: undo train AV offsets
+    log_path: str | None = None  # CSV log (default: next to the checkpoint, <stem>_log.csv)
 
     batch_size: int = 64  # windows per batch (CLIP negatives: the other 63)
     windows_per_clip: int = 16  # batch = 4 clips x 16 windows: most negatives share the clip
@@ -210,9 +217,10 @@ class TrainSettings:
     lr: float = 5e-4  # AdamW peak learning rate (warm-up 5%, cosine decay to 0)
     weight_decay: float = 0.05  # AdamW weight decay
     eval_every: int = 100  # validate and write a log row every this many steps
+    model: CappConfig = field(default_factory=CappConfig)
 
 
-def make_batch(bank: WindowBank, rng: np.random.Generator, cfg: CappConfig, st: TrainSettings
+def make_batch(bank: WindowBank, rng: np.random.Generator, cfg: CappConfig, st: TrainCappConfig
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
     """A training batch: pose (B, T, 6), mirrored at random; audio (B, T, 85); slid audio
     (B, K, T, 85) or None; starts (B,)."""
@@ -230,25 +238,25 @@ def make_batch(bank: WindowBank, rng: np.random.Generator, cfg: CappConfig, st: 
     return pose, audio, slid.view(len(s), st.slid_negatives, cfg.window, -1), s
 
 
-def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, seed: int = 0,
-               config: CappConfig | None = None, settings: TrainSettings | None = None,
-               log_path: str | Path | None = None, threads: int = 1,
-               progress: bool = True, av_offsets: str | Path | None = None) -> TrainReport:
+def train_capp(data_dir: str | Path, out_path: str | Path, config: TrainCappConfig | None = None,
+               progress: bool = True) -> TrainReport:
     """Train CAPP on `data_dir`'s train split, validate on its val split, save to `out_path`.
 
     Writes a CSV log (default: next to the checkpoint, `<stem>_log.csv`), one row per
-    `settings.eval_every` steps. Uses `threads` torch CPU threads (restored afterwards);
-    deterministic for a given seed and thread count. av_offsets: the offsets file of
+    `config.eval_every` steps. Uses `config.threads` torch CPU threads (restored afterwards);
+    deterministic for a given seed and thread count. config.av_offsets: the offsets file of
     `vasa train sync`; its train segments' AV offsets are undone before windowing (a pose
     sliding against its audio by a few frames is exactly what CAPP must learn to score low).
     """
-    cfg, st = config or CappConfig(), settings or TrainSettings()
+    st = config or TrainCappConfig()
+    cfg, steps, seed, threads, av_offsets = st.model, st.steps, st.seed, st.threads, st.av_offsets
     ds = Dataset(data_dir)
-    if ds.meta.audio_dim != cfg.audio_dim or ds.meta.motion_fps != 25.0:
-        raise ValueError(f"{data_dir}: audio features of dim {ds.meta.audio_dim} at "
-                         f"{ds.meta.motion_fps} fps; CAPP reads dim {cfg.audio_dim} at 25 fps")
+    check_motion_fps(ds.meta.motion_fps, str(data_dir))
+    if ds.meta.audio_dim != cfg.audio_dim:
+        raise ValueError(f"{data_dir}: audio features of dim {ds.meta.audio_dim}; CAPP reads "
+                         f"dim {cfg.audio_dim}")
     out_path = Path(out_path)
-    log_path = Path(log_path or out_path.with_name(out_path.stem + "_log.csv"))
+    log_path = Path(st.log_path or out_path.with_name(out_path.stem + "_log.csv"))
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -256,7 +264,7 @@ def train_capp(data_dir: str | Path, out_path: str | Path, steps: int = 600, see
     t0 = time.perf_counter()
     offsets = load_av_offsets(av_offsets) if av_offsets else None
     train = load_windows(ds, "train", cfg.window, margin=st.slid_range[1], av_offsets=offsets)
-    val = load_windows(ds, "val", cfg.window, hop=25)
+    val = load_windows(ds, "val", cfg.window, hop=MOTION_FPS)  # a window every second
     net = CappNet(cfg)
     fit_stats(net, train, rng)
     opt = torch.optim.AdamW(net.parameters(), lr=st.lr, weight_decay=st.weight_decay)

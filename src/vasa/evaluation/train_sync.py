@@ -23,7 +23,6 @@ offsets applied to the raw broadcasts before training lip readers. The offsets a
 from __future__ import annotations
 
 import csv
-import json
 import time
 import zlib
 from dataclasses import asdict, dataclass, field, replace
@@ -34,6 +33,7 @@ import torch
 from torch import nn
 
 from vasa.data.format import Dataset, SegmentRecord
+from vasa.data.offsets import align, write_av_offsets
 from vasa.evaluation.syncnet import (
     SyncConfig,
     SyncModel,
@@ -63,6 +63,8 @@ class TrainSyncConfig:
     weight_decay: float = 0.05  # AdamW weight decay: the data is small
     noise: float = 0.15  # std of Gaussian noise on normalised motion (tracker jitter)
     eval_every: int = 250  # steps between validations
+    seed: int = 0  # weights, batches and validation windows
+    folds: int = FOLDS  # speaker folds to read and undo train offsets (0: clips as they are)
     model: SyncConfig = field(default_factory=SyncConfig)
 
 
@@ -109,30 +111,6 @@ def load_split(ds: Dataset, name: str, cfg: SyncConfig
         segs.append(seg)
         out.append((np.array(dyn[:t], np.float32), np.array(audio[:t], np.float32)))
     return segs, out
-
-
-def align(video: np.ndarray, audio: np.ndarray, offset: int
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Undo an AV offset (sync_scores' sign: +N = the sound of video frame t is at audio frame
-    t + N): returns (video', audio') of equal length with audio'[t] the sound of video'[t]."""
-    if offset > 0:
-        audio = audio[offset:]
-    elif offset < 0:
-        video = video[-offset:]
-    t = min(len(video), len(audio))
-    return video[:t], audio[:t]
-
-
-def load_av_offsets(path: str | Path) -> dict[str, int]:
-    """Segment name -> AV offset to undo, from the `<stem>_offsets.json` that `train_sync`
-    writes (its `applied` column: out-of-fold offsets the sync metric was confident about);
-    read by `vasa train capp / motion --av-offsets`."""
-    path = Path(path)
-    try:
-        rows = json.loads(path.read_text())["segments"]
-        return {r["segment"]: int(r["applied"]) for r in rows}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not an offsets file written by `vasa train sync` ({e})") from e
 
 
 def speaker_folds(speakers: list[str], folds: int) -> np.ndarray:
@@ -316,14 +294,14 @@ def fit_sync(train_raw: list[tuple[np.ndarray, np.ndarray]],
                    "val_loss": val_loss, "val_offset_acc": val_acc, "val_s_c": val_sc}
 
 
-def train_sync(data_dir: str | Path, out_path: str | Path, steps: int = 1000, seed: int = 0,
-               config: TrainSyncConfig | None = None, progress: bool = True,
-               folds: int = FOLDS) -> TrainReport:
+def train_sync(data_dir: str | Path, out_path: str | Path, config: TrainSyncConfig | None = None,
+               progress: bool = True) -> TrainReport:
     """Train the sync encoders on `data_dir`'s train split, validate on its val split, save the
     model to `out_path`, a CSV log to `<out stem>_train_log.csv` and the train segments' AV
     offsets to `<out stem>_offsets.json` beside it. folds >= 2: re-align the train segments
     first (module docstring); 0: train on the clips as they are."""
-    cfg = replace(config or TrainSyncConfig(), steps=steps)
+    cfg = config or TrainSyncConfig()
+    steps, seed, folds = cfg.steps, cfg.seed, cfg.folds
     out_path = Path(out_path)
     log_path = out_path.with_name(out_path.stem + "_train_log.csv")
     ds = Dataset(data_dir)
@@ -349,11 +327,9 @@ def train_sync(data_dir: str | Path, out_path: str | Path, steps: int = 1000, se
     model, fig = fit_sync(train_raw, val_raw, cfg, ds.meta.audio_extractor,
                           ds.meta.basis_version, seed, log_path, progress)
     model.save(out_path)
-    offsets_path = out_path.with_name(out_path.stem + "_offsets.json")
-    tmp = offsets_path.with_name(f".{offsets_path.name}.tmp")
-    tmp.write_text(json.dumps({"folds": folds, "min_s_c": REALIGN_MIN_S_C,
-                               "segments": [asdict(o) for o in offsets]}, indent=1))
-    tmp.replace(offsets_path)
+    write_av_offsets(out_path.with_name(out_path.stem + "_offsets.json"),
+                     {"folds": folds, "min_s_c": REALIGN_MIN_S_C,
+                      "segments": [asdict(o) for o in offsets]})
     return TrainReport(out_path, log_path, steps, time.perf_counter() - t0, fig["train_loss"],
                        fig["val_loss"], fig["val_offset_acc"], fig["val_s_c"], len(train_raw),
                        len(val_raw), sum(p.numel() for p in model.net.parameters()),

@@ -11,10 +11,10 @@ import numpy as np
 import soundfile as sf
 
 from vasa.io._media import MediaError, check_exists, open_media, reason
+from vasa.timebase import SAMPLE_RATE
 
 __all__ = ["SAMPLE_RATE", "audio_duration", "has_audio", "iter_audio", "load_audio"]
 
-SAMPLE_RATE = 16000
 
 # libsndfile reads these natively, faster than going through FFmpeg and without codec delay.
 _SOUNDFILE_SUFFIXES = (".wav", ".flac")

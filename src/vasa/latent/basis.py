@@ -18,6 +18,7 @@ import numpy as np
 
 from vasa.latent import topology as topo
 from vasa.latent.geometry import umeyama
+from vasa.latent.motion import DynamicsLayout
 
 BASIS_FORMAT = 1
 DEFAULT_BASIS = Path(__file__).resolve().parents[1] / "assets" / "face_basis.npz"
@@ -44,8 +45,13 @@ class FaceBasis:
         return len(self.components)
 
     @property
+    def layout(self) -> DynamicsLayout:
+        """Slices of a dynamics vector: pca, eyes (openness), gaze."""
+        return DynamicsLayout(self.num_pca)
+
+    @property
     def dynamics_dim(self) -> int:
-        return self.num_pca + 4  # + eye openness (2) + gaze (2)
+        return self.layout.dim
 
     @property
     def version(self) -> str:
@@ -56,14 +62,14 @@ class FaceBasis:
         return f"{BASIS_FORMAT}-{h.hexdigest()[:12]}"
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, template=self.template.astype(np.float32), points=self.points,
-                            components=self.components.astype(np.float32),
-                            std=self.std.astype(np.float32), iris_right=self.iris_right,
-                            iris_left=self.iris_left, info=json.dumps(self.info),
-                            format=BASIS_FORMAT)
-        tmp.replace(path)
+        from vasa.io import atomic_output  # media libraries only when a basis is written
+
+        with atomic_output(path) as tmp:  # the temporary name keeps .npz: numpy adds none
+            np.savez_compressed(tmp, template=self.template.astype(np.float32),
+                                points=self.points, components=self.components.astype(np.float32),
+                                std=self.std.astype(np.float32), iris_right=self.iris_right,
+                                iris_left=self.iris_left, info=json.dumps(self.info),
+                                format=BASIS_FORMAT)
 
     @staticmethod
     def load(path: str | Path = DEFAULT_BASIS) -> FaceBasis:

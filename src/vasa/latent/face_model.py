@@ -101,15 +101,16 @@ def encode_landmarks(landmarks: np.ndarray, basis: FaceBasis, frame_size: float
 def decode_canonical(canonical: np.ndarray, dyn_from: np.ndarray, dyn_to: np.ndarray,
                      basis: FaceBasis) -> np.ndarray:
     """Move a canonical face (478, 3) whose dynamics are `dyn_from` to dynamics `dyn_to`."""
-    k = basis.num_pca
+    lay = basis.layout
     out = canonical.astype(np.float64).copy()
-    delta = (dyn_to[:k] - dyn_from[:k]) * basis.std
+    delta = (dyn_to[lay.pca] - dyn_from[lay.pca]) * basis.std
     out[basis.points] += (delta @ basis.components).reshape(-1, 3)
     for i, (up, lo, iris) in enumerate(((_R_UP, _R_LO, basis.iris_right),
                                         (_L_UP, _L_LO, basis.iris_left))):
         # Blink: the upper lid slides towards the lower one, keeping the lid's own curve.
         gap = canonical[up] - canonical[lo]
-        o_from, o_to = max(float(dyn_from[k + i]), 0.0), max(float(dyn_to[k + i]), 0.0)
+        o_from = max(float(dyn_from[lay.eyes][i]), 0.0)
+        o_to = max(float(dyn_to[lay.eyes][i]), 0.0)
         if o_from > MIN_OPEN:
             ratio = o_to / o_from
         else:  # closed in the portrait: open along the template's lid profile
@@ -120,5 +121,5 @@ def decode_canonical(canonical: np.ndarray, dyn_from: np.ndarray, dyn_to: np.nda
         # Gaze: the iris moves inside the eye by the change of (gaze_x, gaze_y) x eye width.
         corners = _R_CORNERS if i == 0 else _L_CORNERS
         width = np.linalg.norm((canonical[corners[0]] - canonical[corners[1]])[:2])
-        out[iris, :2] += (dyn_to[k + 2:k + 4] - dyn_from[k + 2:k + 4]) * width
+        out[iris, :2] += (dyn_to[lay.gaze] - dyn_from[lay.gaze]) * width
     return out

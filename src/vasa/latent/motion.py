@@ -20,6 +20,35 @@ import numpy as np
 
 POSE_DIM = 6
 PITCH, YAW, ROLL, TX, TY, SCALE = range(POSE_DIM)
+EYES_DIM = 2  # eyelid openness: right, left
+GAZE_DIM = 2  # iris offset: x, y
+
+
+@dataclass(frozen=True)
+class DynamicsLayout:
+    """Where each part of a dynamics vector lives, for a basis of `num_pca` components:
+    [pca_0 .. pca_{K-1}, open_right, open_left, gaze_x, gaze_y]. `offset` places the same
+    layout inside a longer vector (the generator's features put the pose first)."""
+
+    num_pca: int
+    offset: int = 0
+
+    @property
+    def pca(self) -> slice:
+        return slice(self.offset, self.offset + self.num_pca)
+
+    @property
+    def eyes(self) -> slice:
+        return slice(self.pca.stop, self.pca.stop + EYES_DIM)
+
+    @property
+    def gaze(self) -> slice:
+        return slice(self.eyes.stop, self.eyes.stop + GAZE_DIM)
+
+    @property
+    def dim(self) -> int:
+        """Numbers in a dynamics vector (without the offset)."""
+        return self.num_pca + EYES_DIM + GAZE_DIM
 
 
 @dataclass

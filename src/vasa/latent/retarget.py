@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa.latent.motion import MotionLatents, compose_pose
+from vasa.latent.motion import DynamicsLayout, MotionLatents, compose_pose
 
 
 def retarget(pose: np.ndarray, dynamics: np.ndarray, driving: MotionLatents, num_pca: int,
@@ -21,7 +21,7 @@ def retarget(pose: np.ndarray, dynamics: np.ndarray, driving: MotionLatents, num
     would otherwise keep the portrait's eyes half shut for the whole video.
     """
     t = len(driving)
-    k = num_pca
+    lay = DynamicsLayout(num_pca)
     if transfer_pose:
         out_pose = compose_pose(pose, driving.pose[0], driving.pose)
     else:
@@ -29,8 +29,9 @@ def retarget(pose: np.ndarray, dynamics: np.ndarray, driving: MotionLatents, num
     dyn = np.repeat(np.asarray(dynamics, np.float32)[None], t, 0)
     if transfer_dynamics:
         d = driving.dynamics
-        dyn[:, :k] += d[:, :k] - d[0, :k]
-        ref_open = np.maximum(np.median(d[:, k:k + 2], 0), 1e-3)
-        dyn[:, k:k + 2] = dynamics[k:k + 2] * np.clip(d[:, k:k + 2] / ref_open, 0.0, 1.4)
-        dyn[:, k + 2:k + 4] += d[:, k + 2:k + 4] - np.median(d[:, k + 2:k + 4], 0)
+        pca, eyes, gaze = lay.pca, lay.eyes, lay.gaze
+        dyn[:, pca] += d[:, pca] - d[0, pca]
+        ref_open = np.maximum(np.median(d[:, eyes], 0), 1e-3)
+        dyn[:, eyes] = dynamics[eyes] * np.clip(d[:, eyes] / ref_open, 0.0, 1.4)
+        dyn[:, gaze] += d[:, gaze] - np.median(d[:, gaze], 0)
     return MotionLatents(out_pose, dyn)

@@ -5,15 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vasa.compat import check_trained_with
-from vasa.motion.config import MotionConfig
-from vasa.motion.data import Normalizer
+from vasa.io import atomic_output
+from vasa.motion.config import DEFAULT_MODEL, MotionConfig
 from vasa.motion.dit import MotionDiT
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "motion_dit.pt"
 FORMAT = 1
+
+
+@dataclass
+class Normalizer:
+    """Feature means and stds of the training split: stored in the model file (as tensors, so
+    it loads with weights_only=True) and applied at inference."""
+
+    motion_mean: np.ndarray
+    motion_std: np.ndarray
+    audio_mean: np.ndarray
+    audio_std: np.ndarray
+
+    def motion(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.motion_mean) / self.motion_std
+
+    def motion_inverse(self, x: np.ndarray) -> np.ndarray:
+        return x * self.motion_std + self.motion_mean
+
+    def audio(self, a: np.ndarray) -> np.ndarray:
+        return (a - self.audio_mean) / self.audio_std
+
+    def state(self) -> dict:
+        return {k: torch.as_tensor(v) for k, v in self.__dict__.items()}
+
+    @staticmethod
+    def from_state(state: dict) -> Normalizer:
+        return Normalizer(**{k: np.asarray(v, np.float32) for k, v in state.items()})
 
 
 @dataclass
@@ -34,12 +61,23 @@ def save_model(path: str | Path, net: MotionDiT, norm: Normalizer, extractor: st
     within the tolerance the renderer can show)."""
     state = {k: (v.half() if half and v.is_floating_point() else v)
              for k, v in net.state_dict().items()}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"format": FORMAT, "config": net.cfg.to_dict(), "state": state,
-                "norm": norm.state(), "extractor": extractor, "basis_version": basis_version,
-                "info": info}, tmp)
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        torch.save({"format": FORMAT, "config": net.cfg.to_dict(), "state": state,
+                    "norm": norm.state(), "extractor": extractor,
+                    "basis_version": basis_version, "info": info}, tmp)
+
+
+def load_torch_file(path: Path, what: str) -> dict:
+    """A torch file's dict, unpickled with weights_only=True: tensors, numbers, strings, lists
+    and dicts only, so a crafted file cannot run code when loaded. Errors name the file."""
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (pickle, zip and torch errors alike: not ours)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: not a readable {what} file ({first[:200]})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: not a {what} file ({type(raw).__name__})")  # noqa: TRY004
+    return raw
 
 
 def load_model(path: str | Path = DEFAULT_MODEL, extractor: str | None = None,
@@ -49,7 +87,7 @@ def load_model(path: str | Path = DEFAULT_MODEL, extractor: str | None = None,
     if not path.is_file():
         raise FileNotFoundError(f"{path}: motion model not found (train one with "
                                 "`vasa train motion`)")
-    raw = torch.load(path, map_location="cpu", weights_only=False)
+    raw = load_torch_file(path, "motion model")
     if raw.get("format") != FORMAT:
         raise ValueError(f"{path}: motion model format {raw.get('format')}, expected {FORMAT}")
     check_trained_with(path, "vasa train motion", raw["extractor"], raw["basis_version"],

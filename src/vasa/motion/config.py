@@ -1,11 +1,17 @@
-"""Configuration of the motion generator (VASA-1 section 2)."""
+"""Configuration of the motion generator (VASA-1 section 2) and of its training: plain
+dataclasses with no torch import, so the command line reads its defaults from them cheaply."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
-MOTION_DIM = 34  # pose features (6) + dynamics features (28), see motion/features.py
-EMOTION_DIM = 7
+from vasa.data.emotion import EMOTIONS
+from vasa.motion.features import FEATURES
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "motion_dit.pt"  # bundled
+MOTION_DIM = FEATURES.dim  # 34: pose (6) + dynamics (28) features, see motion/features.py
+EMOTION_DIM = len(EMOTIONS)  # 7
 
 
 @dataclass
@@ -35,12 +41,22 @@ class MotionConfig:
 
 
 @dataclass
-class SampleConfig:
-    """Sampling: steps and one classifier-free guidance scale per condition (VASA-1 eq. 2)."""
+class TrainMotionConfig:
+    """steps/batch/lr: optimisation; ema: decay of the averaged weights we ship; eval_every,
+    save_every: in steps; velocity_weight: the velocity loss term; threads: CPU threads."""
 
-    steps: int = 10  # DDIM steps; the paper's Table 5 compares 10 with 50
-    cfg_audio: float = 1.0  # lambda_A: the paper uses 0.5; our Table 5 sweep picks 1.0
-    cfg_gaze: float = 1.0  # lambda_g, the paper's default
-    cfg_emotion: float = 0.0  # lambda_e
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    decay_from: float = 0.7  # share of the steps after which lr falls linearly to 10%
+    stop_at: int | None = None  # stop (and export) at this step, on the schedule of `steps`
+    ema: float = 0.998
+    velocity_weight: float = 1.0  # see diffusion.training_loss
+    eval_every: int = 250
+    save_every: int = 500
     seed: int = 0
-
+    threads: int = 1  # 1: fastest for this model size on a busy 2-core machine; 0: torch's
+    av_offsets: str | None = None  # offsets file of `vasa train sync`: undo train clips' offsets
+    model: MotionConfig = field(default_factory=MotionConfig)

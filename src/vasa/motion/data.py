@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from vasa.data.format import Dataset
+from vasa.data.offsets import align
+from vasa.motion.checkpoint import Normalizer
 from vasa.motion.config import MotionConfig
 from vasa.motion.dit import Conditions
 from vasa.motion.features import to_features
@@ -15,32 +17,6 @@ from vasa.motion.features import to_features
 P_DROP = 0.1  # per condition, VASA-1 section 2
 P_DROP_PRE = 0.5  # X_pre and A_pre together, so that a first window (no past) works
 P_DROP_TAIL = 0.2  # drop the last few audio frames: robust to audio ending inside a window
-
-
-@dataclass
-class Normalizer:
-    """Feature means and stds of the training split (stored in the checkpoint)."""
-
-    motion_mean: np.ndarray
-    motion_std: np.ndarray
-    audio_mean: np.ndarray
-    audio_std: np.ndarray
-
-    def motion(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.motion_mean) / self.motion_std
-
-    def motion_inverse(self, x: np.ndarray) -> np.ndarray:
-        return x * self.motion_std + self.motion_mean
-
-    def audio(self, a: np.ndarray) -> np.ndarray:
-        return (a - self.audio_mean) / self.audio_std
-
-    def state(self) -> dict:
-        return {k: torch.as_tensor(v) for k, v in self.__dict__.items()}
-
-    @staticmethod
-    def from_state(state: dict) -> Normalizer:
-        return Normalizer(**{k: np.asarray(v, np.float32) for k, v in state.items()})
 
 
 @dataclass
@@ -59,8 +35,6 @@ def load_segments(ds: Dataset, split: str, min_frames: int,
     """A split's segments of at least min_frames; av_offsets: segment name -> AV offset to undo
     first (the lip-sync metric's out-of-fold offsets, `vasa train sync`): a generator trained on
     clips whose audio runs late learns late lips."""
-    from vasa.evaluation.train_sync import align
-
     out = []
     for rec in ds.split(split):
         m = ds.motion(rec)
@@ -136,6 +110,7 @@ class WindowSampler:
                 drop_pre[b] |= rng.random() < P_DROP_PRE
                 drop_g[b], drop_d[b], drop_e[b] = rng.random(3) < P_DROP
         t = torch.from_numpy
-        cond = Conditions(t(au), t(xp), t(ap), t(gaze), t(dist), t(emo), t(drop_a),
-                          t(drop_pre), t(drop_g), t(drop_d), t(drop_e))
+        cond = Conditions(audio=t(au), x_pre=t(xp), a_pre=t(ap), gaze=t(gaze), distance=t(dist),
+                          emotion=t(emo), drop_audio=t(drop_a), drop_pre=t(drop_pre),
+                          drop_gaze=t(drop_g), drop_distance=t(drop_d), drop_emotion=t(drop_e))
         return t(x0), cond

@@ -39,7 +39,8 @@ class Conditions:
     drop_emotion: torch.Tensor
 
     def repeat(self, n: int) -> Conditions:
-        return Conditions(*(v.repeat(n, *([1] * (v.dim() - 1))) for v in self.__dict__.values()))
+        return Conditions(**{k: v.repeat(n, *([1] * (v.dim() - 1)))
+                             for k, v in self.__dict__.items()})
 
     def with_drops(self, audio: bool = False, gaze: bool = False, emotion: bool = False
                    ) -> Conditions:

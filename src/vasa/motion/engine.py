@@ -21,35 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vasa.audio.features import SAMPLE_RATE, SAMPLES_PER_FRAME, AudioFeatureExtractor
+from vasa.audio.features import AudioFeatureExtractor
 from vasa.motion.checkpoint import MotionModel
+from vasa.motion.controls import Controls, check_controls
 from vasa.motion.diffusion import sample_ddim
 from vasa.motion.dit import Conditions
-from vasa.motion.features import to_latents
+from vasa.motion.features import FEATURES, to_latents
 from vasa.motion.guidance import guided_denoiser
-
-FPS = 25.0
-
-
-@dataclass
-class Controls:
-    """gaze: (theta, phi) radians or None (the model's forward gaze); distance: head distance
-    (1 = the training set's typical) or None; emotion: (7,) offset or None (empty, as the
-    paper's default); cfg_*: guidance scales (eq. 2); steps: sampler steps; motion_scale:
-    head-motion intensity; still_head: keep the portrait's pose; seed: noise seed.
-    Controls may be changed between push() calls (live controls): they apply from the next
-    window on."""
-
-    gaze: tuple[float, float] | None = None
-    distance: float | None = None
-    emotion: np.ndarray | None = None
-    cfg_audio: float = 1.0  # Table 5 on held-out speakers: lip sync at real level, CAPP too
-    cfg_gaze: float = 1.0
-    cfg_emotion: float = 0.0
-    steps: int = 10
-    motion_scale: float = 1.0
-    still_head: bool = False
-    seed: int = 0
+from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
 @dataclass
@@ -105,22 +84,23 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
     already emitted (used as the filter's past, not returned). Neither is in the paper; both
     undo what a model trained on 20 minutes of tracked video learns from its data:
 
-    - head pose (columns 0-5) smoothed with a Gaussian of `pose_sigma` frames: the training
+    - head pose (FEATURES.pose) smoothed with a Gaussian of `pose_sigma` frames: the training
       poses carry the tracker's frame-to-frame jitter and the model reproduces it (generated
       Delta P 0.50-0.62 deg/frame in latents, as the tracked data, against 0.39 re-tracked
       from real video); the filter keeps head motion slower than ~0.2 s.
-    - eyelid openness ratios (columns 30-31) below BLINK_KNEE deepened with `blink_gamma`:
+    - eyelid openness ratios (FEATURES.dynamics.eyes) below BLINK_KNEE deepened with `blink_gamma`:
       the model spreads blinks into shallow dips (per minute, dips to < 50% of the open level:
       19 generated vs 37 in the data; to 50-90%: 54 vs 20), so deepening the dips it places
       restores the blink rate without inventing blink times; dips above the knee (flutter)
       stay as they are, or the eyes would look half shut.
     """
     out = np.array(features, np.float64)
+    pose, eyes_at = FEATURES.pose, FEATURES.dynamics.eyes
     if pose_sigma > 0:
-        out[:, :6] = _gaussian_smooth(out[:, :6], pose_sigma)
-    eyes = out[:, 30:32]
+        out[:, pose] = _gaussian_smooth(out[:, pose], pose_sigma)
+    eyes = out[:, eyes_at]
     k = BLINK_KNEE
-    out[:, 30:32] = np.where(eyes < k, k * (np.clip(eyes, 0.0, None) / k) ** blink_gamma, eyes)
+    out[:, eyes_at] = np.where(eyes < k, k * (np.clip(eyes, 0.0, None) / k) ** blink_gamma, eyes)
     return out[context:].astype(np.float32)
 
 
@@ -156,6 +136,7 @@ class MotionEngine:
         self.model, self.extractor = model, extractor
         self.pose, self.dynamics = np.asarray(pose), np.asarray(dynamics)
         self.controls = controls or Controls()
+        check_controls(self.controls)
         # A-pre of the K frames of rest before the first window: silence, computed once.
         silence = extractor(np.zeros(model.net.cfg.prev * SAMPLES_PER_FRAME, np.float32))
         self._silence_a = model.norm.audio(silence).astype(np.float32)
@@ -232,23 +213,28 @@ class MotionEngine:
         audio = m.norm.audio(feats).astype(np.float32)
         drop_a = np.arange(cfg.window) >= have  # frames past the audio this window may see
         info = m.info
-        gaze = c.gaze if c.gaze is not None else info.get("gaze_forward", (0.0, 0.0))
+        forward = tuple(info.get("gaze_forward", (0.0, 0.0)))
+        gaze = c.gaze.resolve(forward) if c.gaze is not None else forward
         dist = np.log(c.distance) if c.distance is not None else info.get("log_distance", 0.0)
         emo = c.emotion if c.emotion is not None else np.zeros(cfg.emotion_dim)
         t = torch.from_numpy
         cond = Conditions(
-            t(audio[None]), t(self._hist_x[None]), t(self._hist_a[None]),
-            torch.tensor([gaze], dtype=torch.float32),
-            torch.tensor([[dist]], dtype=torch.float32),
-            torch.as_tensor(np.asarray(emo, np.float32)[None]), t(drop_a[None]),
-            torch.tensor([j == 0]), torch.tensor([False]),
-            torch.tensor([c.distance is None and "log_distance" not in info]),
-            torch.tensor([c.emotion is None]))
+            audio=t(audio[None]), x_pre=t(self._hist_x[None]), a_pre=t(self._hist_a[None]),
+            gaze=torch.tensor([gaze], dtype=torch.float32),
+            distance=torch.tensor([[dist]], dtype=torch.float32),
+            emotion=torch.as_tensor(np.asarray(emo, np.float32)[None]),
+            drop_audio=t(drop_a[None]), drop_pre=torch.tensor([j == 0]),
+            drop_gaze=torch.tensor([False]),
+            drop_distance=torch.tensor([c.distance is None and "log_distance" not in info]),
+            drop_emotion=torch.tensor([c.emotion is None]))
         gen = torch.Generator().manual_seed(c.seed * 1_000_003 + j)
         noise = torch.randn((1, cfg.window, cfg.motion_dim), generator=gen)
         den = guided_denoiser(m.net, cond, c.cfg_audio, c.cfg_gaze,
                               c.cfg_emotion if c.emotion is not None else 0.0)
         x = sample_ddim(den, noise, c.steps)[0].numpy()  # (W, M) normalised
+        if not np.all(np.isfinite(x)):  # never hand NaN to the renderer (it would hang or crash)
+            raise ValueError(f"motion generator produced non-finite values in window {j}: "
+                             "check the model file and the controls")
         if j > 0:
             x = join_seam(x, self._hist_x, self.seam_fade)
         s = j * self.hop
@@ -265,5 +251,5 @@ class MotionEngine:
         feats = refine(m.norm.motion_inverse(np.concatenate([hist_before, x])), len(hist_before),
                        self.pose_sigma, self.blink_gamma)
         lat = to_latents(feats[:n], self.pose, self.dynamics, c.motion_scale, c.still_head)
-        return [TimedFrame(s + i, (s + i) / FPS, lat.pose[i], lat.dynamics[i])
+        return [TimedFrame(s + i, frame_time(s + i), lat.pose[i], lat.dynamics[i])
                 for i in range(n)]

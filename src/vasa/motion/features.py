@@ -14,27 +14,66 @@ Applied to a portrait, the offsets are added to the portrait's own pose and expr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from vasa.latent.motion import SCALE, TX, TY, MotionLatents
+from vasa.latent.motion import POSE_DIM, SCALE, TX, TY, DynamicsLayout, MotionLatents
 
-NUM_PCA = 24
+NUM_PCA = 24  # the bundled face basis's dynamics components; the features are laid out for it
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """The generator's per-frame features: the pose block, then the dynamics in the face
+    basis's layout (`DynamicsLayout` shifted past the pose)."""
+
+    num_pca: int = NUM_PCA
+
+    rotation = slice(0, 3)  # pitch, yaw, roll offsets (radians)
+    translation = slice(3, 5)  # tx, ty offsets in inter-ocular distances
+    log_scale = 5  # log(scale / median scale)
+    pose = slice(0, POSE_DIM)
+
+    @property
+    def dynamics(self) -> DynamicsLayout:
+        return DynamicsLayout(self.num_pca, offset=POSE_DIM)
+
+    @property
+    def dim(self) -> int:
+        return POSE_DIM + self.dynamics.dim
+
+    def check_dynamics(self, width: int, what: str = "dynamics") -> DynamicsLayout:
+        """The basis layout of a dynamics vector `width` numbers wide; refuse another basis by
+        name (a basis of other than NUM_PCA components would put PCA coefficients where the
+        features keep eye openness)."""
+        layout = DynamicsLayout(self.num_pca)
+        if width != layout.dim:
+            raise ValueError(f"{what}: {width} dynamics values, i.e. a face basis of "
+                             f"{width - (layout.dim - self.num_pca)} PCA components; the motion "
+                             f"generator's features are laid out for num_pca = {self.num_pca} "
+                             f"(vasa.motion.features.NUM_PCA): rebuild the basis with "
+                             f"--components {self.num_pca}")
+        return layout
+
+
+FEATURES = FeatureLayout()
 
 
 def to_features(pose: np.ndarray, dynamics: np.ndarray) -> np.ndarray:
     """(T, 34) generator features from a segment's pose (T, 6) and dynamics (T, 28)."""
     pose = np.asarray(pose, np.float64)
     dyn = np.asarray(dynamics, np.float64)
+    d, f = FEATURES.check_dynamics(dyn.shape[-1]), FEATURES.dynamics
     med_pose = np.median(pose, 0)
     scale = med_pose[SCALE]
-    out = np.empty((len(pose), 34))
-    out[:, :3] = pose[:, :3] - med_pose[:3]
-    out[:, 3:5] = (pose[:, TX:TY + 1] - med_pose[TX:TY + 1]) / scale
-    out[:, 5] = np.log(pose[:, SCALE] / scale)
-    k = NUM_PCA
-    out[:, 6:6 + k] = dyn[:, :k] - np.median(dyn[:, :k], 0)
-    out[:, 6 + k:8 + k] = dyn[:, k:k + 2] / np.maximum(np.median(dyn[:, k:k + 2], 0), 1e-3)
-    out[:, 8 + k:10 + k] = dyn[:, k + 2:k + 4]
+    out = np.empty((len(pose), FEATURES.dim))
+    out[:, FEATURES.rotation] = pose[:, :3] - med_pose[:3]
+    out[:, FEATURES.translation] = (pose[:, TX:TY + 1] - med_pose[TX:TY + 1]) / scale
+    out[:, FEATURES.log_scale] = np.log(pose[:, SCALE] / scale)
+    out[:, f.pca] = dyn[:, d.pca] - np.median(dyn[:, d.pca], 0)
+    out[:, f.eyes] = dyn[:, d.eyes] / np.maximum(np.median(dyn[:, d.eyes], 0), 1e-3)
+    out[:, f.gaze] = dyn[:, d.gaze]
     return out.astype(np.float32)
 
 
@@ -43,16 +82,16 @@ def to_latents(features: np.ndarray, pose: np.ndarray, dynamics: np.ndarray,
     """Render latents for a portrait with `pose` (6,) and `dynamics` (28,) from generated
     features (T, 34). motion_scale scales head motion; still_head keeps the portrait's pose."""
     f = np.asarray(features, np.float64)
+    d, fd = FEATURES.check_dynamics(len(dynamics), "portrait"), FEATURES.dynamics
     t = len(f)
     out_pose = np.repeat(np.asarray(pose, np.float64)[None], t, 0)
     if not still_head:
         m = motion_scale
-        out_pose[:, :3] += m * f[:, :3]
-        out_pose[:, TX:TY + 1] += m * f[:, 3:5] * pose[SCALE]
-        out_pose[:, SCALE] *= np.exp(m * f[:, 5])
-    k = NUM_PCA
+        out_pose[:, :3] += m * f[:, FEATURES.rotation]
+        out_pose[:, TX:TY + 1] += m * f[:, FEATURES.translation] * pose[SCALE]
+        out_pose[:, SCALE] *= np.exp(m * f[:, FEATURES.log_scale])
     dyn = np.repeat(np.asarray(dynamics, np.float64)[None], t, 0)
-    dyn[:, :k] += f[:, 6:6 + k]
-    dyn[:, k:k + 2] = dynamics[k:k + 2] * np.clip(f[:, 6 + k:8 + k], 0.0, 1.4)
-    dyn[:, k + 2:k + 4] = f[:, 8 + k:10 + k]
+    dyn[:, d.pca] += f[:, fd.pca]
+    dyn[:, d.eyes] = dynamics[d.eyes] * np.clip(f[:, fd.eyes], 0.0, 1.4)
+    dyn[:, d.gaze] = f[:, fd.gaze]
     return MotionLatents(out_pose.astype(np.float32), dyn.astype(np.float32))

@@ -22,7 +22,7 @@ def guided_denoiser(model: MotionDiT, cond: Conditions, cfg_audio: float = 0.0,
         return lambda x, t: model(x, t, cond)
     n = len(scales) + 1
     parts = [cond] + [c for _, c in scales]
-    batched = Conditions(*(torch.cat([getattr(p, f) for p in parts]) for f in cond.__dict__))
+    batched = Conditions(**{f: torch.cat([getattr(p, f) for p in parts]) for f in cond.__dict__})
 
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         out = model(x.repeat(n, 1, 1), t.repeat(n), batched).chunk(n)

@@ -18,7 +18,7 @@ import copy
 import csv
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,43 +26,18 @@ import torch
 from tqdm import tqdm
 
 from vasa.data.format import Dataset
-from vasa.motion.checkpoint import save_model
-from vasa.motion.config import MotionConfig
-from vasa.motion.data import (
-    Normalizer,
-    WindowSampler,
-    condition_defaults,
-    fit_normalizer,
-    load_segments,
-)
+from vasa.data.offsets import load_av_offsets
+from vasa.io import atomic_output
+from vasa.motion.checkpoint import load_torch_file, save_model
+from vasa.motion.config import MotionConfig, TrainMotionConfig
+from vasa.motion.data import WindowSampler, condition_defaults, fit_normalizer, load_segments
 from vasa.motion.diffusion import training_loss
 from vasa.motion.dit import Conditions, MotionDiT
+from vasa.motion.features import FEATURES
+from vasa.timebase import MOTION_FPS, check_motion_fps
 
 
-@dataclass
-class TrainConfig:
-    """steps/batch/lr: optimisation; ema: decay of the averaged weights we ship; eval_every,
-    save_every: in steps; velocity_weight: the velocity loss term; threads: CPU threads (0:
-    torch's default)."""
-
-    steps: int = 3000
-    batch: int = 32
-    lr: float = 3e-4
-    weight_decay: float = 0.01
-    warmup: int = 200
-    decay_from: float = 0.7  # share of the steps after which lr falls linearly to 10%
-    stop_at: int | None = None  # stop (and export) at this step, on the schedule of `steps`
-    ema: float = 0.998
-    velocity_weight: float = 1.0  # see diffusion.training_loss
-    eval_every: int = 250
-    save_every: int = 500
-    seed: int = 0
-    threads: int = 0
-    av_offsets: str | None = None  # offsets file of `vasa train sync`: undo train clips' offsets
-    model: MotionConfig = field(default_factory=MotionConfig)
-
-
-def learning_rate(cfg: TrainConfig, step: int) -> float:
+def learning_rate(cfg: TrainMotionConfig, step: int) -> float:
     """Linear warm-up, constant, then a linear fall to 10% over the last (1 - decay_from) of
     the steps. A function of the step alone, so a resumed run follows the same schedule."""
     lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
@@ -70,6 +45,39 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     if step > start:
         lr *= 1.0 - 0.9 * (step - start) / max(cfg.steps - start, 1)
     return lr
+
+
+LOG_HEADER = ["step", "train_loss", "val_loss", "lr", "seconds"]
+
+
+def _log_rows(path: Path, step: int) -> list[list[str]]:
+    """The log rows of a run resumed at `step` (none for a new run): rows logged after the
+    checkpoint was saved are dropped, since the resumed run logs those steps again."""
+    if step == 0 or not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    try:
+        return [r for r in rows if r and int(r[0]) <= step]
+    except (ValueError, IndexError):
+        raise ValueError(f"{path}: not a training log written by `vasa train motion`; move it "
+                         "away to resume") from None
+
+
+def _resume_state(last: Path, cfg: TrainMotionConfig) -> dict:
+    """The checkpoint of an interrupted run, checked against this run's model config (weights of
+    another width or depth cannot be resumed)."""
+    ck = load_torch_file(last, "training checkpoint")
+    try:
+        saved = MotionConfig.from_dict(ck["config"]["model"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{last}: not a checkpoint written by `vasa train motion`") from None
+    if saved != cfg.model:
+        diff = ", ".join(f"{k} {getattr(saved, k)} (asked {getattr(cfg.model, k)})"
+                         for k in saved.to_dict() if getattr(saved, k) != getattr(cfg.model, k))
+        raise ValueError(f"{last}: this run was started with another model: {diff}; resume with "
+                         "the same options or use another --out")
+    return ck
 
 
 def _dist() -> tuple[int, int]:
@@ -100,10 +108,10 @@ def _to(batch, device):
     return x0.to(device), Conditions(**{k: v.to(device) for k, v in cond.__dict__.items()})
 
 
-def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | None = None,
-                 progress: bool = True) -> Path:
+def train_motion(data_dir: str | Path, out_dir: str | Path,
+                 config: TrainMotionConfig | None = None, progress: bool = True) -> Path:
     """Train (or resume) into out_dir; returns the exported model path (out_dir/model.pt)."""
-    cfg = cfg or TrainConfig()
+    cfg = config or TrainMotionConfig()
     rank, world = _dist()
     device = torch.device(f"cuda:{rank % torch.cuda.device_count()}"
                           if torch.cuda.is_available() else "cpu")
@@ -112,14 +120,12 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ds = Dataset(data_dir)
+    check_motion_fps(ds.meta.motion_fps, str(data_dir))
+    FEATURES.check_dynamics(ds.meta.dynamics_dim, str(data_dir))
     if ds.meta.audio_dim != cfg.model.audio_dim:
         raise ValueError(f"{data_dir}: audio features have {ds.meta.audio_dim} dims, the model "
                          f"expects {cfg.model.audio_dim}")
-    offsets = None
-    if cfg.av_offsets:
-        from vasa.evaluation.train_sync import load_av_offsets
-
-        offsets = load_av_offsets(cfg.av_offsets)
+    offsets = load_av_offsets(cfg.av_offsets) if cfg.av_offsets else None
     train_segs = load_segments(ds, "train", cfg.model.window, offsets)
     val_segs = load_segments(ds, "val", cfg.model.window)
     norm = fit_normalizer(train_segs)
@@ -131,7 +137,7 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
     val = WindowSampler(val_segs, norm, cfg.model, seed=0) if val_segs else None
     step, last = 0, out / "last.pt"
     if last.is_file():  # resume
-        ck = torch.load(last, map_location=device, weights_only=False)
+        ck = _resume_state(last, cfg)
         net.load_state_dict(ck["net"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
@@ -142,21 +148,17 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index]
                                                           if device.type == "cuda" else None)
     log_path = out / "log.csv"
-    new_log = not log_path.is_file() or step == 0
-    best_val = float("inf")  # a resumed run keeps its best.pt unless it does better
-    if not new_log:
-        with log_path.open(newline="") as f:
-            best_val = min((float(r["val_loss"]) for r in csv.DictReader(f)
-                            if r["val_loss"] not in ("", "nan")), default=best_val)
-    log = log_path.open("w" if new_log else "a", newline="")
+    rows = _log_rows(log_path, step)  # a resumed run drops rows past its checkpoint
+    best_val = min((float(r[2]) for r in rows if r[2] not in ("", "nan")), default=float("inf"))
+    log = log_path.open("w", newline="")  # rewritten: no duplicate or out-of-order steps
     writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "train_loss", "val_loss", "lr", "seconds"])
+    writer.writerows([LOG_HEADER, *rows])
+    log.flush()
     t0, running = time.perf_counter(), []
 
     def info(at: int) -> dict:
         return {"steps": at, "data": str(data_dir), "train_segments": len(train_segs),
-                "train_minutes": sum(len(s.motion) for s in train_segs) / 25 / 60,
+                "train_minutes": sum(len(s.motion) for s in train_segs) / MOTION_FPS / 60,
                 "batch": cfg.batch, "world_size": world, "velocity_weight": cfg.velocity_weight,
                 **condition_defaults(train_segs)}
 
@@ -191,11 +193,10 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
             bar.set_postfix(train=f"{np.mean(running):.4f}", val=f"{v:.4f}")
             running = []
         if rank == 0 and (step % cfg.save_every == 0 or step == end):
-            tmp = last.with_name(".last.pt.tmp")
-            torch.save({"net": net.state_dict(), "ema": ema.state_dict(),
-                        "opt": opt.state_dict(), "step": step,
-                        "rng": sampler.rng.bit_generator.state, "config": asdict(cfg)}, tmp)
-            tmp.replace(last)
+            with atomic_output(last) as tmp:
+                torch.save({"net": net.state_dict(), "ema": ema.state_dict(),
+                            "opt": opt.state_dict(), "step": step,
+                            "rng": sampler.rng.bit_generator.state, "config": asdict(cfg)}, tmp)
     bar.close()
     log.close()
     path = out / "model.pt"
@@ -205,4 +206,4 @@ def train_motion(data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig | N
     return path
 
 
-__all__ = ["Normalizer", "TrainConfig", "train_motion"]
+__all__ = ["TrainMotionConfig", "train_motion"]

@@ -11,10 +11,10 @@ from tqdm import tqdm
 
 from vasa.data.manifest import ManifestItem, is_validation, read_manifest, speaker_of
 from vasa.latent.basis import FaceBasis, build_basis
+from vasa.timebase import MOTION_FPS
 
 log = logging.getLogger(__name__)
 
-MOTION_FPS = 25.0
 MAX_SIDE = 640  # tracking accuracy saturates well below 1080p; decoding and tracking get faster
 MIN_FACE_PX = 64
 

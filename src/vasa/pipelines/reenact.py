@@ -14,9 +14,9 @@ from tqdm import tqdm
 from vasa.io import VideoWriter, has_audio, load_audio, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.retarget import retarget
-from vasa.pipelines.track import track_video
 from vasa.portrait import load_portrait
 from vasa.render import RenderConfig, Renderer
+from vasa.tracking.video import track_video
 
 log = logging.getLogger(__name__)
 AUDIO_RATE = 44100

@@ -16,8 +16,8 @@ from vasa.latent import topology as topo
 from vasa.render.appearance import Appearance, region_box
 
 SHIFT = 3
-OPEN_RAMP = 0.05
-GAPS = np.array([0.0, 0.27, -0.27, 0.49, -0.49, 0.67, -0.67, 0.82, -0.82])  # incisors widest  # canonical lip gap over which the synthetic interior fades in
+OPEN_RAMP = 0.05  # canonical lip gap over which the synthetic interior fades in
+GAPS = np.array([0.0, 0.27, -0.27, 0.49, -0.49, 0.67, -0.67, 0.82, -0.82])  # incisors widest
 
 
 def lip_gap(canonical: np.ndarray) -> float:

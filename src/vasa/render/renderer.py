@@ -8,7 +8,6 @@ what the portrait cannot show: the mouth interior and the irises at the target g
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from vasa.render.mesh import (
 )
 from vasa.render.mouth import lip_gap, paint_mouth
 from vasa.render.warp import MeshWarper, remap
+from vasa.timing import StageClock
 
 FAR = 1e4  # depth given to anchors that never move: always behind the face
 
@@ -42,20 +42,6 @@ class RenderConfig:
     flow_scale: float = 0.4
     mouth: bool = True
     eyes: bool = True
-
-
-class _Clock:
-    """Adds the seconds since the previous call to timings[stage]; does nothing without a dict."""
-
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-        self.last = time.perf_counter() if timings is not None else 0.0
-
-    def __call__(self, stage: str) -> None:
-        if self.timings is not None:
-            now = time.perf_counter()
-            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
-            self.last = now
 
 
 class Renderer:
@@ -116,12 +102,13 @@ class Renderer:
         timings: if given, seconds spent per stage are added to it (for benchmarks):
         decode, vertices, flow, remap, mouth, eyes.
         """
-        clock = _Clock(timings)
+        clock = StageClock(timings)
         pose = np.asarray(pose, np.float64).reshape(-1)
         dynamics = np.asarray(dynamics, np.float64).reshape(-1)
         if dynamics.shape[0] != self.basis.dynamics_dim:
             raise ValueError(f"dynamics has {dynamics.shape[0]} values, the face basis "
-                             f"{self.basis.dynamics_dim}")
+                             f"{self.basis.dynamics_dim} (num_pca = {self.basis.num_pca} plus eye "
+                             "openness and gaze): motion made for another basis")
         p = self.portrait
         canonical = decode_canonical(p.canonical, p.dynamics, dynamics, self.basis)
         to_pixels = placer(pose, self.size)
@@ -137,9 +124,9 @@ class Renderer:
             paint_mouth(frame, lm, canonical, to_pixels, self.appearance, self.source_gap)
         clock("mouth")
         if self.config.eyes:
-            k = self.basis.num_pca
-            closure = tuple(float(np.clip(1 - dynamics[k + i] / max(p.dynamics[k + i], MIN_OPEN),
-                                          0, 1)) for i in (0, 1))
+            now, rest = dynamics[self.basis.layout.eyes], p.dynamics[self.basis.layout.eyes]
+            closure = tuple(float(np.clip(1 - now[i] / max(rest[i], MIN_OPEN), 0, 1))
+                            for i in (0, 1))
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(pose[SCALE] / p.pose[SCALE]), closure)
         clock("eyes")

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from vasa.audio import SAMPLES_PER_FRAME
-from vasa.serve.session import SAMPLE_RATE, StreamFrame, StreamSession
+from vasa.pipelines.stream import StreamFrame, StreamSession
+from vasa.timebase import SAMPLE_RATE
 
 # A compute job runner: the server hands jobs to its worker threads; tests may run them inline.
 Runner = Callable[[Callable[[], Any]], Awaitable[Any]]

@@ -21,17 +21,15 @@ server's preset, not a client control: they set the CPU cost of every session.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from vasa.motion.engine import Controls
-from vasa.pipelines.generate import check_controls, parse_emotion, parse_gaze
+from vasa.motion.controls import ControlError, Controls, check_controls, parse_emotion, parse_gaze
+from vasa.timebase import SAMPLE_RATE
 
 PROTOCOL_VERSION = 1
-SAMPLE_RATE = 16000
 MAX_AUDIO_BYTES = 2 * SAMPLE_RATE  # one second of int16 per message
 MAX_TEXT_BYTES = 4096
 # The page plays frame t at (first frame's arrival - its t) + t + this: a jitter buffer for
@@ -115,14 +113,14 @@ def parse_controls(d: dict) -> ControlUpdate:
     return out
 
 
-def apply_controls(base: Controls, update: ControlUpdate,
-                   gaze_forward: tuple[float, float]) -> Controls:
+def apply_controls(base: Controls, update: ControlUpdate) -> Controls:
     """New Controls from `base` and an update, checked against the ranges the model was
-    trained on (the same checks and messages as `vasa generate`)."""
+    trained on (the same checks as `vasa generate`; messages name the protocol's fields, which
+    are the Controls fields)."""
     c = replace(base)
     try:
         if update.gaze is not None:
-            c.gaze = parse_gaze(update.gaze, gaze_forward)
+            c.gaze = parse_gaze(update.gaze)
         if update.emotion is not None:
             c.emotion = parse_emotion(update.emotion)
         for name in ("distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "motion_scale",
@@ -133,11 +131,8 @@ def apply_controls(base: Controls, update: ControlUpdate,
         for name in update.reset:
             setattr(c, name, None)
         check_controls(c)
-    except ValueError as err:
-        # The checks name CLI flags (--cfg-audio); name the protocol's fields (cfg_audio).
-        text = re.sub(r"--(gaze|emotion|distance|cfg-audio|cfg-gaze|cfg-emotion|steps|"
-                      r"motion-scale)\b", lambda m: m.group(1).replace("-", "_"), str(err))
-        raise ProtocolError("bad_controls", text) from None
+    except ControlError as err:
+        raise ProtocolError("bad_controls", err.named(err.field)) from None
     return c
 
 

@@ -29,10 +29,11 @@ import cv2
 from aiohttp import WSMsgType, web
 
 from vasa.audio import AudioFeatureExtractor, get_extractor
-from vasa.bench import rss_mb
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
+from vasa.pipelines.stream import StreamConfig, StreamFrame, StreamSession
 from vasa.portrait import Portrait, make_portrait
+from vasa.procstat import rss_mb
 from vasa.serve.live import LiveConfig, LiveStream
 from vasa.serve.protocol import (
     BUSY_CLOSE_CODE,
@@ -49,8 +50,8 @@ from vasa.serve.protocol import (
     parse_audio,
     parse_text,
 )
-from vasa.serve.session import FPS, StreamConfig, StreamFrame, StreamSession
 from vasa.serve.uploads import MAX_IMAGE_BYTES, PortraitStore, UploadError, decode_image
+from vasa.timebase import MOTION_FPS as FPS
 
 log = logging.getLogger("vasa.serve")
 ASSETS = resources.files("vasa") / "assets"
@@ -317,8 +318,7 @@ class Server:
                                     "upload it again (POST /api/portrait)") from None
         try:
             base = replace(self.cfg.stream.controls, seed=start.seed)
-            forward = tuple(self.parts.model.info.get("gaze_forward", (0.0, 0.0)))
-            controls = apply_controls(base, start.controls or ControlUpdate(), forward)
+            controls = apply_controls(base, start.controls or ControlUpdate())
             stream = replace(self.cfg.stream, controls=controls)
             session = await asyncio.get_running_loop().run_in_executor(
                 self.compute, lambda: StreamSession(self.parts.model, self.parts.extractor,
@@ -362,7 +362,6 @@ class Server:
 
     async def _receive(self, ws: web.WebSocketResponse, live: LiveStream,
                        session: StreamSession, notices: list[dict]) -> None:
-        forward = tuple(self.parts.model.info.get("gaze_forward", (0.0, 0.0)))
         while not live.closed:
             msg = await ws.receive()
             try:
@@ -372,7 +371,7 @@ class Server:
                     update = parse_text(msg.data)
                     if isinstance(update, Start):
                         raise ProtocolError("bad_message", "the session has started already")
-                    session.set_controls(apply_controls(session.controls, update, forward))
+                    session.set_controls(apply_controls(session.controls, update))
                 else:
                     return  # closed by the client, or the connection broke
             except ProtocolError as err:

@@ -19,38 +19,21 @@ gives the frames of an offline `MotionEngine` run with the same preset and seed.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vasa.audio import SAMPLES_PER_FRAME, AudioFeatureExtractor, get_extractor
+from vasa.audio import AudioFeatureExtractor, get_extractor
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
-from vasa.motion.engine import FPS, Controls, MotionEngine
-from vasa.pipelines.generate import check_controls
+from vasa.motion.controls import Controls, check_controls
+from vasa.motion.engine import MotionEngine
+from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, load_portrait
 from vasa.render import Renderer
-
-SAMPLE_RATE = 16000
-
-
-def streaming_controls() -> Controls:
-    """The streaming preset's sampling: 5 DDIM steps (half the offline 10) keep one window at
-    about 30 ms on one core of this CPU; guidance as offline (audio 0.5, gaze 1.0)."""
-    return Controls(steps=5)
-
-
-@dataclass
-class StreamConfig:
-    """The streaming preset (see README, "Real time"): windows every `hop` frames, each seeing
-    `lookahead` frames of audio past the frames it emits."""
-
-    hop: int = 2  # frames per window: 2 halves the per-frame sampling cost of hop=1
-    lookahead: int = 1  # 40 ms of audio past every emitted frame: lips move before the sound
-    size: int = 512  # frame side in pixels
-    controls: Controls = field(default_factory=streaming_controls)
+from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
 @dataclass
@@ -165,7 +148,7 @@ class StreamSession:
             if len(audio) < SAMPLES_PER_FRAME:  # the last frame of a flush: pad its audio
                 audio = np.pad(audio, (0, SAMPLES_PER_FRAME - len(audio)))
             image = self.renderer.render(m.pose, m.dynamics)
-            out.append(StreamFrame(m.index, m.index / FPS, image, audio.copy(),
+            out.append(StreamFrame(m.index, frame_time(m.index), image, audio.copy(),
                                    self._stamp_for(start)))
         if motion:  # audio of emitted frames is no longer needed
             self._emitted = motion[-1].index + 1
@@ -188,5 +171,4 @@ def open_session(portrait: str | Path, model: str | Path = DEFAULT_MODEL,
     return StreamSession(motion, extractor, face, basis, config)
 
 
-__all__ = ["FPS", "SAMPLE_RATE", "StreamConfig", "StreamFrame", "StreamSession",
-           "open_session", "streaming_controls"]
+__all__ = ["StreamConfig", "StreamFrame", "StreamSession", "open_session"]

@@ -1,0 +1,36 @@
+"""What `vasa generate` and a streaming session are asked to do: plain dataclasses (no torch
+import), the one source of their defaults for the Python API, the command line and the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vasa.motion.config import DEFAULT_MODEL
+from vasa.motion.controls import Controls, streaming_controls
+from vasa.render import RenderConfig
+
+
+@dataclass
+class GenerateConfig:
+    """size: output side; model: motion model file; controls: conditions and sampling (their
+    defaults, ranges and help live in `vasa.motion.controls`)."""
+
+    size: int = 512  # output side in pixels
+    model: str = str(DEFAULT_MODEL)  # motion model file
+    crf: int = 18  # x264 quality, lower is better
+    face_index: int | None = None  # which portrait face to animate, 0 = largest
+    controls: Controls = field(default_factory=Controls)
+    hop: int | None = None  # engine windows start every `hop` frames (None: the window, W)
+    lookahead: int | None = None  # audio frames each window sees past its emitted ones
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+
+@dataclass
+class StreamConfig:
+    """The streaming preset (see README, "Real time"): windows every `hop` frames, each seeing
+    `lookahead` frames of audio past the frames it emits."""
+
+    hop: int = 2  # frames per window: 2 halves the per-frame sampling cost of hop=1
+    lookahead: int = 1  # 40 ms of audio past every emitted frame: lips move before the sound
+    size: int = 512  # frame side in pixels
+    controls: Controls = field(default_factory=streaming_controls)
