@@ -33,7 +33,7 @@ import soundfile as sf
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from vasa.bench import rss_mb as bench_rss_mb
+from vasa.procstat import rss_mb as bench_rss_mb
 from vasa.io import iter_audio, load_audio
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
