@@ -57,7 +57,8 @@ SEAM_FADE: int | None = None  # --seam-fade (None: the engine's default)
 
 
 def motion(model, portrait, audio: np.ndarray, controls: Controls):
-    engine = MotionEngine(model, get_extractor(), portrait.pose, portrait.dynamics, controls,
+    engine = MotionEngine(model, get_extractor(), portrait.pose,
+                          portrait.talking_rest(default_basis()), controls,
                           seam_fade=SEAM_FADE)
     return engine.push(audio) + engine.flush()
 

@@ -69,7 +69,7 @@ def motion_speed(model_path: str, s: Setting, portrait_png: Path, wav: Path) -> 
     model = load_model(model_path, ex.spec.id, basis.version)
     p = load_portrait(portrait_png, 512, basis=basis)
     audio = load_audio(wav)
-    engine = MotionEngine(model, ex, p.pose, p.dynamics,
+    engine = MotionEngine(model, ex, p.pose, p.talking_rest(default_basis()),
                           Controls(cfg_audio=s.cfg_audio, cfg_gaze=s.cfg_gaze, steps=s.steps),
                           hop=s.hop, lookahead=s.lookahead)
     t0 = time.perf_counter()

@@ -103,3 +103,48 @@ def test_retarget_modes(astronaut, basis):
     assert np.allclose(dyn_only.dynamics[0, :k], astronaut.dynamics[:k])  # relative to frame 0
     assert not np.allclose(dyn_only.dynamics[1:, :k], astronaut.dynamics[:k])
     assert np.all(dyn_only.dynamics[:, k:k + 2] >= 0)
+
+
+def _with_mouth(portrait, basis, gap: float):
+    """The same face with its mouth at another inner-lip gap (a closed or open portrait)."""
+    from dataclasses import replace
+
+    from vasa.latent.face_model import decode_canonical, lip_gap, move_lip_gap
+
+    dyn = move_lip_gap(portrait.dynamics, gap - lip_gap(portrait.canonical), basis)
+    return replace(portrait, canonical=decode_canonical(portrait.canonical, portrait.dynamics,
+                                                        dyn, basis), dynamics=dyn)
+
+
+def test_generated_opening_does_not_depend_on_the_portraits_mouth(astronaut, basis):
+    """Issue 12: offsets added to the portrait's own mouth opened a closed mouth 0.06-0.3x and an
+    open one 3.5x as wide as the speaker. From `talking_rest` the same features give the same
+    opening, closed, half-open or wide-open portrait alike, and no crossed lips."""
+    from vasa.latent.face_model import decode_canonical, lip_gap
+    from vasa.motion.features import FEATURES, to_latents
+
+    feats = np.zeros((20, FEATURES.dim), np.float32)
+    feats[:, FEATURES.dynamics.eyes] = 1.0
+    wave = np.sin(np.linspace(0, 6 * np.pi, 20))  # talking: open and close around the rest
+    feats[:, FEATURES.dynamics.pca] = np.outer(wave, open_direction(basis)) * 2.0
+    openings = []
+    for gap in (0.0, 0.088, 0.25):
+        p = _with_mouth(astronaut, basis, gap)
+        assert abs(lip_gap(p.canonical) - gap) < 0.01
+        lat = to_latents(feats, p.pose, p.talking_rest(basis))
+        openings.append([lip_gap(decode_canonical(p.canonical, p.dynamics, d, basis))
+                         for d in lat.dynamics])
+    openings = np.array(openings)
+    assert np.abs(openings - openings[1]).max() < 0.01  # the speech's opening, not the portrait's
+    assert openings.min() >= 0 and openings.max() > 0.12
+
+
+def test_lips_touch_but_never_cross(astronaut, basis):
+    from vasa.latent import topology as topo
+    from vasa.latent.face_model import decode_canonical, lip_gap, move_lip_gap
+
+    closing = move_lip_gap(astronaut.dynamics, -0.3, basis)  # far past closed
+    c = decode_canonical(astronaut.canonical, astronaut.dynamics, closing, basis)
+    upper = c[topo.LIPS_INNER_UPPER[1:-1], 1]
+    lower = c[topo.LIPS_INNER_LOWER[-2:0:-1], 1]
+    assert lip_gap(c) == 0.0 and np.all(lower >= upper)

@@ -160,7 +160,8 @@ def test_stream_session_equals_offline_engine(tiny_model, astronaut, basis, spee
         got += session.push_audio(audio[i:i + n], stamp=i)
         i += n
     got += session.flush()
-    engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose, astronaut.dynamics,
+    engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
+                          astronaut.talking_rest(basis),
                           replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead)
     offline = engine.push(audio) + engine.flush()
     assert [f.index for f in got] == [m.index for m in offline] == list(range(len(offline)))
@@ -217,7 +218,8 @@ def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut,
     played = np.concatenate([f.audio for f in got])
     start = next(f.index for f in got if f.stamp is not None) * 640
     assert np.abs(played[start:start + 320 * 20]).max() > 0.01  # the speech, where stamped
-    engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose, astronaut.dynamics,
+    engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
+                          astronaut.talking_rest(basis),
                           replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead)
     offline = engine.push(np.concatenate([played, np.zeros(16000, np.float32)]))
     renderer = Renderer(astronaut, basis)

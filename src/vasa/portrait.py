@@ -16,7 +16,13 @@ import cv2
 import numpy as np
 
 from vasa.latent.basis import FaceBasis, default_basis
-from vasa.latent.face_model import decode_canonical, encode_landmarks, fit_pose
+from vasa.latent.face_model import (
+    decode_canonical,
+    encode_landmarks,
+    fit_pose,
+    lip_gap,
+    move_lip_gap,
+)
 from vasa.latent.motion import SCALE, TX, TY
 from vasa.tracking import FaceLandmarker, FaceObservation, NoFaceError
 
@@ -52,6 +58,21 @@ class Portrait:
         eyes = basis.layout.eyes
         neutral[eyes] = np.maximum(self.dynamics[eyes], 0.28)
         return decode_canonical(self.canonical, self.dynamics, neutral, basis)
+
+    def talking_rest(self, basis: FaceBasis) -> np.ndarray:
+        """Dynamics (D,) the motion generator's offsets are added to: the portrait's own, with
+        its mouth moved to the training speakers' typical talking opening (the template's
+        inner-lip gap, 0.088 eye distances).
+
+        The generator's lip offsets are relative to each training speaker's median mouth (its
+        features subtract the segment median). Added to the portrait's mouth as it happens to
+        be, they leaked its expression into the motion: a closed-mouth portrait opened 0.06-0.3x
+        as wide as the real speaker, an open one 3.5x (issue 12). Starting from the state the
+        offsets are relative to makes the opening the speech's, whatever the portrait's. The
+        change is the smallest one of the whitened coefficients (`move_lip_gap`), so the lip
+        shape that carries identity stays."""
+        return move_lip_gap(self.dynamics, lip_gap(basis.template) - lip_gap(self.canonical),
+                            basis)
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -25,6 +25,7 @@ from torch import nn
 from vasa.compat import check_trained_with
 from vasa.io import atomic_output
 from vasa.latent.basis import FaceBasis
+from vasa.latent.face_model import lip_direction
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_SYNC_MODEL = ASSETS / "syncnet.pt"
@@ -228,10 +229,7 @@ def lip_opening(dynamics: np.ndarray, basis: FaceBasis) -> np.ndarray:
     """Inner-lip gap (T,) relative to the mean face, in inter-ocular distances: the vertical
     distance between landmarks 13 (upper lip) and 14 (lower lip) that the PCA coefficients
     dynamics[:, :num_pca] (T, D) add to the template. A model-free cross-check signal."""
-    k, pts = basis.num_pca, list(basis.points)
-    comp = basis.components.reshape(k, -1, 3)
-    direction = (comp[:, pts.index(14), 1] - comp[:, pts.index(13), 1]) * basis.std  # (K,)
-    return np.asarray(dynamics, np.float64)[:, basis.layout.pca] @ direction
+    return np.asarray(dynamics, np.float64)[:, basis.layout.pca] @ lip_direction(basis)
 
 
 def correlation_lag(video: np.ndarray, audio: np.ndarray, max_offset: int = MAX_OFFSET

@@ -22,6 +22,52 @@ _R_UP, _R_LO = np.array(topo.RIGHT_EYE_UPPER), np.array(topo.RIGHT_EYE_LOWER)
 _L_UP, _L_LO = np.array(topo.LEFT_EYE_UPPER), np.array(topo.LEFT_EYE_LOWER)
 _R_CORNERS, _L_CORNERS = list(topo.RIGHT_EYE_CORNERS), list(topo.LEFT_EYE_CORNERS)
 MIN_OPEN = 0.04  # eyelid gap / eye width below which an eye counts as closed in the portrait
+# Inner-lip landmark pairs, each upper point above its lower partner (corners left out: they
+# are shared). y points towards the chin in the canonical frame.
+_LIP_UP = np.array(topo.LIPS_INNER_UPPER[1:-1])
+_LIP_LO = np.array(topo.LIPS_INNER_LOWER[-2:0:-1])
+LIP_UPPER, LIP_LOWER = 13, 14  # inner-lip midpoints: the gap between them is the mouth opening
+
+
+def lip_gap(canonical: np.ndarray) -> float:
+    """Inner lip opening at the centre (points 13, 14), canonical units (eye distance = 1);
+    negative when the lower lip is drawn above the upper one."""
+    return float(canonical[LIP_LOWER, 1] - canonical[LIP_UPPER, 1])
+
+
+def lip_direction(basis: FaceBasis) -> np.ndarray:
+    """(K,) change of the inner-lip gap per unit of each whitened PCA coefficient."""
+    pts = list(basis.points)
+    comp = basis.components.reshape(basis.num_pca, -1, 3)
+    return ((comp[:, pts.index(LIP_LOWER), 1] - comp[:, pts.index(LIP_UPPER), 1])
+            * basis.std).astype(np.float64)
+
+
+def move_lip_gap(dynamics: np.ndarray, change: float | np.ndarray, basis: FaceBasis
+                 ) -> np.ndarray:
+    """Dynamics (D,) or (T, D) with the inner-lip gap changed by `change` (scalar or (T,)), by
+    the smallest change of the PCA coefficients. The coefficients are whitened (unit variance
+    over the training frames), so the smallest change is also their expected co-movement
+    with the gap: jaw, lips and cheeks open together as they do in the data."""
+    d = lip_direction(basis)
+    out = np.array(dynamics, np.float64)
+    step = np.multiply.outer(np.asarray(change, np.float64), d / (d @ d))
+    out[..., basis.layout.pca] += step
+    return out.astype(np.float32)
+
+
+def keep_lips_apart(canonical: np.ndarray) -> np.ndarray:
+    """Lip contact: where a lower inner-lip point would pass above its upper partner, both meet
+    at their mean height. Lips touch; they never pass through each other (a generated or
+    retargeted offset added to a closed mouth can ask for that, and the warp then draws a
+    zig-zag lip line). In place; returns `canonical`."""
+    up, lo = canonical[_LIP_UP, 1], canonical[_LIP_LO, 1]
+    crossed = lo < up
+    if crossed.any():
+        mid = 0.5 * (up + lo)
+        canonical[_LIP_UP[crossed], 1] = mid[crossed]
+        canonical[_LIP_LO[crossed], 1] = mid[crossed]
+    return canonical
 
 
 def fit_pose(landmarks: np.ndarray, basis: FaceBasis, frame_size: float) -> np.ndarray:
@@ -122,4 +168,4 @@ def decode_canonical(canonical: np.ndarray, dyn_from: np.ndarray, dyn_to: np.nda
         corners = _R_CORNERS if i == 0 else _L_CORNERS
         width = np.linalg.norm((canonical[corners[0]] - canonical[corners[1]])[:2])
         out[iris, :2] += (dyn_to[lay.gaze] - dyn_from[lay.gaze]) * width
-    return out
+    return keep_lips_apart(out)

@@ -107,8 +107,10 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
 class MotionEngine:
     """push(audio 16 kHz float32 chunk) -> frames ready so far; flush() -> the rest.
 
-    hop: frames emitted per window (1..W; default W); lookahead: frames of audio past the
-    emitted ones each window sees (default: the rest of the window)."""
+    pose, dynamics: the portrait's pose and the rest state the generated offsets are added to
+    (`Portrait.talking_rest`: its own dynamics with a typical talking mouth). hop: frames
+    emitted per window (1..W; default W); lookahead: frames of audio past the emitted ones each
+    window sees (default: the rest of the window)."""
 
     def __init__(self, model: MotionModel, extractor: AudioFeatureExtractor, pose: np.ndarray,
                  dynamics: np.ndarray, controls: Controls | None = None, hop: int | None = None,

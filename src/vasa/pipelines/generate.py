@@ -62,8 +62,8 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
         model = load_model(cfg.model, extractor.spec.id, basis.version)
         portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis)
         renderer = Renderer(portrait, basis, cfg.render)
-        engine = MotionEngine(model, extractor, portrait.pose, portrait.dynamics, cfg.controls,
-                              hop=cfg.hop, lookahead=cfg.lookahead)
+        engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
+                              cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead)
         duration = audio_duration(audio_path)  # from the header; None if it does not say
         total = (-(-round(duration * SAMPLE_RATE) // SAMPLES_PER_FRAME)
                  if duration else None)

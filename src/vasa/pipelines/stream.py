@@ -64,7 +64,8 @@ class StreamSession:
                              f"{self.config.size} px: load it with size={self.config.size}")
         self.portrait = portrait
         self.renderer = Renderer(portrait, basis)
-        self.engine = MotionEngine(model, extractor, portrait.pose, portrait.dynamics,
+        rest = portrait.talking_rest(basis or default_basis())
+        self.engine = MotionEngine(model, extractor, portrait.pose, rest,
                                    replace(self.config.controls), hop=self.config.hop,
                                    lookahead=self.config.lookahead)
         self._reset_audio()

@@ -13,16 +13,12 @@ import cv2
 import numpy as np
 
 from vasa.latent import topology as topo
+from vasa.latent.face_model import lip_gap
 from vasa.render.appearance import Appearance, region_box
 
 SHIFT = 3
 OPEN_RAMP = 0.05  # canonical lip gap over which the synthetic interior fades in
 GAPS = np.array([0.0, 0.27, -0.27, 0.49, -0.49, 0.67, -0.67, 0.82, -0.82])  # incisors widest
-
-
-def lip_gap(canonical: np.ndarray) -> float:
-    """Inner lip opening at the centre (points 13, 14), canonical units (eye distance = 1)."""
-    return float(canonical[14, 1] - canonical[13, 1])
 
 
 def paint_mouth(frame: np.ndarray, lm: np.ndarray, canonical: np.ndarray, place,
