@@ -128,9 +128,9 @@ def _check_gaze_angles(theta: float, phi: float, text: object) -> None:
 
 def parse_gaze(text: str | None) -> Gaze | None:
     """'forward', 'left', 'right', 'up', 'down' (offsets from the model's forward gaze) or
-    'THETA,PHI' in degrees (an absolute direction, within +-GAZE_LIMIT_DEG). None and 'forward'
-    leave the model's forward gaze (None)."""
-    if text is None or text == "forward":
+    'THETA,PHI' in degrees (an absolute direction, within +-GAZE_LIMIT_DEG). None: no request
+    (the model's own gaze); 'forward' is a request, steered like the others."""
+    if text is None:
         return None
     if text in GAZE_NAMES:
         return Gaze(*GAZE_NAMES[text], relative=True)

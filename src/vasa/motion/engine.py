@@ -27,6 +27,7 @@ from vasa.motion.controls import Controls, check_controls
 from vasa.motion.diffusion import sample_ddim
 from vasa.motion.dit import Conditions
 from vasa.motion.features import FEATURES, to_latents
+from vasa.motion.gaze import HEAD_SHARE, GazeResponse, GazeSteer
 from vasa.motion.guidance import guided_denoiser
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
@@ -110,12 +111,15 @@ class MotionEngine:
     pose, dynamics: the portrait's pose and the rest state the generated offsets are added to
     (`Portrait.talking_rest`: its own dynamics with a typical talking mouth). hop: frames
     emitted per window (1..W; default W); lookahead: frames of audio past the emitted ones each
-    window sees (default: the rest of the window)."""
+    window sees (default: the rest of the window). gaze_response: how far this portrait's
+    rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
+    a gaze is requested."""
 
     def __init__(self, model: MotionModel, extractor: AudioFeatureExtractor, pose: np.ndarray,
                  dynamics: np.ndarray, controls: Controls | None = None, hop: int | None = None,
                  lookahead: int | None = None, seam_fade: int | None = None,
-                 pose_sigma: float = POSE_SIGMA, blink_gamma: float = BLINK_GAMMA) -> None:
+                 pose_sigma: float = POSE_SIGMA, blink_gamma: float = BLINK_GAMMA,
+                 gaze_response: GazeResponse | None = None) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
@@ -139,10 +143,22 @@ class MotionEngine:
         self.pose, self.dynamics = np.asarray(pose), np.asarray(dynamics)
         self.controls = controls or Controls()
         check_controls(self.controls)
+        self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)))
+        if gaze_response is not None:
+            self.gaze_response = gaze_response
         # A-pre of the K frames of rest before the first window: silence, computed once.
         silence = extractor(np.zeros(model.net.cfg.prev * SAMPLES_PER_FRAME, np.float32))
         self._silence_a = model.norm.audio(silence).astype(np.float32)
         self.reset()
+
+    @property
+    def gaze_response(self) -> GazeResponse:
+        return GazeResponse(tuple(self._steer.eye_gain), tuple(self._steer.head_gain))
+
+    @gaze_response.setter
+    def gaze_response(self, response: GazeResponse) -> None:
+        self._steer.eye_gain = np.asarray(response.eyes, np.float64)
+        self._steer.head_gain = np.asarray(response.head, np.float64)
 
     @property
     def latency_s(self) -> float:
@@ -161,6 +177,7 @@ class MotionEngine:
         self._hist_x = np.repeat(self.model.norm.motion(np.zeros(cfg.motion_dim))[None],
                                  cfg.prev, 0).astype(np.float32)
         self._hist_a = self._silence_a
+        self._steer.reset()
 
     @property
     def _w(self) -> int:
@@ -253,5 +270,7 @@ class MotionEngine:
         feats = refine(m.norm.motion_inverse(np.concatenate([hist_before, x])), len(hist_before),
                        self.pose_sigma, self.blink_gamma)
         lat = to_latents(feats[:n], self.pose, self.dynamics, c.motion_scale, c.still_head)
+        if c.gaze is not None:  # the learned condition alone does not follow it: steer
+            lat = self._steer(lat, gaze, 0.0 if c.still_head else HEAD_SHARE)
         return [TimedFrame(s + i, frame_time(s + i), lat.pose[i], lat.dynamics[i])
                 for i in range(n)]

@@ -20,6 +20,7 @@ from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import load_model
 from vasa.motion.controls import check_controls
 from vasa.motion.engine import MotionEngine
+from vasa.pipelines.calibrate import gaze_response
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
@@ -62,8 +63,13 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
         model = load_model(cfg.model, extractor.spec.id, basis.version)
         portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis)
         renderer = Renderer(portrait, basis, cfg.render)
+        # A requested gaze is steered with this portrait's rendered eye gain (a few probe
+        # frames tracked back); without one nothing is measured.
+        response = (None if cfg.controls.gaze is None
+                    else gaze_response(portrait, renderer, basis))
         engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
-                              cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead)
+                              cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead,
+                              gaze_response=response)
         duration = audio_duration(audio_path)  # from the header; None if it does not say
         total = (-(-round(duration * SAMPLE_RATE) // SAMPLES_PER_FRAME)
                  if duration else None)

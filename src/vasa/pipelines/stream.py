@@ -30,6 +30,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
+from vasa.pipelines.calibrate import gaze_response
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, load_portrait
 from vasa.render import Renderer
@@ -62,13 +63,20 @@ class StreamSession:
         if portrait.size != self.config.size:
             raise ValueError(f"portrait is {portrait.size} px, the stream renders "
                              f"{self.config.size} px: load it with size={self.config.size}")
-        self.portrait = portrait
-        self.renderer = Renderer(portrait, basis)
-        rest = portrait.talking_rest(basis or default_basis())
-        self.engine = MotionEngine(model, extractor, portrait.pose, rest,
-                                   replace(self.config.controls), hop=self.config.hop,
-                                   lookahead=self.config.lookahead)
+        self.portrait, self.basis = portrait, basis or default_basis()
+        self.renderer = Renderer(portrait, self.basis)
+        self.engine = MotionEngine(model, extractor, portrait.pose,
+                                   portrait.talking_rest(self.basis), replace(self.config.controls),
+                                   hop=self.config.hop, lookahead=self.config.lookahead)
+        self._gaze_measured = False
+        self._measure_gaze(self.engine.controls)
         self._reset_audio()
+
+    def _measure_gaze(self, controls: Controls) -> None:
+        """The portrait's rendered eye gain, measured the first time a gaze is asked for."""
+        if controls.gaze is not None and not self._gaze_measured:
+            self.engine.gaze_response = gaze_response(self.portrait, self.renderer, self.basis)
+            self._gaze_measured = True
 
     def _reset_audio(self) -> None:
         self._pending = np.zeros(0, np.float32)  # received audio not yet shown by a frame
@@ -100,6 +108,7 @@ class StreamSession:
     def set_controls(self, controls: Controls) -> None:
         """Live controls: checked here, applied from the next window on."""
         check_controls(controls)
+        self._measure_gaze(controls)
         self.engine.controls = controls
 
     def push_audio(self, chunk: np.ndarray, stamp: Any = None) -> list[StreamFrame]:
