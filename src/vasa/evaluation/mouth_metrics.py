@@ -1,0 +1,233 @@
+"""Model-free measures of what a viewer sees in a talking face: how far the mouth opens, whether
+it opens with the voice, whether the lips pass through each other, and how the eyes blink.
+
+Each measure reads a re-tracked video (`vasa.tracking.video.track_video` at 25 fps) and the
+loudness of its audio; no learned model is involved, so a still mouth can never pass for a
+speaking one (the learned S_C measures timing confidence, not amplitude: issue 12).
+
+Mouth opening: the inner-lip gap at the centre of the mouth (landmark 14 below 13, positive when
+open), in inter-ocular distances (IOD). The tracker's PCA coefficients give it up to a constant:
+template gap (0.088: the training speakers' typical talking mouth) + the gap the coefficients add
+(`syncnet.lip_opening`, linear). The constant that the 24 coefficients cannot express (the face's
+own lip shape, up to +-0.06 IOD on the shared portraits, +-0.007 on real talking clips) is
+measured on a few frames of the video by `opening_residual` and added back.
+
+dynamics (T, D): 24 PCA coefficients, open_right, open_left, gaze_x, gaze_y (`basis.layout`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from vasa.data import conditions
+from vasa.evaluation import motion_metrics as mm
+from vasa.evaluation.syncnet import correlation_lag, lip_opening
+from vasa.latent.basis import FaceBasis
+from vasa.latent.face_model import encode_canonical, lip_gap
+from vasa.latent.motion import MotionLatents
+from vasa.timebase import SAMPLE_RATE
+
+FPS = mm.FPS
+MAX_LAG = 5  # frames (0.2 s) either way searched for the envelope correlation
+# Envelope correlation is taken on syllable-rate changes: both signals minus their centred
+# running mean over SYLLABLE_WINDOW frames (0.52 s: a high-pass near 2 Hz). Mouth opening and
+# the speech envelope co-vary at 2-7 Hz (Chandrasekaran et al. 2009, "The natural statistics of
+# audiovisual speech"); below that, posture, smiles and sentence loudness dominate and made the
+# raw correlation negative on real clips (Chris Christie: -0.3 raw, +0.22 high-passed).
+SYLLABLE_WINDOW = 13
+# Crossed lips: an inner-lip gap below CROSSED_BELOW IOD (the lower lip above the upper one).
+# Not 0: closed real lips re-track at 0 +- 0.005 (the measured-minus-PCA gap varies by 0.005
+# frame to frame), and at a 0 threshold 3-4% of real speakers' frames (Patrick Stewart,
+# HDTF RD_Radio2) counted as crossed; at -0.005 they are at 0-1.3%, at -0.01 at 0%.
+CROSSED_BELOW = -0.005
+MIN_STD = 1e-6  # IOD: a mouth moving less than this is still, and correlates with nothing
+
+
+def mouth_opening(dynamics: np.ndarray, basis: FaceBasis, residual: float = 0.0) -> np.ndarray:
+    """Absolute inner-lip gap (T,) in IOD: the template's gap, plus the change the PCA
+    coefficients dynamics[:, basis.layout.pca] make to it, plus `residual`
+    (`opening_residual` of the same face; 0 assumes the face's lips are the template's)."""
+    return lip_gap(basis.template) + lip_opening(dynamics, basis) + residual
+
+
+def opening_residual(canonicals: np.ndarray, basis: FaceBasis) -> float:
+    """The part of the inner-lip gap that the PCA coefficients do not express, in IOD: median
+    over canonical shapes (N, 478, 3) of one face (`encode_landmarks(...)[2]` of a few frames) of
+    their measured gap minus `mouth_opening` of their own coefficients. Constant over a video:
+    the renderer and the tracker both move the lips along the PCA directions only."""
+    shapes = np.asarray(canonicals, np.float64).reshape(-1, 478, 3)
+    if len(shapes) == 0:
+        raise mm.NotComputable("no frame with a tracked face to measure the lip shape on")
+    dyn = np.stack([encode_canonical(c, basis) for c in shapes])  # (N, D)
+    measured = np.array([lip_gap(c) for c in shapes])  # (N,)
+    return float(np.median(measured - mouth_opening(dyn, basis)))
+
+
+def _tracked(values: np.ndarray, found: np.ndarray | None) -> np.ndarray:
+    v = np.asarray(values, np.float64).reshape(-1)
+    ok = np.ones(len(v), bool) if found is None else np.asarray(found, bool)[:len(v)]
+    if len(ok) != len(v) or not ok.any():
+        raise mm.NotComputable("face lost in all frames")
+    return v[ok]
+
+
+def opening_stats(opening: np.ndarray, found: np.ndarray | None = None) -> tuple[float, float]:
+    """(mean, std) of the mouth opening (T,) in IOD over tracked frames. The std is how much the
+    mouth moves; the mean how open it is held (a real speaker's: 0.05-0.10 IOD)."""
+    v = _tracked(opening, found)
+    return float(v.mean()), float(v.std())
+
+
+def loudness_envelope(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Loudness per motion frame (T,): log10 RMS of each 40 ms of mono audio (`prosody`'s
+    log_energy, floored at -5 in digital silence), so that row t covers video frame t."""
+    from vasa.audio import PROSODY_FIELDS, get_extractor
+
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError(f"audio at {sample_rate} Hz: load it at {SAMPLE_RATE} Hz "
+                         "(vasa.io.load_audio(path, 16000))")
+    feats = get_extractor("prosody")(np.asarray(audio, np.float32))  # (T, 5)
+    return feats[:, PROSODY_FIELDS.index("log_energy")].astype(np.float64)
+
+
+def _syllabic(x: np.ndarray) -> np.ndarray:
+    """x minus its centred running mean over SYLLABLE_WINDOW frames (edges padded)."""
+    half = SYLLABLE_WINDOW // 2
+    mean = np.convolve(np.pad(x, half, mode="edge"), np.ones(SYLLABLE_WINDOW) / SYLLABLE_WINDOW,
+                       mode="valid")
+    return x - mean
+
+
+def envelope_correlation(opening: np.ndarray, envelope: np.ndarray, max_lag: int = MAX_LAG
+                         ) -> tuple[float, int | None]:
+    """(correlation, lag): the Pearson correlation of the mouth opening (T,) with the loudness
+    envelope (T',) at the lag in [-max_lag, max_lag] frames that maximises it, over their
+    common first frames.
+
+    Sign: lag L pairs opening[t] with envelope[t + L]; L > 0 when the voice comes after the
+    mouth (lips lead the sound, as they do by 0-2 frames in natural speech), the same sign as
+    `syncnet.sync_scores`' offset. The envelope is floored 30 dB below the speech level
+    (`motion_metrics.SILENCE_DROP`: the noise floor of a pause says nothing about the mouth),
+    and both are high-passed (`SYLLABLE_WINDOW`). A still mouth gives (0.0, None). Frames
+    where the face was lost hold the last tracked opening, as `track_video` leaves them.
+    """
+    n = min(len(opening), len(envelope))
+    if n < 2 * max_lag + SYLLABLE_WINDOW:
+        raise mm.NotComputable(f"{n} frames: too short for an envelope correlation")
+    v = np.asarray(opening[:n], np.float64)
+    e = np.asarray(envelope[:n], np.float64)
+    e = np.maximum(e, np.percentile(e, mm.SPEECH_PERCENTILE) - mm.SILENCE_DROP)
+    v, e = _syllabic(v), _syllabic(e)
+    if v.std() < MIN_STD:
+        return 0.0, None
+    if e.std() < MIN_STD:
+        raise mm.NotComputable("the audio's loudness does not change")
+    lag, corr = correlation_lag(v, e, max_lag)
+    return corr, lag
+
+
+def crossed_lip_share(opening: np.ndarray, found: np.ndarray | None = None) -> float:
+    """Share of tracked frames whose inner-lip gap (T,) is below CROSSED_BELOW (-0.005 IOD,
+    the tracker's noise on closed lips): the lower lip drawn above the upper one. The tracker
+    fits a real face's mesh to the image, so lips drawn through each other re-track as at most
+    0.02 IOD crossed, often as just closed: this under-counts them."""
+    return float(np.mean(_tracked(opening, found) < CROSSED_BELOW))
+
+
+def opening_in_silence(opening: np.ndarray, envelope: np.ndarray,
+                       found: np.ndarray | None = None) -> tuple[float | None, float | None]:
+    """(mean opening in silence, mean opening in speech) in IOD, over tracked frames.
+
+    Silence: runs of at least `motion_metrics.MIN_SILENCE_FRAMES` (0.2 s) whose loudness is more
+    than 30 dB below the clip's speech level (its 95th percentile), as
+    `motion_metrics.silent_frames`; speech: every other frame. None where a clip has none.
+    A real speaker closes the mouth in pauses; a generator that holds it open does not.
+    """
+    n = min(len(opening), len(envelope))
+    ok = np.ones(n, bool) if found is None else np.asarray(found, bool)[:n]
+    silent = mm.silent_frames(np.asarray(envelope)[:n])
+    v = np.asarray(opening, np.float64)[:n]
+    out = [float(v[ok & s].mean()) if (ok & s).any() else None for s in (silent, ~silent)]
+    return out[0], out[1]
+
+
+def blink_spans(eye_open: np.ndarray, fps: float = FPS) -> list[tuple[int, int]]:
+    """(start, stop) frames of each blink in (T, 2) eye openness: the blinks that
+    `conditions.blink_count` counts (openness under half its running open level for 0.05-0.8 s),
+    so rate and duration always describe the same blinks."""
+    # The one blink detector of the project (private there: its public face is blink_count).
+    return conditions._blink_runs(eye_open, fps)
+
+
+def blink_durations_ms(eye_open: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """Duration of each blink (N,) in ms: the time the eyes stay below half open (full width
+    at half depth; a blink's whole close-and-open lasts about twice that). Natural: 100-400 ms."""
+    return np.array([(b - a) / fps * 1e3 for a, b in blink_spans(eye_open, fps)])
+
+
+def blink_closure(eye_open: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """How far each blink closes the eyes (N,): 1 - the blink's least openness / the clip's
+    median openness (1: shut; the tracker reads a real full blink as 0.7-0.9)."""
+    o = np.asarray(eye_open, np.float64).reshape(len(eye_open), -1).mean(1)  # (T,)
+    level = max(float(np.median(o)), 1e-6)
+    return np.array([1.0 - o[a:b].min() / level for a, b in blink_spans(eye_open, fps)])
+
+
+@dataclass
+class ViewerMeasures:
+    """The model-free measures of one video against its audio. Openings in IOD; None where a
+    measure has no value on this video (no pause for the silence opening, no blink for the
+    blink duration, under 2 s for the blink rate)."""
+
+    frames: int  # video frames measured (25 fps), the common length of video and audio
+    lost: int  # of those, frames where the tracker lost the face
+    opening_mean: float
+    opening_std: float
+    envelope_corr: float | None  # at the best lag within +-MAX_LAG
+    envelope_lag: int | None  # frames, > 0: the voice after the mouth
+    crossed_share: float  # share of frames with the lips through each other
+    opening_silence: float | None
+    opening_speech: float | None
+    blinks_per_min: float | None
+    blink_ms: float | None  # mean time below half open
+    blink_closure: float | None  # mean closure depth
+    delta_p: float | None  # head-angle speed, deg/frame (motion_metrics.delta_p)
+    residual: float = 0.0  # IOD added to the PCA opening (opening_residual)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _maybe(fn, *args) -> float | None:
+    try:
+        return float(fn(*args))
+    except mm.NotComputable:
+        return None
+
+
+def measure(motion: MotionLatents, found: np.ndarray, envelope: np.ndarray, basis: FaceBasis,
+            residual: float = 0.0, fps: float = FPS) -> ViewerMeasures:
+    """Every measure of one re-tracked video (motion (T frames), found (T,)) against the
+    loudness envelope of its audio (T',), over their common first frames."""
+    t = min(len(found), len(envelope))
+    pose, dyn = motion.pose[:t], motion.dynamics[:t]
+    found, envelope = np.asarray(found, bool)[:t], np.asarray(envelope)[:t]
+    opening = mouth_opening(dyn, basis, residual)
+    mean, std = opening_stats(opening, found)
+    try:
+        corr, lag = envelope_correlation(opening, envelope)
+    except mm.NotComputable:
+        corr, lag = None, None
+    silence, speech = opening_in_silence(opening, envelope, found)
+    eyes = dyn[:, basis.layout.eyes]
+    durations, closure = blink_durations_ms(eyes, fps), blink_closure(eyes, fps)
+    return ViewerMeasures(
+        frames=t, lost=int((~found).sum()), opening_mean=mean, opening_std=std,
+        envelope_corr=corr, envelope_lag=lag, crossed_share=crossed_lip_share(opening, found),
+        opening_silence=silence, opening_speech=speech,
+        blinks_per_min=_maybe(mm.blink_rate, dyn, found, fps),
+        blink_ms=float(durations.mean()) if len(durations) else None,
+        blink_closure=float(closure.mean()) if len(closure) else None,
+        delta_p=_maybe(mm.delta_p, pose, found), residual=residual)
