@@ -24,10 +24,12 @@ class IrisSprite:
 @dataclass
 class Appearance:
     """image: (S, S, 3) uint8 portrait with the irises painted out (the warp source).
-    irises: right and left sprites. lip, skin, teeth, cavity, tongue: RGB float32 colours."""
+    irises: right and left sprites. lids: upper-eyelid skin colours (right, left). lip, skin,
+    teeth, cavity, tongue: RGB float32 colours."""
 
     image: np.ndarray
     irises: tuple[IrisSprite, IrisSprite]
+    lids: tuple[np.ndarray, np.ndarray]  # upper-eyelid skin colour, right and left eye
     lip: np.ndarray
     skin: np.ndarray
     teeth: np.ndarray
@@ -81,6 +83,23 @@ def _iris_sprite(image: np.ndarray, lm: np.ndarray, iris: np.ndarray, eye: list[
     return IrisSprite(np.concatenate([rgb, disc[..., None]], 2), c, radius)
 
 
+def _lid_colour(image: np.ndarray, lm: np.ndarray, upper: list[int], eye_mask: np.ndarray,
+                skin: np.ndarray) -> np.ndarray:
+    """The upper eyelid's skin: a band above the lid, as deep as a fifth of the eye's width
+    (below the brow), its brighter half (the crease and lashes are dark), mixed with the face's
+    skin: a shut lid catches the light the open eye's socket shadow does not."""
+    pts = lm[upper, :2]
+    width = float(np.ptp(pts[:, 0]))
+    lift = max(2.0, 0.22 * width)
+    band = np.concatenate([pts - [0, 0.08 * width], (pts - [0, lift])[::-1]])
+    mask = cv2.subtract(_poly_mask(image.shape[:2], band), eye_mask)
+    px = image[mask > 0].astype(np.float32)
+    if len(px) < 8:
+        return skin.astype(np.float32)
+    band_colour = np.median(px[px.mean(1) >= np.percentile(px.mean(1), 50)], 0)
+    return (0.5 * band_colour + 0.5 * skin).astype(np.float32)
+
+
 def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
                      iris_left: np.ndarray) -> Appearance:
     """Precompute the appearance of a portrait (image (S, S, 3) uint8, landmarks (478, 3))."""
@@ -129,5 +148,7 @@ def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
     if grey:
         teeth, tongue, cavity, lip = (np.full(3, v.mean(), np.float32)
                                       for v in (teeth, tongue, cavity, lip))
-    return Appearance(image=clean, irises=irises, lip=lip, skin=skin,
+    lids = tuple(_lid_colour(image, lm, upper, eye, skin) for upper, eye in
+                 ((topo.RIGHT_EYE_UPPER, eyes[0]), (topo.LEFT_EYE_UPPER, eyes[1])))
+    return Appearance(image=clean, irises=irises, lids=lids, lip=lip, skin=skin,
                       teeth=np.clip(teeth, 0, 255), cavity=cavity, tongue=np.clip(tongue, 0, 255))

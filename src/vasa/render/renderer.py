@@ -17,7 +17,7 @@ from vasa.latent.face_model import MIN_OPEN, decode_canonical, place, placer
 from vasa.latent.motion import SCALE, TX, TY, MotionLatents
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
-from vasa.render.eyes import paint_eyes
+from vasa.render.eyes import LID_START, paint_eyes
 from vasa.render.mesh import (
     BLEND_FOLLOW,
     NECK_FOLLOW,
@@ -127,8 +127,14 @@ class Renderer:
             now, rest = dynamics[self.basis.layout.eyes], p.dynamics[self.basis.layout.eyes]
             closure = tuple(float(np.clip(1 - now[i] / max(rest[i], MIN_OPEN), 0, 1))
                             for i in (0, 1))
+            lm_open = None
+            if max(closure) > LID_START:  # where the eyes are at rest: the lid skin's extent
+                opened = np.array(dynamics)
+                opened[self.basis.layout.eyes] = np.maximum(rest, now)
+                lm_open = to_pixels(decode_canonical(p.canonical, p.dynamics, opened,
+                                                     self.basis))
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
-                       float(pose[SCALE] / p.pose[SCALE]), closure)
+                       float(pose[SCALE] / p.pose[SCALE]), closure, lm_open)
         clock("eyes")
         return frame
 
