@@ -3,6 +3,8 @@ clip's mouth measured against its own audio."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import ASSETS
@@ -158,3 +160,24 @@ def test_loudness_envelope_is_one_value_per_video_frame():
     assert env[18] == pytest.approx(np.log10(0.1 / np.sqrt(2)), abs=0.05) and env[5] < -4 and env[40] < -4
     with pytest.raises(ValueError, match="16000 Hz"):
         mo.loudness_envelope(audio, 44100)
+
+
+def test_vasa_eval_scores_one_video_without_a_reference(tmp_path, capsys):
+    """`vasa eval --method NAME=VIDEO`: every per-video column, the mouth measures included;
+    FD_motion, which needs real videos to compare with, is n/a and says why."""
+    from vasa.cli import main
+
+    assert main(["eval", "--method", f"clip={CLIP}", "--out", str(tmp_path), "--max-seconds",
+                 "4"]) == 0
+    data = json.loads((tmp_path / "table.json").read_text())
+    (row,) = data["rows"]
+    scores = {k: v["value"] for k, v in row["scores"].items()}
+    assert row["method"] == "clip" and row["frames"] == 100
+    assert 0.05 < scores["mouth_open"] < 0.15 and scores["mouth_std"] > 0.02
+    assert scores["crossed_lips"] < 0.01 and scores["envelope_corr"] > 0.2
+    assert scores["delta_p"] > 0 and scores["s_c"] is not None
+    assert scores["fd_motion"] is None
+    assert "no reference" in row["scores"]["fd_motion"]["reason"]
+    assert "| clip | 1 |" in capsys.readouterr().out
+    assert main(["eval", "--out", str(tmp_path / "none")]) == 2  # nothing to score
+    assert "nothing to score" in capsys.readouterr().err

@@ -223,7 +223,10 @@ def _eval(args: argparse.Namespace) -> None:
         if not sep or not name or not path:
             raise ValueError(f"--method must look like NAME=PATH, got {spec!r}")
         methods[name] = collect_videos(path, held_out=False)
-    reference = collect_videos(args.reference, held_out=not args.all_speakers)
+    if not methods and args.reference is None:
+        raise ValueError("nothing to score: give --method NAME=PATH, --reference, or both")
+    reference = (None if args.reference is None
+                 else collect_videos(args.reference, held_out=not args.all_speakers))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     evaluate_videos(methods, reference, out, max_seconds=args.max_seconds)
@@ -374,13 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)
 
-    ev = sub.add_parser("eval", help="score generated videos against real clips (lip sync, CAPP, "
-                        "Delta P, motion FD, blinks, gaze shifts, jitter, identity)")
+    ev = sub.add_parser("eval", help="score generated videos, alone or against real clips (lip "
+                        "sync, CAPP, Delta P, motion FD, blinks, gaze shifts, jitter, mouth "
+                        "opening, envelope correlation, crossed lips, identity)")
     ev.add_argument("--method", action="append", default=[], metavar="NAME=PATH",
                     help="a method's videos: folder or file; audio = same-stem audio file or "
                          "the video's own track (repeatable)")
-    ev.add_argument("--reference", required=True,
-                    help="real clips: folder, video or MANIFEST.tsv (held-out speakers only)")
+    ev.add_argument("--reference", default=None,
+                    help="real clips: folder, video or MANIFEST.tsv (held-out speakers only); "
+                         "without it the reference-dependent column (FD_motion) is n/a")
     ev.add_argument("--all-speakers", action="store_true",
                     help="with a manifest: use every speaker, not only held-out ones")
     ev.add_argument("--out", required=True, help="output folder: table.md, table.json, PNGs")

@@ -3,7 +3,10 @@
 Every video is re-tracked from its frames once (`track_video` at 25 fps) and its audio turned
 into features once; every metric reads those. Per method: the mean of each per-video metric over
 its videos, and the motion Frechet distance of its 25-frame windows against the reference (real)
-set. A metric that cannot be computed is "n/a" with its reason, never a made-up number.
+set, when one is given (a single video with its audio is scored alone: that column is n/a). The
+model-free mouth and blink measures of `vasa.evaluation.mouth_metrics` sit next to the learned
+ones, so a still mouth cannot pass as in sync. A metric that cannot be computed is "n/a" with its
+reason, never a made-up number.
 Learned metrics (S_C/S_D: `vasa.evaluation.syncnet`, CAPP: `vasa.evaluation.capp`) are the
 project's own models in their own units: compare methods scored here, not with the paper.
 """
@@ -20,8 +23,10 @@ import numpy as np
 
 from vasa.audio import N_MELS, PROSODY_FIELDS, get_extractor
 from vasa.evaluation import motion_metrics as mm
+from vasa.evaluation import mouth_metrics as mo
 from vasa.io import MediaError, atomic_output, has_audio, load_audio
 from vasa.latent.basis import FaceBasis, default_basis
+from vasa.latent.motion import MotionLatents
 
 log = logging.getLogger(__name__)
 FPS = mm.FPS
@@ -37,9 +42,15 @@ METRICS = (("s_c", "S_C", "higher"), ("s_d", "S_D", "lower"), ("offset", "offset
            ("fd_motion", "FD_motion", "lower"), ("blinks", "blinks/min", "closer to real"),
            ("gaze_shifts", "gaze shifts/min", "closer to real"),
            ("jitter", "jitter", "closer to real"), ("silent_mouth", "silent mouth", "closer to real"),
+           ("mouth_open", "mouth open", "closer to real"), ("mouth_std", "mouth std", "closer to real"),
+           ("envelope_corr", "envelope corr", "closer to real"),
+           ("crossed_lips", "crossed lips", "0"), ("blink_ms", "blink ms", "closer to real"),
            ("identity", "identity (shape)", "higher"))
 NOTE = ("Metrics re-tracked from the video frames at 25 fps. Units: Delta P deg/frame; jitter "
         "(1e-3 IOD)^2/frame^2; silent mouth 1e-3 IOD/frame (IOD: inter-ocular distance); "
+        "mouth open/std: inner-lip gap mean and std in IOD; envelope corr: mouth opening vs "
+        "speech loudness at the best lag within +-5 frames; crossed lips: share of frames; "
+        "blink ms: time under half open (vasa.evaluation.mouth_metrics, model-free); "
         "S_C/S_D/CAPP: the project's own models, not the paper's; FD_motion: Frechet distance "
         "of tracked-motion windows, NOT comparable with published FVD; identity: face-SHAPE "
         "similarity to the portrait, not appearance.")
@@ -253,15 +264,31 @@ def evaluate_video(method: str, item: VideoItem, learned: tuple, basis: FaceBasi
     res.windows = mm.motion_windows(mm.motion_features(pose, dyn), found)
     res.pose_steps = mm.pose_steps(pose, found) if s["delta_p"].value is not None else None
     lap("motion")
+    shapes = identity_shapes(item.video, t, IDENTITY_FRAMES, basis)  # (N, 478, 3)
+    s |= _mouth_scores(tracked.motion, found, feats[:, LOG_ENERGY], shapes, basis, t)
+    lap("mouth")
     s["identity"] = Score(None, "no portrait given for this video")
     if item.portrait is not None:
         from vasa.evaluation.baselines import portrait_from
 
         ref = portrait_from(item.portrait, basis).identity(basis)
-        shapes = identity_shapes(item.video, t, IDENTITY_FRAMES, basis)
         s["identity"] = _score(mm.identity_similarity, ref, shapes, basis)
         lap("identity")
     return res
+
+
+def _mouth_scores(motion: MotionLatents, found: np.ndarray, log_energy: np.ndarray, shapes: np.ndarray,
+                  basis: FaceBasis, t: int) -> dict[str, Score]:
+    """The model-free mouth and blink columns (`mouth_metrics.measure` over the first t
+    frames); the lip residual from the sampled frames' shapes (0 if none had a face)."""
+    residual = _score(mo.opening_residual, shapes, basis).value or 0.0
+    v = mo.measure(MotionLatents(motion.pose[:t], motion.dynamics[:t]), found, log_energy,
+                   basis, residual)
+    why = {"envelope_corr": "too short for an envelope correlation", "blink_ms": "no blink"}
+    return {k: Score(val, why.get(k, "") if val is None else "") for k, val in (
+        ("mouth_open", v.opening_mean), ("mouth_std", v.opening_std),
+        ("envelope_corr", v.envelope_corr), ("crossed_lips", v.crossed_share),
+        ("blink_ms", v.blink_ms))}
 
 
 def _method_row(method: str, results: list[Result], fd: Score) -> Result:
@@ -293,7 +320,8 @@ def save_plots(table: EvalTable, out_dir: Path) -> Path:
 
     names = [r.method for r in table.rows]
     x = np.arange(len(names))
-    fig, axes = plt.subplots(3, 4, figsize=(16, 10), layout="constrained")
+    rows = -(-(len(METRICS) + 1) // 4)  # a panel per metric, and the Delta P distribution
+    fig, axes = plt.subplots(rows, 4, figsize=(16, 3.3 * rows), layout="constrained")
     for ax, (key, header, how) in zip(axes.flat, METRICS, strict=False):
         vals = [r.scores[key].value for r in table.rows]
         ax.bar(x, [0.0 if v is None else v for v in vals], color="C0")
@@ -316,32 +344,37 @@ def save_plots(table: EvalTable, out_dir: Path) -> Path:
 
 
 def evaluate_videos(videos: dict[str, list[VideoItem | tuple]],
-                    reference: list[VideoItem | tuple], out_dir: str | Path,
+                    reference: list[VideoItem | tuple] | None, out_dir: str | Path,
                     max_seconds: float | None = None, reference_name: str = REFERENCE,
                     basis: FaceBasis | None = None) -> EvalTable:
     """Score each method's videos and the reference (real) videos; write table.md, table.json
     and metrics.png into `out_dir` (atomically). Items: VideoItem or (video, audio[,
-    portrait]) tuples. max_seconds: score only the start of every video."""
-    if not reference or reference_name in videos:
-        raise ValueError(f"need reference videos, under a name ({reference_name!r}) that is not "
-                         f"one of the methods ({', '.join(videos)})")
+    portrait]) tuples. max_seconds: score only the start of every video. Without reference
+    videos every per-video metric is still scored, and FD_motion (which needs them) is n/a."""
+    if reference_name in videos or not (videos or reference):
+        raise ValueError(f"need videos to score, and a method name other than the reference's "
+                         f"({reference_name!r}); got {', '.join(videos) or 'none'}")
     basis = basis or default_basis()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     learned = load_learned()
     groups = {m: [x if isinstance(x, VideoItem) else VideoItem(*map(Path, x)) for x in v]
-              for m, v in {**videos, reference_name: reference}.items()}
+              for m, v in {**videos, reference_name: reference or []}.items() if v}
     results: dict[str, list[Result]] = {}
     for method, items in groups.items():
         for item in items:
             log.info("%s: %s", method, item.video)
             results.setdefault(method, []).append(
                 evaluate_video(method, item, learned, basis, max_seconds))
-    ref = _windows(results[reference_name])
+    ref = _windows(results[reference_name]) if reference else None
     rows = []
     for m, res in results.items():
-        fd = (Score(None, "the reference set itself", 0) if m == reference_name
-              else _score(mm.frechet_motion_distance, ref, _windows(res)))
+        if m == reference_name:
+            fd = Score(None, "the reference set itself", 0)
+        elif ref is None:
+            fd = Score(None, "no reference (real) videos given", 0)
+        else:
+            fd = _score(mm.frechet_motion_distance, ref, _windows(res))
         fd.count = len(res)  # one distance over the windows of all the method's videos
         rows.append(_method_row(m, res, fd))
     flat = [r for res in results.values() for r in res]
