@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import open_direction
 
 from vasa.latent.face_model import (
@@ -148,3 +149,30 @@ def test_lips_touch_but_never_cross(astronaut, basis):
     upper = c[topo.LIPS_INNER_UPPER[1:-1], 1]
     lower = c[topo.LIPS_INNER_LOWER[-2:0:-1], 1]
     assert lip_gap(c) == 0.0 and np.all(lower >= upper)
+
+
+def test_emotion_directions_are_recovered_without_identity():
+    """Per-clip centring removes each clip's identity offset: a planted direction comes back."""
+    from vasa.latent.expressions import fit_directions
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(7, 24))
+    coef, scores = [], []
+    for _ in range(20):
+        s = rng.uniform(0, 1, (50, 7))
+        identity = rng.normal(0, 5, 24)  # a different face per clip
+        coef.append(identity + s @ true + rng.normal(0, 0.1, (50, 24)))
+        scores.append(s)
+    directions, explained = fit_directions(coef, scores, ridge=0.1)
+    assert np.abs(directions - true).max() < 0.1 and explained.min() > 0.9
+
+
+def test_bundled_emotion_directions_match_the_basis(basis):
+    from vasa.data.emotion import EMOTIONS
+    from vasa.latent.expressions import EmotionDirections
+
+    d = EmotionDirections.load(basis_version=basis.version)
+    assert d.names == EMOTIONS and d.directions.shape == (7, basis.num_pca)
+    assert d.info["frames"] > 1000
+    with pytest.raises(ValueError, match="rebuild them with `vasa build-expressions`"):
+        EmotionDirections.load(basis_version="1-other")

@@ -283,3 +283,40 @@ def test_generate_turns_the_gaze_as_asked(tmp_path, tiny_model_file, basis):
         seen[g] = np.degrees(np.median(gaze_angles(tr.motion.dynamics, tr.motion.pose), 0))
     # asked 30 degrees apart; the tiny random model jerks the head, the bundled one gives ~28
     assert seen["right"][0] - seen["left"][0] > 10
+
+
+def test_the_mouth_closes_in_silence_and_speaks_in_speech(astronaut, basis):
+    """A held-out French voice once left the face half open (0.11 eye distances) in pauses as in
+    speech; the silence gate closes it where the audio is silent, relative to the stream's own
+    speech level, and leaves speech alone."""
+    from vasa.motion.silence import SilenceGate, frame_loudness
+
+    rng = np.random.default_rng(0)
+    speech = 0.05 * rng.standard_normal(640 * 50)
+    quiet = 1e-4 * rng.standard_normal(640 * 50)
+    loud = frame_loudness(np.concatenate([speech, quiet, 0.2 * speech]), 150)
+    gate = SilenceGate()(loud)
+    assert gate[:48].min() > 0.99 and gate[52:98].max() < 0.01 and gate[102:].min() > 0.99
+    # A whisper at -55 dBFS, then silence at -100 dBFS
+    whisper = SilenceGate()(frame_loudness(np.concatenate([0.035 * speech, 1e-4 * speech]), 100))
+    assert whisper[:48].min() > 0.99 and whisper[52:].max() < 0.01  # relative to its own level
+
+
+def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
+    from vasa.audio import get_extractor
+    from vasa.latent.face_model import decode_canonical, lip_gap
+    from vasa.motion.controls import Controls
+    from vasa.motion.engine import MotionEngine
+
+    rng = np.random.default_rng(1)
+    audio = np.concatenate([0.1 * rng.standard_normal(16000), np.zeros(16000)]).astype(np.float32)
+    gaps = {}
+    for close in (False, True):
+        e = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
+                         astronaut.talking_rest(basis), Controls(steps=2),
+                         close_in_silence=close)
+        gaps[close] = np.array([lip_gap(decode_canonical(astronaut.canonical, astronaut.dynamics,
+                                                         f.dynamics, basis))
+                                for f in e.push(audio) + e.flush()])
+    assert gaps[True][28:50].max() < 0.005  # the silent second: closed
+    assert gaps[False][28:50].mean() > 0.02  # the random model alone leaves it open

@@ -138,3 +138,30 @@ def test_a_shut_eye_is_lid_skin_and_reads_as_shut(astronaut, astronaut_renderer,
     rest = tracker.detect(astronaut_renderer.render(astronaut.pose, astronaut.dynamics))[0]
     _, seen_rest, _ = encode_landmarks(rest.landmarks, basis, astronaut.size)
     assert seen[eyes].mean() < 0.5 * seen_rest[eyes].mean()
+
+
+def test_a_requested_emotion_is_seen_by_the_tracker(shared_data, basis, tracker):
+    """Issue 12: 'happiness' pursed the lips, sadness looked neutral. The emotion directions
+    move the re-tracked blendshape emotion scores the way asked (a neutral-faced portrait)."""
+    from vasa.data.emotion import EMOTIONS, emotion_coefficients
+    from vasa.latent.expressions import EmotionDirections
+    from vasa.motion.controls import parse_emotion
+    from vasa.portrait import load_portrait
+    from vasa.render import Renderer
+
+    portrait = load_portrait(shared_data / "portraits" / "Audio2Head__demo__img__obama.jpg", 256,
+                             basis=basis)
+    renderer, directions = Renderer(portrait, basis), EmotionDirections.load()
+    rest = portrait.talking_rest(basis)
+
+    def scores(name: str | None) -> np.ndarray:
+        dyn = rest.copy()
+        if name:
+            dyn[basis.layout.pca] += directions.offset(parse_emotion(name))
+        face = tracker.detect(renderer.render(portrait.pose, dyn))[0]
+        return emotion_coefficients(face.blendshapes[None], face.blendshape_names)[0]
+
+    neutral = scores(None)
+    for name in ("happiness", "sadness", "surprise"):
+        i = EMOTIONS.index(name)
+        assert scores(name)[i] > neutral[i] + 0.08, name

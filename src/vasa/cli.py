@@ -22,6 +22,16 @@ def _build_basis(args: argparse.Namespace) -> None:
           f"{basis.info['explained_variance']:.3f}")
 
 
+def _build_expressions(args: argparse.Namespace) -> None:
+    from vasa.pipelines.build_expressions import build_expressions_from_manifest
+
+    d = build_expressions_from_manifest(args.manifest, args.out, args.workers)
+    explained = d.info["explained_variance"]
+    print(f"wrote {args.out}: {len(d.info['clips'])} clips, {d.info['frames']} frames; "
+          f"within-clip variance of the PCA coefficients explained: "
+          f"{sum(explained) / len(explained):.3f} (mean)")
+
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -63,6 +73,7 @@ def _controls(args: argparse.Namespace):
         controls = Controls(gaze=parse_gaze(args.gaze), distance=args.distance,
                             emotion=parse_emotion(args.emotion), cfg_audio=args.cfg_audio,
                             cfg_gaze=args.cfg_gaze, cfg_emotion=args.cfg_emotion,
+                            emotion_intensity=args.emotion_intensity,
                             steps=args.steps, motion_scale=args.motion_scale,
                             still_head=args.still_head, seed=args.seed)
         check_controls(controls)
@@ -110,7 +121,8 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distance", type=float, default=c.distance, help=control_help("distance"))
     p.add_argument("--emotion", default=None, help=control_help("emotion"))
     for name, kind in (("cfg_audio", float), ("cfg_gaze", float), ("cfg_emotion", float),
-                       ("steps", int), ("seed", int), ("motion_scale", float)):
+                       ("emotion_intensity", float), ("steps", int), ("seed", int),
+                       ("motion_scale", float)):
         p.add_argument(_flag(name), type=kind, default=getattr(c, name), help=control_help(name))
     p.add_argument("--still-head", action="store_true", default=c.still_head,
                    help=control_help("still_head"))
@@ -273,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser; every default is read from the config dataclass it fills."""
     from vasa.data.prepare import PrepareConfig
     from vasa.latent.basis import DEFAULT_BASIS
+    from vasa.latent.expressions import DEFAULT_EXPRESSIONS
     from vasa.motion.config import MotionConfig, TrainMotionConfig
     from vasa.motion.features import NUM_PCA
     from vasa.pipelines.config import StreamConfig
@@ -293,6 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "features need exactly this many)")
     b.add_argument("--workers", type=int, default=2, help="tracking processes")
     b.set_defaults(func=_build_basis)
+
+    ex = sub.add_parser("build-expressions", help="learn the emotion directions of the face "
+                        "latent space from the training speakers of a data manifest")
+    ex.add_argument("--manifest", default=str(DEFAULT_DATA / "MANIFEST.tsv"),
+                    help="TSV manifest of face videos (default: ../shared/data/MANIFEST.tsv)")
+    ex.add_argument("-o", "--out", default=str(DEFAULT_EXPRESSIONS), help="output .npz")
+    ex.add_argument("--workers", type=int, default=2, help="tracking processes")
+    ex.set_defaults(func=_build_expressions)
 
     r = sub.add_parser("reenact", help="drive a portrait with the motion of a video")
     r.add_argument("portrait", help="portrait image (photo, painting, any size)")

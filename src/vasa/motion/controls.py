@@ -82,6 +82,9 @@ class Controls:
     cfg_gaze: float = field(default=1.0, metadata=_about("gaze guidance scale", 0, 10))
     cfg_emotion: float = field(default=1.0, metadata=_about(
         "emotion guidance scale when an emotion is given", 0, 10))
+    emotion_intensity: float = field(default=1.0, metadata=_about(
+        "how strongly a requested emotion shows on the face (0 = the learned condition only)",
+        0, 3))
     steps: int = field(default=10, metadata=_about(
         "sampling steps (the paper's Table 5 compares 10 with 50)", 1, 200))
     motion_scale: float = field(default=1.0, metadata=_about(

@@ -22,6 +22,10 @@ import numpy as np
 import torch
 
 from vasa.audio.features import AudioFeatureExtractor
+from vasa.latent.basis import FaceBasis, default_basis
+from vasa.latent.expressions import EmotionDirections
+from vasa.latent.face_model import lip_direction, lip_gap, move_lip_gap
+from vasa.latent.motion import MotionLatents
 from vasa.motion.checkpoint import MotionModel
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.diffusion import sample_ddim
@@ -29,6 +33,7 @@ from vasa.motion.dit import Conditions
 from vasa.motion.features import FEATURES, to_latents
 from vasa.motion.gaze import HEAD_SHARE, GazeResponse, GazeSteer
 from vasa.motion.guidance import guided_denoiser
+from vasa.motion.silence import SilenceGate, frame_loudness
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
@@ -111,7 +116,10 @@ class MotionEngine:
     pose, dynamics: the portrait's pose and the rest state the generated offsets are added to
     (`Portrait.talking_rest`: its own dynamics with a typical talking mouth). hop: frames
     emitted per window (1..W; default W); lookahead: frames of audio past the emitted ones each
-    window sees (default: the rest of the window). gaze_response: how far this portrait's
+    window sees (default: the rest of the window). basis: the face basis of the dynamics
+    (default: the bundled one); rest_gap: the inner-lip gap of `dynamics` (default: the
+    template's, which `talking_rest` gives); close_in_silence: close the mouth where the audio
+    is silent (`vasa.motion.silence`). gaze_response: how far this portrait's
     rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
     a gaze is requested."""
 
@@ -119,7 +127,8 @@ class MotionEngine:
                  dynamics: np.ndarray, controls: Controls | None = None, hop: int | None = None,
                  lookahead: int | None = None, seam_fade: int | None = None,
                  pose_sigma: float = POSE_SIGMA, blink_gamma: float = BLINK_GAMMA,
-                 gaze_response: GazeResponse | None = None) -> None:
+                 gaze_response: GazeResponse | None = None, basis: FaceBasis | None = None,
+                 rest_gap: float | None = None, close_in_silence: bool = True) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
@@ -143,13 +152,26 @@ class MotionEngine:
         self.pose, self.dynamics = np.asarray(pose), np.asarray(dynamics)
         self.controls = controls or Controls()
         check_controls(self.controls)
+        self.basis = basis or default_basis()
+        # The rest's inner-lip gap: the template's for `Portrait.talking_rest` (the default).
+        self.rest_gap = lip_gap(self.basis.template) if rest_gap is None else float(rest_gap)
+        self.close_in_silence = bool(close_in_silence)
+        self._gate = SilenceGate()
         self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)))
+        self._emotion_directions: EmotionDirections | None = None
         if gaze_response is not None:
             self.gaze_response = gaze_response
         # A-pre of the K frames of rest before the first window: silence, computed once.
         silence = extractor(np.zeros(model.net.cfg.prev * SAMPLES_PER_FRAME, np.float32))
         self._silence_a = model.norm.audio(silence).astype(np.float32)
         self.reset()
+
+    def _expressions(self) -> EmotionDirections:
+        """The bundled emotion directions, loaded when an emotion is first asked for."""
+        if self._emotion_directions is None:
+            self._emotion_directions = EmotionDirections.load(
+                basis_version=self.model.basis_version)
+        return self._emotion_directions
 
     @property
     def gaze_response(self) -> GazeResponse:
@@ -178,6 +200,7 @@ class MotionEngine:
                                  cfg.prev, 0).astype(np.float32)
         self._hist_a = self._silence_a
         self._steer.reset()
+        self._gate.reset()
 
     @property
     def _w(self) -> int:
@@ -258,6 +281,7 @@ class MotionEngine:
             x = join_seam(x, self._hist_x, self.seam_fade)
         s = j * self.hop
         n = self.hop if total is None else min(self.hop, total - s)
+        loud = frame_loudness(self._audio[s * SAMPLES_PER_FRAME - self._offset:], n)
         hist_before = self._hist_x if j > 0 else self._hist_x[:0]
         a_emit = np.where((np.arange(n) < have)[:, None], audio[:n], 0.0).astype(np.float32)
         self._hist_x = np.concatenate([self._hist_x, x[:n]])[-cfg.prev:]
@@ -269,8 +293,24 @@ class MotionEngine:
             self._offset = keep
         feats = refine(m.norm.motion_inverse(np.concatenate([hist_before, x])), len(hist_before),
                        self.pose_sigma, self.blink_gamma)
-        lat = to_latents(feats[:n], self.pose, self.dynamics, c.motion_scale, c.still_head)
-        if c.gaze is not None:  # the learned condition alone does not follow it: steer
-            lat = self._steer(lat, gaze, 0.0 if c.still_head else HEAD_SHARE)
+        lat = self._controlled(to_latents(feats[:n], self.pose, self.dynamics, c.motion_scale,
+                                          c.still_head), loud, gaze)
         return [TimedFrame(s + i, frame_time(s + i), lat.pose[i], lat.dynamics[i])
                 for i in range(n)]
+
+    def _controlled(self, lat: MotionLatents, loudness: np.ndarray,
+                    gaze: tuple[float, float]) -> MotionLatents:
+        """What the learned conditions alone do not deliver, applied to a window's latents:
+        the mouth closed in silence, a requested emotion shown, a requested gaze steered."""
+        c, pca = self.controls, self.basis.layout.pca
+        if self.close_in_silence:
+            d = lip_direction(self.basis)
+            gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
+            want = np.where(gap > 0, gap * self._gate(loudness), gap)
+            lat.dynamics = move_lip_gap(lat.dynamics, want - gap, self.basis)
+        if c.emotion is not None and c.emotion_intensity > 0:  # the condition alone barely shows
+            lat.dynamics[:, pca] += (c.emotion_intensity
+                                     * self._expressions().offset(c.emotion)).astype(np.float32)
+        if c.gaze is not None:  # the learned condition alone does not follow it: steer
+            lat = self._steer(lat, gaze, 0.0 if c.still_head else HEAD_SHARE)
+        return lat
