@@ -165,3 +165,37 @@ def test_a_requested_emotion_is_seen_by_the_tracker(shared_data, basis, tracker)
     for name in ("happiness", "sadness", "surprise"):
         i = EMOTIONS.index(name)
         assert scores(name)[i] > neutral[i] + 0.08, name
+
+
+def test_flat_target_triangles_sample_their_own_source():
+    """A shut eye or closed mouth leaves target triangles of no area; they once sampled far
+    away (blocks of the suit's colour on a face), now their source centroid."""
+    from vasa.render.warp import affine_maps
+
+    dst = np.array([[10.0, 10.0], [20.0, 10.0], [30.0, 10.0], [10, 20]])  # 0-1-2 collinear
+    src = np.array([[12.0, 11.0], [22.0, 13.0], [31.0, 9.0], [10, 21]])
+    maps = affine_maps(dst, src, np.array([[0, 1, 2], [0, 1, 3]]))
+    assert np.allclose(maps[0] @ [15.0, 10.0, 1.0], src[:3].mean(0))
+    assert np.allclose(maps[1] @ [10.0, 20.0, 1.0], src[3])  # a real triangle is exact
+
+
+def test_a_portrait_with_shut_eyes_keeps_them_shut(tmp_path, astronaut, astronaut_renderer,
+                                                   basis):
+    """Issue 12's bad input: eyes closed in the portrait. They stay shut (there is no iris to
+    show) while the rest of the face moves; no iris disc is painted from lid skin."""
+    from vasa.portrait import load_portrait
+    from vasa.render import Renderer
+
+    shut = astronaut.dynamics.copy()
+    shut[basis.layout.eyes] = 0.0
+    path = tmp_path / "shut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut_renderer.render(astronaut.pose, shut),
+                                        cv2.COLOR_RGB2BGR))
+    portrait = load_portrait(path, 256, basis=basis)
+    renderer = Renderer(portrait, basis)
+    assert renderer.appearance.irises == (None, None)
+    moved = portrait.dynamics.copy()
+    moved[basis.layout.gaze] += 0.05
+    moved[basis.layout.eyes] = 0.2  # a generated "open" ratio cannot open what has no iris
+    frame = renderer.render(portrait.pose, moved)
+    assert np.isfinite(frame).all() and frame.std() > 10

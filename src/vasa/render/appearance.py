@@ -28,7 +28,7 @@ class Appearance:
     teeth, cavity, tongue: RGB float32 colours."""
 
     image: np.ndarray
-    irises: tuple[IrisSprite, IrisSprite]
+    irises: tuple[IrisSprite | None, IrisSprite | None]  # None: the eye is shut in the portrait
     lids: tuple[np.ndarray, np.ndarray]  # upper-eyelid skin colour, right and left eye
     lip: np.ndarray
     skin: np.ndarray
@@ -59,10 +59,15 @@ def _median_colour(image: np.ndarray, mask: np.ndarray, fallback: np.ndarray) ->
     return np.median(px, 0).astype(np.float32) if len(px) >= 8 else fallback.astype(np.float32)
 
 
+MIN_VISIBLE = 0.15  # share of the iris disc that must show for the eye to count as open
+
+
 def _iris_sprite(image: np.ndarray, lm: np.ndarray, iris: np.ndarray, eye: list[int],
-                 eye_mask: np.ndarray) -> IrisSprite:
+                 eye_mask: np.ndarray) -> IrisSprite | None:
     """A complete iris disc: the visible iris pixels, completed where the lids hide it by a
-    synthetic iris in their median colour with a pupil and a darker limbal ring."""
+    synthetic iris in their median colour with a pupil and a darker limbal ring. None when the
+    eye is shut in the portrait (under MIN_VISIBLE of the disc shows): there is no iris to take,
+    and a disc coloured from lid skin painted orange blots on the face."""
     centre = lm[iris[0], :2]
     radius = float(np.mean(np.linalg.norm(lm[iris[1:], :2] - centre, axis=1)))
     radius = max(radius, 2.0)
@@ -76,6 +81,8 @@ def _iris_sprite(image: np.ndarray, lm: np.ndarray, iris: np.ndarray, eye: list[
     r = np.hypot(xx - c[0], yy - c[1])
     disc = np.clip(radius + 0.5 - r, 0, 1)
     seen = vis * disc
+    if seen.sum() < MIN_VISIBLE * disc.sum():
+        return None
     colour = (patch * seen[..., None]).sum((0, 1)) / max(seen.sum(), 1e-3)
     synth = colour * (0.75 + 0.25 * np.clip(r / radius, 0, 1))[..., None]  # darker rim
     synth *= (1 - 0.7 * np.clip(1.5 - r / (0.4 * radius), 0, 1))[..., None]  # pupil
@@ -111,6 +118,8 @@ def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
     # irises are pasted back where the gaze puts them.
     hole = np.zeros(shape, np.uint8)
     for sp, iris in zip(irises, (iris_right, iris_left)):
+        if sp is None:
+            continue
         cv2.circle(hole, tuple(int(v) for v in np.round(lm[iris[0], :2])),
                    int(np.ceil(sp.radius * 1.15)), 255, -1)
     eye_union = cv2.bitwise_or(*eyes)

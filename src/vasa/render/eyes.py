@@ -101,5 +101,7 @@ def paint_eyes(frame: np.ndarray, lm: np.ndarray, app: Appearance, iris_idx: tup
     skin of a closing eye; none painted without it)."""
     for sprite, iris, eye, c, lid in zip(app.irises, iris_idx, (topo.RIGHT_EYE, topo.LEFT_EYE),
                                          closure, app.lids):
+        if sprite is None:  # shut in the portrait: no iris to show, the lids stay as they are
+            continue
         open_eye = None if lm_open is None else lm_open[eye, :2]
         _paste_iris(frame, sprite, lm[iris[0], :2], scale, lm[eye, :2], c, open_eye, lid)

@@ -44,6 +44,9 @@ class RenderConfig:
     eyes: bool = True
 
 
+SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
+
+
 class Renderer:
     """Renders one portrait under any motion. Frames have the portrait's size (S, S, 3) uint8."""
 
@@ -60,6 +63,10 @@ class Renderer:
         self.layout = make_layout(portrait.canonical)
         self.appearance = build_appearance(portrait.image, portrait.landmarks,
                                            self.basis.iris_right, self.basis.iris_left)
+        # An eye shut in the portrait has no iris to show: it stays shut (no sprite to paste).
+        shut = portrait.dynamics[self.basis.layout.eyes] < SHUT_EYE
+        self.appearance.irises = tuple(None if s else sprite for s, sprite in
+                                       zip(shut, self.appearance.irises))
         self.src, self.src_depth = self._vertices(portrait.landmarks, portrait.pose,
                                                   portrait.pose)
         # Topology from a frontal, open-mouthed copy of this face placed where the portrait is.

@@ -13,25 +13,28 @@ import cv2
 import numpy as np
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
+MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
 
 
 def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """(M, 2, 3) affine maps taking each triangle's dst corners to its src corners.
 
-    dst, src: (V, 2) vertex positions; tris: (M, 3) vertex indices. Zero-area target triangles
-    (a closed mouth opening, a shut eye) cover no pixel; their determinant is clamped so the
-    maths stays finite.
+    dst, src: (V, 2) vertex positions; tris: (M, 3) vertex indices. A target triangle of almost
+    no area (a closed mouth opening, a shut eye) still rasterises as a line of pixels, and its
+    inverse is near singular: it would sample far outside its source triangle (blocks of the
+    suit's colour on a shut eye). It maps to its source centroid instead.
     """
     p0, p1, p2 = (dst[tris[:, i]] for i in range(3))  # (M, 2) each
     q0, q1, q2 = (src[tris[:, i]] for i in range(3))
     e1, e2 = p1 - p0, p2 - p0
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    det = np.where(np.abs(det) < 1e-9, np.where(det < 0, -1e-9, 1e-9), det)
+    flat = np.abs(det) < MIN_AREA2
+    det = np.where(flat, 1.0, det)
     inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
                     np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
     f = np.stack([q1 - q0, q2 - q0], 2)  # (M, 2, 2): columns are source edges
-    lin = f @ inv  # (M, 2, 2)
-    off = q0 - np.einsum("mij,mj->mi", lin, p0)
+    lin = np.where(flat[:, None, None], 0.0, f @ inv)  # (M, 2, 2)
+    off = np.where(flat[:, None], (q0 + q1 + q2) / 3, q0 - np.einsum("mij,mj->mi", lin, p0))
     return np.concatenate([lin, off[:, :, None]], 2)
 
 
