@@ -20,6 +20,7 @@ import numpy as np
 from vasa.audio import get_extractor
 from vasa.evaluation import mouth_metrics as mo
 from vasa.evaluation.evaluate import IDENTITY_FRAMES, LOG_ENERGY, identity_shapes
+from vasa.evaluation.phones import phone_segments
 from vasa.evaluation.syncnet import SyncModel, load_sync_model, sync_scores
 from vasa.io import load_audio
 from vasa.latent.basis import default_basis
@@ -28,6 +29,7 @@ from vasa.tracking.video import track_video
 log = logging.getLogger(__name__)
 MIN_REAL_CORR = 0.15  # a real envelope correlation below this is too weak to divide by
 MIN_REAL_S_C = 0.1  # likewise for the real video's sync confidence
+MIN_REAL_BILABIAL = 0.2  # likewise for the real video's bilabial closure rate
 
 
 @lru_cache(maxsize=1)
@@ -45,11 +47,18 @@ def measure_video(video: Path, wav: Path) -> dict:
     confidence, None where the sync model is unavailable or the clip too short)."""
     basis = default_basis()
     tracked = track_video(video, fps=mo.FPS, basis=basis)
-    feats = get_extractor("logmel+prosody")(load_audio(wav, 16000))  # (T, 85)
+    speech = load_audio(wav, 16000)
+    feats = get_extractor("logmel+prosody")(speech)  # (T, 85)
     envelope = feats[:, LOG_ENERGY].astype(np.float64)  # = mouth_metrics.loudness_envelope
     t = min(len(feats), len(tracked.found))
     residual = mo.opening_residual(identity_shapes(video, t, IDENTITY_FRAMES, basis), basis)
-    m = mo.measure(tracked.motion, tracked.found, envelope, basis, residual).to_dict()
+    try:
+        phones = phone_segments(speech)
+    except ValueError as e:  # pocketsphinx not installed: no articulation column
+        log.warning("bilabial closure not measured: %s", e)
+        phones = None
+    m = mo.measure(tracked.motion, tracked.found, envelope, basis, residual,
+                   phones=phones).to_dict()
     sync, m["s_c"] = _sync_model(), None
     if sync is not None:
         r = sync_scores(sync, tracked.motion.dynamics[:t], feats[:t], found=tracked.found[:t])
@@ -72,7 +81,10 @@ def relative(gen: dict, real: dict) -> dict:
             "crossed": gen["crossed_share"], "open_silence": gen["opening_silence"],
             "open_speech": gen["opening_speech"], "blinks": gen["blinks_per_min"],
             "blink_ms": gen["blink_ms"], "delta_p_x": _ratio(gen["delta_p"], real["delta_p"]),
-            "s_c_x": _ratio(gen["s_c"], real["s_c"], MIN_REAL_S_C)}
+            "s_c_x": _ratio(gen["s_c"], real["s_c"], MIN_REAL_S_C),
+            "bilabial": gen.get("bilabial_closure"),
+            "bilabial_x": _ratio(gen.get("bilabial_closure"), real.get("bilabial_closure"),
+                                 MIN_REAL_BILABIAL)}
 
 
 def _median(values) -> float | None:
@@ -81,7 +93,7 @@ def _median(values) -> float | None:
 
 
 COLUMNS = ("open_mean_x", "open_std_x", "corr", "corr_x", "lag", "crossed", "open_silence",
-           "open_speech", "blinks", "blink_ms", "delta_p_x", "s_c_x")
+           "open_speech", "blinks", "blink_ms", "delta_p_x", "s_c_x", "bilabial", "bilabial_x")
 
 
 def per_portrait(pairs: dict[str, dict]) -> dict:
@@ -129,7 +141,8 @@ def method_table(summary: dict[str, dict]) -> list[str]:
     head = ["method", "pairs (failed)", "opening mean x real [min, max]",
             "opening std x real [min, max]", "portraits in 0.5-2x", "envelope corr",
             "corr x real", "lag", "crossed lips", "opening silence / speech",
-            "blinks/min [lowest]", "blink ms", "Delta P x real", "S_C x real"]
+            "blinks/min [lowest]", "blink ms", "Delta P x real", "S_C x real",
+            "bilabial closure (x real)"]
     rows = []
     for name, s in summary.items():
         rows.append([name, f"{s['pairs']} ({s['failed']})", _range_cell(s, "open_mean_x"),
@@ -138,7 +151,8 @@ def method_table(summary: dict[str, dict]) -> list[str]:
                      _f(s["crossed"], ".1%"),
                      f"{_f(s['open_silence'], '.3f')} / {_f(s['open_speech'], '.3f')}",
                      f"{_f(s['blinks'], '.1f')} [{_f(s['blinks_min'], '.1f')}]",
-                     _f(s["blink_ms"], ".0f"), _f(s["delta_p_x"]), _f(s["s_c_x"])])
+                     _f(s["blink_ms"], ".0f"), _f(s["delta_p_x"]), _f(s["s_c_x"]),
+                     f"{_f(s['bilabial'])} ({_f(s['bilabial_x'])})"])
     return _table(head, rows)
 
 
@@ -146,12 +160,12 @@ def real_table(speeches: list[tuple[str, str, str, float]], real: dict[str, dict
     """Rows of the real videos: speeches are (key, speaker, language, seconds)."""
     head = ["speech", "speaker", "language", "s", "opening mean", "opening std",
             "envelope corr", "lag", "crossed lips", "opening silence / speech", "blinks/min",
-            "blink ms", "Delta P", "S_C", "lost frames"]
+            "blink ms", "Delta P", "S_C", "bilabial closure", "lost frames"]
     rows = []
     for key, speaker, language, seconds in speeches:
         m = real[key]
         if "error" in m:
-            rows.append([key, speaker, language, f"{seconds:.1f}", *["n/a"] * 10, m["error"]])
+            rows.append([key, speaker, language, f"{seconds:.1f}", *["n/a"] * 11, m["error"]])
             continue
         rows.append([key, speaker, language, f"{seconds:.1f}",
                      _f(m["opening_mean"], ".3f"), _f(m["opening_std"], ".3f"),
@@ -159,7 +173,8 @@ def real_table(speeches: list[tuple[str, str, str, float]], real: dict[str, dict
                      _f(m["crossed_share"], ".1%"),
                      f"{_f(m['opening_silence'], '.3f')} / {_f(m['opening_speech'], '.3f')}",
                      _f(m["blinks_per_min"], ".1f"), _f(m["blink_ms"], ".0f"),
-                     _f(m["delta_p"], ".3f"), _f(m["s_c"]), f"{m['lost']}/{m['frames']}"])
+                     _f(m["delta_p"], ".3f"), _f(m["s_c"]), _f(m.get("bilabial_closure")),
+                     f"{m['lost']}/{m['frames']}"])
     return _table(head, rows)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from vasa.data import conditions
 from vasa.evaluation import motion_metrics as mm
+from vasa.evaluation.phones import bilabial_closure
 from vasa.evaluation.syncnet import correlation_lag, lip_opening
 from vasa.latent.basis import FaceBasis
 from vasa.latent.face_model import encode_canonical, lip_gap
@@ -195,6 +196,7 @@ class ViewerMeasures:
     blink_closure: float | None  # mean closure depth
     delta_p: float | None  # head-angle speed, deg/frame (motion_metrics.delta_p)
     residual: float = 0.0  # IOD added to the PCA opening (opening_residual)
+    bilabial_closure: float | None = None  # lips closed at /p b m/ (phones.bilabial_closure)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -208,9 +210,11 @@ def _maybe(fn, *args) -> float | None:
 
 
 def measure(motion: MotionLatents, found: np.ndarray, envelope: np.ndarray, basis: FaceBasis,
-            residual: float = 0.0, fps: float = FPS) -> ViewerMeasures:
+            residual: float = 0.0, fps: float = FPS, phones: list | None = None
+            ) -> ViewerMeasures:
     """Every measure of one re-tracked video (motion (T frames), found (T,)) against the
-    loudness envelope of its audio (T',), over their common first frames."""
+    loudness envelope of its audio (T',), over their common first frames; with the audio's
+    `phones` (vasa.evaluation.phones) also the bilabial closure rate."""
     t = min(len(found), len(envelope))
     pose, dyn = motion.pose[:t], motion.dynamics[:t]
     found, envelope = np.asarray(found, bool)[:t], np.asarray(envelope)[:t]
@@ -230,4 +234,6 @@ def measure(motion: MotionLatents, found: np.ndarray, envelope: np.ndarray, basi
         blinks_per_min=_maybe(mm.blink_rate, dyn, found, fps),
         blink_ms=float(durations.mean()) if len(durations) else None,
         blink_closure=float(closure.mean()) if len(closure) else None,
-        delta_p=_maybe(mm.delta_p, pose, found), residual=residual)
+        delta_p=_maybe(mm.delta_p, pose, found), residual=residual,
+        bilabial_closure=None if phones is None else bilabial_closure(opening, phones, found,
+                                                                      fps))
