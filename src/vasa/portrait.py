@@ -24,11 +24,6 @@ from vasa.tracking import FaceLandmarker, FaceObservation, NoFaceError
 
 log = logging.getLogger(__name__)
 
-MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
-CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
-CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
-MIN_CROP_IOD = 2.8
-MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to warp it from  # never crop tighter than this, even when the image ends near the face
 # Checked from the header before decoding (CLI, API and server uploads alike): 8K photos (33 MP)
 # fit; a 1 MB PNG of 20000x20000 would otherwise decode to 1.2 GB and tile for minutes.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -36,18 +31,11 @@ MAX_IMAGE_PIXELS = 40_000_000
 # so more pixels only multiply the tiles. Faces under ~100 px in a 40 MP photo may be missed.
 MAX_SEARCH_SIDE = 4096
 SIZE_RANGE = (64, 2048)  # output side in pixels: below, no face detail; above, no memory
-
-
-class ImageTooLargeError(ValueError):
-    """An image over MAX_IMAGE_PIXELS, refused from its header before any pixel is decoded."""
-
-
-def check_size(size: int) -> int:
-    """The output side `size`, or ValueError if outside SIZE_RANGE."""
-    lo, hi = SIZE_RANGE
-    if not lo <= size <= hi:
-        raise ValueError(f"--size must be in {lo}..{hi} pixels, got {size}")
-    return size
+MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
+CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
+CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
+MIN_CROP_IOD = 2.8
+MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to warp it from  # never crop tighter than this, even when the image ends near the face
 
 
 @dataclass
@@ -85,6 +73,18 @@ def read_image(path: str | Path) -> np.ndarray:
             raise ValueError(f"{path}: is a folder, not an image file")
         raise FileNotFoundError(f"{path}: file not found")
     return decode_image(np.fromfile(path, np.uint8), str(path))
+
+
+class ImageTooLargeError(ValueError):
+    """An image over MAX_IMAGE_PIXELS, refused from its header before any pixel is decoded."""
+
+
+def check_size(size: int) -> int:
+    """The output side `size`, or ValueError if outside SIZE_RANGE."""
+    lo, hi = SIZE_RANGE
+    if not lo <= size <= hi:
+        raise ValueError(f"--size must be in {lo}..{hi} pixels, got {size}")
+    return size
 
 
 def _header_size(buf: np.ndarray, name: str) -> tuple[int, int] | None:
