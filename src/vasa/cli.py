@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -417,7 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     _MAIN_PID = os.getpid()
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    # Only the main thread may set handlers (main() called from a thread keeps the default).
+    handle = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if handle else None
     try:
         args.func(args)
     except (ValueError, FileNotFoundError) as err:  # user errors: a message, not a traceback
@@ -430,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         print("vasa: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if handle:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)  # None: set from C
     return 0
 
 
