@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from vasa.timebase import MOTION_FPS
@@ -45,9 +47,19 @@ def _reenact_config(args: argparse.Namespace):
                          render=RenderConfig(flow_scale=args.flow_scale))
 
 
+def _check_video_args(args: argparse.Namespace) -> None:
+    """What a video command can check before any work: the output name and the size."""
+    from vasa.io import check_video_output
+    from vasa.portrait import check_size
+
+    check_video_output(args.out)
+    check_size(args.size)
+
+
 def _reenact(args: argparse.Namespace) -> None:
     from vasa.pipelines.reenact import reenact
 
+    _check_video_args(args)
     result = reenact(args.portrait, args.driving, args.out, _reenact_config(args),
                      progress=not args.quiet)
     lost = f", face lost in {result.lost_frames} frames (motion held)" if result.lost_frames else ""
@@ -95,6 +107,7 @@ def _generate_config(args: argparse.Namespace):
 def _generate(args: argparse.Namespace) -> None:
     from vasa.pipelines.generate import generate
 
+    _check_video_args(args)
     result = generate(args.portrait, args.audio, args.out, _generate_config(args),
                       progress=not args.quiet)
     print(f"wrote {args.out}: {result.frames} frames at {MOTION_FPS} fps")
@@ -451,16 +464,46 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT, so that every
+    `with` block unwinds: temporary outputs are removed, half-written files never appear."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked worker: die as a worker would, its parent cleans up
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated
+
+
+_MAIN_PID = os.getpid()
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _MAIN_PID
     os.environ.setdefault("GLOG_minloglevel", "2")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
+    _MAIN_PID = os.getpid()
+    # Only the main thread may set handlers (main() called from a thread keeps the default).
+    handle = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if handle else None
     try:
         args.func(args)
     except (ValueError, FileNotFoundError) as err:  # user errors: a message, not a traceback
         print(f"vasa: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # exit codes as a shell reports a signal: 128 + its number
+        print("vasa: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print("vasa: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if handle:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)  # None: set from C
     return 0
 
 

@@ -8,7 +8,9 @@ around its face with room for head motion, down to the shoulders.
 
 from __future__ import annotations
 
+import io
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,13 @@ from vasa.tracking import FaceLandmarker, FaceObservation, NoFaceError
 
 log = logging.getLogger(__name__)
 
+# Checked from the header before decoding (CLI, API and server uploads alike): 8K photos (33 MP)
+# fit; a 1 MB PNG of 20000x20000 would otherwise decode to 1.2 GB and tile for minutes.
+MAX_IMAGE_PIXELS = 40_000_000
+# The face search looks at a copy downscaled to this long side: the detector sees 128 px tiles,
+# so more pixels only multiply the tiles. Faces under ~100 px in a 40 MP photo may be missed.
+MAX_SEARCH_SIDE = 4096
+SIZE_RANGE = (64, 2048)  # output side in pixels: below, no face detail; above, no memory
 MIN_FACE_PX = 64  # smaller faces carry too little detail to animate
 CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room to move
 CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
@@ -79,17 +88,61 @@ def read_image(path: str | Path) -> np.ndarray:
     """RGB uint8 image (H, W, 3) from any image file OpenCV reads; clear errors otherwise."""
     path = Path(path)
     if not path.is_file():
+        if path.is_symlink():  # is_file() follows links: say why rather than "not found"
+            raise FileNotFoundError(f"{path}: broken symbolic link or symlink loop")
+        if path.is_dir():
+            raise ValueError(f"{path}: is a folder, not an image file")
         raise FileNotFoundError(f"{path}: file not found")
     return decode_image(np.fromfile(path, np.uint8), str(path))
+
+
+class ImageTooLargeError(ValueError):
+    """An image over MAX_IMAGE_PIXELS, refused from its header before any pixel is decoded."""
+
+
+def check_size(size: int) -> int:
+    """The output side `size`, or ValueError if outside SIZE_RANGE."""
+    lo, hi = SIZE_RANGE
+    if not lo <= size <= hi:
+        raise ValueError(f"--size must be in {lo}..{hi} pixels, got {size}")
+    return size
+
+
+def _header_size(buf: np.ndarray, name: str) -> tuple[int, int] | None:
+    """(width, height) read from the image header, no pixel decoded; None for a format Pillow
+    does not know (OpenCV may still read it: then the decoded size is checked)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # our limit is lower than Pillow's warning threshold
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(buf)) as im:
+                return im.size
+    except Image.DecompressionBombError:  # Pillow's own limit (179 MP) refused the header
+        raise ImageTooLargeError(f"{name}: image of over {2 * Image.MAX_IMAGE_PIXELS // 10**6} "
+                                 f"megapixels: at most {MAX_IMAGE_PIXELS // 10**6} megapixels; "
+                                 "downscale it first") from None
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def _check_pixels(w: int, h: int, name: str) -> None:
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ImageTooLargeError(f"{name}: image is {w}x{h}: at most "
+                                 f"{MAX_IMAGE_PIXELS // 10**6} megapixels; downscale it first")
 
 
 def decode_image(data: bytes | np.ndarray, name: str = "image") -> np.ndarray:
     """RGB uint8 (H, W, 3) from encoded image bytes: grey, 16-bit and transparent images
     (composited onto white) included. ValueError naming `name` if it is not an image."""
     buf = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    size = _header_size(buf, name) if buf.size else None
+    if size is not None:
+        _check_pixels(*size, name)
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     if img is None:
         raise ValueError(f"{name}: not a readable image")
+    _check_pixels(img.shape[1], img.shape[0], name)
     if img.dtype != np.uint8:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 2:
@@ -116,8 +169,18 @@ def detect_faces(tracker: FaceLandmarker, image: np.ndarray) -> list[FaceObserva
     MediaPipe's detector is a short-range model that sees the image at 128 px, so a face that
     fills little of a large or wide picture is missed. Besides the whole image we look in
     overlapping square tiles (the image's short side, then halves of it while nothing is
-    found) and merge the results, so that a second, smaller face is found too.
+    found) and merge the results, so that a second, smaller face is found too. An image over
+    MAX_SEARCH_SIDE is searched downscaled (landmarks in its own pixels still), else a faceless
+    40 MP photo would take thousands of tiles.
     """
+    k = MAX_SEARCH_SIDE / max(image.shape[:2])
+    if k < 1:
+        small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        faces = detect_faces(tracker, small)
+        for f in faces:
+            f.landmarks /= k
+        return faces
+
     def run(img: np.ndarray, x0: int, y0: int) -> list[FaceObservation]:
         scale = min(1.0, 1024 / max(img.shape[:2]))
         small = img if scale == 1.0 else cv2.resize(img, None, fx=scale, fy=scale,
@@ -207,6 +270,7 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
                   basis: FaceBasis | None = None, model_path: str | None = None,
                   crop_iod: float = CROP_IOD) -> Portrait:
     """Crop, align and encode the face in an RGB image."""
+    check_size(size)
     basis = basis or default_basis()
     with FaceLandmarker(model_path, max_faces=4) as tracker:
         face = choose_face(detect_faces(tracker, image), name, face_index)

@@ -151,6 +151,24 @@ def write_array(path: Path, array: np.ndarray) -> None:
         np.save(tmp, np.ascontiguousarray(array, np.float32))
 
 
+def load_array(path: Path) -> np.ndarray:
+    """A segment's (T, C) float32 matrix, memory-mapped. Errors name the file: numpy's own
+    ("cannot reshape array", "Failed to interpret file as a pickle") do not."""
+    if not path.is_file():
+        why = "broken symbolic link or symlink loop" if path.is_symlink() else "file not found"
+        raise FileNotFoundError(f"{path}: {why} (the dataset is incomplete: run `vasa prepare` "
+                                "again)")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: corrupt array ({err}); delete its clip's report and run "
+                         "`vasa prepare` again") from None
+    if array.ndim != 2 or array.dtype != np.float32:
+        raise ValueError(f"{path}: expected a 2-D float32 array, got {array.dtype} "
+                         f"{array.shape}")
+    return array
+
+
 class Dataset:
     """Read side: `Dataset(dir)` checks the schema; arrays are memory-mapped on access."""
 
@@ -170,13 +188,13 @@ class Dataset:
 
     def motion(self, seg: SegmentRecord) -> np.ndarray:
         """(T, C) float32, memory-mapped."""
-        return np.load(self.root / "clips" / seg.clip_id / f"{seg.k}.motion.npy", mmap_mode="r")
+        return load_array(self.root / "clips" / seg.clip_id / f"{seg.k}.motion.npy")
 
     def audio(self, seg: SegmentRecord) -> np.ndarray | None:
         """(T, F) float32 audio features, memory-mapped, or None for audio-less segments."""
         if not seg.has_audio:
             return None
-        return np.load(self.root / "clips" / seg.clip_id / f"{seg.k}.audio.npy", mmap_mode="r")
+        return load_array(self.root / "clips" / seg.clip_id / f"{seg.k}.audio.npy")
 
     def column(self, motion: np.ndarray, name: str) -> np.ndarray:
         """A named column block of a motion matrix, e.g. column(m, "pose") -> (T, 6)."""

@@ -9,6 +9,7 @@ from vasa.io.video import (
     VideoInfo,
     VideoWriter,
     atomic_output,
+    check_video_output,
     probe_video,
     read_frames,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "VideoWriter",
     "atomic_output",
     "audio_duration",
+    "check_video_output",
     "has_audio",
     "iter_audio",
     "load_audio",

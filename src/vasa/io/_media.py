@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +33,8 @@ def reason(e: BaseException) -> str:
 def check_exists(path: str) -> None:
     """Raise :class:`MediaError` ``"<path>: file not found"`` if ``path`` does not exist."""
     if not os.path.exists(path):
+        if os.path.islink(path):  # exists() follows links: a dangling one or a loop
+            raise MediaError(f"{path}: broken symbolic link or symlink loop")
         raise MediaError(f"{path}: file not found")
 
 
@@ -47,14 +51,50 @@ def open_media(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: cannot open media ({reason(e)})") from e
 
 
+# Our temporary files: ".NAME.tmp-" + 8 hex digits + NAME's suffix (reserve_temp).
+_TEMP_NAME = re.compile(r"\..+\.tmp-[0-9a-f]{8}(\.[^.]*)?")
+# A temporary file untouched this long is a dead run's (SIGKILL, power loss): a live writer
+# appends as it encodes, seconds apart. The name holds no pid to ask, and a pid would mean
+# nothing on another machine sharing the folder, so age is the test.
+STALE_TEMP_S = 30 * 60
+_swept: set[str] = set()  # folders already swept by this process
+
+
+def sweep_stale_temps(out_dir: str) -> list[str]:
+    """Delete our temporary files in ``out_dir`` left by runs that died (older than
+    STALE_TEMP_S); once per folder and process. Returns the paths removed."""
+    if out_dir in _swept:
+        return []
+    _swept.add(out_dir)
+    removed, now = [], time.time()
+    try:
+        entries = list(os.scandir(out_dir))
+    except OSError:
+        return []
+    for e in entries:
+        try:
+            if (_TEMP_NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+                    and now - e.stat(follow_symlinks=False).st_mtime > STALE_TEMP_S):
+                os.remove(e.path)
+                removed.append(e.path)
+        except OSError:  # gone meanwhile, or not ours to delete: leave it
+            continue
+    return removed
+
+
 def reserve_temp(path: str) -> str:
     """Create an empty, uniquely named hidden file ``.NAME.tmp-XXXXXXXX.SUFFIX`` next to ``path``.
 
-    Raises :class:`MediaError` naming the directory if it does not exist.
+    Raises :class:`MediaError` naming the directory if it does not exist, or naming ``path`` if
+    it is a folder (checked now, not after the work at the final rename). Stale temporary files
+    of dead runs in that directory are swept first (:func:`sweep_stale_temps`).
     """
     out_dir = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(out_dir):
         raise MediaError(f"{out_dir}: output directory does not exist")
+    if os.path.isdir(path):
+        raise MediaError(f"{path}: is a folder, not a file name")
+    sweep_stale_temps(out_dir)
     name, suffix = os.path.basename(path), Path(path).suffix
     for _ in range(100):
         tmp = os.path.join(out_dir, f".{name}.tmp-{secrets.token_hex(4)}{suffix}")

@@ -1,4 +1,4 @@
-"""H.264 + AAC mp4 writing (:class:`VideoWriter`), re-exported by :mod:`vasa.io.video`."""
+"""H.264 + AAC video writing (:class:`VideoWriter`), re-exported by :mod:`vasa.io.video`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import weakref
 from collections import deque
 from fractions import Fraction
+from pathlib import Path
 from typing import Self
 
 import av
@@ -15,6 +16,26 @@ from av.video.reformatter import ColorRange, Colorspace
 from vasa.io._media import MediaError, reason, remove_quietly, reserve_temp
 
 _AAC_FRAME = 1024  # samples per AAC frame; the encoder wants exactly this many (last may be short)
+# The container is the one the file name says; each holds H.264 + AAC. Any other extension is
+# refused before any work, rather than written as an mp4 under a name that says otherwise.
+CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+
+def check_video_output(path: str | os.PathLike) -> str:
+    """The container format for writing ``path``. :class:`MediaError` at once (before any work)
+    if ``path`` is a folder, its folder does not exist or its extension is not in CONTAINERS."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise MediaError(f"{path}: is a folder; give a file name, e.g. "
+                         f"{os.path.join(path, 'out.mp4')}")
+    ext = Path(path).suffix.lower()
+    if ext not in CONTAINERS:
+        raise MediaError(f"{path}: cannot write {ext or 'a file without an extension'}: "
+                         f"give a {', '.join(CONTAINERS)} file name")
+    out_dir = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(out_dir):
+        raise MediaError(f"{out_dir}: output directory does not exist")
+    return CONTAINERS[ext]
 
 
 def _as_audio(audio: np.ndarray) -> np.ndarray:
@@ -112,6 +133,7 @@ class VideoWriter:
         audio_channels: int | None = None,
     ) -> None:
         self.path = os.fspath(path)
+        self._format = check_video_output(self.path)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = float(fps)
@@ -154,12 +176,9 @@ class VideoWriter:
         # Fraction keeps 30000/1001 exact; limit_denominator turns 29.97 into 2997/100.
         rate = Fraction(self.fps).limit_denominator(1001)
         try:
-            c = av.open(
-                self._state.tmp,
-                mode="w",
-                format="mp4",
-                container_options={"movflags": "+faststart"},
-            )
+            # faststart: the index up front, so a browser plays the file while it downloads.
+            opts = {"movflags": "+faststart"} if self._format in ("mp4", "mov") else {}
+            c = av.open(self._state.tmp, mode="w", format=self._format, container_options=opts)
             self._state.container = c
             self._video = c.add_stream("libx264", rate=rate)
             self._video.width, self._video.height = width, height

@@ -138,6 +138,15 @@ def _load_pyav(path: str) -> tuple[np.ndarray, int]:
         container.close()
 
 
+def _check_finite(x: np.ndarray, path: str, offset: int, rate: int) -> None:
+    """Float files (WAV, FLAC...) can hold NaN or inf samples: they would pass through the
+    features into the motion model as NaN. Refused, naming the file and the time."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        t = (offset + int(np.argmax(bad))) / rate
+        raise MediaError(f"{path}: audio holds NaN or infinite samples (first at {t:.2f} s)")
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Load the (first) audio track of ``path`` as mono float32 ``(N,)`` at ``sample_rate``.
 
@@ -145,7 +154,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     the audio of .mp4/.mov/.webm ...) with PyAV. Multi-channel audio is averaged to mono;
     any input rate is resampled with libswresample. Values are in [-1, 1] for integer
     sources. Raises :class:`MediaError` naming the file if it is missing, has no audio
-    stream, has no samples, or cannot be decoded.
+    stream, has no samples, holds NaN or infinite samples, or cannot be decoded.
     """
     path = os.fspath(path)
     check_exists(path)
@@ -155,6 +164,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     x, rate = loaded if loaded is not None else _load_pyav(path)
     if len(x) == 0:
         raise MediaError(f"{path}: audio is empty (zero samples)")
+    _check_finite(x, path, 0, rate)
     try:
         return _resample(x, rate, sample_rate)
     except (av.error.FFmpegError, ValueError) as e:
@@ -269,8 +279,8 @@ def iter_audio(
     shorter); they are decoded as they are asked for, so memory does not grow with the file's
     length. Concatenated, the chunks are :func:`load_audio`'s array (same decoders,
     down-mixing, padding trim and resampler framing). A missing file raises
-    :class:`MediaError` at once; no audio stream, zero samples or a decoding error raise it,
-    naming the file, from the first ``next()`` (or later, for a file that breaks midway).
+    :class:`MediaError` at once; no audio stream, zero samples, NaN or infinite samples or a
+    decoding error raise it, naming the file, from the first ``next()`` (or later, for a file that breaks midway).
     Closing the iterator early (``close()``, or dropping it) closes the file.
     """
     path = os.fspath(path)
@@ -304,6 +314,7 @@ def _iter_audio(path: str, sample_rate: int, n: int) -> Iterator[np.ndarray]:
                     raise MediaError(f"{path}: audio is empty (zero samples)")
                 y = resample(None)
             else:
+                _check_finite(x, path, native, source.rate)
                 native += len(x)
                 y = resample(x)
             if len(y):

@@ -17,13 +17,14 @@ import cv2
 import numpy as np
 
 from vasa.io._media import MediaError, atomic_output, check_exists, open_media, reason
-from vasa.io._writer import VideoWriter
+from vasa.io._writer import VideoWriter, check_video_output
 
 __all__ = [
     "MediaError",
     "VideoInfo",
     "VideoWriter",
     "atomic_output",
+    "check_video_output",
     "probe_video",
     "read_frames",
 ]

@@ -14,7 +14,12 @@ stream keeps it in step with the wall clock:
   past that, up to `max_buffer_s` is held, and then `put_audio` waits: the transport stops
   reading (back-pressure);
 - frames wait in a bounded queue for the transport; when it is full (a client that does not
-  read), generation stops instead of piling frames up.
+  read), generation stops instead of piling frames up;
+- `close()` ends everything at once: `run()` returns and a `put_audio`, `put_frame` or
+  `get_frame` that waits is woken. Every wait is on an event, never a polling
+  `asyncio.wait_for`: on Python 3.11 that can swallow a cancellation (when the awaited thing
+  completes in the same loop iteration), which left tasks parked for good and their session's
+  slot taken (issue 14).
 
 Each frame is stamped with the arrival time of the audio holding its first sample, so the
 server's latency is measured on every frame.
@@ -69,14 +74,18 @@ class LiveStream:
         self._arrived = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
+        self._frame_added = asyncio.Event()  # for get_frame
+        self._frame_taken = asyncio.Event()  # for put_frame
         self.speech_samples = 0
         self.idle_samples = 0
         self.closed = False
 
     def close(self) -> None:
-        """The transport is gone: release a put_audio that waits for room."""
+        """The transport is gone: wake every wait (put_audio, put_frame, get_frame, the idle
+        filler) so that each returns, and run() ends."""
         self.closed = True
-        self._drained.set()
+        for event in (self._drained, self._arrived, self._frame_added, self._frame_taken):
+            event.set()
 
     def now(self) -> float:
         """Seconds since the stream started (the server's clock in frame stamps)."""
@@ -99,20 +108,48 @@ class LiveStream:
             self._arrived.set()
 
     async def run(self) -> None:
-        """Feed the session for ever (cancel to stop): speech as it comes, silence otherwise."""
-        while True:
+        """Feed the session until close() (or cancel): speech as it comes, silence otherwise."""
+        while not self.closed:
             chunk, stamp = await self._next()
+            if self.closed:
+                return
             frames = await self.runner(lambda c=chunk, s=stamp: [
                 self.encode(f) for f in self.session.push_audio(c, s)])
             for f in frames:
-                await self.frames.put(f)
+                if not await self.put_frame(f):
+                    return
+
+    async def put_frame(self, frame: Any) -> bool:
+        """Queue a frame for the transport, waiting while the queue is full; False (frame
+        dropped) once the stream is closed."""
+        while self.frames.full() and not self.closed:
+            self._frame_taken.clear()
+            await self._frame_taken.wait()
+        if self.closed:
+            return False
+        self.frames.put_nowait(frame)
+        self._frame_added.set()
+        return True
+
+    async def get_frame(self) -> Any | None:
+        """The next frame, waiting for one; None once the stream is closed."""
+        while self.frames.empty() and not self.closed:
+            self._frame_added.clear()
+            await self._frame_added.wait()
+        if self.closed:
+            return None
+        frame = self.frames.get_nowait()
+        self._frame_taken.set()
+        return frame
 
     def _window_samples(self) -> int:
         return self.session.config.hop * SAMPLES_PER_FRAME
 
     async def _next(self) -> tuple[np.ndarray, float | None]:
+        """The next chunk to push: speech, or idle silence when speech is late. Once closed,
+        whatever it has (the caller checks `closed`)."""
         cfg = self.config
-        while True:
+        while not self.closed:
             now, have = self.now(), self.session.received_s
             if self._input:
                 if have < now + cfg.max_ahead_s:
@@ -126,9 +163,11 @@ class LiveStream:
                 return np.zeros(n, np.float32), None
             self._arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), cfg.tick_s)
+                async with asyncio.timeout(cfg.tick_s):  # unlike wait_for, never eats a cancel
+                    await self._arrived.wait()
             except TimeoutError:
                 pass
+        return np.zeros(0, np.float32), None
 
     def _take(self) -> tuple[np.ndarray, float]:
         """The next piece of speech: what completes the next window where a chunk holds that

@@ -81,9 +81,16 @@ _NULLABLE = {"distance", "emotion"}
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError("bad_controls", f"{name} must be a number, got {value!r}")
-    return float(value)
+    try:  # JSON integers are unbounded: 10**400 does not fit a float (OverflowError)
+        number = float(value)
+    except OverflowError:
+        number = float("inf")
+    if not np.isfinite(number):
+        raise ProtocolError("bad_controls", f"{name} must be a finite number, got "
+                            f"{str(value)[:40]}")
+    return number
 
 
 def parse_controls(d: dict) -> ControlUpdate:
@@ -144,6 +151,9 @@ def parse_text(text: str) -> Start | ControlUpdate:
         msg = json.loads(text)
     except json.JSONDecodeError as err:
         raise ProtocolError("bad_message", f"not JSON: {err.msg} at character {err.pos}") from None
+    except (ValueError, RecursionError):  # an integer past Python's digit limit; deep nesting
+        raise ProtocolError("bad_message", "not a message: numbers too long or nesting too "
+                            "deep") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ProtocolError("bad_message", 'a message must be a JSON object with a "type"')
     kind = msg.pop("type")

@@ -6,7 +6,9 @@ Routes: `/` the page and its two scripts; `/api/portrait` (POST an image: an id 
 
 Compute (motion windows, rendering, JPEG) runs in `workers` threads, one job per window, so the
 event loop only moves bytes; portrait uploads are encoded in one more thread, outside the
-sessions' workers. At most `max_sessions` run; the next one is told "busy" and closed (1013).
+sessions' workers. At most `max_sessions` run, counted from a valid start message; the next one
+is told "busy" and closed (1013). A connection has `start_timeout_s` to start, and one client
+address holds at most `max_peer_connections` sockets, so idle sockets cannot squat the slots.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -74,7 +77,11 @@ class ServeConfig:
     jpeg_quality: int = 80  # 512 px frames of 30-40 KB: ~1 MB/s per session
     playout_delay_s: float = PLAYOUT_DELAY_S  # the page's jitter buffer (sent in "ready")
     stall_s: float = 5.0  # a client that takes no frame for this long is dropped
-    start_timeout_s: float = 30.0  # a connection must start its session within this
+    # A page sends start right after connecting: 5 s is ample, and short enough that sockets
+    # which never start are gone before anyone notices (they hold no slot meanwhile).
+    start_timeout_s: float = 5.0
+    max_peer_connections: int = 8  # WebSockets one client address may hold, started or not
+    teardown_s: float = 1.0  # at most this long waiting for an ended session's tasks
     stream: StreamConfig = field(default_factory=StreamConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
 
@@ -97,7 +104,9 @@ def check_serve_config(cfg: ServeConfig) -> None:
     for name, value, lo, hi in [("--max-sessions", cfg.max_sessions, 1, 64),
                                 ("--workers", cfg.workers, 1, 64),
                                 ("--jpeg-quality", cfg.jpeg_quality, 10, 100),
-                                ("--playout-delay", cfg.playout_delay_s, 0.0, 2.0)]:
+                                ("--playout-delay", cfg.playout_delay_s, 0.0, 2.0),
+                                ("start timeout", cfg.start_timeout_s, 0.01, 300.0),
+                                ("max peer connections", cfg.max_peer_connections, 1, 1024)]:
         if not lo <= value <= hi:
             raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
 
@@ -155,7 +164,10 @@ class Server:
         self.compute = ThreadPoolExecutor(cfg.workers, thread_name_prefix="vasa-compute")
         self.upload_pool = ThreadPoolExecutor(1, thread_name_prefix="vasa-upload")
         self.portraits = PortraitStore(capacity=max(16, 2 * cfg.max_sessions))
-        self.sessions: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}  # started sessions: what max_sessions counts
+        self.peers: dict[str, int] = {}  # open WebSockets per client address
+        self.sockets: set[web.WebSocketResponse] = set()  # every open WebSocket, for shutdown
+        self._ending: set[asyncio.Task] = set()  # ended sessions' tasks not finished yet
         self.uploads_pending = 0
         self.static = {route: ((resources.files("vasa.serve") / "static" / name).read_bytes(),
                                ctype) for route, (name, ctype) in STATIC.items()}
@@ -179,6 +191,9 @@ class Server:
         if request.path.startswith("/api/") or request.path == "/ws":
             if self.cfg.token and not self._token_ok(request):
                 return web.json_response({"error": "missing or wrong access token"}, status=401)
+            if not self._host_ok(request.host):
+                return web.json_response({"error": f"unexpected Host {request.host!r}: use "
+                                          "the address the server printed"}, status=403)
             origin = request.headers.get("Origin")
             # A page from another site in the user's browser must not drive this server.
             if origin and urlsplit(origin).netloc != request.host:
@@ -192,6 +207,21 @@ class Server:
             if resp.content_type == "text/html":
                 resp.headers["Content-Security-Policy"] = CSP
         return resp
+
+    def _host_ok(self, host: str) -> bool:
+        """DNS rebinding: a page on attacker.example that re-points its name at 127.0.0.1
+        reaches this server with Host (and Origin) attacker.example, so the Origin check alone
+        passes. Only the names this server is reached by are accepted: the loopback names and
+        the bound address. A server bound to every address (0.0.0.0, ::) has a token, which a
+        rebinding page cannot know, so any name is accepted there."""
+        if self.cfg.host in ("0.0.0.0", "::", ""):
+            return True
+        try:
+            name = urlsplit(f"//{host}").hostname
+        except ValueError:  # a malformed Host (bad port, unbalanced brackets)
+            return False
+        bound = self.cfg.host.strip("[]").lower()
+        return name is not None and name in {"localhost", "127.0.0.1", "::1", bound}
 
     def _token_ok(self, request: web.Request) -> bool:
         given = request.query.get("token", "")
@@ -214,6 +244,7 @@ class Server:
         s = self.cfg.stream
         return web.json_response({
             "protocol": PROTOCOL_VERSION, "sessions": len(self.sessions),
+            "connections": len(self.sockets),
             "max_sessions": self.cfg.max_sessions, "rss_mb": rss_mb(), "hop": s.hop,
             "lookahead": s.lookahead, "steps": s.controls.steps,
             "portraits": len(self.portraits)})
@@ -245,38 +276,46 @@ class Server:
                              self.parts.basis)
 
     async def _shutdown(self, app: web.Application) -> None:
-        for s in list(self.sessions.values()):
-            if s.get("ws") is not None:
-                await s["ws"].close(code=1001, message=b"server shutting down")
+        for ws in list(self.sockets):
+            await ws.close(code=1001, message=b"server shutting down")
 
     # ---- one session ----------------------------------------------------------------------
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        peer = request.remote or "unknown"
+        if self.peers.get(peer, 0) >= self.cfg.max_peer_connections:
+            return web.json_response({"error": f"too many connections from {peer}: at most "
+                                      f"{self.cfg.max_peer_connections}"}, status=429)
         # compress=False: frames are JPEG already; deflating them costs CPU and saves nothing.
         ws = web.WebSocketResponse(max_msg_size=MAX_AUDIO_BYTES + 1024, compress=False)
-        await ws.prepare(request)
-        if len(self.sessions) >= self.cfg.max_sessions:
-            n = len(self.sessions)
-            await ws.send_json({"type": "busy", "message": f"server busy: {n} of "
-                                f"{self.cfg.max_sessions} sessions in use; try again later"})
-            await ws.close(code=BUSY_CLOSE_CODE, message=b"busy")
-            return ws
+        self.peers[peer] = self.peers.get(peer, 0) + 1
+        self.sockets.add(ws)
         sid = secrets.token_hex(4)
-        self.sessions[sid] = {"ws": ws, "started": time.monotonic()}
-        held: str | None = None
-        try:
-            start = await self._await_start(ws)
-            if start is None:
-                return ws
-            held, session = start
-            await self._run(ws, request, sid, session)
-        finally:
+        held: list[str] = []  # the portrait id this session holds
+
+        def free() -> None:
+            """Give the slot and the portrait back: at once, once, whatever the tasks still do."""
             self.sessions.pop(sid, None)
-            if held and held != "bundled":
-                self.portraits.release(held)
-            if not ws.closed:
+            while held:
+                key = held.pop()
+                if key != "bundled":
+                    self.portraits.release(key)
+
+        try:
+            await ws.prepare(request)
+            session = await self._await_start(ws, sid, held)
+            if session is not None:
+                await self._run(ws, request, sid, session, free)
+        finally:
+            free()
+            self.sockets.discard(ws)
+            self.peers[peer] -= 1
+            if not self.peers[peer]:
+                del self.peers[peer]
+            if ws.prepared and not ws.closed:
                 try:
-                    await asyncio.wait_for(ws.close(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await ws.close()
                 except TimeoutError:
                     _abort(request)
         return ws
@@ -284,9 +323,10 @@ class Server:
     async def _error(self, ws: web.WebSocketResponse, err: ProtocolError) -> None:
         await ws.send_json({"type": "error", "code": err.code, "message": str(err)})
 
-    async def _await_start(self, ws: web.WebSocketResponse
-                           ) -> tuple[str, StreamSession] | None:
-        """Read messages until a valid start; errors are answered and the client may retry."""
+    async def _await_start(self, ws: web.WebSocketResponse, sid: str, held: list[str]
+                           ) -> StreamSession | None:
+        """Read messages until a valid start; errors are answered and the client may retry.
+        The slot is taken here, by the start: a socket that never starts holds none."""
         deadline = time.monotonic() + self.cfg.start_timeout_s
         while True:
             try:
@@ -303,8 +343,20 @@ class Server:
                 start = parse_text(msg.data)
                 if not isinstance(start, Start):
                     raise ProtocolError("not_started", "send a start message before controls")
-                return await self._open(start)
+                n = len(self.sessions)
+                if n >= self.cfg.max_sessions:
+                    await ws.send_json({"type": "busy", "message": f"server busy: {n} of "
+                                        f"{self.cfg.max_sessions} sessions in use; try again "
+                                        "later"})
+                    await ws.close(code=BUSY_CLOSE_CODE, message=b"busy")
+                    return None
+                # Taken before the first await, so concurrent starts cannot overbook.
+                self.sessions[sid] = {"ws": ws, "started": time.monotonic()}
+                key, session = await self._open(start)
+                held.append(key)
+                return session
             except ProtocolError as err:
+                self.sessions.pop(sid, None)
                 await self._error(ws, err)
 
     async def _open(self, start: Start) -> tuple[str, StreamSession]:
@@ -330,7 +382,7 @@ class Server:
         return start.portrait, session
 
     async def _run(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
-                   session: StreamSession) -> None:
+                   session: StreamSession, free: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
 
         async def runner(job):
@@ -352,10 +404,19 @@ class Server:
         try:
             await self._receive(ws, live, session, notices)
         finally:
-            live.close()
-            for task in (producer, sender):
+            live.close()  # both tasks return at their next wait, cancelled or not
+            free()
+            tasks = (producer, sender)
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(producer, sender, return_exceptions=True)
+            # Bounded: a compute job already in a worker cannot be interrupted, and nothing may
+            # keep this handler (and its socket) waiting for good. Stragglers end on their own.
+            _done, pending = await asyncio.wait(tasks, timeout=self.cfg.teardown_s)
+            for task in pending:
+                log.warning("session %s: a task still running %.1f s after the end",
+                            sid, self.cfg.teardown_s)
+                self._ending.add(task)  # a reference, so it is not collected while pending
+                task.add_done_callback(self._ending.discard)
             log.info("session %s ended after %.1f s: %.1f s speech, %.1f s idle", sid,
                      live.now(), live.speech_samples / SAMPLE_RATE,
                      live.idle_samples / SAMPLE_RATE)
@@ -388,17 +449,19 @@ class Server:
 
     async def _send(self, ws: web.WebSocketResponse, request: web.Request, live: LiveStream,
                     notices: list[dict]) -> None:
-        """The one writer of this socket: frames in order, then any error notices."""
+        """The one writer of this socket: frames in order, then any error notices. Frames come
+        at least once a window (idle silence fills gaps), so a notice waits at most that long."""
         while True:
             while notices:
-                await asyncio.wait_for(ws.send_json(notices.pop(0)), self.cfg.stall_s)
-            try:
-                f = await asyncio.wait_for(live.frames.get(), 0.1)
-            except TimeoutError:
-                continue
+                async with asyncio.timeout(self.cfg.stall_s):
+                    await ws.send_json(notices.pop(0))
+            f = await live.get_frame()
+            if f is None:
+                return  # the stream is closed
             msg = pack_frame(f.index, f.time, f.arrival, live.now(), f.audio, f.jpeg)
             try:
-                await asyncio.wait_for(ws.send_bytes(msg), self.cfg.stall_s)
+                async with asyncio.timeout(self.cfg.stall_s):
+                    await ws.send_bytes(msg)
             except TimeoutError:
                 log.warning("dropping a client that read no frame for %.0f s", self.cfg.stall_s)
                 raise

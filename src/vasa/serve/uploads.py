@@ -4,12 +4,12 @@ Nothing a client sends becomes a path: an upload is bytes in, a random id out, a
 names its portrait by that id or "bundled". So there is no file to leave behind and no path to
 traverse. Limits: the file size (by the server's request-size limit), the type (by the file's
 own magic bytes, not the name or the Content-Type a client claims) and the pixel count (read
-from the header before decoding, so a small file cannot unpack into gigabytes).
+from the header before decoding, so a small file cannot unpack into gigabytes: the shared image
+reader's check, `vasa.portrait.MAX_IMAGE_PIXELS`, the same as the CLI's).
 """
 
 from __future__ import annotations
 
-import io
 import secrets
 import time
 from collections import OrderedDict
@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vasa.portrait import Portrait
+from vasa.portrait import ImageTooLargeError, Portrait
 from vasa.portrait import decode_image as decode_any_image
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-MAX_IMAGE_PIXELS = 40_000_000  # 8K photos fit; decoding more would take seconds and GBs
 IMAGE_MAGIC = {"JPEG": (b"\xff\xd8\xff",), "PNG": (b"\x89PNG\r\n\x1a\n",),
                "WEBP": (b"RIFF",), "BMP": (b"BM",)}
 
@@ -52,18 +51,10 @@ def decode_image(data: bytes) -> np.ndarray:
     kind = _image_kind(data)
     if kind is None:
         raise UploadError("not a JPEG, PNG, WebP or BMP image", 415)
-    from PIL import Image  # header only: the size before any pixel is decoded
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise UploadError(f"not a readable {kind} image ({type(err).__name__})") from None
-    if w * h > MAX_IMAGE_PIXELS:
-        raise UploadError(f"image is {w}x{h}: at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels",
-                          413)
     try:
         return decode_any_image(data, f"uploaded {kind}")
+    except ImageTooLargeError as err:
+        raise UploadError(str(err), 413) from None
     except ValueError as err:
         raise UploadError(str(err)) from None
 
