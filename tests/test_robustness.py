@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import os
 import signal
@@ -27,7 +26,7 @@ from conftest import ASSETS, ROOT
 
 from vasa.cli import main
 from vasa.io import MediaError, iter_audio, load_audio
-from vasa.motion.engine import Controls
+from vasa.motion.controls import Controls
 
 SIZE = 128  # small frames: these tests are about the transport, not the pictures
 
@@ -186,18 +185,13 @@ def test_nan_and_oversized_numbers_answer_errors_and_the_session_goes_on(parts):
     assert codes == ["bad_controls"] * 4 + ["bad_message"] and left == 0
 
 
-@pytest.mark.xfail(raises=pytest.fail.Exception, strict=False,
-                   reason="issue 14 item 2: parse_gaze/parse_emotion refuse NaN on another branch")
 def test_nan_gaze_and_emotion_text_are_refused():
     from vasa.serve.protocol import ProtocolError, apply_controls, parse_text
 
-    # This branch's apply_controls takes the model's forward gaze; after the controls refactor
-    # (issue 11) the engine resolves gaze and it does not.
-    forward = [(0.0, 0.0)] if len(inspect.signature(apply_controls).parameters) == 3 else []
     for text in ['{"type": "controls", "gaze": "nan,0"}',
                  '{"type": "controls", "emotion": "nan,0,0,0,0,0,0"}']:
-        with pytest.raises(ProtocolError):
-            apply_controls(Controls(), parse_text(text), *forward)
+        with pytest.raises(ProtocolError, match="gaze angles must be finite|emotion must be"):
+            apply_controls(Controls(), parse_text(text))
 
 
 # ---- images ---------------------------------------------------------------------------------

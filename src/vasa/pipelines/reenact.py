@@ -14,7 +14,7 @@ from tqdm import tqdm
 from vasa.io import VideoWriter, has_audio, load_audio, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.retarget import retarget
-from vasa.portrait import load_portrait
+from vasa.portrait import check_size, load_portrait
 from vasa.render import RenderConfig, Renderer
 from vasa.tracking.video import track_video
 
@@ -39,8 +39,7 @@ class ReenactConfig:
     def __post_init__(self) -> None:
         if self.transfer not in ("both", "pose", "dynamics"):
             raise ValueError(f"transfer must be 'both', 'pose' or 'dynamics', got {self.transfer!r}")
-        if not 64 <= self.size <= 2048:
-            raise ValueError(f"size must be in 64..2048, got {self.size}")
+        check_size(self.size)
 
 
 @dataclass

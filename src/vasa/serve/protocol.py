@@ -14,8 +14,9 @@ Server -> client
 
 Controls: gaze (forward, left, right, up, down or "THETA,PHI" degrees), distance (0.5..3 or
 null = the model's typical), emotion (a name, 7 comma-separated values or null), cfg_audio,
-cfg_gaze, cfg_emotion (0..10), motion_scale (0..3), still_head (bool). Sampler steps are the
-server's preset, not a client control: they set the CPU cost of every session.
+cfg_gaze, cfg_emotion (0..10), emotion_intensity (0..3), motion_scale (0..3), still_head
+(bool). Sampler steps are the server's preset, not a client control: they set the CPU cost of
+every session.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class ControlUpdate:
     cfg_audio: float | None = None
     cfg_gaze: float | None = None
     cfg_emotion: float | None = None
+    emotion_intensity: float | None = None
     motion_scale: float | None = None
     still_head: bool | None = None
     reset: tuple[str, ...] = ()
@@ -76,7 +78,8 @@ class Start:
     controls: ControlUpdate | None = None
 
 
-_NUMBERS = {"distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "motion_scale"}
+_NUMBERS = {"distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "emotion_intensity",
+            "motion_scale"}
 _NULLABLE = {"distance", "emotion"}
 
 
@@ -130,8 +133,8 @@ def apply_controls(base: Controls, update: ControlUpdate) -> Controls:
             c.gaze = parse_gaze(update.gaze)
         if update.emotion is not None:
             c.emotion = parse_emotion(update.emotion)
-        for name in ("distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "motion_scale",
-                     "still_head"):
+        for name in ("distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "emotion_intensity",
+                     "motion_scale", "still_head"):
             value = getattr(update, name)
             if value is not None:
                 setattr(c, name, value)
