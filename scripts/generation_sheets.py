@@ -3,8 +3,9 @@
 One 10 s stretch of held-out speech drives:
   portraits.png  a colour photo, a black-and-white photo and a painting (seed 0)
   seeds.png      the colour photo with three seeds
-  gaze.png       gaze forward / left / right / up
-  emotion.png    neutral / happiness / sadness / anger
+  gaze.png       gaze forward / left / right / up / down (steered, with the portrait's response)
+  emotion.png    neutral and every emotion (learned directions, intensity 1)
+  blinks.png     the eyes, zoomed, through the first two blinks
 and a 2-minute run (long.png: frames of the first and the last 10 s, long_traces.png: head pose,
 lip opening and eye openness over the 2 minutes with window boundaries) checks drift and seams.
 Every row is labelled; columns are evenly spaced times. Frames are rendered from the engine's
@@ -29,12 +30,14 @@ import numpy as np
 import torch
 
 from vasa.audio import get_extractor
+from vasa.data.emotion import EMOTIONS
 from vasa.evaluation.syncnet import lip_opening
 from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
 from vasa.motion.controls import Controls, parse_emotion, parse_gaze
 from vasa.motion.engine import MotionEngine
+from vasa.pipelines.calibrate import gaze_response
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
 
@@ -56,10 +59,10 @@ SPEECH = ["clips/EDTalk__test_data__uncrop_Obama.mp4",
 SEAM_FADE: int | None = None  # --seam-fade (None: the engine's default)
 
 
-def motion(model, portrait, audio: np.ndarray, controls: Controls):
+def motion(model, portrait, audio: np.ndarray, controls: Controls, gaze_response=None):
     engine = MotionEngine(model, get_extractor(), portrait.pose,
                           portrait.talking_rest(default_basis()), controls,
-                          seam_fade=SEAM_FADE)
+                          seam_fade=SEAM_FADE, gaze_response=gaze_response)
     return engine.push(audio) + engine.flush()
 
 
@@ -124,15 +127,34 @@ def main() -> int:
                 idx, f"seed {s}") for s in (0, 1, 2)]
     save(out / "seeds.png", np.concatenate(rows, 0))
 
+    response = gaze_response(portraits[photo], renderers[photo], basis)
     rows = [row(renderers[photo], motion(model, portraits[photo], speech,
-                                         Controls(gaze=parse_gaze(g))), idx, f"gaze {g}")
-            for g in ("forward", "left", "right", "up")]
+                                         Controls(gaze=parse_gaze(g)), response), idx,
+                f"gaze {g}") for g in ("forward", "left", "right", "up", "down")]
     save(out / "gaze.png", np.concatenate(rows, 0))
 
     rows = [row(renderers[photo], motion(model, portraits[photo], speech,
-                                         Controls(emotion=parse_emotion(e), cfg_emotion=1.0)),
-                idx, e) for e in ("neutral", "happiness", "sadness", "anger")]
+                                         Controls(emotion=parse_emotion(e))), idx, e)
+            for e in ("neutral", *EMOTIONS)]
     save(out / "emotion.png", np.concatenate(rows, 0))
+
+    # Blinks: the eyes, zoomed, on the frames around the first two generated blinks.
+    frames = motion(model, portraits[photo], speech, Controls())
+    eyes = np.array([f.dynamics[basis.layout.eyes].mean() for f in frames])
+    shut = [i for i in range(1, len(eyes) - 1) if eyes[i] < 0.3 * np.median(eyes)
+            and eyes[i] <= eyes[i - 1] and eyes[i] <= eyes[i + 1]][:2]
+    lm = portraits[photo].landmarks
+    c, w = lm[[33, 263], :2].mean(0).astype(int), int(np.ptp(lm[[33, 263], 0]) * 0.9)
+    strips = []
+    for i in shut:
+        tiles = [renderers[photo].render(frames[k].pose, frames[k].dynamics)
+                 for k in range(max(i - 4, 0), min(i + 4, len(frames)))]
+        tiles = [cv2.resize(t[max(c[1] - w // 3, 0):c[1] + w // 3, max(c[0] - w, 0):c[0] + w],
+                            (2 * args.size, 2 * args.size // 3)) for t in tiles]
+        strips.append(label(np.concatenate(tiles, 1), f"blink at {frames[i].time:.2f}s, "
+                                                      "40 ms a tile"))
+    if strips:
+        save(out / "blinks.png", np.concatenate(strips, 0))
 
     # The 2-minute run: held-out speech of several speakers, end to end.
     parts, total = [], int(args.long_seconds * 16000)
