@@ -199,3 +199,23 @@ def test_a_portrait_with_shut_eyes_keeps_them_shut(tmp_path, astronaut, astronau
     moved[basis.layout.eyes] = 0.2  # a generated "open" ratio cannot open what has no iris
     frame = renderer.render(portrait.pose, moved)
     assert np.isfinite(frame).all() and frame.std() > 10
+
+
+def test_the_generated_opening_is_the_one_seen(astronaut, astronaut_renderer, basis, tracker):
+    """A portrait's rendered mouth reads back wider or narrower than its latent opening (a
+    painted interior reads ~1.5x); the measured response, inverted, makes the re-tracked
+    opening the asked one."""
+    from vasa.latent.face_model import encode_landmarks, lip_gap, move_lip_gap
+    from vasa.motion.mouth import seen_as_generated
+    from vasa.pipelines.calibrate import mouth_response
+
+    response = mouth_response(astronaut, astronaut_renderer, basis)
+    assert 0.5 < response.gain < 2.0
+    rest, rest_gap = astronaut.talking_rest(basis), lip_gap(basis.template)
+    for asked in (0.04, 0.14):
+        latent = float(seen_as_generated(np.array([asked]), rest_gap, response)[0])
+        frame = astronaut_renderer.render(astronaut.pose,
+                                          move_lip_gap(rest, latent - rest_gap, basis))
+        _, _, canonical = encode_landmarks(tracker.detect(frame)[0].landmarks, basis,
+                                           astronaut.size)
+        assert abs(lip_gap(canonical) - asked) < 0.02, asked

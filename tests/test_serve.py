@@ -162,7 +162,8 @@ def test_stream_session_equals_offline_engine(tiny_model, astronaut, basis, spee
     got += session.flush()
     engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
                           astronaut.talking_rest(basis),
-                          replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead)
+                          replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead,
+                          mouth_response=session.engine.mouth_response)
     offline = engine.push(audio) + engine.flush()
     assert [f.index for f in got] == [m.index for m in offline] == list(range(len(offline)))
     renderer = Renderer(astronaut, basis)
@@ -209,9 +210,9 @@ def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut,
         await asyncio.sleep(0.3)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        return [live.frames.get_nowait() for _ in range(live.frames.qsize())], live
+        return [live.frames.get_nowait() for _ in range(live.frames.qsize())], live, session
 
-    got, live = asyncio.run(body())
+    got, live, session = asyncio.run(body())
     assert [f.index for f in got] == list(range(len(got))) and len(got) >= 25
     assert got[0].stamp is None and any(f.stamp is not None for f in got)
     assert live.idle_samples > 0 and live.speech_samples == 25 * 320
@@ -220,7 +221,8 @@ def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut,
     assert np.abs(played[start:start + 320 * 20]).max() > 0.01  # the speech, where stamped
     engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
                           astronaut.talking_rest(basis),
-                          replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead)
+                          replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead,
+                          mouth_response=session.engine.mouth_response)
     offline = engine.push(np.concatenate([played, np.zeros(16000, np.float32)]))
     renderer = Renderer(astronaut, basis)
     for f in got:

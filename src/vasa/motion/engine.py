@@ -33,6 +33,7 @@ from vasa.motion.dit import Conditions
 from vasa.motion.features import FEATURES, to_latents
 from vasa.motion.gaze import HEAD_SHARE, GazeResponse, GazeSteer
 from vasa.motion.guidance import guided_denoiser
+from vasa.motion.mouth import MouthResponse, seen_as_generated
 from vasa.motion.silence import SilenceGate, frame_loudness
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
@@ -119,7 +120,9 @@ class MotionEngine:
     window sees (default: the rest of the window). basis: the face basis of the dynamics
     (default: the bundled one); rest_gap: the inner-lip gap of `dynamics` (default: the
     template's, which `talking_rest` gives); close_in_silence: close the mouth where the audio
-    is silent (`vasa.motion.silence`). gaze_response: how far this portrait's
+    is silent (`vasa.motion.silence`); mouth_response: how far this portrait's rendered mouth
+    opens per unit of latent opening (`vasa.pipelines.calibrate.mouth_response`; neutral by
+    default), inverted so the generated opening is the one seen. gaze_response: how far this portrait's
     rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
     a gaze is requested."""
 
@@ -128,7 +131,8 @@ class MotionEngine:
                  lookahead: int | None = None, seam_fade: int | None = None,
                  pose_sigma: float = POSE_SIGMA, blink_gamma: float = BLINK_GAMMA,
                  gaze_response: GazeResponse | None = None, basis: FaceBasis | None = None,
-                 rest_gap: float | None = None, close_in_silence: bool = True) -> None:
+                 rest_gap: float | None = None, close_in_silence: bool = True,
+                 mouth_response: MouthResponse | None = None) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
@@ -156,6 +160,7 @@ class MotionEngine:
         # The rest's inner-lip gap: the template's for `Portrait.talking_rest` (the default).
         self.rest_gap = lip_gap(self.basis.template) if rest_gap is None else float(rest_gap)
         self.close_in_silence = bool(close_in_silence)
+        self.mouth_response = mouth_response or MouthResponse()
         self._gate = SilenceGate()
         self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)))
         self._emotion_directions: EmotionDirections | None = None
@@ -303,10 +308,13 @@ class MotionEngine:
         """What the learned conditions alone do not deliver, applied to a window's latents:
         the mouth closed in silence, a requested emotion shown, a requested gaze steered."""
         c, pca = self.controls, self.basis.layout.pca
-        if self.close_in_silence:
+        if self.close_in_silence or self.mouth_response != MouthResponse():
             d = lip_direction(self.basis)
             gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
-            want = np.where(gap > 0, gap * self._gate(loudness), gap)
+            seen = np.maximum(gap, 0.0)  # the opening to be seen
+            if self.close_in_silence:
+                seen = seen * self._gate(loudness)
+            want = seen_as_generated(seen, self.rest_gap, self.mouth_response)
             lat.dynamics = move_lip_gap(lat.dynamics, want - gap, self.basis)
         if c.emotion is not None and c.emotion_intensity > 0:  # the condition alone barely shows
             lat.dynamics[:, pca] += (c.emotion_intensity

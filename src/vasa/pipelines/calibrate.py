@@ -7,9 +7,10 @@ import numpy as np
 
 from vasa.data.conditions import gaze_angles
 from vasa.latent.basis import FaceBasis
-from vasa.latent.face_model import encode_landmarks
+from vasa.latent.face_model import encode_landmarks, lip_gap, move_lip_gap
 from vasa.latent.motion import PITCH, YAW
 from vasa.motion.gaze import GazeResponse
+from vasa.motion.mouth import MouthResponse
 from vasa.portrait import Portrait
 from vasa.render import Renderer
 from vasa.tracking import FaceLandmarker
@@ -17,6 +18,27 @@ from vasa.tracking import FaceLandmarker
 PROBE = 0.08  # latent iris offset of the eye probes, in eye widths (about 11 degrees)
 HEAD_PROBE = 0.09  # radians of head pitch / yaw of the head probes (about 5 degrees)
 GAIN_RANGE = (0.25, 1.25)  # a measured gain outside this is a failed measurement: clipped
+
+
+MOUTH_PROBE = 0.05  # eye distances of inner-lip gap the mouth probes open and close by
+
+
+def mouth_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis) -> MouthResponse:
+    """Measure a portrait's MouthResponse from 3 probe renders (its talking rest, the mouth
+    MOUTH_PROBE more closed and more open); the neutral response where one cannot be
+    tracked."""
+    rest = portrait.talking_rest(basis)
+    seen = []
+    with FaceLandmarker() as tracker:
+        for change in (-MOUTH_PROBE, 0.0, MOUTH_PROBE):
+            faces = tracker.detect(renderer.render(portrait.pose,
+                                                   move_lip_gap(rest, change, basis)))
+            if not faces:
+                return MouthResponse()
+            _, _, canonical = encode_landmarks(faces[0].landmarks, basis, portrait.size)
+            seen.append(lip_gap(canonical))
+    return MouthResponse(gain=(seen[2] - seen[0]) / (2 * MOUTH_PROBE),
+                         offset=seen[1] - lip_gap(basis.template))
 
 
 def gaze_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis) -> GazeResponse:

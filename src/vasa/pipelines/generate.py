@@ -20,7 +20,7 @@ from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import load_model
 from vasa.motion.controls import check_controls
 from vasa.motion.engine import MotionEngine
-from vasa.pipelines.calibrate import gaze_response
+from vasa.pipelines.calibrate import gaze_response, mouth_response
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
@@ -69,7 +69,8 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
                     else gaze_response(portrait, renderer, basis))
         engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
                               cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead,
-                              gaze_response=response)
+                              gaze_response=response,
+                              mouth_response=mouth_response(portrait, renderer, basis))
         duration = audio_duration(audio_path)  # from the header; None if it does not say
         total = (-(-round(duration * SAMPLE_RATE) // SAMPLES_PER_FRAME)
                  if duration else None)

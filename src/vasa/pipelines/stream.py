@@ -30,7 +30,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
-from vasa.pipelines.calibrate import gaze_response
+from vasa.pipelines.calibrate import gaze_response, mouth_response
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, load_portrait
 from vasa.render import Renderer
@@ -67,7 +67,9 @@ class StreamSession:
         self.renderer = Renderer(portrait, self.basis)
         self.engine = MotionEngine(model, extractor, portrait.pose,
                                    portrait.talking_rest(self.basis), replace(self.config.controls),
-                                   hop=self.config.hop, lookahead=self.config.lookahead)
+                                   hop=self.config.hop, lookahead=self.config.lookahead,
+                                   mouth_response=mouth_response(portrait, self.renderer,
+                                                                 self.basis))
         self._gaze_measured = False
         self._measure_gaze(self.engine.controls)
         self._reset_audio()
