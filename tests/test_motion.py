@@ -320,3 +320,22 @@ def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
                                 for f in e.push(audio) + e.flush()])
     assert gaps[True][28:50].max() < 0.005  # the silent second: closed
     assert gaps[False][28:50].mean() > 0.02  # the random model alone leaves it open
+
+
+def test_blinks_are_added_where_the_motion_has_none():
+    """Open eyes for 20 s get a blink every 2-5 s (10-30 a minute), fully shut; generated
+    blinks count and reset the wait; chunking does not change the result."""
+    from vasa.data.conditions import blink_count
+    from vasa.motion.blinks import BlinkKeeper
+
+    still = np.ones((500, 2))
+    out = BlinkKeeper(seed=3)(still)
+    rate = blink_count(out) / (500 / 25 / 60)
+    assert 12 <= rate <= 30 and out.min() < 0.05
+    keeper = BlinkKeeper(seed=3)
+    chunked = np.concatenate([keeper(still[i:i + 37]) for i in range(0, 500, 37)])
+    assert np.array_equal(chunked, out)
+    blinking = still.copy()
+    blinking[40:44] = 0.1  # the motion blinks by itself at 1.6 s
+    got = BlinkKeeper(seed=3)(blinking)
+    assert np.array_equal(got[:44], blinking[:44])  # nothing added before or over it

@@ -26,6 +26,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.expressions import EmotionDirections
 from vasa.latent.face_model import lip_direction, lip_gap, move_lip_gap
 from vasa.latent.motion import MotionLatents
+from vasa.motion.blinks import BlinkKeeper
 from vasa.motion.checkpoint import MotionModel
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.diffusion import sample_ddim
@@ -162,6 +163,7 @@ class MotionEngine:
         self.close_in_silence = bool(close_in_silence)
         self.mouth_response = mouth_response or MouthResponse()
         self._gate = SilenceGate()
+        self._blinks = BlinkKeeper(self.controls.seed)
         self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)))
         self._emotion_directions: EmotionDirections | None = None
         if gaze_response is not None:
@@ -206,6 +208,7 @@ class MotionEngine:
         self._hist_a = self._silence_a
         self._steer.reset()
         self._gate.reset()
+        self._blinks.reset()
 
     @property
     def _w(self) -> int:
@@ -298,7 +301,9 @@ class MotionEngine:
             self._offset = keep
         feats = refine(m.norm.motion_inverse(np.concatenate([hist_before, x])), len(hist_before),
                        self.pose_sigma, self.blink_gamma)
-        lat = self._controlled(to_latents(feats[:n], self.pose, self.dynamics, c.motion_scale,
+        feats = feats[:n]
+        feats[:, FEATURES.dynamics.eyes] = self._blinks(feats[:, FEATURES.dynamics.eyes])
+        lat = self._controlled(to_latents(feats, self.pose, self.dynamics, c.motion_scale,
                                           c.still_head), loud, gaze)
         return [TimedFrame(s + i, frame_time(s + i), lat.pose[i], lat.dynamics[i])
                 for i in range(n)]
