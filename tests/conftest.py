@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -116,3 +117,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@contextlib.asynccontextmanager
+async def serving(server):
+    """A `vasa.serve.server.Server` on a loopback test port: its test client, then a clean
+    shutdown of the client and the server's worker pools."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    client = TestClient(TestServer(server.app()))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+        server.compute.shutdown(wait=True)
+        server.upload_pool.shutdown(wait=True)

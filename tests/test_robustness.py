@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
-from aiohttp.test_utils import TestClient, TestServer
-from conftest import ASSETS, ROOT
+from conftest import ASSETS, ROOT, serving
 
 from vasa.cli import main
 from vasa.io import MediaError, iter_audio, load_audio
@@ -47,14 +46,8 @@ async def running(parts, **kw):
 
     stream = replace(ServeConfig().stream, size=SIZE, controls=Controls(steps=1))
     server = Server(ServeConfig(stream=stream, **kw), parts)
-    client = TestClient(TestServer(server.app()))
-    await client.start_server()
-    try:
+    async with serving(server) as client:
         yield server, client
-    finally:
-        await client.close()
-        server.compute.shutdown(wait=True)
-        server.upload_pool.shutdown(wait=True)
 
 
 def open_fds() -> int:

@@ -13,8 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from aiohttp import WSMsgType
-from aiohttp.test_utils import TestClient, TestServer
-from conftest import ASSETS
+from conftest import ASSETS, serving
 
 from vasa.motion.controls import Controls
 from vasa.motion.engine import MotionEngine
@@ -58,14 +57,8 @@ async def running(parts, **kw):
     kw.setdefault("stream", FAST)
     kw.setdefault("max_sessions", 4)
     server = Server(ServeConfig(**kw), parts)
-    client = TestClient(TestServer(server.app()))
-    await client.start_server()
-    try:
+    async with serving(server) as client:
         yield server, client
-    finally:
-        await client.close()
-        server.compute.shutdown(wait=True)
-        server.upload_pool.shutdown(wait=True)
 
 
 async def open_ws(client, **msg):

@@ -88,6 +88,12 @@ def yin(segments: np.ndarray, sample_rate: int = SAMPLE_RATE,
     return f0, np.clip(1.0 - deepest, 0.0, 1.0)
 
 
+def log_rms(rms: np.ndarray) -> np.ndarray:
+    """The feature `log_energy` of frames with RMS `rms`: log10, floored at ENERGY_FLOOR
+    (silence -5); also the loudness the motion engine gates the mouth by."""
+    return np.log10(np.maximum(rms, ENERGY_FLOOR))
+
+
 class ProsodyExtractor(AudioFeatureExtractor):
     """Per motion frame, in PROSODY_FIELDS order (dim 5):
 
@@ -106,7 +112,7 @@ class ProsodyExtractor(AudioFeatureExtractor):
         x = check_audio(audio)
         frames = padded_frames(x, 0)  # (T, 640)
         rms = np.sqrt(np.mean(frames**2, axis=1))
-        log_energy = np.log10(np.maximum(rms, ENERGY_FLOOR))
+        log_energy = log_rms(rms)
         sign = np.signbit(frames)
         zcr = np.mean(sign[:, 1:] != sign[:, :-1], axis=1)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from vasa.audio.prosody import log_rms
 from vasa.timebase import SAMPLES_PER_FRAME
 
-FLOOR = -5.0  # log10 RMS of digital silence (the prosody extractor's floor)
 START_LEVEL = -2.0  # speech level assumed before any speech was heard (log10 RMS, -40 dBFS)
 MIN_LEVEL = -2.6  # the level never falls below this: a whisper (-50 to -60 dBFS) still opens
 #                  the mouth, a room's noise floor (-80 dBFS and under) never does
@@ -29,12 +29,12 @@ OPEN_ABOVE = 0.8  # decades under the speech level: speech, the generated openin
 
 
 def frame_loudness(audio: np.ndarray, frames: int) -> np.ndarray:
-    """log10 RMS (frames,) of consecutive 640-sample frames of `audio` (zero-padded)."""
+    """log10 RMS (frames,) of consecutive 640-sample frames of `audio` (zero-padded): the
+    prosody feature `log_energy`."""
     x = np.zeros(frames * SAMPLES_PER_FRAME, np.float64)
     n = min(len(audio), len(x))
     x[:n] = audio[:n]
-    rms = np.sqrt((x.reshape(frames, SAMPLES_PER_FRAME) ** 2).mean(1))
-    return np.log10(np.maximum(rms, 10.0**FLOOR))
+    return log_rms(np.sqrt((x.reshape(frames, SAMPLES_PER_FRAME) ** 2).mean(1)))
 
 
 class SilenceGate:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from vasa.data.manifest import ManifestItem, is_validation, read_manifest, speaker_of
 from vasa.latent.basis import FaceBasis, build_basis
-from vasa.timebase import MOTION_FPS
+from vasa.tracking.video import sampled_faces
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +23,8 @@ def track_clip(video: str | Path, every: int = 2, max_frames: int = 300,
                model_path: str | None = None) -> np.ndarray:
     """Landmarks (T, 478, 3) of every `every`-th frame at 25 fps (at most `max_frames`), frames
     with no face or a face under 64 px skipped."""
-    from vasa.io import read_frames
-    from vasa.tracking import FaceLandmarker
-
-    kept = []
-    with FaceLandmarker(model_path, video=True) as tracker:
-        for i, frame in enumerate(read_frames(video, fps=MOTION_FPS, max_side=MAX_SIDE)):
-            if len(kept) >= max_frames:
-                break
-            faces = tracker.track(frame, i / MOTION_FPS)
-            if i % every or not faces or faces[0].size < MIN_FACE_PX:
-                continue
-            kept.append(faces[0].landmarks)
+    kept = [face.landmarks for _, face in
+            sampled_faces(video, every, max_frames, MAX_SIDE, MIN_FACE_PX, model_path)]
     return np.stack(kept) if kept else np.zeros((0, 478, 3), np.float32)
 
 

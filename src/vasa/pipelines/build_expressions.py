@@ -22,7 +22,8 @@ from vasa.data.emotion import EMOTIONS, emotion_coefficients
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
 from vasa.latent.basis import default_basis
 from vasa.latent.expressions import DEFAULT_EXPRESSIONS, EmotionDirections, fit_directions
-from vasa.timebase import MOTION_FPS
+from vasa.latent.face_model import encode_landmarks
+from vasa.tracking.video import sampled_faces
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +35,12 @@ MIN_FRAMES = 10  # a clip with fewer tracked frames is skipped
 def track_expressions(video: str | Path, every: int = 3, max_frames: int = 100
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(PCA coefficients (T, K), emotion scores (T, 7)) of a clip's followed face."""
-    from vasa.io import read_frames
-    from vasa.latent.face_model import encode_landmarks
-    from vasa.tracking import FaceLandmarker
-
     basis = default_basis()
     coef, scores = [], []
-    with FaceLandmarker(video=True) as tracker:
-        for i, frame in enumerate(read_frames(video, fps=MOTION_FPS, max_side=MAX_SIDE)):
-            if len(coef) >= max_frames:
-                break
-            faces = tracker.track(frame, i / MOTION_FPS)
-            if i % every or not faces or faces[0].size < MIN_FACE_PX:
-                continue
-            face = faces[0]
-            _, dyn, _ = encode_landmarks(face.landmarks, basis, max(frame.shape[:2]))
-            coef.append(dyn[basis.layout.pca])
-            scores.append(emotion_coefficients(face.blendshapes[None], face.blendshape_names)[0])
+    for frame, face in sampled_faces(video, every, max_frames, MAX_SIDE, MIN_FACE_PX):
+        _, dyn, _ = encode_landmarks(face.landmarks, basis, max(frame.shape[:2]))
+        coef.append(dyn[basis.layout.pca])
+        scores.append(emotion_coefficients(face.blendshapes[None], face.blendshape_names)[0])
     k = basis.num_pca
     if not coef:
         return np.zeros((0, k), np.float32), np.zeros((0, len(EMOTIONS)), np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import numpy as np
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import encode_landmarks
 from vasa.latent.motion import MotionLatents
-from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker, NoFaceError
+from vasa.timebase import MOTION_FPS
+from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker, FaceObservation, NoFaceError
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +90,23 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
         log.warning("%s: face lost in %d of %d frames (last motion held)", path, lost, len(found))
     return TrackedVideo(MotionLatents(np.stack(poses), np.stack(dyns)), np.array(found), rate,
                         frame_size, {"decode": t_decode, "track": t_track})
+
+
+def sampled_faces(video: str | Path, every: int, max_frames: int, max_side: int,
+                  min_face_px: float = 64, model_path: str | None = None
+                  ) -> Iterator[tuple[np.ndarray, FaceObservation]]:
+    """(frame, largest face) of every `every`-th frame at the motion rate, at most
+    `max_frames` of them; frames without a face of `min_face_px` skipped. Every frame is still
+    tracked (video mode follows the face from frame to frame)."""
+    from vasa.io import read_frames
+
+    kept = 0
+    with FaceLandmarker(model_path, video=True) as tracker:
+        for i, frame in enumerate(read_frames(video, fps=MOTION_FPS, max_side=max_side)):
+            if kept >= max_frames:
+                break
+            faces = tracker.track(frame, i / MOTION_FPS)
+            if i % every or not faces or faces[0].size < min_face_px:
+                continue
+            kept += 1
+            yield frame, faces[0]
