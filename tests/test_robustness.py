@@ -329,8 +329,8 @@ def test_signal_ends_with_one_line_and_no_leftovers(sig, code, line, tmp_path, t
 
 
 def test_stale_temp_files_of_dead_runs_are_swept(tmp_path):
-    from vasa.io import _media
-    from vasa.io._media import STALE_TEMP_S, atomic_output
+    from vasa import files
+    from vasa.files import STALE_TEMP_S, atomic_output
 
     old = time.time() - STALE_TEMP_S - 60
     stale = tmp_path / ".o.mp4.tmp-0123abcd.mp4"  # a killed run's
@@ -340,7 +340,7 @@ def test_stale_temp_files_of_dead_runs_are_swept(tmp_path):
         p.write_bytes(b"x")
     for p in (stale, theirs):
         os.utime(p, (old, old))
-    _media._swept.discard(str(tmp_path))
+    files._swept.discard(str(tmp_path))
     with atomic_output(tmp_path / "table.md") as tmp:
         Path(tmp).write_text("ok")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

@@ -34,6 +34,18 @@ def _build_expressions(args: argparse.Namespace) -> None:
           f"{sum(explained) / len(explained):.3f} (mean)")
 
 
+def _refiner_pairs(args: argparse.Namespace) -> None:
+    from vasa.refine.pairs import PairsConfig, build_pairs_from_manifest
+
+    cfg = PairsConfig(size=args.size, max_frames=args.max_frames, sources=args.sources,
+                      targets=args.targets, seed=args.seed)
+    entries = build_pairs_from_manifest(args.manifest, args.out, cfg, progress=not args.quiet)
+    for split in ("train", "val"):
+        kept = [e for e in entries if e.split == split]
+        print(f"{split}: {len(kept)} clips, {sum(e.samples for e in kept)} pairs")
+    print(f"wrote {args.out}")
+
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -215,6 +227,17 @@ def _train(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     steps = {"steps": args.steps} if args.steps else {}
+    if args.model == "refiner":
+        from vasa.refine.config import TrainRefinerConfig
+        from vasa.refine.train import train_refiner
+
+        cfg = replace(TrainRefinerConfig(), **steps, seed=args.seed, device=args.device)
+        final = train_refiner(args.data, args.out, cfg,
+                              progress=None if args.quiet else print)["final"]
+        print(f"wrote {args.out}: val mouth PSNR {final['psnr_warp']:.2f} -> "
+              f"{final['psnr_refined']:.2f} dB, SSIM {final['ssim_warp']:.3f} -> "
+              f"{final['ssim_refined']:.3f}")
+        return
     if args.model == "motion":
         from vasa.motion.config import MotionConfig, TrainMotionConfig
         from vasa.motion.train import train_motion
@@ -328,6 +351,26 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--workers", type=int, default=2, help="tracking processes")
     ex.set_defaults(func=_build_expressions)
 
+    from vasa.refine.config import PairsConfig, TrainRefinerConfig
+
+    pc0, rc = PairsConfig(), TrainRefinerConfig()
+    rp = sub.add_parser("refiner-pairs", help="self-reenactment pairs (warped mouth, real mouth) "
+                        "from the clips of a data manifest, for `vasa train refiner`")
+    rp.add_argument("--manifest", default=str(DEFAULT_DATA / "MANIFEST.tsv"),
+                    help="TSV manifest of face videos (default: ../shared/data/MANIFEST.tsv)")
+    rp.add_argument("-o", "--out", required=True, help="output folder (resumes if it exists)")
+    rp.add_argument("--size", type=int, default=pc0.size,
+                    help=f"frame crop side the warp runs at ({pc0.size})")
+    rp.add_argument("--max-frames", type=int, default=pc0.max_frames,
+                    help=f"frames read per clip ({pc0.max_frames})")
+    rp.add_argument("--sources", type=int, default=pc0.sources,
+                    help=f"portraits per clip ({pc0.sources})")
+    rp.add_argument("--targets", type=int, default=pc0.targets,
+                    help=f"frames rendered per portrait ({pc0.targets})")
+    rp.add_argument("--seed", type=int, default=pc0.seed, help=f"random seed ({pc0.seed})")
+    rp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    rp.set_defaults(func=_refiner_pairs)
+
     r = sub.add_parser("reenact", help="drive a portrait with the motion of a video")
     r.add_argument("portrait", help="portrait image (photo, painting, any size)")
     r.add_argument("driving", help="driving video; its audio is copied to the output")
@@ -377,11 +420,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=_prepare)
 
     tr = sub.add_parser("train", help="train a model of the project on a prepared dataset")
-    tr.add_argument("model", choices=["motion", "sync", "capp"],
+    tr.add_argument("model", choices=["motion", "sync", "capp", "refiner"],
                     help="motion: the diffusion transformer; sync: the lip-sync evaluator; "
-                         "capp: the audio-pose evaluator")
-    tr.add_argument("--data", default="data/vasa-default", help="dataset from `vasa prepare`")
-    tr.add_argument("--out", required=True, help="output checkpoint (.pt)")
+                         "capp: the audio-pose evaluator; refiner: the mouth refiner")
+    tr.add_argument("--data", default="data/vasa-default",
+                    help="dataset from `vasa prepare` (refiner: pairs from `vasa refiner-pairs`)")
+    tr.add_argument("--out", required=True,
+                    help="output checkpoint (.pt); refiner: a run folder (resumes if it exists)")
+    tr.add_argument("--device", default=rc.device,
+                    help=f"refiner: 'auto' (CUDA when present), 'cpu' or 'cuda' ({rc.device}); "
+                         "several GPUs: run under torchrun")
     tr.add_argument("--steps", type=int, default=None, help="training steps (model default)")
     tr.add_argument("--seed", type=int, default=tm.seed, help=f"random seed ({tm.seed})")
     tr.add_argument("--width", type=int, default=mc.width,

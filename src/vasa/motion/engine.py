@@ -100,7 +100,8 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
       the model spreads blinks into shallow dips (per minute, dips to < 50% of the open level:
       19 generated vs 37 in the data; to 50-90%: 54 vs 20), so deepening the dips it places
       restores the blink rate without inventing blink times; dips above the knee (flutter)
-      stay as they are, or the eyes would look half shut.
+      stay as they are, or the eyes would look half shut. Both eyes take the deeper one's
+      dip: people blink with both eyes.
     """
     out = np.array(features, np.float64)
     pose, eyes_at = FEATURES.pose, FEATURES.dynamics.eyes
@@ -108,7 +109,10 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
         out[:, pose] = _gaussian_smooth(out[:, pose], pose_sigma)
     eyes = out[:, eyes_at]
     k = BLINK_KNEE
-    out[:, eyes_at] = np.where(eyes < k, k * (np.clip(eyes, 0.0, None) / k) ** blink_gamma, eyes)
+    # Blinks are bilateral: a dip of either eye below the knee closes both (the model's two
+    # eyes dip unevenly, and deepening one alone drew winks in the contact sheets).
+    both = np.clip(eyes.min(1, keepdims=True), 0.0, None)
+    out[:, eyes_at] = np.where(both < k, k * (both / k) ** blink_gamma, eyes)
     return out[context:].astype(np.float32)
 
 

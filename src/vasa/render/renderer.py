@@ -27,6 +27,7 @@ from vasa.render.mesh import (
     triangulate,
 )
 from vasa.render.mouth import lip_gap, paint_mouth
+from vasa.render.refiner import DEFAULT_REFINER, MouthRefiner, refiner_weight
 from vasa.render.warp import MeshWarper, remap
 from vasa.timing import StageClock
 
@@ -37,11 +38,15 @@ FAR = 1e4  # depth given to anchors that never move: always behind the face
 class RenderConfig:
     """flow_scale: resolution of the warp field relative to the frame (0.4: 54 dB PSNR against a
     full-resolution field on a turned, open-mouthed face, at a fraction of the cost).
-    mouth, eyes: synthesis on/off."""
+    mouth, eyes: synthesis on/off. refiner: the mouth is redrawn by the learned refiner
+    (`render.refiner`); False paints it (`render.mouth`). refiner_model: its ONNX file (None:
+    the bundled one)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
     eyes: bool = True
+    refiner: bool = False
+    refiner_model: str | None = None
 
 
 SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
@@ -77,6 +82,10 @@ class Renderer:
         self.tris = triangulate(topo_pts)
         self.warper = MeshWarper(self.tris, self.size, self.config.flow_scale)
         self.source_gap = lip_gap(portrait.canonical)
+        self.refiner = None
+        if self.config.mouth and self.config.refiner:
+            self.refiner = MouthRefiner(portrait.image, portrait.landmarks,
+                                        self.config.refiner_model or DEFAULT_REFINER)
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
 
     def _vertices(self, landmarks: np.ndarray, pose: np.ndarray, src_pose: np.ndarray
@@ -127,7 +136,9 @@ class Renderer:
         clock("flow")
         frame = remap(self.appearance.image, flow)
         clock("remap")
-        if self.config.mouth:
+        if self.refiner is not None:
+            self.refiner(frame, lm, refiner_weight(lip_gap(canonical), self.source_gap))
+        elif self.config.mouth:
             paint_mouth(frame, lm, canonical, to_pixels, self.appearance, self.source_gap)
         clock("mouth")
         if self.config.eyes:

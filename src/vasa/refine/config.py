@@ -1,0 +1,56 @@
+"""The refiner's settings, torch-free (the CLI reads its defaults from here without loading
+torch): the pair set, the network, the training run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class PairsConfig:
+    """size: frame crop side the warp runs at. max_frames: frames read per clip (at MOTION_FPS).
+    sources: portraits per clip. targets: frames rendered per portrait. min_distance: frames
+    between a portrait and its targets (neighbours are nearly the same picture). seed."""
+
+    size: int = 384
+    max_frames: int = 250
+    sources: int = 3
+    targets: int = 30
+    min_distance: int = 4
+    seed: int = 0
+
+
+@dataclass
+class RefinerConfig:
+    """widths: channels per level (the first at half the crop's resolution, each next one at
+    half again). Defaults: 0.43 GMAC per 128 px crop, 0.4 M parameters (1.6 MB float32)."""
+
+    widths: tuple[int, ...] = (32, 48, 64, 96)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RefinerConfig:
+        unknown = set(d) - {"widths"}
+        if unknown:
+            raise ValueError(f"unknown refiner config keys: {sorted(unknown)}")
+        return cls(widths=tuple(d["widths"]))
+
+
+@dataclass
+class TrainRefinerConfig:
+    """steps, batch, lr (AdamW, cosine decay to 5%). ssim: weight of 1 - SSIM. device: 'auto'
+    (CUDA when present), 'cpu' or 'cuda'. eval_every/save_every: steps. seed."""
+
+    steps: int = 4000
+    batch: int = 32
+    lr: float = 2e-3
+    ssim: float = 0.5
+    device: str = "auto"
+    eval_every: int = 250
+    save_every: int = 250
+    seed: int = 0
+    model: RefinerConfig = field(default_factory=RefinerConfig)
+
+

@@ -1,0 +1,272 @@
+"""`vasa train refiner`: fit the mouth refiner on self-reenactment pairs, export it to ONNX.
+
+The whole pair set sits in memory as uint8 tensors on the training device (a few thousand
+128 px crops: under 1 GB), so a step is a random gather plus augmentation on the device: no
+loader processes, the same code on a CPU, one GPU, or several under torchrun (each rank draws
+its own batches; gradients are averaged by DistributedDataParallel).
+
+Loss: L1 weighted towards the mouth (the paste mask: skin far from the lips is the warp's and
+is pasted back only faintly) plus 1 - SSIM over the same region, which keeps edges (teeth, the
+lip line) instead of the blur L1 alone settles for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from vasa.files import atomic_output
+from vasa.refine.config import TrainRefinerConfig
+from vasa.refine.net import Refiner
+from vasa.refine.store import unpack_jpeg
+from vasa.render import mouth_crop as crops
+from vasa.render.mouth_crop import IN_CHANNELS
+
+log = logging.getLogger(__name__)
+CALIBRATION_ROWS = 128  # pairs the INT8 export calibrates its activation ranges on
+MOUTH_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
+
+
+@dataclass
+class PairSet:
+    """uint8 crops on one device: warped, target (N, 3, S, S); reference (K, 3, S, S); ref (N,)
+    index into reference; masks (N, 2, S, S) lip masks; paste (N, 1, S, S) paste mask."""
+
+    warped: torch.Tensor
+    target: torch.Tensor
+    reference: torch.Tensor
+    ref: torch.Tensor
+    masks: torch.Tensor
+    paste: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.ref)
+
+
+def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
+    """Every clip of `split` ('train' or 'val') listed in root/index.json."""
+    root = Path(root)
+    index = root / "index.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"{index}: not a refiner pair set (make one with "
+                                "`vasa train refiner-pairs`)")
+    clips = [c for c in json.loads(index.read_text())["clips"] if c["split"] == split]
+    if not clips:
+        raise ValueError(f"{root}: no {split} clips")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in
+                                          ("warped", "target", "reference", "ref", "masks",
+                                           "paste")}
+    base = 0
+    for c in clips:
+        with np.load(root / f"{c['id']}.npz") as z:
+            for k in ("warped", "target", "reference"):
+                parts[k].append(unpack_jpeg(z[k], z[k + "_offsets"]))
+            parts["ref"].append(z["ref"].astype(np.int64) + base)
+            lips = z["lips"]
+        parts["masks"].append(np.stack([crops.lip_masks(p) for p in lips]) * 255)
+        parts["paste"].append(np.stack([crops.paste_mask(p) for p in lips])[:, None] * 255)
+        base += len(parts["reference"][-1])
+
+    def cat(k: str, image: bool) -> torch.Tensor:
+        a = np.concatenate(parts[k])
+        if image:
+            a = a.transpose(0, 3, 1, 2) if k in ("warped", "target", "reference") else a
+            return torch.from_numpy(np.ascontiguousarray(a).astype(np.uint8)).to(device)
+        return torch.from_numpy(a).to(device)
+
+    return PairSet(*(cat(k, k != "ref") for k in ("warped", "target", "reference", "ref",
+                                                 "masks", "paste")))
+
+
+def network_input(warped: torch.Tensor, reference: torch.Tensor, masks: torch.Tensor
+                  ) -> torch.Tensor:
+    """(N, 8, S, S) float in [0, 1] from uint8 or float [0, 1] parts (the runtime uses this)."""
+    def f(t: torch.Tensor) -> torch.Tensor:
+        return t.float() / 255 if t.dtype == torch.uint8 else t.float()
+    x = torch.cat([f(warped), f(reference), f(masks)], 1)
+    assert x.shape[1] == IN_CHANNELS
+    return x
+
+
+def batch(data: PairSet, idx: torch.Tensor, augment: bool, gen: torch.Generator | None = None
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input (B, 8, S, S), target (B, 3, S, S), weight (B, 1, S, S)) for rows `idx`.
+
+    Augmentation: a mirror image (mouths are near symmetric; the masks flip with them) and one
+    random gain and colour cast per sample, the same on every picture of the sample, so the
+    network learns to take colour from the reference rather than memorise skin tones."""
+    w = data.warped[idx].float() / 255
+    r = data.reference[data.ref[idx]].float() / 255
+    t = data.target[idx].float() / 255
+    m = data.masks[idx].float() / 255
+    p = data.paste[idx].float() / 255
+    if augment:
+        dev = w.device
+        n = len(idx)
+        flip = torch.rand(n, generator=gen, device="cpu").to(dev) < 0.5
+        w, r, t, m, p = (torch.where(flip[:, None, None, None], x.flip(-1), x)
+                         for x in (w, r, t, m, p))
+        gain = (0.75 + 0.5 * torch.rand(n, 1, 1, 1, generator=gen)).to(dev)
+        cast = (1 + 0.1 * (torch.rand(n, 3, 1, 1, generator=gen) - 0.5)).to(dev)
+        w, r, t = ((x * gain * cast).clamp(0, 1) for x in (w, r, t))
+    return network_input(w, r, m), t, 1 + (MOUTH_WEIGHT - 1) * p
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N, 1, S, S) SSIM of images in [0, 1] (Gaussian 11x11, sigma 1.5; Wang et al. 2004)."""
+    g = torch.exp(-(torch.arange(11, device=a.device, dtype=a.dtype) - 5) ** 2 / (2 * 1.5**2))
+    g = g / g.sum()
+    c = a.shape[1]
+    kx, ky = g.view(1, 1, 1, 11).repeat(c, 1, 1, 1), g.view(1, 1, 11, 1).repeat(c, 1, 1, 1)
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(x, kx, padding=(0, 5), groups=c), ky, padding=(5, 0), groups=c)
+
+    c1, c2 = 0.01**2, 0.03**2
+    ma, mb = blur(a), blur(b)
+    va, vb, cov = blur(a * a) - ma**2, blur(b * b) - mb**2, blur(a * b) - ma * mb
+    s = (2 * ma * mb + c1) * (2 * cov + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
+    return s.mean(1, keepdim=True)
+
+
+def loss_fn(out: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ssim_w: float
+            ) -> torch.Tensor:
+    l1 = ((out - target).abs() * weight).mean() / weight.mean()
+    region = weight - 1  # the paste mask, scaled: SSIM where the refiner's pixels are used
+    s = ((1 - ssim_map(out, target)) * region).sum() / region.sum().clamp_min(1e-6)
+    return l1 + ssim_w * s
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dict[str, float]:
+    """Mouth-region (paste mask > 0.5) PSNR and SSIM of the warp alone and of the refiner."""
+    model.eval()
+    sums = {"psnr_warp": 0.0, "psnr_refined": 0.0, "ssim_warp": 0.0, "ssim_refined": 0.0}
+    rows = torch.arange(min(len(data), max_rows), device=data.ref.device)
+    n = 0
+    for chunk in rows.split(128):
+        x, t, w = batch(data, chunk, augment=False)
+        out = model(x)
+        region = (w > 1 + 0.5 * (MOUTH_WEIGHT - 1)).float()
+        area = region.sum((1, 2, 3)).clamp_min(1)
+        for name, y in (("warp", x[:, :3]), ("refined", out)):
+            mse = (((y - t) ** 2).mean(1, keepdim=True) * region).sum((1, 2, 3)) / area
+            sums["psnr_" + name] += float((10 * torch.log10(1 / mse.clamp_min(1e-10))).sum())
+            ssim = (ssim_map(y, t) * region).sum((1, 2, 3)) / area
+            sums["ssim_" + name] += float(ssim.sum())
+        n += len(chunk)
+    model.train()
+    return {k: v / n for k, v in sums.items()}
+
+
+def calibration_inputs(data: PairSet, rows: int = CALIBRATION_ROWS) -> list[np.ndarray]:
+    """(1, 8, S, S) float32 network inputs of `rows` pairs spread over the set: the activation
+    ranges INT8 quantisation is calibrated on."""
+    idx = torch.linspace(0, len(data) - 1, rows).long().to(data.ref.device)
+    return [batch(data, idx[i:i + 1], augment=False)[0].cpu().numpy() for i in range(rows)]
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device here")
+    return torch.device(name)
+
+
+def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig | None = None,
+                  progress: Callable[[str], None] | None = print) -> dict:
+    """Train on the pair set `data`; write out/refiner.pt, out/refiner.onnx (float32) and
+    out/refiner.int8.onnx (the bundled form), out/metrics.json. Resumes from out/last.pt."""
+    cfg = config or TrainRefinerConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = 0
+    if distributed:  # torchrun: one process per GPU
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank = torch.distributed.get_rank()
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    device = _device(cfg.device) if not distributed or not torch.cuda.is_available() else \
+        torch.device("cuda", torch.cuda.current_device())
+    torch.manual_seed(cfg.seed + rank)
+    gen = torch.Generator().manual_seed(cfg.seed + rank)
+    t0 = time.perf_counter()
+    train = load_pairs(data, "train", device)
+    val = load_pairs(data, "val", device)
+    say = progress if (progress and rank == 0) else (lambda _s: None)
+    say(f"pairs: {len(train)} train, {len(val)} val, loaded in {time.perf_counter() - t0:.0f} s "
+        f"on {device}")
+    model = Refiner(cfg.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    step = 0
+    last = out / "last.pt"
+    history: list[dict] = []
+    if last.exists():
+        from vasa.motion.checkpoint import load_torch_file
+
+        state = load_torch_file(last, "refiner training state")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, history = int(state["step"]), list(state["history"])
+        say(f"resumed from {last} at step {step}")
+    net = (torch.nn.parallel.DistributedDataParallel(model) if distributed else model)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else torch.autocast("cpu", enabled=False))
+
+    def save() -> None:
+        if rank:
+            return
+        with atomic_output(last) as tmp:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "history": history, "config": asdict(cfg)}, tmp)
+
+    t_start = time.perf_counter()
+    while step < cfg.steps:
+        lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, len(train), (cfg.batch,), generator=gen).to(device)
+        x, t, w = batch(train, idx, augment=True, gen=gen)
+        with autocast:
+            y = net(x)
+        loss = loss_fn(y.float(), t, w, cfg.ssim)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            scores = evaluate(model, val)
+            history.append({"step": step, "loss": loss.item(), **scores})
+            say(f"step {step}/{cfg.steps} loss {loss.item():.4f} val mouth PSNR "
+                f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
+                f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f} "
+                f"({(time.perf_counter() - t_start) / 60:.1f} min)")
+        if step % cfg.save_every == 0:
+            save()
+    save()
+    metrics = {"steps": step, "train_pairs": len(train), "val_pairs": len(val),
+               "history": history, "final": history[-1] if history else {}}
+    if rank == 0:
+        from vasa.refine.export import export_onnx, save_refiner
+
+        model.eval()
+        save_refiner(model, out / "refiner.pt", metrics)
+        export_onnx(model, out / "refiner.onnx", calibration_inputs(train),
+                    quantized=out / "refiner.int8.onnx")
+        with atomic_output(out / "metrics.json") as tmp:
+            Path(tmp).write_text(json.dumps(metrics, indent=1))
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return metrics

@@ -1,0 +1,102 @@
+"""The mouth crop the refiner sees: one geometry for training pairs, training and rendering.
+
+A similarity transform puts the mouth at the centre of a CROP x CROP square, upright (the
+eye line horizontal) and at a fixed scale (MOUTH_IOD eye distances across), so the network
+sees every face's mouth the same size whatever the portrait's resolution, roll or distance.
+The lip contours, drawn into the crop as two masks, tell the network the target mouth shape;
+the paste mask says which refined pixels go back into the frame.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vasa.latent import topology as topo
+
+CROP = 128  # crop side in pixels (the network's input size)
+MOUTH_IOD = 1.25  # crop side in inter-ocular distances: lips, chin top and nostrils' base
+EYE_CORNERS = (33, 263)  # outer eye corners: scale and roll of the crop
+MOUTH_CENTRE = (61, 291, 0, 17)  # mouth corners and outer lip midpoints
+LIPS = topo.LIPS_OUTER + topo.LIPS_INNER  # (40,) contour points kept per sample
+NUM_OUTER = len(topo.LIPS_OUTER)
+# The network's input channels, in order (refine.net and the runtime both build it this way).
+CHANNELS = ("warped R", "warped G", "warped B", "reference R", "reference G", "reference B",
+            "outer lips", "inner lips")
+IN_CHANNELS = len(CHANNELS)
+PASTE_GROW = 0.09  # paste mask: the outer lip contour grown by this share of the crop side
+SHIFT = 4
+
+
+def mouth_affine(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 3) affine from frame pixels to the mouth crop, for (478, >=2) pixel landmarks."""
+    a, b = (landmarks[i, :2].astype(np.float64) for i in EYE_CORNERS)
+    eye = b - a
+    iod = float(np.hypot(*eye))
+    if not np.isfinite(iod) or iod < 1e-3:
+        raise ValueError("mouth_affine: eye corners coincide; not a face")
+    c, s = eye / iod
+    k = CROP / (MOUTH_IOD * iod)
+    centre = landmarks[list(MOUTH_CENTRE), :2].astype(np.float64).mean(0)
+    rot = k * np.array([[c, s], [-s, c]])  # rotates the eye line onto the x axis
+    return np.concatenate([rot, (CROP / 2 - rot @ centre)[:, None]], 1)
+
+
+def crop(image: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """The CROP x CROP mouth crop of an (H, W, 3) uint8 frame."""
+    return cv2.warpAffine(image, affine, (CROP, CROP), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def lip_points(landmarks: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """(40, 2) float32 lip contour points (outer 20, then inner 20) in crop pixels."""
+    p = landmarks[LIPS, :2].astype(np.float64)
+    return (p @ affine[:, :2].T + affine[:, 2]).astype(np.float32)
+
+
+def _fill(points: np.ndarray, size: int = CROP) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points * (1 << SHIFT)).astype(np.int32)], 255, cv2.LINE_AA,
+                 SHIFT)
+    return mask
+
+
+def lip_masks(lips: np.ndarray) -> np.ndarray:
+    """(2, CROP, CROP) float32 in [0, 1]: inside the outer lip contour, inside the inner one
+    (the mouth opening). The network's picture of the target mouth shape."""
+    return np.stack([_fill(lips[:NUM_OUTER]), _fill(lips[NUM_OUTER:])]).astype(np.float32) / 255
+
+
+def paste_mask(lips: np.ndarray) -> np.ndarray:
+    """(CROP, CROP) float32 in [0, 1]: where refined pixels replace the warp. The outer lips
+    grown by PASTE_GROW and feathered, so the change fades out on skin, never at a hard edge."""
+    grow = max(3, round(PASTE_GROW * CROP)) | 1
+    mask = cv2.dilate(_fill(lips[:NUM_OUTER]),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    return cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+
+
+def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.ndarray) -> None:
+    """Blend a refined crop back into `frame` (H, W, 3) uint8 in place, through `mask`, only
+    over the box the mask covers (the rest of the frame is not touched or resampled)."""
+    inv = cv2.invertAffineTransform(affine)
+    ys, xs = np.nonzero(mask > 1e-3)
+    if len(xs) == 0:
+        return
+    corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1],
+                        [xs.min(), ys.max() + 1], [xs.max() + 1, ys.min()]], np.float64)
+    pts = corners @ inv[:, :2].T + inv[:, 2]
+    h, w = frame.shape[:2]
+    x0, y0 = np.clip(np.floor(pts.min(0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int) + 1, 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    shift = inv.copy()
+    shift[:, 2] -= (x0, y0)
+    box = (int(x1 - x0), int(y1 - y0))
+    rgb = cv2.warpAffine(refined, shift, box, flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    alpha = cv2.warpAffine(mask, shift, box, flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
+    patch = frame[y0:y1, x0:x1].astype(np.float32)
+    patch += (rgb - patch) * alpha
+    frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,142 @@
+"""The learned mouth refiner: crop geometry, pairs, training, export and the render-time runtime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ASSETS
+
+from vasa.render import mouth_crop as mc
+
+
+def test_mouth_crop_is_upright_centred_and_scaled(astronaut):
+    lm = astronaut.landmarks
+    a = mc.mouth_affine(lm)
+    eyes = lm[list(mc.EYE_CORNERS), :2] @ a[:, :2].T + a[:, 2]
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 1e-6  # the eye line is horizontal in the crop
+    assert np.linalg.norm(eyes[1] - eyes[0]) == pytest.approx(mc.CROP / mc.MOUTH_IOD)
+    lips = mc.lip_points(lm, a)
+    assert np.all((lips > 0) & (lips < mc.CROP))  # the whole mouth is inside
+    outer, inner = mc.lip_masks(lips)
+    assert outer.sum() > inner.sum() >= 0 and outer.max() == 1.0
+
+
+def test_paste_back_of_the_frames_own_crop_changes_nothing_outside_the_mask(astronaut):
+    frame = astronaut.image.copy()
+    a = mc.mouth_affine(astronaut.landmarks)
+    lips = mc.lip_points(astronaut.landmarks, a)
+    mask = mc.paste_mask(lips)
+    mc.paste(frame, np.full((mc.CROP, mc.CROP, 3), 255.0, np.float32), a, mask)
+    changed = np.any(frame != astronaut.image, -1)
+    ys, xs = np.nonzero(changed)
+    centre = astronaut.landmarks[list(mc.MOUTH_CENTRE), :2].mean(0)
+    iod = np.linalg.norm(np.subtract(*astronaut.landmarks[list(mc.EYE_CORNERS), :2]))
+    assert changed.any()
+    assert np.abs(xs - centre[0]).max() < 0.6 * mc.MOUTH_IOD * iod  # only around the mouth
+    assert np.abs(ys - centre[1]).max() < 0.6 * mc.MOUTH_IOD * iod
+
+
+def test_jpeg_store_round_trip():
+    from vasa.refine.store import pack_jpeg, unpack_jpeg
+
+    rng = np.random.default_rng(0)
+    ims = [np.full((16, 16, 3), c, np.uint8) for c in (10, 128, 250)]
+    ims.append(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
+    data, offsets = pack_jpeg(ims)
+    back = unpack_jpeg(data, offsets)
+    assert back.shape == (4, 16, 16, 3)
+    assert np.abs(back[:3].astype(int) - np.stack(ims[:3])).max() <= 2
+
+
+def test_an_untrained_refiner_is_the_identity():
+    import torch
+
+    from vasa.refine.net import Refiner
+
+    x = torch.rand(2, mc.IN_CHANNELS, mc.CROP, mc.CROP)
+    assert torch.equal(Refiner()(x), x[:, :3])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Pairs of the bundled clip (two portraits, four targets each), trained for a few steps on
+    CPU and exported: the whole `vasa refiner-pairs` + `vasa train refiner` path, small."""
+    from vasa.data.manifest import ManifestItem
+    from vasa.refine.config import PairsConfig, RefinerConfig, TrainRefinerConfig
+    from vasa.refine.pairs import build_pairs
+    from vasa.refine.train import train_refiner
+
+    root = tmp_path_factory.mktemp("refiner")
+    clip = ASSETS / "obama_address_8s.mp4"
+    item = ManifestItem(video=clip, audio=clip, kind="clips", speaker="Obama", fps=25.0)
+    entries = build_pairs([item], root / "pairs",
+                          PairsConfig(size=256, max_frames=24, sources=2, targets=4),
+                          progress=False)
+    assert [e.samples for e in entries] == [8]
+    index = json.loads((root / "pairs" / "index.json").read_text())
+    index["clips"].append(dict(index["clips"][0], split="val" if entries[0].split == "train"
+                               else "train"))  # one clip on both sides, for a test only
+    (root / "pairs" / "index.json").write_text(json.dumps(index))
+    cfg = TrainRefinerConfig(steps=4, batch=4, eval_every=2, save_every=2, device="cpu",
+                             model=RefinerConfig(widths=(8, 8, 8, 8)))
+    metrics = train_refiner(root / "pairs", root / "run", cfg, progress=None)
+    return root / "run", metrics
+
+
+def test_training_writes_a_checkpoint_graphs_and_scores(tiny_run):
+    run, metrics = tiny_run
+    assert metrics["steps"] == 4 and len(metrics["history"]) == 2
+    final = metrics["final"]
+    assert 5 < final["psnr_warp"] < 60 and np.isfinite(final["psnr_refined"])
+    for name in ("refiner.pt", "refiner.onnx", "refiner.int8.onnx", "metrics.json", "last.pt"):
+        assert (run / name).stat().st_size > 0
+
+
+def test_training_resumes_where_it_stopped(tiny_run, tmp_path):
+    import shutil
+
+    from vasa.refine.config import RefinerConfig, TrainRefinerConfig
+    from vasa.refine.train import train_refiner
+
+    run, _ = tiny_run
+    pairs = run.parent / "pairs"
+    shutil.copy(run / "last.pt", tmp_path / "last.pt")
+    cfg = TrainRefinerConfig(steps=6, batch=4, eval_every=2, save_every=2, device="cpu",
+                             model=RefinerConfig(widths=(8, 8, 8, 8)))
+    lines = []
+    metrics = train_refiner(pairs, tmp_path, cfg, progress=lines.append)
+    assert any("resumed" in s and "step 4" in s for s in lines)
+    assert [h["step"] for h in metrics["history"]] == [2, 4, 6]
+
+
+def test_the_runtime_refines_only_the_mouth_and_matches_torch(tiny_run, astronaut):
+    import torch
+
+    from vasa.refine.export import load_refiner
+    from vasa.render.refiner import MouthRefiner
+
+    run, _ = tiny_run
+    refiner = MouthRefiner(astronaut.image, astronaut.landmarks, run / "refiner.onnx")
+    frame = astronaut.image.copy()
+    a = mc.mouth_affine(astronaut.landmarks)
+    lips = mc.lip_points(astronaut.landmarks, a)
+    warped = mc.crop(frame, a)
+    got = refiner.refine_crop(warped, lips)
+    x = np.concatenate([warped.transpose(2, 0, 1) / 255.0, refiner.reference,
+                        mc.lip_masks(lips)])[None].astype(np.float32)
+    want = load_refiner(run / "refiner.pt")(torch.from_numpy(x))[0].detach().numpy()
+    assert np.abs(got - want.transpose(1, 2, 0) * 255).max() < 0.5
+    refiner(frame, astronaut.landmarks, 1.0)
+    assert frame.shape == astronaut.image.shape
+    far = np.ones(frame.shape[:2], bool)
+    far[int(astronaut.landmarks[:, 1].min()):, :] = False  # rows from the face's top down
+    assert np.array_equal(frame[far], astronaut.image[far])
+
+
+def test_a_missing_refiner_model_is_named(astronaut, tmp_path):
+    from vasa.render.refiner import MouthRefiner
+
+    with pytest.raises(FileNotFoundError, match="nope.onnx: refiner model not found"):
+        MouthRefiner(astronaut.image, astronaut.landmarks, tmp_path / "nope.onnx")
