@@ -140,3 +140,12 @@ def test_a_missing_refiner_model_is_named(astronaut, tmp_path):
 
     with pytest.raises(FileNotFoundError, match="nope.onnx: refiner model not found"):
         MouthRefiner(astronaut.image, astronaut.landmarks, tmp_path / "nope.onnx")
+
+
+def test_a_corrupt_refiner_model_is_named(astronaut, tmp_path):
+    from vasa.render.refiner import MouthRefiner
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a graph")
+    with pytest.raises(ValueError, match="bad.onnx: not a readable refiner model"):
+        MouthRefiner(astronaut.image, astronaut.landmarks, bad)

@@ -164,7 +164,7 @@ def portrait_crop(image: np.ndarray, portrait: Portrait, basis: FaceBasis, size:
     return m
 
 
-def _track_all(frames: list[np.ndarray], fps: float, model_path: str | None
+def track_all(frames: list[np.ndarray], fps: float, model_path: str | None
                ) -> list[np.ndarray | None]:
     """Landmarks of the largest face per frame (None where lost), tracked as a video."""
     out: list[np.ndarray | None] = []
@@ -175,7 +175,7 @@ def _track_all(frames: list[np.ndarray], fps: float, model_path: str | None
     return out
 
 
-def _driving_motion(landmarks: list[np.ndarray | None], basis: FaceBasis, size: int,
+def driving_motion(landmarks: list[np.ndarray | None], basis: FaceBasis, size: int,
                     name: str) -> MotionLatents:
     """Motion latents of tracked frames, holding the nearest earlier motion where lost (the first
     found one before any), as the reenact pipeline does."""
@@ -244,8 +244,8 @@ def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int =
         if len(gt) >= max_frames:
             break
         gt.append(warp_crop(frame, m, size))  # the portrait's own crop, padding included
-    gt_lm = _track_all(gt, fps, model_path)
-    driving = _driving_motion(gt_lm, basis, size, name)
+    gt_lm = track_all(gt, fps, model_path)
+    driving = driving_motion(gt_lm, basis, size, name)
     # Relative to the driver's first frame, which is the portrait: self-reenactment is the
     # identity mapping plus whatever the latent space and renderer lose.
     motion = retarget(portrait.pose, portrait.dynamics, driving, basis.num_pca)

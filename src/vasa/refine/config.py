@@ -41,7 +41,9 @@ class RefinerConfig:
 @dataclass
 class TrainRefinerConfig:
     """steps, batch, lr (AdamW, cosine decay to 5%). ssim: weight of 1 - SSIM. device: 'auto'
-    (CUDA when present), 'cpu' or 'cuda'. eval_every/save_every: steps. seed."""
+    (CUDA when present), 'cpu' or 'cuda'. eval_every/save_every: steps. seed. minutes: a time
+    budget (None: none): after TIMING_STEPS steps the run shortens `steps` to what fits, so the
+    schedule still decays to its end and the export happens in time."""
 
     steps: int = 4000
     batch: int = 32
@@ -51,6 +53,7 @@ class TrainRefinerConfig:
     eval_every: int = 250
     save_every: int = 250
     seed: int = 0
+    minutes: float | None = None
     model: RefinerConfig = field(default_factory=RefinerConfig)
 
 

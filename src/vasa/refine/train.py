@@ -33,6 +33,7 @@ from vasa.render import mouth_crop as crops
 from vasa.render.mouth_crop import IN_CHANNELS
 
 log = logging.getLogger(__name__)
+TIMING_STEPS = 50  # steps timed before a time budget (`minutes`) sets the run's length
 CALIBRATION_ROWS = 128  # pairs the INT8 export calibrates its activation ranges on
 MOUTH_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
 
@@ -233,8 +234,18 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
                         "history": history, "config": asdict(cfg)}, tmp)
 
     t_start = time.perf_counter()
-    while step < cfg.steps:
-        lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+    first = step
+    steps = cfg.steps
+    while step < steps:
+        if cfg.minutes and step == first + TIMING_STEPS:
+            per_step = (time.perf_counter() - t_start) / TIMING_STEPS
+            fits = first + TIMING_STEPS + int((cfg.minutes * 60 - (time.perf_counter() - t0))
+                                              / per_step)
+            if fits < steps:
+                steps = max(step + 1, fits)
+                say(f"time budget {cfg.minutes:g} min: {steps} steps "
+                    f"({per_step * 1e3:.1f} ms/step)")
+        lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, len(train), (cfg.batch,), generator=gen).to(device)
@@ -246,10 +257,10 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         loss.backward()
         opt.step()
         step += 1
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        if step % cfg.eval_every == 0 or step == steps:
             scores = evaluate(model, val)
             history.append({"step": step, "loss": loss.item(), **scores})
-            say(f"step {step}/{cfg.steps} loss {loss.item():.4f} val mouth PSNR "
+            say(f"step {step}/{steps} loss {loss.item():.4f} val mouth PSNR "
                 f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
                 f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f} "
                 f"({(time.perf_counter() - t_start) / 60:.1f} min)")

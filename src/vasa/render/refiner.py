@@ -13,6 +13,7 @@ pixels, and nothing pops on or off (the weight is continuous).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +31,11 @@ class MouthRefiner:
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray,
                  model_path: str | Path = DEFAULT_REFINER, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: refiner model not found (train one with "
                                     "`vasa train refiner`, or render with --no-refiner)")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3  # the quantiser leaves unused constants ORT warns about
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = _session(str(path.resolve()), threads)
         self.input = self.session.get_inputs()[0].name
         ref = mc.crop(image, mc.mouth_affine(landmarks))
         self.reference = ref.transpose(2, 0, 1).astype(np.float32) / 255  # (3, S, S)
@@ -65,6 +60,23 @@ class MouthRefiner:
         lips = mc.lip_points(landmarks, a)
         refined = self.refine_crop(mc.crop(frame, a), lips)
         mc.paste(frame, refined, a, mc.paste_mask(lips) * min(weight, 1.0))
+
+
+@functools.lru_cache(maxsize=4)
+def _session(path: str, threads: int):
+    """One ONNX Runtime session per model file and thread count, shared by every renderer in
+    the process (a session is safe to run from several threads): a new portrait, e.g. a
+    server session, does not pay the graph's load and optimisation again."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # the quantiser leaves unused constants ORT warns about
+    try:
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001  (ORT raises its own untyped errors)
+        raise ValueError(f"{path}: not a readable refiner model ({str(e)[:200]})") from None
 
 
 def refiner_weight(gap: float, source_gap: float) -> float:
