@@ -56,7 +56,7 @@ def _reenact_config(args: argparse.Namespace):
     transfer = "pose" if args.pose_only else "dynamics" if args.dynamics_only else "both"
     return ReenactConfig(size=args.size, transfer=transfer, side_by_side=args.side_by_side,
                          face_index=args.face_index, fps=args.fps, crf=args.crf,
-                         render=RenderConfig(flow_scale=args.flow_scale))
+                         render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner))
 
 
 def _check_video_args(args: argparse.Namespace) -> None:
@@ -108,9 +108,11 @@ def _controls(args: argparse.Namespace):
 
 def _generate_config(args: argparse.Namespace):
     from vasa.pipelines.config import GenerateConfig
+    from vasa.render import RenderConfig
 
     cfg = GenerateConfig(size=args.size, crf=args.crf, face_index=args.face_index,
-                         controls=_controls(args), hop=args.hop, lookahead=args.lookahead)
+                         controls=_controls(args), hop=args.hop, lookahead=args.lookahead,
+                         render=RenderConfig(refiner=args.refiner))
     if args.model:
         cfg.model = args.model
     return cfg
@@ -163,7 +165,17 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
                    help="which portrait face to animate, 0 = largest")
     p.add_argument("--crf", type=int, default=g.crf,
                    help=f"x264 quality, lower is better ({g.crf})")
+    _add_refiner_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_refiner_option(p: argparse.ArgumentParser) -> None:
+    from vasa.render import RenderConfig
+
+    p.add_argument("--no-refiner", dest="refiner", action="store_false",
+                   default=RenderConfig().refiner,
+                   help="paint the mouth's inside (teeth, tongue) instead of redrawing it with "
+                        "the learned refiner")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -314,6 +326,7 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
     p.add_argument("--flow-scale", type=float, default=0.4,
                    help="warp-field resolution relative to the frame (0.4)")
+    _add_refiner_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -47,7 +47,7 @@ class TrainRefinerConfig:
 
     steps: int = 4000
     batch: int = 32
-    lr: float = 2e-3
+    lr: float = 5e-4
     ssim: float = 0.5
     device: str = "auto"
     eval_every: int = 250

@@ -45,7 +45,7 @@ class RenderConfig:
     flow_scale: float = 0.4
     mouth: bool = True
     eyes: bool = True
-    refiner: bool = False
+    refiner: bool = True
     refiner_model: str | None = None
 
 
