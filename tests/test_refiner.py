@@ -149,3 +149,14 @@ def test_a_corrupt_refiner_model_is_named(astronaut, tmp_path):
     bad.write_bytes(b"not a graph")
     with pytest.raises(ValueError, match="bad.onnx: not a readable refiner model"):
         MouthRefiner(astronaut.image, astronaut.landmarks, bad)
+
+
+def test_a_black_and_white_portrait_keeps_a_grey_mouth(astronaut):
+    from vasa.render.refiner import MouthRefiner
+
+    grey = astronaut.image.mean(-1, keepdims=True).repeat(3, -1).astype(np.uint8)
+    refiner = MouthRefiner(grey, astronaut.landmarks)
+    assert refiner.grey and not MouthRefiner(astronaut.image, astronaut.landmarks).grey
+    frame = grey.copy()
+    refiner(frame, astronaut.landmarks, 1.0)
+    assert np.abs(frame.astype(int) - frame[..., :1]).max() <= 1

@@ -40,7 +40,8 @@ class RefinerConfig:
 
 @dataclass
 class TrainRefinerConfig:
-    """steps, batch, lr (AdamW, cosine decay to 5%). ssim: weight of 1 - SSIM. device: 'auto'
+    """steps, batch, lr (AdamW, cosine decay to 5%). ssim: weight of 1 - SSIM. grad: weight of
+    the L1 of image gradients (edges: teeth, the lip line). device: 'auto'
     (CUDA when present), 'cpu' or 'cuda'. eval_every/save_every: steps. seed. minutes: a time
     budget (None: none): after TIMING_STEPS steps the run shortens `steps` to what fits, so the
     schedule still decays to its end and the export happens in time."""
@@ -49,6 +50,7 @@ class TrainRefinerConfig:
     batch: int = 32
     lr: float = 5e-4
     ssim: float = 0.5
+    grad: float = 1.0
     device: str = "auto"
     eval_every: int = 250
     save_every: int = 250

@@ -24,7 +24,7 @@ NUM_OUTER = len(topo.LIPS_OUTER)
 CHANNELS = ("warped R", "warped G", "warped B", "reference R", "reference G", "reference B",
             "outer lips", "inner lips")
 IN_CHANNELS = len(CHANNELS)
-PASTE_GROW = 0.09  # paste mask: the outer lip contour grown by this share of the crop side
+PASTE_GROW = 0.04  # paste mask: the outer lip contour grown by this share of the crop side
 SHIFT = 4
 
 

@@ -22,6 +22,7 @@ from vasa.render import mouth_crop as mc
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_REFINER = ASSETS / "refiner.int8.onnx"
+GREY_TOLERANCE = 6  # grey levels between channels under which a portrait counts as grey
 RAMP = 0.03  # change of the canonical lip gap (eye distances) over which the refiner fades in
 
 
@@ -38,6 +39,9 @@ class MouthRefiner:
         self.session = _session(str(path.resolve()), threads)
         self.input = self.session.get_inputs()[0].name
         ref = mc.crop(image, mc.mouth_affine(landmarks))
+        # A black-and-white portrait gets a grey mouth: the network, trained on colour video
+        # mostly, would tint the lips.
+        self.grey = bool(np.abs(ref.astype(np.int16) - ref[..., :1]).max() <= GREY_TOLERANCE)
         self.reference = ref.transpose(2, 0, 1).astype(np.float32) / 255  # (3, S, S)
         self._x = np.empty((1, mc.IN_CHANNELS, mc.CROP, mc.CROP), np.float32)
 
@@ -49,6 +53,8 @@ class MouthRefiner:
         x[0, 3:6] = self.reference
         x[0, 6:] = mc.lip_masks(lips)
         y = self.session.run(None, {self.input: x})[0][0]  # (3, S, S) in [0, 1]
+        if self.grey:
+            y = np.broadcast_to(y.mean(0), y.shape)
         return y.transpose(1, 2, 0) * 255.0
 
     def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0) -> None:
