@@ -33,8 +33,8 @@ import soundfile as sf
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from vasa.procstat import rss_mb as bench_rss_mb
 from vasa.io import iter_audio, load_audio
+from vasa.procstat import rss_mb as bench_rss_mb
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
 SR = 16000
