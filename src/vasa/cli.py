@@ -300,13 +300,14 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
                       help="transfer head pose only, keep the portrait's expression")
     only.add_argument("--dynamics-only", action="store_true",
                       help="transfer facial dynamics only, keep the portrait's head pose")
-    p.add_argument("--face-index", type=int, default=None,
+    p.add_argument("--face-index", type=int, default=rc.face_index,
                    help="which portrait face to animate, 0 = largest (default: largest)")
-    p.add_argument("--fps", type=float, default=None,
+    p.add_argument("--fps", type=float, default=rc.fps,
                    help="output frame rate (default: the driving video's)")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
-    p.add_argument("--flow-scale", type=float, default=0.4,
-                   help="warp-field resolution relative to the frame (0.4)")
+    p.add_argument("--crf", type=int, default=rc.crf,
+                   help=f"x264 quality, lower is better ({rc.crf})")
+    p.add_argument("--flow-scale", type=float, default=rc.render.flow_scale,
+                   help=f"warp-field resolution relative to the frame ({rc.render.flow_scale})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
