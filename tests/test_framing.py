@@ -103,6 +103,24 @@ def test_a_face_cut_by_the_image_edge_still_renders(picture, basis):
     assert np.abs(still.astype(int) - p.framing.picture).mean() < 0.5
 
 
+def test_a_tilted_face_is_cropped_upright_and_pasted_back_turned(picture, basis):
+    import cv2
+
+    from vasa.portrait import ROLL_SNAP_DEG
+
+    turn = cv2.getRotationMatrix2D((226, 125), 25, 1.0)
+    tilted = cv2.warpAffine(picture, turn, (512, 512), borderMode=cv2.BORDER_REFLECT)
+    p = make_portrait(tilted, "tilted", 256, basis=basis, framed=True)
+    assert abs(np.degrees(p.pose[2])) < ROLL_SNAP_DEG  # upright in the crop
+    out = PictureRenderer(Renderer(p, basis))
+    assert out.paste.shift is None  # resampled through the inverse crop affine
+    still = out.render(p.pose, p.dynamics)
+    assert np.abs(still.astype(int) - p.framing.picture).mean() < 1.0
+    for index, offset in MOVES:
+        out.render(_moved(p, index, offset), p.dynamics)
+        assert invented_fraction(p, out.renderer.flow) == 0.0
+
+
 def test_a_large_face_is_rendered_at_the_cap_and_a_small_one_at_the_floor(picture, basis):
     from vasa.portrait import MAX_CROP_PX, MIN_CROP_PX
 

@@ -56,10 +56,11 @@ MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to w
 MAX_CROP_PX = 1024
 MIN_CROP_PX = 128
 TRACK_PX = 512  # framed: landmarks are tracked on a crop of this side, whatever the output's size
-# Framed: a face tilted less than this is cropped without rotation, so that the crop is a plain
-# window on the picture and the paste back an exact copy; the tilt stays in the portrait's pose
-# (the generated motion rolls the head by as much). A face tilted more is cropped upright.
-ROLL_SNAP_DEG = 5.0
+# Framed: a face tilted less than this is cropped without turning it upright, so that the crop
+# is the picture's own pixels and the paste back a copy (no resampling either way); the tilt
+# stays in the portrait's pose, which the renderer places like the tilts the generated motion
+# adds. A face tilted more is cropped upright, as the renderer was built for (crop mode).
+ROLL_SNAP_DEG = 10.0
 
 
 @dataclass
@@ -331,8 +332,8 @@ def framed_transform(face: FaceObservation, image_shape: tuple[int, ...], basis:
                      ) -> tuple[np.ndarray, int]:
     """(to_crop, side): the (2, 3) affine from picture pixels (the image resized to
     `picture_wh`) to the crop, and the crop's side, at the picture's pixel scale within
-    MIN_CROP_PX..MAX_CROP_PX. The crop square is `crop_square`'s; below ROLL_SNAP_DEG of roll
-    and within the side limits the affine is a whole-pixel shift: the crop is picture pixels."""
+    MIN_CROP_PX..MAX_CROP_PX. The square is `crop_square`'s; under ROLL_SNAP_DEG of tilt and
+    within the side limits the affine is a whole-pixel shift."""
     h, w = image_shape[:2]
     kx, ky = picture_wh[0] / w, picture_wh[1] / h
     cx, cy, side, roll = crop_square(face, image_shape, basis, crop_iod)
