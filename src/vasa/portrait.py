@@ -276,7 +276,7 @@ def choose_face(faces: list[FaceObservation], name: str, face_index: int | None)
 def crop_square(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
                 crop_iod: float = CROP_IOD) -> tuple[float, float, float, float]:
     """(cx, cy, side, roll): the crop's centre and side in image pixels and the face's roll
-    (radians), which the crop removes."""
+    (radians), which `crop_transform` turns upright."""
     h, w = image_shape[:2]
     pose = fit_pose(face.landmarks, basis, 1.0)
     iod = pose[SCALE]  # pixels per canonical unit
@@ -403,7 +403,7 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
         else:
             m, side = crop_transform(face, image.shape, basis, size, crop_iod), size
             track = warp_crop(image, m, size)
-        # Re-track on the aligned crop: upright and at working resolution, landmarks are better.
+        # Re-track on the aligned crop: centred and at working resolution, landmarks are better.
         faces = tracker.detect(track)
         if not faces:
             raise NoFaceError(f"{name}: face lost after cropping")
