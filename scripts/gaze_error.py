@@ -36,8 +36,8 @@ def main() -> None:
             errors = []
             for name, offset in GAZE_NAMES.items():
                 out = Path(tmp) / f"{name}.mp4"
-                vasa(["generate", portrait, args.speech, "-o", str(out), "-q", "--size",
-                      str(args.size), "--gaze", name])
+                vasa(["generate", portrait, args.speech, "-o", str(out), "-q", "--crop",
+                      "--size", str(args.size), "--gaze", name])
                 tracked = track_video(out, fps=25, basis=basis)
                 seen = np.median(gaze_angles(tracked.motion.dynamics[tracked.found],
                                              tracked.motion.pose[tracked.found]), 0)

@@ -33,7 +33,9 @@ def main() -> int:
     for png in pngs:
         wav = png.with_suffix(".wav")
         t0 = time.perf_counter()
-        cfg = GenerateConfig(controls=Controls(steps=args.steps, cfg_audio=args.cfg_audio,
+        # crop: the quality table scores the aligned crop (as before issue 13's framing).
+        cfg = GenerateConfig(crop=True,
+                             controls=Controls(steps=args.steps, cfg_audio=args.cfg_audio,
                                                cfg_gaze=args.cfg_gaze, seed=args.seed))
         res = generate(png, wav, args.out / f"{png.stem}.mp4", cfg, progress=False)
         print(f"{png.stem}: {res.frames} frames in {time.perf_counter() - t0:.1f} s")

@@ -3,6 +3,8 @@ shipped model's output is bit-identical before and after.
 
     python scripts/output_hash.py                      # bundled portrait and speech, seed 0
     python scripts/output_hash.py --gaze left --emotion happiness --seed 3
+    python scripts/output_hash.py --crop                # the aligned square (the output before
+                                                       # issue 13's framing: same hashes as then)
 
 Prints one SHA-256 over the motion latents (pose and dynamics of every frame, float32) and one
 over the decoded RGB frames of the written mp4, plus the frame count.

@@ -106,7 +106,8 @@ def main() -> int:
             png, wav = inputs / f"{c.video.stem}.png", inputs / f"{c.video.stem}.wav"
             out = folder / f"{c.video.stem}.mp4"
             if not out.is_file():
-                cfg = GenerateConfig(model=args.model, hop=s.hop, lookahead=s.lookahead,
+                # crop: scored on the aligned crop, like the quality table.
+                cfg = GenerateConfig(model=args.model, crop=True, hop=s.hop, lookahead=s.lookahead,
                                      controls=Controls(cfg_audio=s.cfg_audio,
                                                        cfg_gaze=s.cfg_gaze, steps=s.steps))
                 generate(png, wav, out, cfg, progress=False)

@@ -30,6 +30,15 @@ def astronaut():
 
 
 @pytest.fixture(scope="session")
+def astronaut_framed():
+    """The bundled portrait as the pipelines load it by default: the picture, 512 px on its long
+    side, with the crop cut at its scale."""
+    from vasa.portrait import load_portrait
+
+    return load_portrait(ASSETS / "astronaut.jpg", framed=True)
+
+
+@pytest.fixture(scope="session")
 def astronaut_renderer(astronaut, basis):
     from vasa.render import Renderer
 

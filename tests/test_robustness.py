@@ -36,7 +36,7 @@ def parts(tiny_model, basis):
     from vasa.portrait import load_portrait
     from vasa.serve.server import ServeParts
 
-    portrait = load_portrait(ASSETS / "astronaut.jpg", SIZE, None, basis)
+    portrait = load_portrait(ASSETS / "astronaut.jpg", SIZE, None, basis, framed=True)
     return ServeParts(tiny_model, get_extractor(), basis, portrait, b"RIFF")
 
 

@@ -43,11 +43,11 @@ def speech():
 
 
 @pytest.fixture(scope="module")
-def parts(tiny_model, astronaut, basis):
+def parts(tiny_model, astronaut_framed, basis):
     from vasa.audio import get_extractor
     from vasa.serve.server import ServeParts
 
-    return ServeParts(tiny_model, get_extractor(), basis, astronaut, b"RIFF")
+    return ServeParts(tiny_model, get_extractor(), basis, astronaut_framed, b"RIFF")
 
 
 @contextlib.asynccontextmanager
@@ -140,10 +140,13 @@ def test_frame_messages_round_trip():
 # ---- the streaming API ------------------------------------------------------------------------
 
 
-def test_stream_session_equals_offline_engine(tiny_model, astronaut, basis, speech):
+def test_stream_session_equals_offline_engine(tiny_model, astronaut_framed, basis, speech):
     """Chunked pushes (any sizes, with stamps) give the frames of one offline engine run."""
     from vasa.audio import get_extractor
     from vasa.render import Renderer
+    from vasa.render.paste import output_renderer
+
+    astronaut = astronaut_framed
 
     audio = speech[:16000 * 2 + 321]
     session = StreamSession(tiny_model, get_extractor(), astronaut, basis, FAST)
@@ -159,7 +162,7 @@ def test_stream_session_equals_offline_engine(tiny_model, astronaut, basis, spee
                           mouth_response=session.engine.mouth_response)
     offline = engine.push(audio) + engine.flush()
     assert [f.index for f in got] == [m.index for m in offline] == list(range(len(offline)))
-    renderer = Renderer(astronaut, basis)
+    renderer = output_renderer(Renderer(astronaut, basis))
     for f, m in zip(got, offline):
         assert f.time == pytest.approx(m.time)
         assert np.array_equal(f.image, renderer.render(m.pose, m.dynamics))
@@ -169,8 +172,10 @@ def test_stream_session_equals_offline_engine(tiny_model, astronaut, basis, spee
     assert session.latency_s == pytest.approx((3 * 640 + 120) / 16000)
 
 
-def test_silence_keeps_the_face_moving(tiny_model, astronaut, basis):
+def test_silence_keeps_the_face_moving(tiny_model, astronaut_framed, basis):
     from vasa.audio import get_extractor
+
+    astronaut = astronaut_framed
 
     session = StreamSession(tiny_model, get_extractor(), astronaut, basis, FAST)
     for _ in range(3):  # pushing exactly what the next window needs yields its hop frames
@@ -186,11 +191,14 @@ def test_silence_keeps_the_face_moving(tiny_model, astronaut, basis):
         session.push_audio(np.full(10, np.nan, np.float32))
 
 
-def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut, basis, speech):
+def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut_framed, basis, speech):
     """Real-time pacing: silence fills until speech arrives, every frame exactly once, and the
     motion is what an offline engine makes of the same audio (silence included)."""
     from vasa.audio import get_extractor
     from vasa.render import Renderer
+    from vasa.render.paste import output_renderer
+
+    astronaut = astronaut_framed
 
     async def body():
         session = StreamSession(tiny_model, get_extractor(), astronaut, basis, FAST)
@@ -217,16 +225,18 @@ def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut,
                           replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead,
                           mouth_response=session.engine.mouth_response)
     offline = engine.push(np.concatenate([played, np.zeros(16000, np.float32)]))
-    renderer = Renderer(astronaut, basis)
+    renderer = output_renderer(Renderer(astronaut, basis))
     for f in got:
         m = offline[f.index]
         assert np.array_equal(f.image, renderer.render(m.pose, m.dynamics))
 
 
-def test_a_burst_is_paced_and_held_back(tiny_model, astronaut, basis, speech):
+def test_a_burst_is_paced_and_held_back(tiny_model, astronaut_framed, basis, speech):
     """A source far faster than real time: consumed at most max_ahead_s ahead of the clock;
     past max_buffer_s, put_audio waits (back-pressure)."""
     from vasa.audio import get_extractor
+
+    astronaut = astronaut_framed
 
     async def body():
         session = StreamSession(tiny_model, get_extractor(), astronaut, basis, FAST)
@@ -255,6 +265,7 @@ def test_session_streams_frames_with_its_audio(parts, speech):
         async with running(parts) as (_server, client):
             ws, ready = await open_ws(client)
             assert ready["type"] == "ready" and ready["hop"] == 2 and ready["lookahead"] == 1
+            assert (ready["width"], ready["height"]) == (512, 512)  # the picture's own shape
             sent = speech[16000:16000 + 320 * 25]
             for k in range(25):
                 await ws.send_bytes(audio_bytes(sent[k * 320:(k + 1) * 320]))

@@ -96,7 +96,7 @@ def test_generate_defaults_come_from_the_config_dataclasses():
             if f.name not in ("gaze", "emotion"):  # given as text, parsed into Controls
                 assert d[f.name] == getattr(c, f.name), (command, f.name)
         assert d["gaze"] is None and d["emotion"] is None and c.gaze is None
-        for name in ("size", "crf", "face_index", "hop", "lookahead"):
+        for name in ("size", "crop", "crf", "face_index", "hop", "lookahead"):
             assert d[name] == getattr(g, name), (command, name)
     assert c.cfg_emotion == 1.0  # one default for the CLI and the Python API alike
 
@@ -107,7 +107,7 @@ def test_train_prepare_and_serve_defaults_come_from_the_config_dataclasses():
     from vasa.evaluation.train_sync import TrainSyncConfig
     from vasa.motion.config import MotionConfig, TrainMotionConfig
     from vasa.motion.features import NUM_PCA
-    from vasa.pipelines.config import StreamConfig
+    from vasa.pipelines.config import ReenactConfig, StreamConfig
 
     p = build_parser()
     t, mc, tm = _defaults(p, "train"), MotionConfig(), TrainMotionConfig()
@@ -122,6 +122,11 @@ def test_train_prepare_and_serve_defaults_come_from_the_config_dataclasses():
     assert _defaults(p, "build-basis")["components"] == NUM_PCA
     sv, sc = _defaults(p, "serve"), StreamConfig()
     assert (sv["hop"], sv["lookahead"], sv["steps"]) == (sc.hop, sc.lookahead, sc.controls.steps)
+    assert (sv["size"], sv["crop"]) == (sc.size, sc.crop)
+    re, rc = _defaults(p, "reenact"), ReenactConfig()
+    for name in ("size", "crop", "face_index", "fps", "crf"):
+        assert re[name] == getattr(rc, name), name
+    assert re["flow_scale"] == rc.render.flow_scale
 
 
 def test_the_command_line_starts_without_torch():

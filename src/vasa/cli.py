@@ -50,12 +50,13 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def _reenact_config(args: argparse.Namespace):
-    from vasa.pipelines.reenact import ReenactConfig
+    from vasa.pipelines.config import ReenactConfig
     from vasa.render import RenderConfig
 
     transfer = "pose" if args.pose_only else "dynamics" if args.dynamics_only else "both"
-    return ReenactConfig(size=args.size, transfer=transfer, side_by_side=args.side_by_side,
-                         face_index=args.face_index, fps=args.fps, crf=args.crf,
+    return ReenactConfig(size=args.size, crop=args.crop, transfer=transfer,
+                         side_by_side=args.side_by_side, face_index=args.face_index,
+                         fps=args.fps, crf=args.crf,
                          render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner))
 
 
@@ -110,9 +111,9 @@ def _generate_config(args: argparse.Namespace):
     from vasa.pipelines.config import GenerateConfig
     from vasa.render import RenderConfig
 
-    cfg = GenerateConfig(size=args.size, crf=args.crf, face_index=args.face_index,
-                         controls=_controls(args), hop=args.hop, lookahead=args.lookahead,
-                         render=RenderConfig(refiner=args.refiner))
+    cfg = GenerateConfig(size=args.size, crop=args.crop, crf=args.crf,
+                         face_index=args.face_index, controls=_controls(args), hop=args.hop,
+                         lookahead=args.lookahead, render=RenderConfig(refiner=args.refiner))
     if args.model:
         cfg.model = args.model
     return cfg
@@ -139,6 +140,16 @@ def _demo(args: argparse.Namespace) -> None:
     _generate(args)
 
 
+def _add_framing_options(p: argparse.ArgumentParser, size: int, crop: bool) -> None:
+    """--size and --crop, with the defaults of the config they fill."""
+    p.add_argument("--size", type=int, default=size,
+                   help=f"output's long side in pixels ({size}); with --crop the square's side")
+    p.add_argument("--crop", action="store_true", default=crop,
+                   help="output the aligned square crop around the face (room to move, down to "
+                        "the shoulders; past the picture's edges filled with a blurred mirror) "
+                        "instead of the picture as given with its face animated")
+
+
 def _add_generate_options(p: argparse.ArgumentParser) -> None:
     from vasa.motion.controls import Controls, control_help
     from vasa.pipelines.config import GenerateConfig
@@ -160,7 +171,7 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
                    help="audio frames each window sees past the frames it emits (default: the "
                         "rest of the window)")
     p.add_argument("--model", default=None, help="motion model file (default: bundled)")
-    p.add_argument("--size", type=int, default=g.size, help=f"output side in pixels ({g.size})")
+    _add_framing_options(p, g.size, g.crop)
     p.add_argument("--face-index", type=int, default=g.face_index,
                    help="which portrait face to animate, 0 = largest")
     p.add_argument("--crf", type=int, default=g.crf,
@@ -300,7 +311,8 @@ def _serve(args: argparse.Namespace) -> None:
     from vasa.pipelines.config import StreamConfig
     from vasa.serve.server import ServeConfig, run_server
 
-    stream = StreamConfig(hop=args.hop, lookahead=args.lookahead)
+    stream = StreamConfig(hop=args.hop, lookahead=args.lookahead, size=args.size,
+                          crop=args.crop)
     stream.controls = replace(stream.controls, steps=args.steps)
     cfg = ServeConfig(host=args.host, port=args.port,
                       token=args.token or os.environ.get("VASA_TOKEN") or None,
@@ -311,7 +323,10 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _add_reenact_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
+    from vasa.pipelines.config import ReenactConfig
+
+    rc = ReenactConfig()
+    _add_framing_options(p, rc.size, rc.crop)
     p.add_argument("--side-by-side", action="store_true",
                    help="write the driving video beside the result")
     only = p.add_mutually_exclusive_group()
@@ -319,13 +334,14 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
                       help="transfer head pose only, keep the portrait's expression")
     only.add_argument("--dynamics-only", action="store_true",
                       help="transfer facial dynamics only, keep the portrait's head pose")
-    p.add_argument("--face-index", type=int, default=None,
+    p.add_argument("--face-index", type=int, default=rc.face_index,
                    help="which portrait face to animate, 0 = largest (default: largest)")
-    p.add_argument("--fps", type=float, default=None,
+    p.add_argument("--fps", type=float, default=rc.fps,
                    help="output frame rate (default: the driving video's)")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (18)")
-    p.add_argument("--flow-scale", type=float, default=0.4,
-                   help="warp-field resolution relative to the frame (0.4)")
+    p.add_argument("--crf", type=int, default=rc.crf,
+                   help=f"x264 quality, lower is better ({rc.crf})")
+    p.add_argument("--flow-scale", type=float, default=rc.render.flow_scale,
+                   help=f"warp-field resolution relative to the frame ({rc.render.flow_scale})")
     _add_refiner_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -510,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{sc.lookahead * 40} ms)")
     sv.add_argument("--steps", type=int, default=sc.controls.steps,
                     help=f"sampling steps per window ({sc.controls.steps})")
+    _add_framing_options(sv, sc.size, sc.crop)
     sv.add_argument("--jpeg-quality", type=int, default=80, help="frame JPEG quality (80)")
     sv.add_argument("--playout-delay", type=float, default=0.3,
                     help="seconds the page buffers frames against compute jitter (0.3; less on "

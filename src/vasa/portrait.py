@@ -4,6 +4,13 @@
 image (appearance), its canonical 3D face (identity plus the portrait's own expression), and the
 portrait's own pose and dynamics. `load_portrait` crops any photo, painting or video frame
 around its face with room for head motion, down to the shoulders.
+
+Two framings of the output (issue 13). The crop (`framed=False`, `--crop`): the aligned square
+is the output, `size` its side; where it reaches past the picture (most tight headshots) it is
+filled with a blurred mirror, so up to a third of the frame is invented. The picture
+(`framed=True`, the pipelines' default): the output is the picture as given, scaled to `size`
+on its long side, and the crop is cut from it at that pixel scale, so that the animated crop
+pastes back pixel for pixel (`vasa.render.paste`); `Portrait.framing` says where it lies.
 """
 
 from __future__ import annotations
@@ -42,6 +49,31 @@ CROP_IOD = 4.6  # crop side in inter-ocular distances: face, hair, neck and room
 CROP_CENTRE = (0.0, 0.55)  # crop centre in canonical units: between nose tip and mouth
 MIN_CROP_IOD = 2.8  # never crop tighter than this, even when the image ends near the face
 MAX_YAW_DEG = 45  # beyond this the far half of the face is hidden: nothing to warp it from
+# Framed output: the crop is cut at the picture's own pixel scale (no resampling when pasted
+# back), within these sides: past MAX the renderer's cost (which grows with the crop's pixels,
+# 4x at 1024 what it is at 512) buys nothing at video sizes, so the face is rendered at MAX and
+# scaled up; under MIN the mouth and iris sprites get too few pixels, so it is scaled down.
+MAX_CROP_PX = 1024
+MIN_CROP_PX = 128
+TRACK_PX = 512  # framed: landmarks are tracked on a crop of this side, whatever the output's size
+# Framed: a face tilted less than this is cropped without turning it upright, so that the crop
+# is the picture's own pixels and the paste back a copy (no resampling either way); the tilt
+# stays in the portrait's pose, which the renderer places like the tilts the generated motion
+# adds. A face tilted more is cropped upright, as the renderer was built for (crop mode).
+ROLL_SNAP_DEG = 10.0
+
+
+@dataclass
+class Framing:
+    """Where the aligned crop lies in the picture it was cut from.
+
+    to_crop: (2, 3) affine, picture pixels -> crop pixels. shape: (H, W) of the picture.
+    picture: (H, W, 3) uint8 RGB, the picture at output scale, when the output is the picture
+    (framed); None when the output is the crop: the source image (of any size) is not kept."""
+
+    to_crop: np.ndarray
+    shape: tuple[int, int]
+    picture: np.ndarray | None = None
 
 
 @dataclass
@@ -56,10 +88,24 @@ class Portrait:
     dynamics: np.ndarray
     basis_version: str
     source: str = ""
+    framing: Framing | None = None  # None: a frame taken as it is (encode_frame)
 
     @property
     def size(self) -> int:
+        """The crop's side in pixels (what `Renderer.render` returns)."""
         return int(self.image.shape[0])
+
+    @property
+    def framed(self) -> bool:
+        """Whether the output is the picture (the animated crop pasted back), not the crop."""
+        return self.framing is not None and self.framing.picture is not None
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """(H, W) of the frames the pipelines write for this portrait."""
+        if self.framed:
+            return self.framing.shape
+        return self.size, self.size
 
     def identity(self, basis: FaceBasis) -> np.ndarray:
         """Neutral 3D face shape (478, 3): this face with zero expression, eyes open, gaze ahead."""
@@ -227,9 +273,10 @@ def choose_face(faces: list[FaceObservation], name: str, face_index: int | None)
     return face
 
 
-def crop_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
-                   size: int, crop_iod: float = CROP_IOD) -> np.ndarray:
-    """(2, 3) affine from the image to a `size` square crop, upright (roll removed)."""
+def crop_square(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
+                crop_iod: float = CROP_IOD) -> tuple[float, float, float, float]:
+    """(cx, cy, side, roll): the crop's centre and side in image pixels and the face's roll
+    (radians), which `crop_transform` turns upright."""
     h, w = image_shape[:2]
     pose = fit_pose(face.landmarks, basis, 1.0)
     iod = pose[SCALE]  # pixels per canonical unit
@@ -242,10 +289,73 @@ def crop_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: F
     # Tight photos: shrink the crop towards what the image holds rather than pad a lot.
     room = 2 * min(cx + 0.15 * w, w * 1.15 - cx, cy + 0.15 * h, h * 1.15 - cy)
     side = max(min(side, room), MIN_CROP_IOD * iod)
+    return cx, cy, side, roll
+
+
+def crop_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
+                   size: int, crop_iod: float = CROP_IOD) -> np.ndarray:
+    """(2, 3) affine from the image to a `size` square crop, upright (roll removed)."""
+    cx, cy, side, roll = crop_square(face, image_shape, basis, crop_iod)
     k = size / side
     m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(np.degrees(roll)), k)
     m[:, 2] += size / 2 - np.array([cx, cy])
     return m
+
+
+def even(n: float) -> int:
+    """`n` rounded to an even number, at least 2 (H.264's 4:2:0 colour needs even sides)."""
+    return max(2, 2 * round(n / 2))
+
+
+def picture_size(image_shape: tuple[int, ...], size: int) -> tuple[int, int]:
+    """(width, height) of the framed output: the image scaled to `size` on its long side, each
+    side rounded to even (the aspect ratio changes by under a pixel)."""
+    h, w = image_shape[:2]
+    k = size / max(h, w)
+    return even(w * k), even(h * k)
+
+
+def _then(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The (2, 3) affine doing `b` after `a`."""
+    out = b[:, :2] @ a
+    out[:, 2] += b[:, 2]
+    return out
+
+
+def _scale(kx: float, ky: float) -> np.ndarray:
+    """(2, 3) affine resizing pixels by (kx, ky), pixel centres to pixel centres (cv2.resize)."""
+    return np.array([[kx, 0.0, 0.5 * kx - 0.5], [0.0, ky, 0.5 * ky - 0.5]])
+
+
+def framed_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
+                     picture_wh: tuple[int, int], crop_iod: float = CROP_IOD
+                     ) -> tuple[np.ndarray, int]:
+    """(to_crop, side): the (2, 3) affine from picture pixels (the image resized to
+    `picture_wh`) to the crop, and the crop's side, at the picture's pixel scale within
+    MIN_CROP_PX..MAX_CROP_PX. The square is `crop_square`'s; under ROLL_SNAP_DEG of tilt and
+    within the side limits the affine is a whole-pixel shift."""
+    h, w = image_shape[:2]
+    kx, ky = picture_wh[0] / w, picture_wh[1] / h
+    cx, cy, side, roll = crop_square(face, image_shape, basis, crop_iod)
+    centre = _scale(kx, ky) @ np.array([cx, cy, 1.0])
+    side *= (kx + ky) / 2
+    size = int(np.clip(round(side), MIN_CROP_PX, MAX_CROP_PX))
+    k = 1.0 if size == round(side) else size / side
+    deg = float(np.degrees(roll)) if abs(np.degrees(roll)) >= ROLL_SNAP_DEG else 0.0
+    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), deg, k)
+    m[:, 2] += size / 2 - centre
+    if deg == 0.0 and k == 1.0:
+        m[:, 2] = np.round(m[:, 2])
+    return m, size
+
+
+def cut_crop(picture: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """The framed crop: `picture` through `m`, mirrored past its edges. Sharp, unlike
+    `warp_crop`'s blurred fill: what lies outside the picture is never pasted back (only the
+    renderer sees it), and inside, a whole-pixel shift copies the picture exactly."""
+    flags = cv2.INTER_LINEAR if abs(m[0, 0]) + abs(m[0, 1]) < 1 else cv2.INTER_CUBIC
+    return cv2.warpAffine(picture, m, (size, size), flags=flags,
+                          borderMode=cv2.BORDER_REFLECT_101)
 
 
 def warp_crop(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
@@ -268,8 +378,11 @@ def warp_crop(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
 
 def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index: int | None = None,
                   basis: FaceBasis | None = None, model_path: str | None = None,
-                  crop_iod: float = CROP_IOD) -> Portrait:
-    """Crop, align and encode the face in an RGB image."""
+                  crop_iod: float = CROP_IOD, framed: bool = False) -> Portrait:
+    """Crop, align and encode the face in an RGB image.
+
+    framed=False: the crop is the output, `size` its side. framed=True: the output is the
+    picture, `size` its long side; the crop is cut from it at its pixel scale (`Framing`)."""
     check_size(size)
     basis = basis or default_basis()
     with FaceLandmarker(model_path, max_faces=4) as tracker:
@@ -278,16 +391,36 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
         if abs(yaw) > MAX_YAW_DEG:
             raise NoFaceError(f"{name}: face turned {abs(yaw):.0f} degrees from the camera, too "
                               f"far to animate (at most {MAX_YAW_DEG}); use a more frontal picture")
-        m = crop_transform(face, image.shape, basis, size, crop_iod)
-        crop = warp_crop(image, m, size)
-        # Re-track on the aligned crop: upright and at working resolution, landmarks are better.
-        faces = tracker.detect(crop)
+        if framed:
+            wh = picture_size(image.shape, size)
+            m, side = framed_transform(face, image.shape, basis, wh, crop_iod)
+            # Tracked on a TRACK_PX crop of the full-resolution image (the same square), so
+            # landmarks are as good whatever the output's size; then scaled to the crop's side.
+            k = TRACK_PX / side
+            to_track = _then(_then(_scale(wh[0] / image.shape[1], wh[1] / image.shape[0]), m),
+                             _scale(k, k))
+            track = warp_crop(image, to_track, TRACK_PX)
+        else:
+            m, side = crop_transform(face, image.shape, basis, size, crop_iod), size
+            track = warp_crop(image, m, size)
+        # Re-track on the aligned crop: centred and at working resolution, landmarks are better.
+        faces = tracker.detect(track)
         if not faces:
             raise NoFaceError(f"{name}: face lost after cropping")
         lm = faces[0].landmarks
-    pose, dyn, canonical = encode_landmarks(lm, basis, size)
+    if framed:
+        lm = lm.copy()
+        lm[:, :2] = (lm[:, :2] + 0.5) / k - 0.5
+        lm[:, 2] /= k
+        picture = cv2.resize(image, wh, interpolation=cv2.INTER_AREA if wh[0] < image.shape[1]
+                             else cv2.INTER_CUBIC)
+        crop = cut_crop(picture, m, side)
+        framing = Framing(m, (wh[1], wh[0]), picture)
+    else:
+        crop, framing = track, Framing(m, image.shape[:2])
+    pose, dyn, canonical = encode_landmarks(lm, basis, side)
     return Portrait(image=crop, landmarks=lm, canonical=canonical, pose=pose, dynamics=dyn,
-                    basis_version=basis.version, source=name)
+                    basis_version=basis.version, source=name, framing=framing)
 
 
 def encode_frame(image: np.ndarray, name: str = "", basis: FaceBasis | None = None,
@@ -305,6 +438,8 @@ def encode_frame(image: np.ndarray, name: str = "", basis: FaceBasis | None = No
 
 
 def load_portrait(path: str | Path, size: int = 512, face_index: int | None = None,
-                  basis: FaceBasis | None = None, model_path: str | None = None) -> Portrait:
-    """Read an image file and make a `Portrait` of its (largest) face."""
-    return make_portrait(read_image(path), str(path), size, face_index, basis, model_path)
+                  basis: FaceBasis | None = None, model_path: str | None = None,
+                  framed: bool = False) -> Portrait:
+    """Read an image file and make a `Portrait` of its (largest) face (`make_portrait`)."""
+    return make_portrait(read_image(path), str(path), size, face_index, basis, model_path,
+                         framed=framed)

@@ -1,5 +1,6 @@
-"""What `vasa generate` and a streaming session are asked to do: plain dataclasses (no torch
-import), the one source of their defaults for the Python API, the command line and the server."""
+"""What `vasa generate`, `vasa reenact` and a streaming session are asked to do: plain
+dataclasses (no torch import), the one source of their defaults for the Python API, the command
+line and the server."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ from dataclasses import dataclass, field
 
 from vasa.motion.config import DEFAULT_MODEL
 from vasa.motion.controls import Controls, streaming_controls
+from vasa.portrait import check_size
 from vasa.render import RenderConfig
 
 
 @dataclass
 class GenerateConfig:
-    """size: output side; model: motion model file; controls: conditions and sampling (their
-    defaults, ranges and help live in `vasa.motion.controls`)."""
+    """size: output size; crop: the framing (see `vasa.portrait`); model: motion model file;
+    controls: conditions and sampling (their defaults, ranges and help live in
+    `vasa.motion.controls`)."""
 
-    size: int = 512  # output side in pixels
+    size: int = 512  # output's long side in pixels (with crop: the square's side)
+    crop: bool = False  # output the aligned square crop around the face, not the picture
     model: str = str(DEFAULT_MODEL)  # motion model file
     crf: int = 18  # x264 quality, lower is better
     face_index: int | None = None  # which portrait face to animate, 0 = largest
@@ -32,5 +36,29 @@ class StreamConfig:
 
     hop: int = 2  # frames per window: 2 halves the per-frame sampling cost of hop=1
     lookahead: int = 1  # 40 ms of audio past every emitted frame: lips move before the sound
-    size: int = 512  # frame side in pixels
+    size: int = 512  # frame's long side in pixels (with crop: the square's side)
+    crop: bool = False  # stream the aligned square crop around the face, not the picture
     controls: Controls = field(default_factory=streaming_controls)
+
+
+@dataclass
+class ReenactConfig:
+    """size: output's long side in pixels (with crop: the square's side). crop: output the
+    aligned square crop, not the picture (see `vasa.portrait`). transfer: 'both', 'pose' or
+    'dynamics' (Fig. 5). side_by_side: driving video on the left, result on the right.
+    face_index: which portrait face (largest first). fps: output rate (default: the driving
+    video's). crf: x264 quality."""
+
+    size: int = 512  # output's long side in pixels (with crop: the square's side)
+    crop: bool = False  # output the aligned square crop around the face, not the picture
+    transfer: str = "both"
+    side_by_side: bool = False
+    face_index: int | None = None
+    fps: float | None = None  # None: the driving video's rate
+    crf: int = 18  # x264 quality, lower is better
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+    def __post_init__(self) -> None:
+        if self.transfer not in ("both", "pose", "dynamics"):
+            raise ValueError(f"transfer must be 'both', 'pose' or 'dynamics', got {self.transfer!r}")
+        check_size(self.size)

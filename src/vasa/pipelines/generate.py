@@ -24,6 +24,7 @@ from vasa.pipelines.calibrate import gaze_response, mouth_response
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
+from vasa.render.paste import output_renderer
 from vasa.timebase import MOTION_FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from vasa.timing import StageClock
 
@@ -61,8 +62,10 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
         basis = default_basis()
         extractor = get_extractor()
         model = load_model(cfg.model, extractor.spec.id, basis.version)
-        portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis)
-        renderer = Renderer(portrait, basis, cfg.render)
+        portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis,
+                                 framed=not cfg.crop)
+        renderer = Renderer(portrait, basis, cfg.render)  # the crop: what calibration tracks
+        output = output_renderer(renderer)  # what is written: the picture, or the crop
         # A requested gaze is steered with this portrait's rendered eye gain (a few probe
         # frames tracked back); without one nothing is measured.
         response = (None if cfg.controls.gaze is None
@@ -81,7 +84,7 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
 
             def emit(frames: list) -> None:
                 for f in frames:
-                    img = renderer.render(f.pose, f.dynamics)
+                    img = output.render(f.pose, f.dynamics)
                     clock("render")
                     writer.write(img)
                     clock("encode")

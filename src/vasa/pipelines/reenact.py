@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -14,32 +14,14 @@ from tqdm import tqdm
 from vasa.io import VideoWriter, has_audio, load_audio, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.retarget import retarget
-from vasa.portrait import check_size, load_portrait
-from vasa.render import RenderConfig, Renderer
+from vasa.pipelines.config import ReenactConfig
+from vasa.portrait import load_portrait
+from vasa.render import Renderer
+from vasa.render.paste import output_renderer
 from vasa.tracking.video import track_video
 
 log = logging.getLogger(__name__)
 AUDIO_RATE = 44100
-
-
-@dataclass
-class ReenactConfig:
-    """size: output side in pixels. transfer: 'both', 'pose' or 'dynamics' (Fig. 5).
-    side_by_side: driving video on the left, result on the right. face_index: which portrait
-    face (largest first). fps: output rate (default: the driving video's). crf: x264 quality."""
-
-    size: int = 512
-    transfer: str = "both"
-    side_by_side: bool = False
-    face_index: int | None = None
-    fps: float | None = None
-    crf: int = 18
-    render: RenderConfig = field(default_factory=RenderConfig)
-
-    def __post_init__(self) -> None:
-        if self.transfer not in ("both", "pose", "dynamics"):
-            raise ValueError(f"transfer must be 'both', 'pose' or 'dynamics', got {self.transfer!r}")
-        check_size(self.size)
 
 
 @dataclass
@@ -50,14 +32,16 @@ class ReenactResult:
     seconds: dict[str, float]
 
 
-def letterbox(frame: np.ndarray, size: int) -> np.ndarray:
-    """Fit an RGB frame into a black `size` square, keeping its aspect ratio."""
+def letterbox(frame: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """Fit an RGB frame into a black `height` x `width` box (default: square), keeping its
+    aspect ratio."""
+    width = height if width is None else width
     h, w = frame.shape[:2]
-    k = size / max(h, w)
+    k = min(height / h, width / w)
     nw, nh = max(1, round(w * k)), max(1, round(h * k))
     small = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
-    out = np.zeros((size, size, 3), np.uint8)
-    y, x = (size - nh) // 2, (size - nw) // 2
+    out = np.zeros((height, width, 3), np.uint8)
+    y, x = (height - nh) // 2, (width - nw) // 2
     out[y:y + nh, x:x + nw] = small
     return out
 
@@ -71,8 +55,9 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
         raise FileNotFoundError(f"{out_path.parent}: output directory does not exist")
     basis = default_basis()
     t0 = time.perf_counter()
-    portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis)
-    renderer = Renderer(portrait, basis, cfg.render)
+    portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis,
+                             framed=not cfg.crop)
+    output = output_renderer(Renderer(portrait, basis, cfg.render))
     seconds = {"portrait": time.perf_counter() - t0}
     tracked = track_video(driving_path, cfg.fps, basis, progress=progress)
     seconds.update(tracked.seconds)
@@ -85,10 +70,11 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
     with VideoWriter(out_path, tracked.fps, audio, AUDIO_RATE, cfg.crf) as writer:
         for i in tqdm(range(len(motion)), desc="rendering", unit="frame", disable=not progress):
             t1 = time.perf_counter()
-            frame = renderer.render(motion.pose[i], motion.dynamics[i])
+            frame = output.render(motion.pose[i], motion.dynamics[i])
             if driving is not None:
                 src = next(driving, None)
-                left = letterbox(src, cfg.size) if src is not None else np.zeros_like(frame)
+                left = (letterbox(src, *frame.shape[:2]) if src is not None
+                        else np.zeros_like(frame))
                 frame = np.concatenate([left, frame], 1)
             t2 = time.perf_counter()
             writer.write(frame)

@@ -32,8 +32,9 @@ from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
 from vasa.pipelines.calibrate import gaze_response, mouth_response
 from vasa.pipelines.config import StreamConfig
-from vasa.portrait import Portrait, load_portrait
+from vasa.portrait import Portrait, even, load_portrait
 from vasa.render import Renderer
+from vasa.render.paste import output_renderer
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
@@ -42,7 +43,8 @@ class StreamFrame:
     """One rendered frame and the audio it shows.
 
     index: frame number from the start of the stream; time: its presentation time in seconds
-    (index / 25); image: (S, S, 3) uint8 RGB; audio: (640,) float32, the 40 ms of audio that plays
+    (index / 25); image: (H, W, 3) uint8 RGB (the portrait's picture, or its square crop with
+    `StreamConfig.crop`; sides even); audio: (640,) float32, the 40 ms of audio that plays
     with it; stamp: the stamp given with the audio chunk that holds the frame's first sample (for
     example its arrival time), None where that sample was silence from push_silence or flush."""
 
@@ -60,11 +62,10 @@ class StreamSession:
                  basis: FaceBasis | None = None, config: StreamConfig | None = None) -> None:
         self.config = config or StreamConfig()
         check_controls(self.config.controls)
-        if portrait.size != self.config.size:
-            raise ValueError(f"portrait is {portrait.size} px, the stream renders "
-                             f"{self.config.size} px: load it with size={self.config.size}")
+        check_portrait(portrait, self.config)
         self.portrait, self.basis = portrait, basis or default_basis()
-        self.renderer = Renderer(portrait, self.basis)
+        self.renderer = Renderer(portrait, self.basis)  # the crop: what calibration tracks
+        self.output = output_renderer(self.renderer)  # what is streamed
         self.engine = MotionEngine(model, extractor, portrait.pose,
                                    portrait.talking_rest(self.basis), replace(self.config.controls),
                                    hop=self.config.hop, lookahead=self.config.lookahead,
@@ -159,7 +160,7 @@ class StreamSession:
             audio = self._pending[lo:lo + SAMPLES_PER_FRAME]
             if len(audio) < SAMPLES_PER_FRAME:  # the last frame of a flush: pad its audio
                 audio = np.pad(audio, (0, SAMPLES_PER_FRAME - len(audio)))
-            image = self.renderer.render(m.pose, m.dynamics)
+            image = self.output.render(m.pose, m.dynamics)
             out.append(StreamFrame(m.index, frame_time(m.index), image, audio.copy(),
                                    self._stamp_for(start)))
         if motion:  # audio of emitted frames is no longer needed
@@ -168,6 +169,18 @@ class StreamSession:
             self._pending = self._pending[done - self._pending_start:]
             self._pending_start = done
         return out
+
+
+def check_portrait(portrait: Portrait, config: StreamConfig) -> None:
+    """ValueError unless `portrait` was loaded for `config`'s framing and size."""
+    def kind(crop: bool, side: int) -> str:
+        return f"a {side} px square crop" if crop else f"a picture {side} px on its long side"
+
+    have = kind(not portrait.framed, max(portrait.output_shape))
+    want = kind(config.crop, config.size if config.crop else even(config.size))
+    if have != want:
+        raise ValueError(f"the portrait was loaded as {have}, the stream renders {want}: load "
+                         f"it with size={config.size}, framed={not config.crop}")
 
 
 def open_session(portrait: str | Path, model: str | Path = DEFAULT_MODEL,
@@ -179,8 +192,8 @@ def open_session(portrait: str | Path, model: str | Path = DEFAULT_MODEL,
     basis = default_basis()
     extractor = get_extractor()
     motion = load_model(model, extractor.spec.id, basis.version)
-    face = load_portrait(portrait, config.size, face_index, basis)
+    face = load_portrait(portrait, config.size, face_index, basis, framed=not config.crop)
     return StreamSession(motion, extractor, face, basis, config)
 
 
-__all__ = ["StreamConfig", "StreamFrame", "StreamSession", "open_session"]
+__all__ = ["StreamConfig", "StreamFrame", "StreamSession", "check_portrait", "open_session"]

@@ -87,6 +87,7 @@ class Renderer:
             self.refiner = MouthRefiner(portrait.image, portrait.landmarks,
                                         self.config.refiner_model or DEFAULT_REFINER)
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
+        self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
 
     def _vertices(self, landmarks: np.ndarray, pose: np.ndarray, src_pose: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +133,7 @@ class Renderer:
         clock("decode")
         dst, depth = self._vertices(lm, pose, p.pose)
         clock("vertices")
-        flow = self.warper.flow(dst, self.src, depth)
+        flow = self.flow = self.warper.flow(dst, self.src, depth)
         clock("flow")
         frame = remap(self.appearance.image, flow)
         clock("remap")

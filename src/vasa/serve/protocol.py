@@ -7,7 +7,8 @@ Client -> server
   binary audio: int16 little-endian mono PCM at 16 kHz, at most 1 s per message
 
 Server -> client
-  text   {"type": "ready", ...}   the session runs: frame rate, look-ahead, playout delay
+  text   {"type": "ready", ...}   the session runs: frame rate, frame width and height (the
+                                  portrait's own aspect ratio), look-ahead, playout delay
   text   {"type": "error", "code": ..., "message": ...}   a bad message; the session goes on
   text   {"type": "busy", "message": ...}   every session is taken; then close code 1013
   binary a frame (pack_frame): header, the frame's 40 ms of audio (int16), its JPEG image

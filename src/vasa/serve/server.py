@@ -123,7 +123,8 @@ class ServeParts:
     speech_wav: bytes
 
 
-def load_parts(model_path: str | os.PathLike = DEFAULT_MODEL, size: int = 512) -> ServeParts:
+def load_parts(model_path: str | os.PathLike = DEFAULT_MODEL, size: int = 512,
+               crop: bool = False) -> ServeParts:
     import soundfile
 
     from vasa.io import load_audio
@@ -132,7 +133,7 @@ def load_parts(model_path: str | os.PathLike = DEFAULT_MODEL, size: int = 512) -
     basis = default_basis()
     extractor = get_extractor()
     model = load_model(model_path, extractor.spec.id, basis.version)
-    portrait = load_portrait(ASSETS / "astronaut.jpg", size, None, basis)
+    portrait = load_portrait(ASSETS / "astronaut.jpg", size, None, basis, framed=not crop)
     buf = io.BytesIO()
     soundfile.write(buf, load_audio(ASSETS / "obama_address_8s.mp4", SAMPLE_RATE), SAMPLE_RATE,
                     format="WAV", subtype="PCM_16")
@@ -273,7 +274,7 @@ class Server:
 
     def _encode_portrait(self, data: bytes) -> Portrait:
         return make_portrait(decode_image(data), "upload", self.cfg.stream.size, None,
-                             self.parts.basis)
+                             self.parts.basis, framed=not self.cfg.stream.crop)
 
     async def _shutdown(self, app: web.Application) -> None:
         for ws in list(self.sockets):
@@ -390,9 +391,11 @@ class Server:
 
         live = LiveStream(session, self.cfg.live, runner, self._encode)
         s = self.cfg.stream
+        height, width = session.portrait.output_shape
         await ws.send_json({
             "type": "ready", "session": sid, "protocol": PROTOCOL_VERSION, "fps": FPS,
-            "sample_rate": SAMPLE_RATE, "size": s.size, "hop": s.hop, "lookahead": s.lookahead,
+            "sample_rate": SAMPLE_RATE, "size": s.size, "width": width, "height": height,
+            "hop": s.hop, "lookahead": s.lookahead,
             "steps": session.controls.steps, "latency_s": session.latency_s,
             "playout_delay_s": self.cfg.playout_delay_s, "max_ahead_s": self.cfg.live.max_ahead_s})
         notices: list[dict] = []
@@ -509,7 +512,7 @@ def run_server(cfg: ServeConfig, model_path: str | os.PathLike = DEFAULT_MODEL) 
 
     torch.set_num_threads(1)  # tiny networks: one thread per worker is fastest (README)
     check_serve_config(cfg)
-    parts = load_parts(model_path, cfg.stream.size)
+    parts = load_parts(model_path, cfg.stream.size, cfg.stream.crop)
     warm_up(parts, cfg.stream)
 
     def ready(url: str) -> None:

@@ -136,6 +136,11 @@
   function onText(msg) {
     if (msg.type === "ready") {
       info = msg;
+      // Frames have the portrait's own aspect ratio: the canvas takes their size and shape.
+      canvas.width = msg.width;
+      canvas.height = msg.height;
+      canvas.style.aspectRatio = `${msg.width} / ${msg.height}`;
+      canvas.style.width = msg.width >= msg.height ? "512px" : `${Math.round(512 * msg.width / msg.height)}px`;
       stats.state = "running";
       status(`Live: ${msg.fps} frames/s, ${Math.round(msg.latency_s * 1000)} ms of audio ` +
              `look-ahead, ${msg.steps} sampler steps.`);

@@ -1,0 +1,134 @@
+"""Paste back: the animated crop returned into the portrait's own picture (issue 13).
+
+The renderer animates an aligned square crop of the face. The output a user expects is the
+picture they gave, so, as LivePortrait's "paste back" does, each rendered crop is put back
+where it was cut from (the inverse of `Framing.to_crop`) and blended into the still picture
+through a soft weight that is 1 over the head and falls to 0 before the crop's edge. The
+renderer pins the crop's border (its border anchors never move), so the crop meets the still
+picture without a seam.
+
+What is pasted never comes from outside the picture. Where the crop reaches past the picture's
+edge it holds a mirror of it (`portrait.cut_crop`): the renderer may warp some of that into
+view when the head moves, so each frame's weight also follows the renderer's source map
+(`Renderer.flow`): a rendered pixel whose source lies outside the picture (or the crop), or
+within MARGIN_PX of its edge, gets weight 0 and the still picture shows instead.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vasa.portrait import Framing
+from vasa.render.renderer import Renderer
+from vasa.timing import StageClock
+
+FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to 1
+# Weight 0 this close to a crop pixel that is not the picture's (outside it, or outside the crop
+# itself, where the renderer replicates the edge): the crop's cubic resampling (2 px) and the
+# renderer's bilinear sampling (1 px) would reach it. The still picture shows there instead.
+MARGIN_PX = 3
+
+
+class PasteBack:
+    """Blends rendered crops (S, S, 3) into `framing.picture` (H, W, 3).
+
+    roi: the picture's rows and columns the crop covers; everything outside it is the picture.
+    ramp: (S, S) float32, 0 within MARGIN_PX of any crop pixel that is not the picture's (past
+    the picture's edge or the crop's own), rising to 1 over FEATHER of the side. A rendered
+    pixel's weight is the ramp at the pixel (the paste fades out before the crop's edge and
+    the picture's) times the ramp at its source (nothing from outside the picture is shown)."""
+
+    def __init__(self, framing: Framing, size: int) -> None:
+        if framing.picture is None:
+            raise ValueError("the portrait was loaded as a crop (framed=False): nothing to paste "
+                             "into; load it with framed=True")
+        self.picture = framing.picture
+        self.size = size
+        h, w = framing.shape
+        m = framing.to_crop
+        # The crop's pixel centres in the picture: their bounding box, clipped, is the ROI.
+        inv = cv2.invertAffineTransform(m)
+        corners = inv @ np.array([[0, 0, 1], [size - 1, 0, 1], [0, size - 1, 1],
+                                  [size - 1, size - 1, 1]], np.float64).T  # (2, 4)
+        x0, y0 = (max(0, int(np.floor(v))) for v in corners.min(1))
+        x1 = min(w, int(np.ceil(corners[0].max())) + 1)
+        y1 = min(h, int(np.ceil(corners[1].max())) + 1)
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError("the crop does not overlap its picture")
+        self.roi = (slice(y0, y1), slice(x0, x1))
+        self.roi_to_crop = m.copy()  # ROI pixel -> crop pixel
+        self.roi_to_crop[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+        lin, t = self.roi_to_crop[:, :2], self.roi_to_crop[:, 2]
+        # A whole-pixel shift (an upright face at the picture's scale): slicing, no resampling.
+        self.shift = (tuple(int(v) for v in t) if np.array_equal(lin, np.eye(2))
+                      and np.array_equal(t, np.round(t)) else None)
+        inside = cv2.warpAffine(np.ones((h, w), np.uint8), m, (size, size),
+                                flags=cv2.INTER_NEAREST, borderValue=0)
+        # Distance (px) to the nearest pixel that is not the picture's, the crop's surround
+        # included (a ring of zeros around it).
+        dist = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        r = np.clip((dist - MARGIN_PX) / max(FEATHER * size, 1.0), 0.0, 1.0)
+        self.ramp = (r * r * (3 - 2 * r)).astype(np.float32)  # smoothstep: no kink to see
+        self.rest = self.ramp * self.ramp
+
+    def weights(self, flow: np.ndarray | None = None) -> np.ndarray:
+        """(S, S) float32 paste weight of a frame rendered through `flow` (S, S, 2), the
+        renderer's source map (None: at rest, where every pixel is its own source)."""
+        if flow is None:
+            return self.rest
+        return self.ramp * cv2.remap(self.ramp, flow, None, cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def to_picture(self, crop_values: np.ndarray, border: int = cv2.BORDER_CONSTANT
+                   ) -> np.ndarray:
+        """Per-crop-pixel values (S, S[, C]) moved onto the ROI: a slice for a whole-pixel
+        shift, else bilinear through the inverse crop affine."""
+        ys, xs = self.roi
+        if self.shift is not None:
+            dx, dy = self.shift
+            return crop_values[dy:dy + ys.stop - ys.start, dx:dx + xs.stop - xs.start]
+        return cv2.warpAffine(crop_values, self.roi_to_crop, (xs.stop - xs.start,
+                                                              ys.stop - ys.start),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border)
+
+    def __call__(self, crop: np.ndarray, flow: np.ndarray | None = None) -> np.ndarray:
+        """The picture (H, W, 3) uint8 with `crop` (S, S, 3), rendered through `flow`, pasted."""
+        w = self.to_picture(self.weights(flow))
+        out = self.picture.copy()
+        ys, xs = self.roi
+        out[ys, xs] = cv2.blendLinear(self.to_picture(crop, cv2.BORDER_REPLICATE), out[ys, xs],
+                                      w, 1.0 - w)
+        return out
+
+class PictureRenderer:
+    """A `Renderer` whose frames are the portrait's picture (H, W, 3), the animated crop
+    pasted back. render(pose, dynamics) as `Renderer.render`; timings gain a "paste" stage."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        portrait = renderer.portrait
+        if not portrait.framed:
+            raise ValueError("PictureRenderer needs a portrait loaded with framed=True")
+        self.renderer = renderer
+        self.paste = PasteBack(portrait.framing, renderer.size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.paste.picture.shape[:2]
+
+    def render(self, pose: np.ndarray, dynamics: np.ndarray,
+               timings: dict[str, float] | None = None) -> np.ndarray:
+        crop = self.renderer.render(pose, dynamics, timings)
+        clock = StageClock(timings)
+        frame = self.paste(crop, self.renderer.flow)
+        clock("paste")
+        return frame
+
+
+def output_renderer(renderer: Renderer) -> Renderer | PictureRenderer:
+    """What the pipelines write for `renderer`'s portrait: its picture when it was loaded
+    framed, else the crop itself."""
+    return PictureRenderer(renderer) if renderer.portrait.framed else renderer
+
+
+__all__ = ["PasteBack", "PictureRenderer", "output_renderer"]
