@@ -25,6 +25,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 from vasa.io import load_audio
 from vasa.motion.controls import Controls
 from vasa.pipelines.generate import GenerateConfig, generate
+from vasa.render import RenderConfig
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
 TARGET = 45.0
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--portrait", type=Path, default=ASSETS / "astronaut.jpg",
                     help="portrait image (the bundled astronaut)")
     ap.add_argument("--model", default=None, help="motion model file (default: bundled)")
+    ap.add_argument("--no-refiner", dest="refiner", action="store_false",
+                    help="paint the mouth instead of the learned refiner")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     args = ap.parse_args()
     speech = load_audio(ASSETS / "obama_address_8s.mp4")
@@ -48,7 +51,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         sf.write(wav, audio, 16000)
-        cfg = GenerateConfig(size=args.size, crop=args.crop, controls=Controls(steps=args.steps))
+        cfg = GenerateConfig(size=args.size, crop=args.crop, controls=Controls(steps=args.steps),
+                             render=RenderConfig(refiner=args.refiner))
         if args.model:
             cfg.model = args.model
         t0 = time.perf_counter()
@@ -56,6 +60,7 @@ def main() -> None:
         wall = time.perf_counter() - t0
     frames = result.frames
     framing = f"{args.size}x{args.size} crop" if args.crop else f"{args.size} px picture"
+    framing += ", refiner" if args.refiner else ", painted mouth"
     print(f"### vasa generate: {args.portrait.name}, {args.seconds:g} s of speech, {frames} "
           f"frames, {framing}, {args.steps} steps ({os.cpu_count()} CPUs)\n")
     print("| stage | seconds | ms/frame | share |\n|---|---:|---:|---:|")
