@@ -1,9 +1,13 @@
 """Piecewise-affine backward warp of an image by a triangle mesh, fast on a CPU.
 
 For every output pixel we need the source pixel it shows. The target mesh is rasterised into a
-triangle-index map at a reduced resolution (triangles drawn far to near, so the nearer surface
-wins where a turned head folds the mesh); each pixel's source position is its triangle's affine
-map applied to it. The map is continuous across triangle edges, so bilinear upsampling to full
+triangle-index map at a reduced resolution; each pixel's source position is its triangle's affine
+map applied to it. The mesh is a 3D surface (mesh.py): where the head turns, part of it faces
+away from the camera (its screen winding reverses) and nearer surface covers it. Triangles
+facing away are drawn first, beneath all others, so they never show their source mirrored (a
+mesh whose source is unfolded and whose border is fixed leaves no pixel to them: every point
+inside the border is covered by one more triangle facing the camera than facing away); those
+facing the camera are drawn far to near, so the nearer surface wins where they overlap. The map is continuous across triangle edges, so bilinear upsampling to full
 size is nearly exact; one cv2.remap then samples the source image.
 """
 
@@ -11,6 +15,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from vasa.render.mesh import signed_areas
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
@@ -60,7 +66,9 @@ class MeshWarper:
         """
         ids = self._ids
         ids.fill(0)
-        order = np.argsort(-depth[self.tris].mean(1), kind="stable")  # far first
+        facing = signed_areas(dst, self.tris) > 0
+        far_first = np.argsort(-depth[self.tris].mean(1), kind="stable")
+        order = np.concatenate([np.flatnonzero(~facing), far_first[facing[far_first]]])
         pts = np.round(dst[self.tris] * self.scale * (1 << SHIFT)).astype(np.int32)  # (M, 3, 2)
         fill = cv2.fillConvexPoly
         for t in order:
