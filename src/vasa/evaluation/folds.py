@@ -3,23 +3,27 @@
 The renderer is a backward warp through a triangle mesh: each target triangle shows its source
 triangle's pixels through one affine map. A triangle whose corners change their winding between
 the source (the portrait) and the target frame shows its source mirrored; one squeezed to no
-area stretches its neighbours. Either is a fold, unless the triangle is legitimately hidden:
+area is a crease that its neighbours stretch around. Either is a fold, unless it is hidden:
 
   flipped   - the target signed area has the opposite sign to the source's, or keeps under
-              COLLAPSE of the source's area (collapsed). Triangles without an orientation in the
-              source (under MIN_SOURCE_AREA px^2) and the openings (every corner on one eye
-              contour or on the inner-lip contour: eyes and mouth are painted over by the
-              renderer's own synthesis) are not counted.
-  hidden    - a flipped triangle behind the surface: at every full-resolution pixel centre
-              strictly inside it, a triangle that is not flipped covers the pixel and is nearer
-              (or as near, within DEPTH_TOL px) at that pixel, by per-pixel depth interpolated
-              over the target triangles (a z-buffer). A turned head's far cheek folds behind the
-              nose exactly like this; a neck ring crossing the jaw in front of it does not.
-  fold      - flipped and not hidden: what a viewer can see turned over, collapsed to a line,
-              or through a hole. A triangle too thin to contain a pixel centre is hidden.
+              COLLAPSE of the source's area (collapsed). Not counted: triangles without an
+              orientation in the source (under MIN_SOURCE_AREA px^2) and the openings (every
+              corner on one eye contour or on the inner-lip contour: eyes and mouth close to
+              nothing, and the renderer paints them over).
+  exposed   - a pixel of a flipped triangle where no unflipped triangle is nearer: by per-pixel
+              depth interpolated over the target triangles (a z-buffer at the frame's
+              resolution), it is in front, or nothing else is there at all (a hole). Only pixel
+              centres more than FRINGE_PX inside the triangle's edges are looked at: along a
+              silhouette a turned-over triangle's edge may lie a fraction of a pixel outside
+              the surface in front of it, below what the renderer resolves (its triangle map
+              is 0.4x the frame).
+  hidden    - a flipped triangle with no exposed pixel: behind the surface, the way a turned
+              head's far cheek goes behind the nose and a lowered chin in front of the neck.
+  fold      - a flipped triangle that is not hidden: what a viewer can see turned over,
+              squeezed to a line, or through a hole.
 
-Depth is the renderer's: larger = farther from the camera, in pixels (the landmarks' z scale).
-The count judges the geometry a renderer builds (vertices, depths), not how it rasterises it.
+Depth is the renderer's: larger = farther from the camera, in pixels. The count judges the
+geometry a renderer builds (vertex positions and depths), not how it rasterises it.
 """
 
 from __future__ import annotations
@@ -33,20 +37,21 @@ from vasa.render.mesh import signed_areas
 COLLAPSE = 0.02  # target/source area ratio under which a triangle counts as collapsed
 MIN_SOURCE_AREA = 0.5  # px^2: a source triangle smaller than this has no orientation to keep
 DEPTH_TOL = 0.5  # px: a front triangle this little behind a flipped one still hides it (ties)
-_EPS = 1e-9
+FRINGE_PX = 1.0  # pixels this close to a flipped triangle's edge are not looked at
 
 
 @dataclass
 class FoldCount:
-    """One frame. flipped: triangles turned over or collapsed; hidden: of those, the ones behind
-    unflipped surface everywhere; folds: flipped - hidden (what can be seen)."""
+    """One frame. flipped: triangles turned over or collapsed; folds: of those, the ones with
+    exposed pixels; exposed_px: their exposed pixels, summed."""
 
     flipped: int
-    hidden: int
+    folds: int
+    exposed_px: int
 
     @property
-    def folds(self) -> int:
-        return self.flipped - self.hidden
+    def hidden(self) -> int:
+        return self.flipped - self.folds
 
 
 def flipped_triangles(src: np.ndarray, dst: np.ndarray, tris: np.ndarray,
@@ -60,58 +65,57 @@ def flipped_triangles(src: np.ndarray, dst: np.ndarray, tris: np.ndarray,
     return out if skip is None else out & ~skip
 
 
-def _raster(corners: np.ndarray, size: int, strict: bool
+def _raster(corners: np.ndarray, size: int, inset: float
             ) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
-    """Pixel centres of a (3, 3) triangle (x, y, depth) in a size x size frame: (rows, cols,
-    inside (h, w) bool, depth (h, w)). strict: interior only; else edges count too (so that
-    adjacent triangles leave no crack)."""
+    """Pixel centres of a triangle `corners` (3, 3) = (x, y, depth) rows in a size x size frame,
+    as (rows, cols, inside (h, w) bool, depth (h, w)). inset: pixels a centre must lie inside
+    every edge (negative: that far outside still counts, so adjacent triangles leave no
+    crack). Either winding."""
     lo = np.maximum(np.floor(corners[:, :2].min(0) - 0.5), 0).astype(int)
     hi = np.minimum(np.ceil(corners[:, :2].max(0) - 0.5), size - 1).astype(int)
-    if np.any(hi < lo):
-        return None
-    xs = np.arange(lo[0], hi[0] + 1) + 0.5
-    ys = np.arange(lo[1], hi[1] + 1) + 0.5
-    px, py = np.meshgrid(xs, ys)
     (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = corners
     det = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-    if abs(det) < _EPS:
+    if np.any(hi < lo) or abs(det) < 1e-9:
         return None
+    px, py = np.meshgrid(np.arange(lo[0], hi[0] + 1) + 0.5, np.arange(lo[1], hi[1] + 1) + 0.5)
     b1 = ((px - x0) * (y2 - y0) - (x2 - x0) * (py - y0)) / det
     b2 = ((x1 - x0) * (py - y0) - (px - x0) * (y1 - y0)) / det
     b0 = 1 - b1 - b2
-    edge = 1e-6 if strict else -1e-6  # barycentric margin: strictly inside, or edges too
-    inside = (b0 > edge) & (b1 > edge) & (b2 > edge)
+    # A barycentric coordinate times its corner's height is the distance to the opposite edge.
+    edges = corners[[1, 2, 0], :2] - corners[[2, 0, 1], :2]
+    height = abs(det) / np.maximum(np.hypot(edges[:, 0], edges[:, 1]), 1e-12)  # (3,)
+    inside = ((b0 * height[0] > inset) & (b1 * height[1] > inset) & (b2 * height[2] > inset))
     depth = b0 * z0 + b1 * z1 + b2 * z2
     return slice(lo[1], hi[1] + 1), slice(lo[0], hi[0] + 1), inside, depth
 
 
-def hidden_triangles(dst: np.ndarray, depth: np.ndarray, tris: np.ndarray, flipped: np.ndarray,
-                     size: int) -> np.ndarray:
-    """(M,) bool: flipped triangles covered everywhere by nearer unflipped ones (z-buffer at
-    full resolution, `size` x `size` pixels). dst: (V, 2) target pixels; depth: (V,)."""
+def exposed_pixels(dst: np.ndarray, depth: np.ndarray, tris: np.ndarray, flipped: np.ndarray,
+                   size: int) -> np.ndarray:
+    """(M,) exposed pixels of each flipped triangle (0 for the rest): z-buffer of the
+    unflipped triangles at `size` x `size`. dst: (V, 2) target pixels; depth: (V,)."""
     corners = np.concatenate([dst[:, :2], depth[:, None]], 1)[tris]  # (M, 3, 3)
     front = np.full((size, size), np.inf)
     for t in np.flatnonzero(~flipped):
-        r = _raster(corners[t], size, strict=False)
+        r = _raster(corners[t], size, inset=-1e-6)
         if r is not None:
             rows, cols, inside, z = r
             view = front[rows, cols]
             np.minimum(view, np.where(inside, z, np.inf), out=view)
-    out = np.zeros(len(tris), bool)
+    out = np.zeros(len(tris), np.int64)
     for t in np.flatnonzero(flipped):
-        r = _raster(corners[t], size, strict=True)
-        if r is None:
-            out[t] = True  # no pixel centre inside: nothing to see
-            continue
-        rows, cols, inside, z = r
-        out[t] = bool(np.all(front[rows, cols][inside] <= z[inside] + DEPTH_TOL))
+        r = _raster(corners[t], size, inset=FRINGE_PX)
+        if r is not None:
+            rows, cols, inside, z = r
+            out[t] = np.count_nonzero(inside & ~(front[rows, cols] <= z + DEPTH_TOL))
     return out
 
 
 def count_folds(src: np.ndarray, dst: np.ndarray, depth: np.ndarray, tris: np.ndarray,
                 size: int, skip: np.ndarray | None = None) -> FoldCount:
     """Folds of one frame: source vertices `src` (V, 2), target vertices `dst` (V, 2) with
-    `depth` (V,) (larger = farther), triangles `tris` (M, 3), frame side `size` px."""
+    `depth` (V,) (larger = farther), triangles `tris` (M, 3), frame side `size` px; skip: (M,)
+    triangles not counted (`vasa.render.mesh.opening_triangles`)."""
     flipped = flipped_triangles(src, dst, tris, skip)
-    hidden = hidden_triangles(dst, depth, tris, flipped, size) & flipped
-    return FoldCount(flipped=int(flipped.sum()), hidden=int(hidden.sum()))
+    exposed = exposed_pixels(dst, depth, tris, flipped, size)
+    return FoldCount(flipped=int(flipped.sum()), folds=int(np.count_nonzero(exposed)),
+                     exposed_px=int(exposed.sum()))
