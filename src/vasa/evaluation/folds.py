@@ -65,48 +65,48 @@ def flipped_triangles(src: np.ndarray, dst: np.ndarray, tris: np.ndarray,
     return out if skip is None else out & ~skip
 
 
-def _raster(corners: np.ndarray, size: int, inset: float
-            ) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
-    """Pixel centres of a triangle `corners` (3, 3) = (x, y, depth) rows in a size x size frame,
-    as (rows, cols, inside (h, w) bool, depth (h, w)). inset: pixels a centre must lie inside
-    every edge (negative: that far outside still counts, so adjacent triangles leave no
-    crack). Either winding."""
-    lo = np.maximum(np.floor(corners[:, :2].min(0) - 0.5), 0).astype(int)
-    hi = np.minimum(np.ceil(corners[:, :2].max(0) - 0.5), size - 1).astype(int)
-    (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = corners
-    det = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-    if np.any(hi < lo) or abs(det) < 1e-9:
-        return None
-    px, py = np.meshgrid(np.arange(lo[0], hi[0] + 1) + 0.5, np.arange(lo[1], hi[1] + 1) + 0.5)
-    b1 = ((px - x0) * (y2 - y0) - (x2 - x0) * (py - y0)) / det
-    b2 = ((x1 - x0) * (py - y0) - (px - x0) * (y1 - y0)) / det
+def _barycentric(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray, inset: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Which pixel centres of the grid xs x ys lie in each triangle `corners` (n, 3, 3) =
+    (x, y, depth) rows, and its depth there: (inside (n, h, w) bool, depth (n, h, w)). inset:
+    pixels a centre must lie inside every edge (negative: that far outside still counts, so
+    that adjacent triangles leave no crack). Either winding; degenerate triangles hold none."""
+    x, y, z = (corners[:, :, i, None, None] for i in range(3))  # (n, 3, 1, 1) each
+    det = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+    ok = np.abs(det) > 1e-9
+    det = np.where(ok, det, 1.0)
+    px, py = xs[None, None, :] + 0.5, ys[None, :, None] + 0.5
+    b1 = ((px - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (py - y[:, 0])) / det
+    b2 = ((x[:, 1] - x[:, 0]) * (py - y[:, 0]) - (px - x[:, 0]) * (y[:, 1] - y[:, 0])) / det
     b0 = 1 - b1 - b2
     # A barycentric coordinate times its corner's height is the distance to the opposite edge.
-    edges = corners[[1, 2, 0], :2] - corners[[2, 0, 1], :2]
-    height = abs(det) / np.maximum(np.hypot(edges[:, 0], edges[:, 1]), 1e-12)  # (3,)
-    inside = ((b0 * height[0] > inset) & (b1 * height[1] > inset) & (b2 * height[2] > inset))
-    depth = b0 * z0 + b1 * z1 + b2 * z2
-    return slice(lo[1], hi[1] + 1), slice(lo[0], hi[0] + 1), inside, depth
+    edges = corners[:, [1, 2, 0], :2] - corners[:, [2, 0, 1], :2]  # edge opposite each corner
+    length = np.maximum(np.hypot(edges[..., 0], edges[..., 1]), 1e-12)  # (n, 3)
+    height = np.abs(det)[:, None] / length[..., None, None]  # (n, 3, 1, 1)
+    inside = ok & (b0 * height[:, 0] > inset) & (b1 * height[:, 1] > inset) & \
+        (b2 * height[:, 2] > inset)
+    return inside, b0 * z[:, 0] + b1 * z[:, 1] + b2 * z[:, 2]
 
 
 def exposed_pixels(dst: np.ndarray, depth: np.ndarray, tris: np.ndarray, flipped: np.ndarray,
                    size: int) -> np.ndarray:
-    """(M,) exposed pixels of each flipped triangle (0 for the rest): z-buffer of the
-    unflipped triangles at `size` x `size`. dst: (V, 2) target pixels; depth: (V,)."""
+    """(M,) exposed pixels of each flipped triangle (0 for the rest), by a z-buffer of the
+    unflipped triangles over its pixels, in a `size` x `size` frame. dst: (V, 2) target
+    pixels; depth: (V,)."""
     corners = np.concatenate([dst[:, :2], depth[:, None]], 1)[tris]  # (M, 3, 3)
-    front = np.full((size, size), np.inf)
-    for t in np.flatnonzero(~flipped):
-        r = _raster(corners[t], size, inset=-1e-6)
-        if r is not None:
-            rows, cols, inside, z = r
-            view = front[rows, cols]
-            np.minimum(view, np.where(inside, z, np.inf), out=view)
+    lo = np.clip(np.floor(corners[:, :, :2].min(1) - 0.5), 0, size - 1).astype(int)  # (M, 2)
+    hi = np.clip(np.ceil(corners[:, :, :2].max(1) - 0.5), 0, size - 1).astype(int)
+    front = np.flatnonzero(~flipped)
     out = np.zeros(len(tris), np.int64)
     for t in np.flatnonzero(flipped):
-        r = _raster(corners[t], size, inset=FRINGE_PX)
-        if r is not None:
-            rows, cols, inside, z = r
-            out[t] = np.count_nonzero(inside & ~(front[rows, cols] <= z + DEPTH_TOL))
+        xs, ys = np.arange(lo[t, 0], hi[t, 0] + 1), np.arange(lo[t, 1], hi[t, 1] + 1)
+        own, own_z = _barycentric(corners[t:t + 1], xs, ys, FRINGE_PX)
+        if not own.any():
+            continue
+        near = front[np.all((lo[front] <= hi[t]) & (hi[front] >= lo[t]), 1)]
+        cover, cover_z = _barycentric(corners[near], xs, ys, -1e-6)
+        nearest = np.where(cover, cover_z, np.inf).min(0, initial=np.inf)  # (h, w)
+        out[t] = np.count_nonzero(own[0] & ~(nearest <= own_z[0] + DEPTH_TOL))
     return out
 
 

@@ -153,6 +153,15 @@ class Renderer:
         depth[neck] += landmarks[jaw, 2] - self._rest[jaw, 2]
         return xy, depth
 
+    def mesh_frame(self, pose: np.ndarray, dynamics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The mesh `render` warps through for pose (6,) and dynamics (D,): (V, 2) vertex
+        positions and (V,) depths, against `src` and `tris` (for evaluation.folds)."""
+        pose = np.asarray(pose, np.float64).reshape(-1)
+        p = self.portrait
+        canonical = decode_canonical(p.canonical, p.dynamics,
+                                     np.asarray(dynamics, np.float64).reshape(-1), self.basis)
+        return self._vertices(placer(pose, self.size)(canonical), pose)
+
     def render(self, pose: np.ndarray, dynamics: np.ndarray,
                timings: dict[str, float] | None = None) -> np.ndarray:
         """One frame (S, S, 3) uint8 for pose (6,) and dynamics (D,).
