@@ -60,6 +60,13 @@ def _mesh_frame(renderer, pose: np.ndarray, dynamics: np.ndarray) -> tuple[np.nd
     return renderer._vertices(lm, pose, p.pose)
 
 
+def _drawn(renderer, dst: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """(M,) pixels each triangle holds in the renderer's own triangle map (0.4x the frame)."""
+    renderer.warper.flow(dst, renderer.src, depth)
+    ids = renderer.warper._ids  # the map the flow was just computed from, in both versions
+    return np.bincount(ids.ravel(), minlength=len(renderer.tris))
+
+
 def dump(out: Path, paths: list[str], motion: Path, reenacted: list[str], size: int) -> None:
     """Worker: write every case's meshes to `out` (.npz), with whatever `vasa` is importable."""
     from vasa.latent.motion import MotionLatents
@@ -91,6 +98,7 @@ def dump(out: Path, paths: list[str], motion: Path, reenacted: list[str], size: 
             frames = [_mesh_frame(renderer, q, d) for q, d in zip(poses, dyns)]
             arrays[f"{name}/{key}/dst"] = np.stack([f[0][:, :2] for f in frames])
             arrays[f"{name}/{key}/depth"] = np.stack([f[1] for f in frames])
+            arrays[f"{name}/{key}/drawn"] = np.stack([_drawn(renderer, *f) for f in frames])
     np.savez_compressed(out, **arrays, size=np.array(size))
 
 
@@ -105,7 +113,7 @@ def export_src(ref: str, dest: Path) -> Path:
 
 def count(meshes: Path) -> dict[str, dict[str, list[dict[str, int]]]]:
     """Per portrait, per case, per frame: flipped, folds, exposed_px."""
-    from vasa.evaluation.folds import count_folds
+    from vasa.evaluation.folds import count_folds, flipped_triangles
     from vasa.render.mesh import opening_triangles
 
     data = np.load(meshes)
@@ -118,50 +126,63 @@ def count(meshes: Path) -> dict[str, dict[str, list[dict[str, int]]]]:
         src, tris = data[f"{name}/src"], data[f"{name}/tris"]
         skip = opening_triangles(tris, data[f"{name}/landmark_of"])
         frames = []
-        for dst, depth in zip(data[key], data[f"{name}/{case}/depth"]):
+        for dst, depth, drawn in zip(data[key], data[f"{name}/{case}/depth"],
+                                     data[f"{name}/{case}/drawn"]):
             c = count_folds(src, dst, depth, tris, size, skip)
-            frames.append({"flipped": c.flipped, "folds": c.folds, "exposed_px": c.exposed_px})
+            shown = flipped_triangles(src, dst, tris, skip) & (drawn > 0)
+            frames.append({"flipped": c.flipped, "folds": c.folds, "exposed_px": c.exposed_px,
+                           "drawn": int(shown.sum())})
         out.setdefault(name, {})[case] = frames
     return out
 
 
-def _sweep_cell(frames: list[dict[str, int]]) -> str:
-    folds = [f["folds"] for f in frames]
-    return f"{sum(x > 0 for x in folds)}/{len(folds)}, max {max(folds)}"
+def _frames_most(frames: list[dict[str, int]], key: str) -> str:
+    values = [f[key] for f in frames]
+    return f"{sum(v > 0 for v in values)}/{len(values)}, {max(values)}"
+
+
+def _pair(before: dict, after: dict, name: str, case: str, cell) -> str:
+    b = before.get(name, {}).get(case)
+    return f"{cell(b) if b else 'n/a'} -> {cell(after[name][case])}"
 
 
 def table(before: dict, after: dict) -> str:
-    """Markdown: sweeps per portrait, then reenactments."""
-    lines = [("| portrait | yaw -25..25: frames with folds, most (before -> after) | "
-             "pitch -15..15 (before -> after) | flipped incl. hidden, yaw sweep max |"),
-             "|---|---|---|---|"]
-    totals = {"before": 0, "after": 0, "frames": 0}
+    """Markdown: sweeps per portrait, then reenactments. Cells are 'before -> after'."""
+    lines = [("Sweeps: frames with a fold / frames, most folds in one frame. folds: visible in "
+             "the geometry's z-buffer; drawn: turned-over or collapsed triangles holding pixels "
+             "of the renderer's own triangle map."), "",
+             "| portrait | yaw folds | yaw drawn | pitch folds | pitch drawn | flipped (max) |",
+             "|---|---|---|---|---|---|"]
+    totals = dict.fromkeys(("folds_b", "folds_a", "drawn_b", "drawn_a", "frames"), 0)
     for name in sorted(after):
-        b, a = before.get(name, {}), after[name]
-        cells = [f"{_sweep_cell(b[c]) if c in b else 'n/a'} -> {_sweep_cell(a[c])}"
-                 for c in ("yaw", "pitch")]
-        flips = (f"{max(f['flipped'] for f in b['yaw']) if 'yaw' in b else 'n/a'} -> "
-                 f"{max(f['flipped'] for f in a['yaw'])}")
-        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {flips} |")
-        for c in ("yaw", "pitch"):
-            totals["after"] += sum(f["folds"] > 0 for f in a[c])
-            totals["before"] += sum(f["folds"] > 0 for f in b.get(c, []))
-            totals["frames"] += len(a[c])
-    lines.append(f"| all | frames with a fold: {totals['before']}/{totals['frames']} -> "
-                 f"{totals['after']}/{totals['frames']} | | |")
-    lines += ["", ("| reenacted portrait | frames with folds (before -> after) | median folds "
-              "per frame | most | flipped incl. hidden, median |"), "|---|---|---|---|---|"]
+        cells = [_pair(before, after, name, case, lambda f, k=key: _frames_most(f, k))
+                 for case in ("yaw", "pitch") for key in ("folds", "drawn")]
+        flips = _pair(before, after, name, "yaw",
+                      lambda f: str(max(x["flipped"] for x in f)))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {flips} |")
+        for case in ("yaw", "pitch"):
+            totals["frames"] += len(after[name][case])
+            for key in ("folds", "drawn"):
+                for label, counts in (("b", before), ("a", after)):
+                    frames = counts.get(name, {}).get(case, [])
+                    totals[f"{key}_{label}"] += sum(f[key] > 0 for f in frames)
+    n = totals["frames"]
+    lines.append(f"| all, frames with any | {totals['folds_b']}/{n} -> {totals['folds_a']}/{n} "
+                 f"| {totals['drawn_b']}/{n} -> {totals['drawn_a']}/{n} | | | |")
+    lines += ["", "Reenactment: frames with a fold / frames; median and most per frame.", "",
+              ("| portrait | fold frames | median | most | drawn frames | drawn most | "
+              "flipped (median) |"), "|---|---|---|---|---|---|---|"]
     for name in sorted(after):
         if "reenact" not in after[name]:
             continue
-        row = []
-        for stat in (lambda f: f"{sum(x['folds'] > 0 for x in f)}/{len(f)}",
-                     lambda f: f"{np.median([x['folds'] for x in f]):g}",
-                     lambda f: f"{max(x['folds'] for x in f)}",
-                     lambda f: f"{np.median([x['flipped'] for x in f]):g}"):
-            b = before.get(name, {}).get("reenact")
-            row.append(f"{stat(b) if b else 'n/a'} -> {stat(after[name]['reenact'])}")
-        lines.append(f"| {name} | " + " | ".join(row) + " |")
+        stats = (lambda f: f"{sum(x['folds'] > 0 for x in f)}/{len(f)}",
+                 lambda f: f"{np.median([x['folds'] for x in f]):g}",
+                 lambda f: f"{max(x['folds'] for x in f)}",
+                 lambda f: f"{sum(x['drawn'] > 0 for x in f)}/{len(f)}",
+                 lambda f: f"{max(x['drawn'] for x in f)}",
+                 lambda f: f"{np.median([x['flipped'] for x in f]):g}")
+        lines.append(f"| {name} | " + " | ".join(_pair(before, after, name, "reenact", st)
+                                                 for st in stats) + " |")
     return "\n".join(lines)
 
 

@@ -32,9 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vasa.render.mesh import signed_areas
+from vasa.render.mesh import COLLAPSE, signed_areas
 
-COLLAPSE = 0.02  # target/source area ratio under which a triangle counts as collapsed
 MIN_SOURCE_AREA = 0.5  # px^2: a source triangle smaller than this has no orientation to keep
 DEPTH_TOL = 0.5  # px: a front triangle this little behind a flipped one still hides it (ties)
 FRINGE_PX = 1.0  # pixels this close to a flipped triangle's edge are not looked at

@@ -40,6 +40,7 @@ BLEND_FOLLOW = 0.35  # the background bends smoothly instead of with one kink pe
 NECK_RING_SCALE = 1.25
 NECK_DEPTH = 0.8  # the throat lies this far behind the jaw line: the chin passes in front of it
 NECK_FOLLOW = 0.5  # share of its jaw point's motion a neck anchor follows (the rest: shoulders)
+NECK_TIE = 3  # neck anchors this many from an end of the jaw move with the head ring's end
 FIXED_RING_SCALE = 2.1
 JAW_Y = 0.55  # canonical y below which oval points count as jaw (their ring is neck, not hair)
 NUM_BORDER = 16
@@ -51,12 +52,17 @@ class MeshLayout:
     jaw: rows of `face` holding the oval above / below the jaw line, in oval order (U,), (J,);
     fixed_from: rows of `face` the fixed ring is drawn from (K,). The head rings come from
     `upper` (2U anchors, inner ring first), the blend ring from every second of them, the neck
-    ring from `jaw`."""
+    ring from `jaw`. neck_side: (J,) the outer head-ring anchor (row within the head rings)
+    next to each neck anchor's end of the jaw; neck_tie: (J,) how much of that anchor's motion
+    it takes (1 at the ends, 0 from NECK_TIE anchors in), so the neck joins the head rings
+    without a seam."""
 
     face: np.ndarray
     upper: np.ndarray
     jaw: np.ndarray
     fixed_from: np.ndarray
+    neck_side: np.ndarray
+    neck_tie: np.ndarray
     num_border: int = NUM_BORDER
 
     @property
@@ -88,7 +94,18 @@ def make_layout(canonical: np.ndarray) -> MeshLayout:
     face = topo.mesh_points()
     oval = np.searchsorted(face, topo.FACE_OVAL)
     jaw = canonical[topo.FACE_OVAL, 1] > JAW_Y
-    return MeshLayout(face=face, upper=oval[~jaw], jaw=oval[jaw], fixed_from=oval[::2])
+    at = np.flatnonzero(jaw)  # positions along the oval (a loop starting at the forehead)
+    if len(at) < 2 or np.any(np.diff(at) != 1) or at[0] == 0 or at[-1] == len(oval) - 1:
+        raise ValueError(f"the face oval's jaw (y > {JAW_Y}) is not one run below the temples: "
+                         "not a face shape")
+    # The outer ring's anchors next to the jaw's two ends: the oval points just outside them.
+    upper_at = np.flatnonzero(~jaw)
+    ends = len(upper_at) + np.searchsorted(upper_at, [at[0] - 1, at[-1] + 1])
+    k = np.arange(len(at))
+    from_end = np.minimum(k, len(at) - 1 - k)
+    return MeshLayout(face=face, upper=oval[~jaw], jaw=oval[jaw], fixed_from=oval[::2],
+                      neck_side=np.where(k <= len(at) - 1 - k, ends[0], ends[1]),
+                      neck_tie=np.clip(1 - from_end / NECK_TIE, 0, 1) ** 2)
 
 
 def anchor_rest(layout: MeshLayout, face_xy: np.ndarray) -> np.ndarray:
@@ -157,6 +174,19 @@ def open_mouth(canonical: np.ndarray, amount: float = 0.08) -> np.ndarray:
     below[topo.LIPS_INNER_LOWER[1:-1]] = True
     out[below, 1] += amount
     return out
+
+
+# A triangle keeping under this share of its source area is seen edge-on: like one facing away
+# it lies beneath the surface in front (its pixels, squeezed 50x, would be a crease).
+COLLAPSE = 0.02
+
+
+def facing(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(M,) bool: triangles that face the camera in `dst` (V, 2) and are not edge-on, against
+    their source `src` (V, 2). A source triangle of no area (closed lips, a shut eye) faces the
+    camera whenever it opens the right way round."""
+    a_src, a_dst = signed_areas(src, tris), signed_areas(dst, tris)
+    return a_dst > np.maximum(COLLAPSE * a_src, 0.0)
 
 
 def signed_areas(xy: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -149,8 +149,12 @@ class Renderer:
         xy[blend] += BLEND_FOLLOW * (h[ring, :2] - self._head_src[ring, :2])
         depth[blend] += h[ring, 2] - self._head_src[ring, 2]
         jaw = lay.face[lay.jaw]
-        xy[neck] += NECK_FOLLOW * (landmarks[jaw, :2] - self._rest[jaw, :2])
-        depth[neck] += landmarks[jaw, 2] - self._rest[jaw, 2]
+        moved = landmarks[jaw] - self._rest[jaw]
+        side = h[lay.neck_side] - self._head_src[lay.neck_side]
+        tie = lay.neck_tie[:, None]
+        moved = tie * side + (1 - tie) * NECK_FOLLOW * moved  # the ends join the head rings
+        xy[neck] += moved[:, :2]
+        depth[neck] += moved[:, 2]
         return xy, depth
 
     def mesh_frame(self, pose: np.ndarray, dynamics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,9 @@ map applied to it. The mesh is a 3D surface (mesh.py): where the head turns, par
 away from the camera (its screen winding reverses) and nearer surface covers it. Triangles
 facing away are drawn first, beneath all others, so they never show their source mirrored (a
 mesh whose source is unfolded and whose border is fixed leaves no pixel to them: every point
-inside the border is covered by one more triangle facing the camera than facing away); those
-facing the camera are drawn far to near, so the nearer surface wins where they overlap. The map is continuous across triangle edges, so bilinear upsampling to full
+inside the border is covered by one more triangle facing the camera than facing away), and so
+are triangles squeezed edge-on (`mesh.facing`); the rest are drawn far to near, so the nearer
+surface wins where they overlap. The map is continuous across triangle edges, so bilinear upsampling to full
 size is nearly exact; one cv2.remap then samples the source image.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vasa.render.mesh import signed_areas
+from vasa.render.mesh import facing
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
@@ -66,9 +67,9 @@ class MeshWarper:
         """
         ids = self._ids
         ids.fill(0)
-        facing = signed_areas(dst, self.tris) > 0
+        front = facing(dst, src, self.tris)
         far_first = np.argsort(-depth[self.tris].mean(1), kind="stable")
-        order = np.concatenate([np.flatnonzero(~facing), far_first[facing[far_first]]])
+        order = np.concatenate([np.flatnonzero(~front), far_first[front[far_first]]])
         pts = np.round(dst[self.tris] * self.scale * (1 << SHIFT)).astype(np.int32)  # (M, 3, 2)
         fill = cv2.fillConvexPoly
         for t in order:
