@@ -6,10 +6,11 @@ the source (the portrait) and the target frame shows its source mirrored; one sq
 area is a crease that its neighbours stretch around. Either is a fold, unless it is hidden:
 
   flipped   - the target signed area has the opposite sign to the source's, or keeps under
-              COLLAPSE of the source's area (collapsed). Not counted: triangles without an
-              orientation in the source (under MIN_SOURCE_AREA px^2) and the openings (every
-              corner on one eye contour or on the inner-lip contour: eyes and mouth close to
-              nothing, and the renderer paints them over).
+              2% of the source's area (collapsed; mesh.COLLAPSE, mesh.facing: the renderer's
+              own test). Not counted: triangles without an orientation in the source (under
+              MIN_SOURCE_AREA px^2) and the openings (every corner on one eye contour or on the
+              inner-lip contour: eyes and mouth close to nothing, and the renderer paints them
+              over).
   exposed   - a pixel of a flipped triangle where no unflipped triangle is nearer: by per-pixel
               depth interpolated over the target triangles (a z-buffer at the frame's
               resolution), it is in front, or nothing else is there at all (a hole). Only pixel
@@ -32,9 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vasa.render.mesh import COLLAPSE, signed_areas
+from vasa.render.mesh import MIN_SOURCE_AREA, facing, signed_areas
 
-MIN_SOURCE_AREA = 0.5  # px^2: a source triangle smaller than this has no orientation to keep
 DEPTH_TOL = 0.5  # px: a front triangle this little behind a flipped one still hides it (ties)
 FRINGE_PX = 1.0  # pixels this close to a flipped triangle's edge are not looked at
 
@@ -55,12 +55,11 @@ class FoldCount:
 
 def flipped_triangles(src: np.ndarray, dst: np.ndarray, tris: np.ndarray,
                       skip: np.ndarray | None = None) -> np.ndarray:
-    """(M,) bool: triangles turned over or collapsed from `src` (V, 2) to `dst` (V, 2).
-    skip: (M,) bool, triangles never counted (openings)."""
-    a_src, a_dst = signed_areas(src, tris), signed_areas(dst, tris)
-    oriented = np.abs(a_src) >= MIN_SOURCE_AREA
-    ratio = a_dst / np.where(oriented, a_src, 1.0)
-    out = oriented & (ratio < COLLAPSE)
+    """(M,) bool: triangles turned over or collapsed from `src` (V, 2) to `dst` (V, 2): those
+    with a source winding that do not keep it (`vasa.render.mesh.facing`, the renderer's own
+    test). skip: (M,) bool, triangles never counted (openings)."""
+    oriented = np.abs(signed_areas(src, tris)) >= MIN_SOURCE_AREA
+    out = oriented & ~facing(dst, src, tris)
     return out if skip is None else out & ~skip
 
 

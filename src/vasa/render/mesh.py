@@ -179,14 +179,17 @@ def open_mouth(canonical: np.ndarray, amount: float = 0.08) -> np.ndarray:
 # A triangle keeping under this share of its source area is seen edge-on: like one facing away
 # it lies beneath the surface in front (its pixels, squeezed 50x, would be a crease).
 COLLAPSE = 0.02
+MIN_SOURCE_AREA = 0.5  # px^2: a source triangle smaller than this has no winding to keep
 
 
 def facing(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """(M,) bool: triangles that face the camera in `dst` (V, 2) and are not edge-on, against
-    their source `src` (V, 2). A source triangle of no area (closed lips, a shut eye) faces the
-    camera whenever it opens the right way round."""
+    """(M,) bool: triangles that keep their source winding in `dst` (V, 2), and at least
+    COLLAPSE of their source area, against `src` (V, 2): their texture is not seen mirrored
+    or edge-on. A source triangle of no area (closed lips, a shut eye) faces the camera
+    whenever it opens the way the topology's frontal arrangement does."""
     a_src, a_dst = signed_areas(src, tris), signed_areas(dst, tris)
-    return a_dst > np.maximum(COLLAPSE * a_src, 0.0)
+    oriented = np.abs(a_src) >= MIN_SOURCE_AREA
+    return np.where(oriented, a_dst / np.where(oriented, a_src, 1.0) > COLLAPSE, a_dst > 0)
 
 
 def signed_areas(xy: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import MIN_OPEN, decode_canonical, place, placer, unplace
 from vasa.latent.motion import SCALE, MotionLatents
@@ -60,6 +61,8 @@ class RenderConfig:
     refiner_model: str | None = None
 
 
+# Landmark contours the unfolding leaves where they are.
+CONTOURS = np.unique(topo.LIPS_OUTER + topo.LIPS_INNER + topo.RIGHT_EYE + topo.LEFT_EYE)
 SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
 
 
@@ -107,14 +110,14 @@ class Renderer:
         The rings are drawn around the outline one sees (the far side of a turned face's oval
         lies behind its cheek), what still faces away is unfolded (mesh.unfold), and each
         head anchor is put HEAD_DEPTH behind where it is seen, along the portrait's line of
-        sight: wherever the head then turns, the anchor shows the same pixels."""
+        sight: wherever the head then turns, the anchor shows the same pixels. Every frame's
+        face gets the same outline and the same unfolding offsets (`_vertices`), so the
+        portrait's own pose renders the portrait."""
         p, lay = self.portrait, self.layout
         face_rows, head, blend, neck, fixed, _ = lay.slices
         px = p.pose[SCALE] * self.size  # pixels per canonical unit
         self._rest = place(p.canonical, p.pose, self.size)  # (478, 3) portrait under its pose
-        face_xy = self._rest[lay.face, :2].copy()
-        oval = np.concatenate([lay.upper, lay.jaw])
-        face_xy[oval] = outline(face_xy, oval)
+        face_xy = self._outlined(self._rest[lay.face, :2])
         xy = np.concatenate([face_xy, anchor_rest(lay, face_xy), self.border])
         depth = np.full(len(xy), FAR)
         depth[face_rows] = self._rest[lay.face, 2]
@@ -125,11 +128,22 @@ class Renderer:
         depth[neck] = depth[lay.jaw] + NECK_DEPTH * px
         movable = np.zeros(len(xy), bool)
         movable[:fixed.start] = True  # not the fixed ring or the border: the still frame
+        # Nor the lips' and eyes' contours: the mouth and eye painters draw on the landmarks,
+        # and a smile's curled corner folds the frontal topology without hiding anything.
+        movable[face_rows] = ~np.isin(lay.face, CONTOURS)
         self.src = unfold(xy, depth, self.tris, self.openings, movable)
         self.src_depth = depth
+        self._face_offset = self.src[face_rows] - face_xy
         h = np.concatenate([self.src[head], depth[head, None]], 1)
         self._head_src = h
         self._head_canon = unplace(h, p.pose, self.size)
+
+    def _outlined(self, face_xy: np.ndarray) -> np.ndarray:
+        """Face vertices (F, 2) with the oval moved out to the outline one sees (mesh.outline)."""
+        out = face_xy.copy()
+        oval = np.concatenate([self.layout.upper, self.layout.jaw])
+        out[oval] = outline(face_xy, oval)
+        return out
 
     def _vertices(self, landmarks: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(V, 2) vertex positions and (V,) depths (pixels, larger = farther) of the frame with
@@ -140,7 +154,8 @@ class Renderer:
         face, head, blend, neck = lay.slices[:4]
         xy = self.src.copy()
         depth = self.src_depth.copy()
-        xy[face], depth[face] = landmarks[lay.face, :2], landmarks[lay.face, 2]
+        xy[face] = self._outlined(landmarks[lay.face, :2]) + self._face_offset
+        depth[face] = landmarks[lay.face, 2]
         h = placer(pose, self.size)(self._head_canon)
         xy[head], depth[head] = h[:, :2], h[:, 2]
         # Shares of the outer head ring's motion along its ray and of the jaw's: displacement
