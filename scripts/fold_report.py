@@ -62,8 +62,9 @@ def _mesh_frame(renderer, pose: np.ndarray, dynamics: np.ndarray) -> tuple[np.nd
 
 def _drawn(renderer, dst: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """(M,) pixels each triangle holds in the renderer's own triangle map (0.4x the frame)."""
-    renderer.warper.flow(dst, renderer.src, depth)
-    ids = renderer.warper._ids  # the map the flow was just computed from, in both versions
+    warper = renderer.warper
+    warper.flow(dst, renderer.src, depth)
+    ids = warper.ids if hasattr(type(warper), "ids") else warper._ids  # before: private
     return np.bincount(ids.ravel(), minlength=len(renderer.tris))
 
 

@@ -61,7 +61,7 @@ def _sweep(portrait):
 def _drawn_turned_over(renderer, dst, depth) -> int:
     """Turned-over triangles holding pixels of the renderer's own triangle map."""
     renderer.warper.flow(dst, renderer.src, depth)
-    drawn = np.bincount(renderer.warper._ids.ravel(), minlength=len(renderer.tris)) > 0
+    drawn = np.bincount(renderer.warper.ids.ravel(), minlength=len(renderer.tris)) > 0
     return int((flipped_triangles(renderer.src, dst, renderer.tris, renderer.openings)
                 & drawn).sum())
 

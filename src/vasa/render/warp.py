@@ -3,13 +3,14 @@
 For every output pixel we need the source pixel it shows. The target mesh is rasterised into a
 triangle-index map at a reduced resolution; each pixel's source position is its triangle's affine
 map applied to it. The mesh is a 3D surface (mesh.py): where the head turns, part of it faces
-away from the camera (its screen winding reverses) and nearer surface covers it. Triangles
-facing away are drawn first, beneath all others, so they never show their source mirrored (a
-mesh whose source is unfolded and whose border is fixed leaves no pixel to them: every point
-inside the border is covered by one more triangle facing the camera than facing away), and so
-are triangles squeezed edge-on (`mesh.facing`); the rest are drawn far to near, so the nearer
-surface wins where they overlap. The map is continuous across triangle edges, so bilinear upsampling to full
-size is nearly exact; one cv2.remap then samples the source image.
+away from the camera (its screen winding reverses) and nearer surface covers it. Triangles that
+do not keep their source winding (`mesh.facing`: turned over, or squeezed edge-on) are drawn
+first, beneath all others, so they never show their source mirrored (a mesh whose source is
+unfolded and whose border is fixed leaves no pixel to them: every point inside the border is
+covered by one more triangle facing the camera than facing away); the rest are drawn far to
+near, so the nearer surface wins where they overlap. Where the surface is one sheet the map is
+continuous, so bilinear upsampling to full size is nearly exact; along an occlusion edge it
+jumps, and there each pixel takes its own triangle's map. One cv2.remap samples the image.
 """
 
 from __future__ import annotations
@@ -21,6 +22,23 @@ from vasa.render.mesh import facing
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
+JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
+TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
+
+
+def _inverse_edges(dst: np.ndarray, tris: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inv (M, 2, 2), p0 (M, 2), flat (M,)): for each target triangle, the inverse of its edge
+    matrix [p1 - p0, p2 - p0] (pixel offset from p0 -> barycentric (b1, b2)), its first corner,
+    and whether it is too flat to invert (its inverse is then zero)."""
+    p0, p1, p2 = (dst[tris[:, i]] for i in range(3))  # (M, 2) each
+    e1, e2 = p1 - p0, p2 - p0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    flat = np.abs(det) < MIN_AREA2
+    det = np.where(flat, 1.0, det)
+    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
+                    np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
+    return np.where(flat[:, None, None], 0.0, inv), p0, flat
 
 
 def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -31,34 +49,18 @@ def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarra
     inverse is near singular: it would sample far outside its source triangle (blocks of the
     suit's colour on a shut eye). It maps to its source centroid instead.
     """
-    p0, p1, p2 = (dst[tris[:, i]] for i in range(3))  # (M, 2) each
+    inv, p0, flat = _inverse_edges(dst, tris)
     q0, q1, q2 = (src[tris[:, i]] for i in range(3))
-    e1, e2 = p1 - p0, p2 - p0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    flat = np.abs(det) < MIN_AREA2
-    det = np.where(flat, 1.0, det)
-    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
-                    np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
     f = np.stack([q1 - q0, q2 - q0], 2)  # (M, 2, 2): columns are source edges
-    lin = np.where(flat[:, None, None], 0.0, f @ inv)  # (M, 2, 2)
+    lin = f @ inv  # (M, 2, 2)
     off = np.where(flat[:, None], (q0 + q1 + q2) / 3, q0 - np.einsum("mij,mj->mi", lin, p0))
     return np.concatenate([lin, off[:, :, None]], 2)
 
 
-JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
-TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
-
-
 def barycentric_maps(dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """(M, 2, 3) affine maps from a pixel (x, y, 1) to its barycentric coordinates (b1, b2) in
-    each target triangle (b0 = 1 - b1 - b2); a flat triangle contains nothing."""
-    p0, p1, p2 = (dst[tris[:, i]] for i in range(3))
-    e1, e2 = p1 - p0, p2 - p0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    flat = np.abs(det) < MIN_AREA2
-    det = np.where(flat, 1.0, det)
-    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
-                    np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
+    """(M, 2, 3) float32 affine maps from a pixel (x, y, 1) to its barycentric coordinates
+    (b1, b2) in each target triangle (b0 = 1 - b1 - b2); a flat triangle contains nothing."""
+    inv, p0, flat = _inverse_edges(dst, tris)
     out = np.concatenate([inv, -np.einsum("mij,mj->mi", inv, p0)[:, :, None]], 2)
     out[flat] = [[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]]
     return out.astype(np.float32)
@@ -85,6 +87,11 @@ class MeshWarper:
         self._first = np.searchsorted(between, np.arange(self.low - 1))
         self._count = np.bincount(between, minlength=self.low - 1)
         self.edge_pixels = 0  # full-size pixels the last flow computed exactly (instrumentation)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """(L, L) int32: the triangle drawn at each map pixel by the last `flow`."""
+        return self._ids
 
     def flow(self, dst: np.ndarray, src: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Full-size (size, size, 2) float32 source coordinates for cv2.remap.
