@@ -17,8 +17,8 @@ there are triangles inside the mouth and the eyes.
 
 Every vertex carries a depth, so the mesh is a 3D surface seen by an orthographic camera: where
 the head turns, a region of it faces away (its screen winding reverses) and nearer surface
-covers it (the far cheek behind the nose, the chin in front of the neck). The warp draws only
-what faces the camera, nearest last (warp.py).
+covers it (the far cheek behind the nose, the chin in front of the neck). The warp draws what
+faces away beneath everything and the rest far to near (warp.py).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ import numpy as np
 from vasa.latent import topology as topo
 
 HEAD_RING_SCALES = (1.15, 1.35)  # head ring radii, in units of the face oval around its centre
-# Depth behind the oval (canonical units, eye distance 1) per unit of ring scale beyond it: the
-# skull recedes from the face outline (ears and the hair over them lie behind the oval's
-# sides), so under yaw the far side turns behind the cheek and the near side opens up.
+# Depth behind the oval (canonical units, eye distance 1) per unit of ring scale beyond it (the
+# rings lie 0.15 and 0.35 behind): the skull recedes from the face outline (ears and the hair
+# over them lie behind the oval's sides), so under yaw the far side turns behind the cheek and
+# the near side opens up. 2.0 swelled a near ear to twice its size at 25 degrees; 0.3 hardly
+# turned the hair at all.
 HEAD_DEPTH = 1.0
 BLEND_RING_SCALE = 1.65  # between head and background: follows part of the head's motion, so
 BLEND_FOLLOW = 0.35  # the background bends smoothly instead of with one kink per triangle
@@ -131,22 +133,17 @@ def outline(face_xy: np.ndarray, rows: np.ndarray) -> np.ndarray:
     pts = face_xy[rows]
     centre = pts.mean(0)
     hull = cv2.convexHull(face_xy.astype(np.float32))[:, 0].astype(np.float64)  # (H, 2)
-    a, b = hull, np.roll(hull, -1, 0)
-    u = pts - centre
-    dist = np.linalg.norm(u, axis=1)
-    u /= dist[:, None]
-    # Ray centre + t u meets edge a + s (b - a): solve [u, a - b] [t, s] = a - centre.
-    e = a - b
-    det = u[:, None, 0] * e[None, :, 1] - u[:, None, 1] * e[None, :, 0]  # (n, H)
-    w = a - centre
-    t = (w[None, :, 0] * e[None, :, 1] - w[None, :, 1] * e[None, :, 0]) / np.where(
-        np.abs(det) < 1e-12, np.nan, det)
-    sv = (u[:, None, 0] * w[None, :, 1] - u[:, None, 1] * w[None, :, 0]) / np.where(
-        np.abs(det) < 1e-12, np.nan, det)
-    hit = (t > 0) & (sv >= -1e-9) & (sv <= 1 + 1e-9)
-    reach = np.nanmax(np.where(hit, t, np.nan), 1)
-    reach = np.where(np.isfinite(reach), reach, dist)
-    return centre + u * np.maximum(dist, reach)[:, None]
+    edge = np.roll(hull, -1, 0) - hull
+    normal = np.stack([edge[:, 1], -edge[:, 0]], 1)  # (H, 2), outward or inward for all
+    offset = ((hull - centre) * normal).sum(1)  # > 0 for outward normals: the centre is inside
+    normal *= np.sign(offset.sum())
+    offset *= np.sign(offset.sum())
+    ray = pts - centre
+    dist = np.linalg.norm(ray, axis=1)
+    ray /= dist[:, None]
+    toward = ray @ normal.T  # (n, H): > 0 for the edges a ray leaves through
+    reach = np.where(toward > 1e-12, offset / np.maximum(toward, 1e-12), np.inf).min(1)
+    return centre + ray * np.maximum(dist, np.where(np.isfinite(reach), reach, dist))[:, None]
 
 
 def border_points(size: int, margin: float = 0.05) -> np.ndarray:
