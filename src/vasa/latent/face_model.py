@@ -102,6 +102,15 @@ def place(canonical: np.ndarray, pose: np.ndarray, frame_size: float) -> np.ndar
     return out
 
 
+def unplace(points: np.ndarray, pose: np.ndarray, frame_size: float) -> np.ndarray:
+    """Inverse of `place`: pixel coordinates (N, 3) -> canonical shape (N, 3)."""
+    r = euler_to_matrix(*pose[:3])
+    s = pose[SCALE] * frame_size
+    t = np.array([pose[TX] * frame_size + frame_size / 2,
+                  pose[TY] * frame_size + frame_size / 2, 0.0])
+    return (points - t) @ r / s
+
+
 def placer(pose: np.ndarray, frame_size: float):
     """`place` with the pose's rotation computed once: canonical (N, 3) -> pixels (N, 3)."""
     r = euler_to_matrix(*pose[:3])

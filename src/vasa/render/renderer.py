@@ -12,19 +12,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
-from vasa.latent.face_model import MIN_OPEN, decode_canonical, place, placer
-from vasa.latent.motion import SCALE, TX, TY, MotionLatents
+from vasa.latent.face_model import MIN_OPEN, decode_canonical, place, placer, unplace
+from vasa.latent.motion import SCALE, MotionLatents
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
 from vasa.render.eyes import LID_START, paint_eyes
 from vasa.render.mesh import (
     BLEND_FOLLOW,
+    HEAD_DEPTH,
+    HEAD_RING_SCALES,
+    NECK_DEPTH,
     NECK_FOLLOW,
+    anchor_rest,
     border_points,
     make_layout,
     open_mouth,
+    opening_triangles,
+    outline,
     triangulate,
+    unfold,
 )
 from vasa.render.mouth import lip_gap, paint_mouth
 from vasa.render.refiner import DEFAULT_REFINER, MouthRefiner, refiner_weight
@@ -32,6 +40,10 @@ from vasa.render.warp import MeshWarper, remap
 from vasa.timing import StageClock
 
 FAR = 1e4  # depth given to anchors that never move: always behind the face
+# The frame border's distance outside the frame (frame widths): room for the outer rings of a
+# tightly cropped face, which reach past the frame's edge.
+BORDER_MARGIN = 0.5
+BLEND_DEPTH = 1.0  # the blend ring lies this far behind the outer head ring (canonical units)
 
 
 @dataclass
@@ -49,6 +61,8 @@ class RenderConfig:
     refiner_model: str | None = None
 
 
+# Landmark contours the unfolding leaves where they are.
+CONTOURS = np.unique(topo.LIPS_OUTER + topo.LIPS_INNER + topo.RIGHT_EYE + topo.LEFT_EYE)
 SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
 
 
@@ -72,14 +86,15 @@ class Renderer:
         shut = portrait.dynamics[self.basis.layout.eyes] < SHUT_EYE
         self.appearance.irises = tuple(None if s else sprite for s, sprite in
                                        zip(shut, self.appearance.irises))
-        self.src, self.src_depth = self._vertices(portrait.landmarks, portrait.pose,
-                                                  portrait.pose)
+        lay = self.layout
+        self.border = border_points(self.size, BORDER_MARGIN)
         # Topology from a frontal, open-mouthed copy of this face placed where the portrait is.
         frontal = portrait.pose.copy()
         frontal[:3] = 0.0
-        shape = open_mouth(portrait.canonical)
-        topo_pts, _ = self._vertices(place(shape, frontal, self.size), frontal, frontal)
-        self.tris = triangulate(topo_pts)
+        face = place(open_mouth(portrait.canonical), frontal, self.size)[lay.face, :2]
+        self.tris = triangulate(np.concatenate([face, anchor_rest(lay, face), self.border]))
+        self.openings = opening_triangles(self.tris, lay.landmark_of())
+        self._source()
         self.warper = MeshWarper(self.tris, self.size, self.config.flow_scale)
         self.source_gap = lip_gap(portrait.canonical)
         self.refiner = None
@@ -89,28 +104,83 @@ class Renderer:
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
         self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
 
-    def _vertices(self, landmarks: np.ndarray, pose: np.ndarray, src_pose: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(V, 2) vertex positions and (V,) depths for face landmarks (478, 3) under `pose`;
-        neck and fixed anchors are placed relative to the portrait's pose `src_pose`."""
+    def _source(self) -> None:
+        """The portrait's own mesh: `src` (V, 2) positions and `src_depth` (V,), and the 3D
+        head-ring anchors `_head_canon` (canonical frame) that move rigidly with the pose.
+
+        The rings are drawn around the outline one sees (the far side of a turned face's oval
+        lies behind its cheek), what still faces away is unfolded (mesh.unfold), and each
+        head anchor is put HEAD_DEPTH behind where it is seen, along the portrait's line of
+        sight: wherever the head then turns, the anchor shows the same pixels. Every frame's
+        face gets the same outline and the same unfolding offsets (`_vertices`), so the
+        portrait's own pose renders the portrait."""
+        p, lay = self.portrait, self.layout
+        face_rows, head, blend, neck, fixed, _ = lay.slices
+        px = p.pose[SCALE] * self.size  # pixels per canonical unit
+        self._rest = place(p.canonical, p.pose, self.size)  # (478, 3) portrait under its pose
+        face_xy = self._outlined(self._rest[lay.face, :2])
+        xy = np.concatenate([face_xy, anchor_rest(lay, face_xy), self.border])
+        depth = np.full(len(xy), FAR)
+        depth[face_rows] = self._rest[lay.face, 2]
+        upper_z = depth[lay.upper]
+        push = [upper_z + HEAD_DEPTH * (s - 1) * px for s in HEAD_RING_SCALES]
+        depth[head] = np.concatenate(push)
+        depth[blend] = depth[head][lay.blend_head] + BLEND_DEPTH * px
+        depth[neck] = depth[lay.jaw] + NECK_DEPTH * px
+        movable = np.zeros(len(xy), bool)
+        movable[:fixed.start] = True  # not the fixed ring or the border: the still frame
+        # Nor the lips' and eyes' contours: the mouth and eye painters draw on the landmarks,
+        # and a smile's curled corner folds the frontal topology without hiding anything.
+        movable[face_rows] = ~np.isin(lay.face, CONTOURS)
+        self.src = unfold(xy, depth, self.tris, self.openings, movable)
+        self.src_depth = depth
+        self._face_offset = self.src[face_rows] - face_xy
+        h = np.concatenate([self.src[head], depth[head, None]], 1)
+        self._head_src = h
+        self._head_canon = unplace(h, p.pose, self.size)
+
+    def _outlined(self, face_xy: np.ndarray) -> np.ndarray:
+        """Face vertices (F, 2) with the oval moved out to the outline one sees (mesh.outline)."""
+        out = face_xy.copy()
+        oval = np.concatenate([self.layout.upper, self.layout.jaw])
+        out[oval] = outline(face_xy, oval)
+        return out
+
+    def _vertices(self, landmarks: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(V, 2) vertex positions and (V,) depths (pixels, larger = farther) of the frame with
+        face landmarks (478, 3) under `pose`. Face and head rings are where the 3D head puts
+        them; blend and neck anchors take a share of the head ring's and the jaw's motion;
+        fixed anchors and the border stay."""
         lay = self.layout
-        face, head, blend, neck, fixed, border = lay.slices
-        xy = np.empty((lay.num_vertices, 2))
-        depth = np.empty(lay.num_vertices)
-        xy[face], depth[face] = landmarks[lay.face, :2], landmarks[lay.face, 2]
-        h = place(lay.head_canon, pose, self.size)
+        face, head, blend, neck = lay.slices[:4]
+        xy = self.src.copy()
+        depth = self.src_depth.copy()
+        xy[face] = self._outlined(landmarks[lay.face, :2]) + self._face_offset
+        depth[face] = landmarks[lay.face, 2]
+        h = placer(pose, self.size)(self._head_canon)
         xy[head], depth[head] = h[:, :2], h[:, 2]
-        b_src = place(lay.blend_canon, src_pose, self.size)
-        b_dst = place(lay.blend_canon, pose, self.size)
-        xy[blend] = b_src[:, :2] + BLEND_FOLLOW * (b_dst[:, :2] - b_src[:, :2])
-        depth[blend] = b_dst[:, 2]
-        n = place(lay.neck_canon, src_pose, self.size)
-        shift = (pose[TX:TY + 1] - src_pose[TX:TY + 1]) * self.size * NECK_FOLLOW
-        xy[neck], depth[neck] = n[:, :2] + shift, n[:, 2]
-        xy[fixed] = place(lay.fixed_canon, src_pose, self.size)[:, :2]
-        depth[fixed] = FAR
-        xy[border], depth[border] = border_points(self.size), FAR
+        # Shares of the outer head ring's motion along its ray and of the jaw's: displacement
+        # falls off monotonically from the head to the still background and shoulders.
+        ring = lay.blend_head
+        xy[blend] += BLEND_FOLLOW * (h[ring, :2] - self._head_src[ring, :2])
+        depth[blend] += h[ring, 2] - self._head_src[ring, 2]
+        jaw = lay.face[lay.jaw]
+        moved = landmarks[jaw] - self._rest[jaw]
+        side = h[lay.neck_side] - self._head_src[lay.neck_side]
+        tie = lay.neck_tie[:, None]
+        moved = tie * side + (1 - tie) * NECK_FOLLOW * moved  # the ends join the head rings
+        xy[neck] += moved[:, :2]
+        depth[neck] += moved[:, 2]
         return xy, depth
+
+    def mesh_frame(self, pose: np.ndarray, dynamics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The mesh `render` warps through for pose (6,) and dynamics (D,): (V, 2) vertex
+        positions and (V,) depths, against `src` and `tris` (for evaluation.folds)."""
+        pose = np.asarray(pose, np.float64).reshape(-1)
+        p = self.portrait
+        canonical = decode_canonical(p.canonical, p.dynamics,
+                                     np.asarray(dynamics, np.float64).reshape(-1), self.basis)
+        return self._vertices(placer(pose, self.size)(canonical), pose)
 
     def render(self, pose: np.ndarray, dynamics: np.ndarray,
                timings: dict[str, float] | None = None) -> np.ndarray:
@@ -131,7 +201,7 @@ class Renderer:
         to_pixels = placer(pose, self.size)
         lm = to_pixels(canonical)
         clock("decode")
-        dst, depth = self._vertices(lm, pose, p.pose)
+        dst, depth = self._vertices(lm, pose)
         clock("vertices")
         flow = self.flow = self.warper.flow(dst, self.src, depth)
         clock("flow")

@@ -1,10 +1,16 @@
 """Piecewise-affine backward warp of an image by a triangle mesh, fast on a CPU.
 
 For every output pixel we need the source pixel it shows. The target mesh is rasterised into a
-triangle-index map at a reduced resolution (triangles drawn far to near, so the nearer surface
-wins where a turned head folds the mesh); each pixel's source position is its triangle's affine
-map applied to it. The map is continuous across triangle edges, so bilinear upsampling to full
-size is nearly exact; one cv2.remap then samples the source image.
+triangle-index map at a reduced resolution; each pixel's source position is its triangle's affine
+map applied to it. The mesh is a 3D surface (mesh.py): where the head turns, part of it faces
+away from the camera (its screen winding reverses) and nearer surface covers it. Triangles that
+do not keep their source winding (`mesh.facing`: turned over, or squeezed edge-on) are drawn
+first, beneath all others, so they never show their source mirrored (a mesh whose source is
+unfolded and whose border is fixed leaves no pixel to them: every point inside the border is
+covered by one more triangle facing the camera than facing away); the rest are drawn far to
+near, so the nearer surface wins where they overlap. Where the surface is one sheet the map is
+continuous, so bilinear upsampling to full size is nearly exact; along an occlusion edge it
+jumps, and there each pixel takes its own triangle's map. One cv2.remap samples the image.
 """
 
 from __future__ import annotations
@@ -12,8 +18,27 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vasa.render.mesh import facing
+
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
+JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
+TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
+
+
+def _inverse_edges(dst: np.ndarray, tris: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inv (M, 2, 2), p0 (M, 2), flat (M,)): for each target triangle, the inverse of its edge
+    matrix [p1 - p0, p2 - p0] (pixel offset from p0 -> barycentric (b1, b2)), its first corner,
+    and whether it is too flat to invert (its inverse is then zero)."""
+    p0, p1, p2 = (dst[tris[:, i]] for i in range(3))  # (M, 2) each
+    e1, e2 = p1 - p0, p2 - p0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    flat = np.abs(det) < MIN_AREA2
+    det = np.where(flat, 1.0, det)
+    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
+                    np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
+    return np.where(flat[:, None, None], 0.0, inv), p0, flat
 
 
 def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -24,18 +49,21 @@ def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarra
     inverse is near singular: it would sample far outside its source triangle (blocks of the
     suit's colour on a shut eye). It maps to its source centroid instead.
     """
-    p0, p1, p2 = (dst[tris[:, i]] for i in range(3))  # (M, 2) each
+    inv, p0, flat = _inverse_edges(dst, tris)
     q0, q1, q2 = (src[tris[:, i]] for i in range(3))
-    e1, e2 = p1 - p0, p2 - p0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    flat = np.abs(det) < MIN_AREA2
-    det = np.where(flat, 1.0, det)
-    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1),
-                    np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]  # (M, 2, 2)
     f = np.stack([q1 - q0, q2 - q0], 2)  # (M, 2, 2): columns are source edges
-    lin = np.where(flat[:, None, None], 0.0, f @ inv)  # (M, 2, 2)
+    lin = f @ inv  # (M, 2, 2)
     off = np.where(flat[:, None], (q0 + q1 + q2) / 3, q0 - np.einsum("mij,mj->mi", lin, p0))
     return np.concatenate([lin, off[:, :, None]], 2)
+
+
+def barycentric_maps(dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(M, 2, 3) float32 affine maps from a pixel (x, y, 1) to its barycentric coordinates
+    (b1, b2) in each target triangle (b0 = 1 - b1 - b2); a flat triangle contains nothing."""
+    inv, p0, flat = _inverse_edges(dst, tris)
+    out = np.concatenate([inv, -np.einsum("mij,mj->mi", inv, p0)[:, :, None]], 2)
+    out[flat] = [[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]]
+    return out.astype(np.float32)
 
 
 class MeshWarper:
@@ -52,6 +80,18 @@ class MeshWarper:
         c = (np.arange(self.low, dtype=np.float32) + 0.5) / self.scale - 0.5
         self._gx, self._gy = (g.reshape(-1) for g in np.meshgrid(c, c))  # (L*L,) float32
         self._ids = np.zeros((self.low, self.low), np.int32)
+        # The full-size pixel rows (or columns) between map rows i and i + 1, the ones whose
+        # bilinear upsampling reads those two rows: `count` of them from `first`.
+        between = np.clip(np.floor((np.arange(size) + 0.5) * self.scale - 0.5), 0,
+                          self.low - 2).astype(np.intp)
+        self._first = np.searchsorted(between, np.arange(self.low - 1))
+        self._count = np.bincount(between, minlength=self.low - 1)
+        self.edge_pixels = 0  # full-size pixels the last flow computed exactly (instrumentation)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """(L, L) int32: the triangle drawn at each map pixel by the last `flow`."""
+        return self._ids
 
     def flow(self, dst: np.ndarray, src: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Full-size (size, size, 2) float32 source coordinates for cv2.remap.
@@ -60,19 +100,85 @@ class MeshWarper:
         """
         ids = self._ids
         ids.fill(0)
-        order = np.argsort(-depth[self.tris].mean(1), kind="stable")  # far first
-        pts = np.round(dst[self.tris] * self.scale * (1 << SHIFT)).astype(np.int32)  # (M, 3, 2)
+        front = facing(dst, src, self.tris)
+        far_first = np.argsort(-depth[self.tris].mean(1), kind="stable")
+        order = np.concatenate([np.flatnonzero(~front), far_first[front[far_first]]])
+        # Map pixel i's centre is full-size coordinate (i + 0.5) / scale - 0.5 (see _gx).
+        low = (dst[self.tris] + 0.5) * self.scale - 0.5
+        pts = np.round(low * (1 << SHIFT)).astype(np.int32)  # (M, 3, 2)
         fill = cv2.fillConvexPoly
         for t in order:
             fill(ids, pts[t], int(t), lineType=cv2.LINE_8, shift=SHIFT)
         # Six float32 gathers from a (6, M) table beat one (L*L, 2, 3) float64 gather + einsum.
         coef = affine_maps(dst, src, self.tris).reshape(-1, 6).T.astype(np.float32)  # (6, M)
-        flat = ids.reshape(-1)
-        a, b, c, d, e, f = (row[flat] for row in coef)
+        lin = tuple(coef[k][ids] for k in range(6))  # a .. f, each (L, L)
+        a, b, c, d, e, f = lin
+        gx, gy = (g.reshape(self.low, self.low) for g in (self._gx, self._gy))
         xy = np.empty((self.low, self.low, 2), np.float32)
-        xy[..., 0] = (a * self._gx + b * self._gy + c).reshape(self.low, self.low)
-        xy[..., 1] = (d * self._gx + e * self._gy + f).reshape(self.low, self.low)
-        return cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        xy[..., 0] = a * gx + b * gy + c
+        xy[..., 1] = d * gx + e * gy + f
+        out = cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        self.edge_pixels = 0
+        if not front.all():  # a one-sheeted map (nothing behind anything) has no jumps
+            hidden = low[~front].reshape(-1, 2)
+            lo = np.clip(np.floor(hidden.min(0)) - 2, 0, self.low).astype(int)
+            hi = np.clip(np.ceil(hidden.max(0)) + 3, 0, self.low).astype(int)
+            window = np.s_[lo[1]:hi[1], lo[0]:hi[0]]
+            cells = self._torn_cells(xy[window], tuple(x[window] for x in (a, b, d, e)))
+            if cells.any():
+                rank = np.empty(len(order), np.intp)
+                rank[order] = np.arange(len(order))
+                self._refine(out, cells, lo, dst, coef, rank)
+        return out
+
+    def _torn_cells(self, xy: np.ndarray, lin: tuple[np.ndarray, ...]) -> np.ndarray:
+        """(h - 1, w - 1) bool: cells between 2 x 2 map pixels (a window of the map) across
+        which the source coordinates jump (an occlusion edge: a near surface's triangles beside
+        a far one's). Bilinear upsampling would blend the two sides' source positions inside
+        such a cell: pixels from neither (a light rim along a jaw line).
+
+        Only where a triangle faces away can one surface lie over another: `flow` looks in
+        their bounding box. Where neighbours' triangles meet along an edge their maps agree on
+        it, so each side's map, carried half a step towards the other, lands within JUMP of the
+        other's."""
+        a, b, d, e = lin
+        h = 0.5 / self.scale  # half a map step, in full-size pixels
+        jump_x = (np.abs(xy[:, :-1, 0] + h * a[:, :-1] - xy[:, 1:, 0] + h * a[:, 1:])
+                  + np.abs(xy[:, :-1, 1] + h * d[:, :-1] - xy[:, 1:, 1] + h * d[:, 1:])) > JUMP
+        jump_y = (np.abs(xy[:-1, :, 0] + h * b[:-1] - xy[1:, :, 0] + h * b[1:])
+                  + np.abs(xy[:-1, :, 1] + h * e[:-1] - xy[1:, :, 1] + h * e[1:])) > JUMP
+        return jump_x[:-1] | jump_x[1:] | jump_y[:, :-1] | jump_y[:, 1:]
+
+    def _refine(self, out: np.ndarray, cells: np.ndarray, origin: np.ndarray, dst: np.ndarray,
+                coef: np.ndarray, rank: np.ndarray) -> None:
+        """Exact source coordinates in `out` (S, S, 2), in place, for the full-size pixels in
+        torn `cells` (at map pixel `origin` (x, y)). Each takes the map of the triangle drawn
+        last (`rank`: (M,) draw position) among its cell corners' triangles that contain it,
+        so an occlusion edge is sharp to the pixel instead of a 2.5-pixel staircase."""
+        i, j = np.nonzero(cells)
+        i, j = i + origin[1], j + origin[0]
+        k = np.arange(int(self._count.max()))
+        ys = self._first[i, None] + k  # (n, span): the pixel rows between map rows i, i + 1
+        xs = self._first[j, None] + k
+        ok = (k < self._count[i, None])[:, :, None] & (k < self._count[j, None])[:, None, :]
+        y = np.broadcast_to(ys[:, :, None], ok.shape)[ok]
+        x = np.broadcast_to(xs[:, None, :], ok.shape)[ok]
+        self.edge_pixels = len(y)
+        per_cell = ok.sum((1, 2))
+        i, j = np.repeat(i, per_cell), np.repeat(j, per_cell)
+        ids = self._ids
+        cand = np.stack([ids[i, j], ids[i, j + 1], ids[i + 1, j], ids[i + 1, j + 1]], 1)
+        xf, yf = x.astype(np.float32), y.astype(np.float32)
+        bc = barycentric_maps(dst, self.tris)[cand]  # (P, 4, 2, 3): pixel -> (b1, b2)
+        b1 = bc[..., 0, 0] * xf[:, None] + bc[..., 0, 1] * yf[:, None] + bc[..., 0, 2]
+        b2 = bc[..., 1, 0] * xf[:, None] + bc[..., 1, 1] * yf[:, None] + bc[..., 1, 2]
+        inside = (b1 >= -TOUCH) & (b2 >= -TOUCH) & (b1 + b2 <= 1 + TOUCH)
+        score = np.where(inside, rank[cand], -1)
+        best = cand[np.arange(len(cand)), score.argmax(1)]
+        tid = np.where(score.max(1) >= 0, best, cand[:, 0])  # none: a sliver between them
+        a, b, c, d, e, f = (row[tid] for row in coef)
+        out[y, x, 0] = a * xf + b * yf + c
+        out[y, x, 1] = d * xf + e * yf + f
 
 
 def remap(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
