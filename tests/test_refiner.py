@@ -160,3 +160,15 @@ def test_a_black_and_white_portrait_keeps_a_grey_mouth(astronaut):
     frame = grey.copy()
     refiner(frame, astronaut.landmarks, 1.0)
     assert np.abs(frame.astype(int) - frame[..., :1]).max() <= 1
+
+
+def test_the_renderer_ablation_scores_each_variant_on_the_same_motion():
+    from vasa.evaluation.ablation import ablate_clip
+    from vasa.render import RenderConfig
+
+    variants = {"warp only": RenderConfig(mouth=False), "painted": RenderConfig(refiner=False)}
+    scores, kept = ablate_clip(ASSETS / "obama_address_8s.mp4", variants, max_frames=6,
+                               size=256, keep=(3,))
+    assert set(scores) == set(variants) and set(kept[3]) == {"truth", *variants}
+    for s in scores.values():
+        assert 10 < s["psnr_mouth"] < 60 and 0 < s["ssim_mouth"] <= 1 and s["flicker"] >= 0

@@ -22,20 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vasa.evaluation.reconstruction import (
-    driving_motion,
-    face_mask,
-    inter_ocular,
-    portrait_crop,
-    psnr,
-    ssim,
-    track_all,
-)
-from vasa.io import read_frames
+from vasa.evaluation.reconstruction import face_mask, inter_ocular, psnr, self_reenactment, ssim
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
-from vasa.latent.retarget import retarget
-from vasa.portrait import make_portrait, warp_crop
 from vasa.render import RenderConfig, Renderer
 
 MOUTH_GROW = 0.12  # eye distances the lips' hull is grown by for the mouth region
@@ -83,19 +72,7 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
     """Scores per variant name, and the frames of indices `keep` ({index: {name or 'truth':
     frame}}, for contact sheets). Frames where the real face is not tracked are skipped."""
     basis = basis or default_basis()
-    name = Path(video).name
-    frames = read_frames(video, fps=fps)
-    first = next(frames)
-    portrait = make_portrait(first, name, size, basis=basis)
-    m = portrait_crop(first, portrait, basis, size)
-    gt = [portrait.image]
-    for f in frames:
-        if len(gt) >= max_frames:
-            break
-        gt.append(warp_crop(f, m, size))
-    gt_lm = track_all(gt, fps, None)
-    motion = retarget(portrait.pose, portrait.dynamics, driving_motion(gt_lm, basis, size, name),
-                      basis.num_pca)
+    portrait, gt, gt_lm, motion = self_reenactment(video, max_frames, size, fps, basis)
     renderers = {k: Renderer(portrait, basis, cfg) for k, cfg in variants.items()}
     scores = {k: VariantScores() for k in variants}
     truth_brightness: list[float] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -223,15 +224,20 @@ def save_comparison(path: str | Path, truth: list[np.ndarray], rendered: list[np
     return path
 
 
-def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int = 512,
-                      fps: float = 25.0, basis: FaceBasis | None = None,
-                      comparison_path: str | Path | None = None,
-                      model_path: str | None = None) -> ClipResult:
-    """Drive a clip's first frame with the clip's own motion and score against the real frames
-    (the first `max_frames` frames at `fps`); writes a GT/render PNG strip to `comparison_path`
-    when given."""
-    t0 = time.perf_counter()
-    basis = basis or default_basis()
+class SelfReenactment(NamedTuple):
+    """A clip set up for self-reenactment: its first frame as the portrait, the real frames
+    cropped with the portrait's affine (truth, frame 0 is the portrait image), their tracked
+    landmarks (None where lost) and the motion that drives the portrait through them."""
+
+    portrait: Portrait
+    truth: list[np.ndarray]
+    truth_landmarks: list[np.ndarray | None]
+    motion: MotionLatents
+
+
+def self_reenactment(video_path: str | Path, max_frames: int, size: int, fps: float,
+                     basis: FaceBasis, model_path: str | None = None) -> SelfReenactment:
+    """The first `max_frames` frames of a clip at `fps`, set up for self-reenactment."""
     name = Path(video_path).name
     frames_iter = read_frames(video_path, fps=fps)
     first = next(frames_iter, None)
@@ -249,6 +255,21 @@ def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int =
     # Relative to the driver's first frame, which is the portrait: self-reenactment is the
     # identity mapping plus whatever the latent space and renderer lose.
     motion = retarget(portrait.pose, portrait.dynamics, driving, basis.num_pca)
+    return SelfReenactment(portrait, gt, gt_lm, motion)
+
+
+def self_reenact_clip(video_path: str | Path, max_frames: int = 250, size: int = 512,
+                      fps: float = 25.0, basis: FaceBasis | None = None,
+                      comparison_path: str | Path | None = None,
+                      model_path: str | None = None) -> ClipResult:
+    """Drive a clip's first frame with the clip's own motion and score against the real frames
+    (the first `max_frames` frames at `fps`); writes a GT/render PNG strip to `comparison_path`
+    when given."""
+    t0 = time.perf_counter()
+    basis = basis or default_basis()
+    name = Path(video_path).name
+    portrait, gt, gt_lm, motion = self_reenactment(video_path, max_frames, size, fps, basis,
+                                                   model_path)
     renderer = Renderer(portrait, basis)
     still_lm = gt_lm[0] if gt_lm[0] is not None else portrait.landmarks
     keys = ("psnr", "ssim", "pose", "nme")

@@ -30,7 +30,6 @@ from vasa.refine.config import TrainRefinerConfig
 from vasa.refine.net import Refiner
 from vasa.refine.store import unpack_jpeg
 from vasa.render import mouth_crop as crops
-from vasa.render.mouth_crop import IN_CHANNELS
 
 log = logging.getLogger(__name__)
 WARMUP_STEPS = 50  # steps before timing starts (cuDNN autotuning, allocator warm-up)
@@ -39,6 +38,9 @@ CALIBRATION_ROWS = 128  # pairs the INT8 export calibrates its activation ranges
 GRAD_CLIP = 1.0
 GREY_SHARE = 0.15  # share of training samples shown in grey
 MOUTH_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
+
+
+PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste")
 
 
 @dataclass
@@ -67,39 +69,28 @@ def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
     clips = [c for c in json.loads(index.read_text())["clips"] if c["split"] == split]
     if not clips:
         raise ValueError(f"{root}: no {split} clips")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in
-                                          ("warped", "target", "reference", "ref", "masks",
-                                           "paste")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in PAIR_FIELDS}
     base = 0
     for c in clips:
         with np.load(root / f"{c['id']}.npz") as z:
-            for k in ("warped", "target", "reference"):
-                parts[k].append(unpack_jpeg(z[k], z[k + "_offsets"]))
+            for k in ("warped", "target", "reference"):  # (N, S, S, 3) -> (N, 3, S, S)
+                parts[k].append(unpack_jpeg(z[k], z[k + "_offsets"]).transpose(0, 3, 1, 2))
             parts["ref"].append(z["ref"].astype(np.int64) + base)
             lips = z["lips"]
-        parts["masks"].append(np.stack([crops.lip_masks(p) for p in lips]) * 255)
-        parts["paste"].append(np.stack([crops.paste_mask(p) for p in lips])[:, None] * 255)
+        parts["masks"].append((np.stack([crops.lip_masks(p) for p in lips]) * 255)
+                              .astype(np.uint8))
+        parts["paste"].append((np.stack([crops.paste_mask(p) for p in lips])[:, None] * 255)
+                              .astype(np.uint8))
         base += len(parts["reference"][-1])
-
-    def cat(k: str, image: bool) -> torch.Tensor:
-        a = np.concatenate(parts[k])
-        if image:
-            a = a.transpose(0, 3, 1, 2) if k in ("warped", "target", "reference") else a
-            return torch.from_numpy(np.ascontiguousarray(a).astype(np.uint8)).to(device)
-        return torch.from_numpy(a).to(device)
-
-    return PairSet(*(cat(k, k != "ref") for k in ("warped", "target", "reference", "ref",
-                                                 "masks", "paste")))
+    return PairSet(*(torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[k]))).to(device)
+                     for k in PAIR_FIELDS))
 
 
 def network_input(warped: torch.Tensor, reference: torch.Tensor, masks: torch.Tensor
                   ) -> torch.Tensor:
-    """(N, 8, S, S) float in [0, 1] from uint8 or float [0, 1] parts (the runtime uses this)."""
-    def f(t: torch.Tensor) -> torch.Tensor:
-        return t.float() / 255 if t.dtype == torch.uint8 else t.float()
-    x = torch.cat([f(warped), f(reference), f(masks)], 1)
-    assert x.shape[1] == IN_CHANNELS
-    return x
+    """(N, 8, S, S) in [0, 1], channels as `render.mouth_crop.CHANNELS` (the runtime builds the
+    same array in numpy, `render.refiner.MouthRefiner.refine_crop`)."""
+    return torch.cat([warped, reference, masks], 1)
 
 
 def batch(data: PairSet, idx: torch.Tensor, augment: bool, gen: torch.Generator | None = None
