@@ -1,9 +1,10 @@
 """Contact sheets of the mouth on unseen faces: painted interior against the learned refiner.
 
 Held-out speech (a speaker no model saw) drives each portrait through the motion engine; the
-same motion is rendered with the painted mouth (`--no-refiner`) and with the refiner. Per
-portrait: two rows of whole frames (painted, refiner) at the widest openings and at a closure,
-and two rows of the mouth zoomed (the refiner's crop geometry, 128 px shown at 2x).
+same motion is rendered with the painted mouth (`--no-refiner`) and with the refiner. The first
+block is the real speaker at the same times (frame, mouth, eyes). Per portrait: whole frames
+(refiner), the mouth zoomed painted then refined (the refiner's crop geometry, 128 px shown at
+1.75x), and the eyes zoomed.
 
     python scripts/mouth_sheets.py [--out out/mouth_sheets.png] [--portraits N]
 """
@@ -26,7 +27,7 @@ from generation_sheets import DATA, SPEECH, label, motion
 from vasa.files import atomic_output
 from vasa.io import load_audio
 from vasa.latent.basis import default_basis
-from vasa.latent.face_model import decode_canonical, lip_gap, placer
+from vasa.latent.face_model import decode_canonical, placer
 from vasa.motion.checkpoint import load_model
 from vasa.motion.config import DEFAULT_MODEL
 from vasa.motion.controls import Controls
@@ -45,6 +46,37 @@ PORTRAITS = [  # closed and open mouths, B/W, a painting, three-quarter views, s
     "dreamtalk__data__src_img__cropped__menglu2.png",
 ]
 TILE = 224
+COLUMNS = 5
+
+
+def zoom(img: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    return cv2.resize(mc.crop(img, affine), (TILE, TILE), interpolation=cv2.INTER_CUBIC)
+
+
+def eye_affine(lm: np.ndarray) -> np.ndarray:
+    """The mouth crop's geometry moved up onto the eyes: both eyes, upright, same scale."""
+    a = mc.mouth_affine(lm)
+    eyes = lm[list(mc.EYE_CORNERS), :2].mean(0)
+    a[:, 2] += mc.CROP / 2 - (a[:, :2] @ eyes + a[:, 2])
+    return a
+
+
+def real_block(video: Path, idx: list[int]) -> np.ndarray:
+    """The real speaker at the same times: whole frame, mouth and eyes (tracked)."""
+    from vasa.io import read_frames
+    from vasa.tracking import FaceLandmarker
+
+    frames = [f for i, f in enumerate(read_frames(video, fps=25)) if i in set(idx)]
+    whole, mouth, eyes = [], [], []
+    with FaceLandmarker() as tracker:
+        for j, f in enumerate(frames):
+            lm = tracker.detect(f)[0].landmarks
+            whole.append(label(cv2.resize(f, (TILE, TILE), interpolation=cv2.INTER_AREA),
+                               f"real speaker {video.stem[-16:]}" if j == 0 else
+                               f"t={idx[j] / 25:.1f}s"))
+            mouth.append(zoom(f, mc.mouth_affine(lm)))
+            eyes.append(zoom(f, eye_affine(lm)))
+    return np.concatenate([np.concatenate(x, 1) for x in (whole, mouth, eyes)], 0)
 
 
 def main() -> int:
@@ -56,18 +88,16 @@ def main() -> int:
     basis = default_basis()
     model = load_model(DEFAULT_MODEL)
     speech = load_audio(DATA / SPEECH[0])[: round(args.seconds * 16000)]
-    blocks = []
+    n = -(-len(speech) // 640)
+    idx = [int(i) for i in np.linspace(12, n - 1, COLUMNS)]  # the same times in every block
+    blocks = [real_block(DATA / SPEECH[0], idx)]
     for name in PORTRAITS[:args.portraits]:
         p = load_portrait(DATA / "portraits" / name, 512, basis=basis)
         frames = motion(model, p, speech, Controls())
-        gaps = np.array([lip_gap(decode_canonical(p.canonical, p.dynamics, f.dynamics, basis))
-                         for f in frames])
-        wide = [int(i) for i in np.argsort(-gaps)[::7][:4]]
-        idx = sorted(wide) + [int(np.argmin(gaps))]
         rows = {}
         for kind, cfg in (("painted", RenderConfig(refiner=False)), ("refiner", RenderConfig())):
             r = Renderer(p, basis, cfg)
-            whole, zoom = [], []
+            whole, mouth, eyes = [], [], []
             for j, i in enumerate(idx):
                 f = frames[i]
                 img = r.render(f.pose, f.dynamics)
@@ -76,11 +106,11 @@ def main() -> int:
                 text = f"{kind} {Path(name).stem[-18:]}" if j == 0 else f"t={f.time:.1f}s"
                 whole.append(label(cv2.resize(img, (TILE, TILE), interpolation=cv2.INTER_AREA),
                                    text))
-                zoom.append(cv2.resize(mc.crop(img, mc.mouth_affine(lm)), (TILE, TILE),
-                                       interpolation=cv2.INTER_CUBIC))
-            rows[kind] = (np.concatenate(whole, 1), np.concatenate(zoom, 1))
-        blocks.append(np.concatenate([rows["painted"][0], rows["refiner"][0],
-                                      rows["painted"][1], rows["refiner"][1]], 0))
+                mouth.append(zoom(img, mc.mouth_affine(lm)))
+                eyes.append(zoom(img, eye_affine(lm)))
+            rows[kind] = [np.concatenate(x, 1) for x in (whole, mouth, eyes)]
+        blocks.append(np.concatenate([rows["refiner"][0], rows["painted"][1],
+                                      rows["refiner"][1], rows["refiner"][2]], 0))
         print(name, flush=True)
     img = np.concatenate(blocks, 0)
     out = Path(args.out)
