@@ -1,0 +1,157 @@
+"""`vasa train closure`: the lip closure network (`vasa.motion.closure`) from a prepared dataset.
+
+Targets come from the tracked video only: per frame, how far the inner-lip gap sits under the
+segment's median, over the segment's 10-90% range (a speaker-free scale: people open their
+mouths by different amounts). Regression of that target scored better than classifying shut
+frames (speaker-disjoint 4-fold AUC on the train split: 0.70 against 0.67) and both beat the
+loudness alone (0.59). Train clips' AV offsets (`vasa train sync`) are undone first, as for the
+motion generator: late audio would teach late lips.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vasa.data.format import Dataset
+from vasa.data.offsets import align, load_av_offsets
+from vasa.evaluation.evaluate import LOG_ENERGY
+from vasa.evaluation.mouth_metrics import mouth_opening
+from vasa.latent.basis import default_basis
+from vasa.motion.closure import ClosureConfig, ClosureNet, LipClosure, save_closure
+
+SHUT_MARGIN = 0.015  # IOD over a segment's 5th-percentile gap still counted shut (the tracker's
+#                      closed lips read +-0.005; as the articulation measure's CLOSED)
+SPEECH_BELOW = 1.0  # decades of RMS under a segment's median loudness still counted as speech
+
+
+@dataclass
+class TrainClosureConfig:
+    """steps/batch/length: optimisation over random `length`-frame crops; closed_share: share of
+    speech frames the shipped threshold shuts (the training video's own share of shut lips in
+    speech: 15%); av_offsets: `vasa train sync`'s offsets file, undone first."""
+
+    steps: int = 1000
+    batch: int = 32
+    length: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    closed_share: float = 0.15
+    eval_every: int = 250
+    seed: int = 0
+    av_offsets: str | None = None
+    model: ClosureConfig = field(default_factory=ClosureConfig)
+
+
+@dataclass
+class Segment:
+    audio: np.ndarray  # (T, A) raw features
+    target: np.ndarray  # (T,) shutness
+    shut: np.ndarray  # (T,) bool: the lips are shut in the video
+    speech: np.ndarray  # (T,) bool
+
+
+def load_segments(ds: Dataset, split: str, offsets: dict[str, int]) -> list[Segment]:
+    basis = default_basis()
+    ds.meta.check_compatible(basis.version, ds.meta.audio_extractor, str(ds.root))
+    out = []
+    for rec in ds.split(split):
+        audio = ds.audio(rec)
+        if audio is None:
+            continue
+        gap = mouth_opening(np.asarray(ds.column(ds.motion(rec), "dynamics")), basis)
+        audio = np.asarray(audio, np.float32)
+        if offsets.get(rec.name, 0):
+            gap, audio = align(gap, audio, offsets[rec.name])
+        t = min(len(gap), len(audio))
+        if t < 2 * 8 + 1:
+            continue
+        gap, audio = gap[:t], audio[:t]
+        p10, p50, p90 = np.percentile(gap, (10, 50, 90))
+        energy = audio[:, LOG_ENERGY]
+        out.append(Segment(audio, (-(gap - p50) / (p90 - p10 + 1e-3)).astype(np.float32),
+                           gap <= np.percentile(gap, 5) + SHUT_MARGIN,
+                           energy > np.median(energy) - SPEECH_BELOW))
+    return out
+
+
+def auc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve of `score` for the boolean labels (rank formula)."""
+    positive = np.asarray(positive, bool)
+    n1 = int(positive.sum())
+    n0 = len(positive) - n1
+    if n1 == 0 or n0 == 0:
+        return None
+    ranks = np.empty(len(score))
+    ranks[np.argsort(score, kind="stable")] = np.arange(len(score))
+    return float((ranks[positive].sum() - n1 * (n1 - 1) / 2) / (n1 * n0))
+
+
+def train_closure(data: str | Path, out: str | Path, cfg: TrainClosureConfig | None = None,
+                  progress: bool = True) -> dict:
+    """Train, choose the threshold on the training speech, save to `out` (a .pt); returns the
+    figures (also in the file's info, and a CSV log `<stem>_log.csv` beside it)."""
+    cfg = cfg or TrainClosureConfig()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    ds = Dataset(data)
+    offsets = load_av_offsets(cfg.av_offsets) if cfg.av_offsets else {}
+    train = [s for s in load_segments(ds, "train", offsets) if len(s.audio) > cfg.length]
+    val = load_segments(ds, "val", {})
+    if not train:
+        raise ValueError(f"{data}: no training segment with audio of over {cfg.length} frames")
+    feats = np.concatenate([s.audio for s in train])
+    mean, std = feats.mean(0), feats.std(0) + 1e-5
+    net = ClosureNet(ClosureConfig(**{**asdict(cfg.model), "audio_dim": feats.shape[1]}))
+    closure = LipClosure(net, mean, std, 0.0, 1.0, ds.meta.audio_extractor, {})
+    opt = torch.optim.AdamW(net.parameters(), cfg.lr, weight_decay=cfg.weight_decay)
+
+    def scores(segments: list[Segment]) -> float | None:
+        was = net.training
+        net.eval()
+        p = np.concatenate([closure.predict(s.audio) for s in segments])
+        net.train(was)
+        return auc(p, np.concatenate([s.shut for s in segments]))
+
+    out = Path(out)
+    log_path = out.with_name(out.stem + "_log.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    start, rows = time.time(), []
+    net.train()
+    for step in range(1, cfg.steps + 1):
+        xs, ys = [], []
+        for _ in range(cfg.batch):
+            s = train[rng.integers(len(train))]
+            i = rng.integers(len(s.audio) - cfg.length)
+            xs.append((s.audio[i:i + cfg.length] - mean) / std)
+            ys.append(s.target[i:i + cfg.length])
+        x = torch.from_numpy(np.stack(xs).transpose(0, 2, 1).astype(np.float32))
+        loss = F.mse_loss(net(x), torch.from_numpy(np.stack(ys)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            rows.append({"step": step, "loss": round(loss.item(), 4),
+                         "val_auc": scores(val) if val else None,
+                         "seconds": round(time.time() - start, 1)})
+            if progress:
+                print(rows[-1], flush=True)
+    net.eval()
+    speech = np.concatenate([closure.predict(s.audio)[s.speech] for s in train])
+    closure.threshold = float(np.quantile(speech, 1 - cfg.closed_share))
+    closure.spread = float(np.subtract(*np.percentile(speech, (90, 10))))
+    closure.info = {"steps": cfg.steps, "train_segments": len(train), "val_segments": len(val),
+                    "train_auc": scores(train), "val_auc": scores(val) if val else None,
+                    "closed_share": cfg.closed_share, "seconds": round(time.time() - start, 1)}
+    save_closure(out, closure)
+    with log_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return closure.info
