@@ -4,8 +4,10 @@ lost."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +16,14 @@ import numpy as np
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import encode_landmarks
 from vasa.latent.motion import MotionLatents
+from vasa.overlap import Prefetch
 from vasa.timebase import MOTION_FPS
 from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker, FaceObservation, NoFaceError
 
 log = logging.getLogger(__name__)
+# Decoded frames held ahead of the tracker: enough to ride out a slow frame, few enough that
+# 720p frames (2.7 MB each) stay small in memory.
+DECODE_AHEAD = 8
 
 
 @dataclass
@@ -37,9 +43,12 @@ class TrackedVideo:
 
 
 def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | None = None,
-                model_path: str | None = None, max_side: int = 720, progress: bool = False
-                ) -> TrackedVideo:
-    """Decode and track every frame of a video (resampled to `fps` if given)."""
+                model_path: str | None = None, max_side: int = 720, progress: bool = False,
+                stop: threading.Event | None = None) -> TrackedVideo:
+    """Decode and track every frame of a video (resampled to `fps` if given).
+
+    Frames are decoded on a thread, DECODE_AHEAD ahead of the tracker (both release the GIL).
+    stop: set from another thread to abandon the work (raises `CancelledError`)."""
     from tqdm import tqdm
 
     from vasa.io import probe_video, read_frames
@@ -48,20 +57,17 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
     info = probe_video(path)
     rate = fps or info.fps
     poses, dyns, found = [], [], []
-    t_decode = t_track = 0.0
+    t_track = 0.0
     frame_size = 0
-    frames = read_frames(path, fps=rate, max_side=max_side)
-    with FaceLandmarker(model_path, max_faces=VIDEO_MAX_FACES, video=True) as tracker:
+    decoded = Prefetch(read_frames(path, fps=rate, max_side=max_side), DECODE_AHEAD, "decode")
+    with decoded as frames, FaceLandmarker(model_path, max_faces=VIDEO_MAX_FACES,
+                                           video=True) as tracker:
         bar = tqdm(total=int(info.duration_s * rate) or None, desc="tracking", unit="frame",
                    disable=not progress, leave=False)
-        i = 0
-        while True:
-            t0 = time.perf_counter()
-            frame = next(frames, None)
+        for i, frame in enumerate(frames):
+            if stop is not None and stop.is_set():
+                raise CancelledError(f"{path}: tracking stopped")
             t1 = time.perf_counter()
-            t_decode += t1 - t0
-            if frame is None:
-                break
             frame_size = max(frame.shape[:2])
             faces = tracker.track(frame, i / rate)
             if faces:
@@ -74,7 +80,6 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
                 dyns.append(None)
                 found.append(False)
             t_track += time.perf_counter() - t1
-            i += 1
             bar.update(1)
         bar.close()
     if not any(found):
@@ -89,7 +94,7 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
     if lost:
         log.warning("%s: face lost in %d of %d frames (last motion held)", path, lost, len(found))
     return TrackedVideo(MotionLatents(np.stack(poses), np.stack(dyns)), np.array(found), rate,
-                        frame_size, {"decode": t_decode, "track": t_track})
+                        frame_size, {"decode": decoded.busy_s, "track": t_track})
 
 
 def sampled_faces(video: str | Path, every: int, max_frames: int, max_side: int,
