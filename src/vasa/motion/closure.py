@@ -9,9 +9,9 @@ frames at every /p b m/ and at many consonant clusters.
 features that predicts how shut a speaker's lips are at a frame (its training target, from the
 tracked training video: the inner-lip gap's distance under the segment's median, over its
 10-90% range). `LipClosure` turns that into a closing strength: 1 where the prediction is in
-the top `closed_share` of speech frames of the training speech (the share of talking frames
-real lips are shut: 15% in the training video), 0 well below, smooth in between. The engine
-scales the generated opening by (1 - strength). It is trained on video only (no phone labels):
+the top `closed_share` of the training speech's talking frames (4%: see
+`train_closure.TrainClosureConfig`), 0 below, smooth over a narrow band. The engine scales the
+generated opening by (1 - strength). It is trained on video only (no phone labels):
 its 0.70 speaker-disjoint AUC for the tracked closed frames is a measured, modest skill, and the
 articulation measure (`vasa.evaluation.phones`, a separate phone recogniser) judges it.
 Not in the paper: VASA-1 learns this inside its generator from 500 hours of video.
