@@ -12,7 +12,8 @@ tracked training video: the inner-lip gap's distance under the segment's median,
 the top `closed_share` of the training speech's talking frames (4%: see
 `train_closure.TrainClosureConfig`), 0 below, smooth over a narrow band. The engine scales the
 generated opening by (1 - strength). It is trained on video only (no phone labels):
-its 0.70 speaker-disjoint AUC for the tracked closed frames is a measured, modest skill, and the
+its 0.68 speaker-disjoint AUC for the tracked shut frames (`scripts/closure_cv.py`; the
+loudness alone: 0.60) is a measured, modest skill, and the
 articulation measure (`vasa.evaluation.phones`, a separate phone recogniser) judges it.
 Not in the paper: VASA-1 learns this inside its generator from 500 hours of video.
 """
