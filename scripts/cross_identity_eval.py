@@ -182,13 +182,31 @@ def generate(src: Path, portrait: Path, wav: Path, out: Path, threads: int) -> s
     return ""
 
 
+MEASURES_VERSION = 2  # bump when ci.measure_video changes: cached measures are then redone
+
+
 def _measure_or_error(video: Path, wav: Path) -> dict:
-    """ci.measure_video in a worker process; an unusable video is recorded, not fatal."""
+    """ci.measure_video in a worker process; an unusable video is recorded, not fatal. A video
+    made by this script (inside the repository's folder) keeps its measures beside it,
+    `NAME.mp4.measures.json`, reused while newer than the video and the speech."""
     os.environ.setdefault("GLOG_minloglevel", "2")
+    video, wav = Path(video), Path(wav)
+    cache = video.with_name(video.name + ".measures.json")
+    mine = ROOT in video.resolve().parents
+    if mine and cache.is_file() and cache.stat().st_mtime > max(video.stat().st_mtime,
+                                                                 wav.stat().st_mtime):
+        saved = json.loads(cache.read_text())
+        if saved.get("version") == MEASURES_VERSION:
+            return saved["measures"]
     try:
-        return ci.measure_video(video, wav)
+        measures = ci.measure_video(video, wav)
     except ValueError as e:  # no face in any frame, unreadable video
-        return {"error": str(e)}
+        measures = {"error": str(e)}
+    if mine:
+        with atomic_output(cache) as tmp:
+            Path(tmp).write_text(json.dumps({"version": MEASURES_VERSION,
+                                             "measures": measures}))
+    return measures
 
 
 def _mouth_box(frame: np.ndarray, tracker, last: tuple[int, int, int, int] | None
