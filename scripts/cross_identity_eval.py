@@ -193,10 +193,10 @@ def _measure_or_error(video: Path, wav: Path) -> dict:
     video, wav = Path(video), Path(wav)
     cache = video.with_name(video.name + ".measures.json")
     mine = ROOT in video.resolve().parents
-    if mine and cache.is_file() and cache.stat().st_mtime > max(video.stat().st_mtime,
-                                                                 wav.stat().st_mtime):
+    key = {"version": MEASURES_VERSION, "video": _digest(video), "wav": _digest(wav)}
+    if mine and cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("version") == MEASURES_VERSION:
+        if all(saved.get(k) == v for k, v in key.items()):
             return saved["measures"]
     try:
         measures = ci.measure_video(video, wav)
@@ -204,9 +204,15 @@ def _measure_or_error(video: Path, wav: Path) -> dict:
         measures = {"error": str(e)}
     if mine:
         with atomic_output(cache) as tmp:
-            Path(tmp).write_text(json.dumps({"version": MEASURES_VERSION,
-                                             "measures": measures}))
+            Path(tmp).write_text(json.dumps(key | {"measures": measures}))
     return measures
+
+
+def _digest(path: Path) -> str:
+    """sha1 of a file's bytes: cached measures stay valid while video and speech are the same."""
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 def _mouth_box(frame: np.ndarray, tracker, last: tuple[int, int, int, int] | None
