@@ -98,9 +98,14 @@ def seed_labels(shape: tuple[int, int], landmarks: np.ndarray, to_crop: np.ndarr
     # falls past the head ellipse is not learnt as backdrop.
     fill(labels, head(PRIOR_GROW), cv2.GC_PR_FGD)
     fill(labels, body(PRIOR_GROW), cv2.GC_PR_FGD)
+    # The border band: the top, and the sides down to the chin (below it long hair, shoulders
+    # and arms reach the sides of most portraits, and one sure-backdrop pixel of hair teaches
+    # the backdrop's colour model the hair).
     band = max(2, round(BORDER * max(h, w)))
+    chin_y = int(np.clip(_to_picture(landmarks[topo.FACE_OVAL, :2], to_crop)[:, 1].max(), 0, h))
     edge = np.zeros((h, w), bool)
-    edge[:band], edge[-band:], edge[:, :band], edge[:, -band:] = True, True, True, True
+    edge[:band] = True
+    edge[:chin_y, :band], edge[:chin_y, -band:] = True, True
     sure = edge & (labels == cv2.GC_PR_BGD)
     if sure.sum() < MIN_BORDER * edge.sum():  # a tight portrait: the prior fills the picture
         core = np.zeros((h, w), np.uint8)

@@ -36,6 +36,7 @@ FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to
 # itself, where the renderer replicates the edge): the crop's cubic resampling (2 px) and the
 # renderer's bilinear sampling (1 px) would reach it. The still picture shows there instead.
 MARGIN_PX = 3
+UNCOVER_GAIN = 4  # the plate shows fully where a quarter of the still person's alpha is gone
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,9 @@ class PasteBack:
         the render: one blend of R with weight w a over `behind` = P, with the plate blended
         in where u > 0 (a band beside the moved head: only its bounding box is touched)."""
         a8 = self.alpha_roi if alpha is None else self.to_picture(alpha)
-        u8 = cv2.subtract(self.alpha_roi, a8)  # saturates: the share of the person uncovered
+        # The share of the person uncovered, saturating; steepened, so that where a soft edge
+        # (hair) has moved away, its faint outline does not stay behind.
+        u8 = cv2.multiply(cv2.subtract(self.alpha_roi, a8), UNCOVER_GAIN)
         wa = cv2.multiply(w, a8, scale=1 / 255, dtype=cv2.CV_32F)
         ys, xs = self.roi
         behind = self.picture[ys, xs].copy()
