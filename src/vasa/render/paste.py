@@ -135,24 +135,26 @@ class PasteBack:
         matte: the person where the warp puts it (a: the matte at each pixel's source) over
         the still picture, and over the plate where the person was and is no longer (u).
 
-        The output wanted is  P + w a (R - P) + w (1 - a) u (plate - P), P the picture and R
-        the render: one blend of R with weight w a over `behind` = P, with the plate blended
-        in where u > 0 (a band beside the moved head: only its bounding box is touched)."""
+        One blend of the render R with weight w a over `behind`: the picture P, with the plate
+        blended in by u (only within the bounding box of u, a band beside the moved head; u is
+        taken as it is where the paste fades out (w < 1): the border is pinned, nothing is
+        uncovered there)."""
         a8 = self.alpha_roi if alpha is None else self.to_picture(alpha)
-        # The share of the person uncovered, saturating; steepened, so that where a soft edge
-        # (hair) has moved away, its faint outline does not stay behind.
-        u8 = cv2.multiply(cv2.subtract(self.alpha_roi, a8), UNCOVER_GAIN)
         wa = cv2.multiply(w, a8, scale=1 / 255, dtype=cv2.CV_32F)
         ys, xs = self.roi
-        behind = self.picture[ys, xs].copy()
+        behind = self.picture[ys, xs]
+        # The share of the person uncovered, saturating; steepened, so that where a soft edge
+        # (hair) has moved away, its faint outline does not stay behind. Drops of the alpha
+        # under 1/16 are let be: the bounding box then holds the moved head's side, not every
+        # soft edge that shifted by a fraction of a pixel.
+        u8 = cv2.multiply(cv2.subtract(self.alpha_roi, a8), UNCOVER_GAIN)
+        u8 = cv2.threshold(u8, 63, 255, cv2.THRESH_TOZERO)[1]
         x, y, bw, bh = cv2.boundingRect(u8)
         if bw and bh:
             box = np.s_[y:y + bh, x:x + bw]
-            # (1 - w a) ubar = w (1 - a) u = (w - w a) u: the plate's share of what lies behind
-            ubar = (w[box] - wa[box]) * (u8[box] / np.float32(255)) / np.maximum(1 - wa[box],
-                                                                                  1e-6)
-            ubar = np.clip(ubar, 0.0, 1.0).astype(np.float32)
-            behind[box] = cv2.blendLinear(self.plate_roi[box], behind[box], ubar, 1 - ubar)
+            u = cv2.multiply(u8[box], 1 / 255, dtype=cv2.CV_32F)
+            behind = behind.copy()
+            behind[box] = cv2.blendLinear(self.plate_roi[box], behind[box], u, 1.0 - u)
         return wa, behind
 
 
