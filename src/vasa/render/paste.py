@@ -136,9 +136,8 @@ class PasteBack:
         the still picture, and over the plate where the person was and is no longer (u).
 
         One blend of the render R with weight w a over `behind`: the picture P, with the plate
-        blended in by u (only within the bounding box of u, a band beside the moved head; u is
-        taken as it is where the paste fades out (w < 1): the border is pinned, nothing is
-        uncovered there)."""
+        blended in by w u (only within the bounding box of u, a band beside the moved head),
+        so that where the paste fades out (w -> 0) the picture shows, as without a matte."""
         a8 = self.alpha_roi if alpha is None else self.to_picture(alpha)
         wa = cv2.multiply(w, a8, scale=1 / 255, dtype=cv2.CV_32F)
         ys, xs = self.roi
@@ -152,7 +151,7 @@ class PasteBack:
         x, y, bw, bh = cv2.boundingRect(u8)
         if bw and bh:
             box = np.s_[y:y + bh, x:x + bw]
-            u = cv2.multiply(u8[box], 1 / 255, dtype=cv2.CV_32F)
+            u = cv2.multiply(w[box], u8[box], scale=1 / 255, dtype=cv2.CV_32F)
             behind = behind.copy()
             behind[box] = cv2.blendLinear(self.plate_roi[box], behind[box], u, 1.0 - u)
         return wa, behind
