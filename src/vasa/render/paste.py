@@ -37,6 +37,7 @@ FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to
 # renderer's bilinear sampling (1 px) would reach it. The still picture shows there instead.
 MARGIN_PX = 3
 UNCOVER_GAIN = 4  # the plate shows fully where a quarter of the still person's alpha is gone
+GROW = np.ones((5, 5), np.uint8)  # the mattes' 2 px growth when finding what is uncovered
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class PasteBack:
             self.alpha_crop = cv2.warpAffine(a8, m, (size, size), flags=cv2.INTER_LINEAR,
                                              borderMode=cv2.BORDER_REFLECT_101)
             self.alpha_roi = np.ascontiguousarray(a8[self.roi])
+            self.grown_roi = cv2.dilate(self.alpha_roi, GROW)
             self.plate_roi = np.ascontiguousarray(matte.plate[self.roi])
 
     def weights(self, flow: np.ndarray | None = None) -> np.ndarray:
@@ -143,12 +145,13 @@ class PasteBack:
         ys, xs = self.roi
         behind = self.picture[ys, xs]
         # The share of the person uncovered, saturating; steepened, so that where a soft edge
-        # (hair) has moved away, its faint outline does not stay behind. Drops of the alpha
-        # under 1/16 are let be: the bounding box then holds the moved head's side, not every
-        # soft edge that shifted by a fraction of a pixel.
-        u8 = cv2.multiply(cv2.subtract(self.alpha_roi, a8), UNCOVER_GAIN)
-        u8 = cv2.threshold(u8, 63, 255, cv2.THRESH_TOZERO)[1]
-        x, y, bw, bh = cv2.boundingRect(u8)
+        # (hair) has moved away, its faint outline does not stay behind. The bounding box is
+        # that of drops over 1/16: the moved head's side, not every soft edge that shifted by a
+        # fraction of a pixel.
+        # Both mattes grown by GROW first: the picture's own edge pixels (the person's colour
+        # past where the matte falls to 0) go with the person rather than stay as an outline.
+        u8 = cv2.multiply(cv2.subtract(self.grown_roi, cv2.dilate(a8, GROW)), UNCOVER_GAIN)
+        x, y, bw, bh = cv2.boundingRect(cv2.threshold(u8, 63, 255, cv2.THRESH_TOZERO)[1])
         if bw and bh:
             box = np.s_[y:y + bh, x:x + bw]
             u = cv2.multiply(w[box], u8[box], scale=1 / 255, dtype=cv2.CV_32F)
