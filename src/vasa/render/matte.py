@@ -142,6 +142,9 @@ def segment_person(picture: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarr
     crop_from_small[:, 2] += to_crop[:, :2] @ np.full(2, 0.5 / k - 0.5)
     labels = seed_labels(small.shape[:2], landmarks, crop_from_small)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models by k-means from OpenCV's per-thread random generator:
+    # seeded, the same portrait gets the same matte on any thread, after any other work.
+    cv2.setRNGSeed(0)
     cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, GRABCUT_ITERS,
                 cv2.GC_INIT_WITH_MASK)
     person = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
