@@ -138,3 +138,13 @@ def test_a_carried_plane_leaves_the_frame_as_it_was(astronaut_framed, basis):
     assert np.array_equal(renderer.carried, expected)
     with pytest.raises(ValueError, match="uint8"):
         renderer.carry(plane.astype(np.float32))
+
+
+def test_the_command_line_turns_it_off():
+    from vasa.cli import _generate_config, _reenact_config, build_parser
+
+    parser = build_parser()
+    for argv, make in ((["generate", "p.jpg", "a.wav", "-o", "o.mp4"], _generate_config),
+                       (["reenact", "p.jpg", "d.mp4", "-o", "o.mp4"], _reenact_config)):
+        assert make(parser.parse_args(argv)).render.matte
+        assert not make(parser.parse_args([*argv, "--no-matte"])).render.matte
