@@ -74,7 +74,8 @@ def seed_labels(shape: tuple[int, int], landmarks: np.ndarray, to_crop: np.ndarr
     fw = float(np.ptp(oval[:, 0]))
     cx = float(oval[:, 0].mean())
     top, chin = float(oval[:, 1].min()), float(oval[:, 1].max())
-    far = 4.0 * max(h, w) / abs(np.linalg.det(to_crop[:, :2])) ** 0.5  # past the picture
+    # Crop units well past the picture's far edge, whatever the crop's scale.
+    far = 4.0 * max(h, w) * abs(np.linalg.det(to_crop[:, :2])) ** 0.5
 
     def fill(label_map: np.ndarray, crop_pts: np.ndarray, value: int) -> None:
         pts = _to_picture(np.asarray(crop_pts, np.float64), to_crop)
@@ -152,7 +153,7 @@ def segment_person(picture: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarr
     _, comp = cv2.connectedComponents(person, connectivity=8)
     keep = np.unique(comp[(labels == cv2.GC_FGD) & (person > 0)])
     person = np.isin(comp, keep[keep > 0]).astype(np.uint8)
-    # Fill holes: backdrop regions not reaching the picture's border (an ear ring, a gap).
+    # Fill holes: backdrop regions not reaching the picture's border (between an arm and the body).
     _, comp = cv2.connectedComponents(1 - person, connectivity=4)
     edge = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
     person[~np.isin(comp, edge) & (person == 0)] = 1
