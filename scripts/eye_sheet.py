@@ -60,7 +60,7 @@ def clip_rows(video: Path, seconds: float) -> list[np.ndarray]:
     basis = default_basis()
     portrait, gt, gt_lm, motion = self_reenactment(video, round(25 * seconds), 512, 25.0, basis)
     eyes = basis.layout.eyes
-    closure = 1 - motion.dynamics[:, eyes].min(1) / np.maximum(portrait.dynamics[eyes], 1e-3)
+    closure = (1 - motion.dynamics[:, eyes] / np.maximum(portrait.dynamics[eyes], 1e-3)).max(1)
     ok = np.array([lm is not None for lm in gt_lm])
     closure[~ok] = -1
     closure[0] = -1

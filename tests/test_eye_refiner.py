@@ -159,8 +159,9 @@ def test_the_bundled_eye_refiner_redraws_a_blink_and_only_the_eyes(astronaut, ba
 
     drawn = _blink(Renderer(astronaut, basis, RenderConfig(eye_refiner=False)), astronaut, basis)
     refined = _blink(Renderer(astronaut, basis), astronaut, basis)
-    ys, _ = np.nonzero(np.abs(refined.astype(int) - drawn).max(-1) > 2)
-    assert len(ys) > 100  # the lids are redrawn
+    diff = np.abs(refined.astype(int) - drawn)
+    assert diff.mean() > 0.1  # the lids are redrawn (an untrained refiner: under 0.05)
+    ys, _ = np.nonzero(diff.max(-1) > 2)
     lm = astronaut.landmarks
     iod = np.linalg.norm(np.subtract(*lm[list(ec.EYE_CORNERS), :2]))
     centre = lm[list(ec.EYE_CORNERS + ec.INNER_CORNERS), :2].mean(0)
