@@ -185,8 +185,9 @@ def _add_refiner_option(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--no-refiner", dest="refiner", action="store_false",
                    default=RenderConfig().refiner,
-                   help="paint the mouth's inside (teeth, tongue) instead of redrawing it with "
-                        "the learned refiner")
+                   help="paint the mouth's inside (teeth, tongue) and keep the drawn lids of "
+                        "blinks instead of redrawing them with the learned mouth and eye "
+                        "refiners")
 
 
 def _bench(args: argparse.Namespace) -> None:
