@@ -73,9 +73,10 @@ def _eye_targets(far: np.ndarray, closure: np.ndarray, gaze_change: np.ndarray,
     return np.concatenate([blinks, gaze, chance]).astype(int)
 
 
-def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | None:
-    """Arrays of one clip's pairs (the npz's content), or None if too few frames track."""
-    reg = region(cfg.region)
+def _tracked_clip(video: str | Path, cfg: PairsConfig, basis: FaceBasis
+                  ) -> tuple[list[np.ndarray], list, list, np.ndarray] | None:
+    """(frames cropped as the first frame's portrait, their landmarks (None where lost), their
+    (pose, dynamics, canonical) encodings, found (T,) bool), or None if too few frames."""
     name = Path(video).name
     frames = list(islice(read_frames(video, fps=MOTION_FPS, max_side=720), cfg.max_frames))
     if len(frames) < 2 * cfg.min_distance + 2:
@@ -93,6 +94,17 @@ def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | 
     if found.sum() < 2 * cfg.min_distance + 2:
         return None
     enc = [encode_landmarks(lm, basis, cfg.size) if lm is not None else None for lm in lms]
+    return frames, lms, enc, found
+
+
+def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | None:
+    """Arrays of one clip's pairs (the npz's content), or None if too few frames track."""
+    reg = region(cfg.region)
+    tracked = _tracked_clip(video, cfg, basis)
+    if tracked is None:
+        return None
+    frames, lms, enc, found = tracked
+    name = Path(video).name
     rng = np.random.default_rng(cfg.seed + sum(name.encode()))
     lay = basis.layout
     if reg.name == "mouth":
