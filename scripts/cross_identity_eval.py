@@ -182,13 +182,37 @@ def generate(src: Path, portrait: Path, wav: Path, out: Path, threads: int) -> s
     return ""
 
 
+MEASURES_VERSION = 2  # bump when ci.measure_video changes: cached measures are then redone
+
+
 def _measure_or_error(video: Path, wav: Path) -> dict:
-    """ci.measure_video in a worker process; an unusable video is recorded, not fatal."""
+    """ci.measure_video in a worker process; an unusable video is recorded, not fatal. A video
+    made by this script (inside the repository's folder) keeps its measures beside it,
+    `NAME.mp4.measures.json`, reused while newer than the video and the speech."""
     os.environ.setdefault("GLOG_minloglevel", "2")
+    video, wav = Path(video), Path(wav)
+    cache = video.with_name(video.name + ".measures.json")
+    mine = ROOT in video.resolve().parents
+    key = {"version": MEASURES_VERSION, "video": _digest(video), "wav": _digest(wav)}
+    if mine and cache.is_file():
+        saved = json.loads(cache.read_text())
+        if all(saved.get(k) == v for k, v in key.items()):
+            return saved["measures"]
     try:
-        return ci.measure_video(video, wav)
+        measures = ci.measure_video(video, wav)
     except ValueError as e:  # no face in any frame, unreadable video
-        return {"error": str(e)}
+        measures = {"error": str(e)}
+    if mine:
+        with atomic_output(cache) as tmp:
+            Path(tmp).write_text(json.dumps(key | {"measures": measures}))
+    return measures
+
+
+def _digest(path: Path) -> str:
+    """sha1 of a file's bytes: cached measures stay valid while video and speech are the same."""
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 def _mouth_box(frame: np.ndarray, tracker, last: tuple[int, int, int, int] | None

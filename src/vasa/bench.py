@@ -75,8 +75,11 @@ class RenderBench:
 @dataclass
 class ReenactBench:
     """wall_fps: frames over the wall time of the whole `reenact` call (portrait, decode,
-    track, render, encode, audio and muxing: nothing excluded). stages_s: `ReenactResult.seconds`;
-    other_s: wall time outside those stages (retarget, audio, writer set-up and close)."""
+    track, render, encode, audio and muxing: nothing excluded). phases_s: the wall time of its
+    two phases (`ReenactResult.phases`: tracking with the portrait loaded meanwhile; rendering
+    with encoding behind it); other_s: wall time outside them (model set-up before the first).
+    stages_s: each stage's busy time on its own thread (`ReenactResult.seconds`); stages
+    overlap, so they add up to more than the wall time."""
 
     driving: str
     frames: int
@@ -85,8 +88,9 @@ class ReenactBench:
     size: int
     wall_s: float
     wall_fps: float
-    stages_s: dict[str, float]
+    phases_s: dict[str, float]
     other_s: float
+    stages_s: dict[str, float]
     remap: RemapBench
     render_remap_ratio: float  # render ms per frame / bare remap ms
     pipeline_remap_ratio: float  # wall ms per frame / bare remap ms
@@ -193,7 +197,8 @@ def bench_reenact(portrait_path: str | Path, driving_path: str | Path, out_path:
         driving=name if seconds is None else f"{name}, first {seconds:g} s",
         frames=result.frames, lost_frames=result.lost_frames, video_fps=result.fps,
         size=cfg.size, wall_s=wall, wall_fps=result.frames / wall,
-        stages_s=dict(result.seconds), other_s=wall - sum(result.seconds.values()),
+        phases_s=dict(result.phases), other_s=wall - sum(result.phases.values()),
+        stages_s=dict(result.seconds),
         remap=remap, render_remap_ratio=result.seconds["render"] / n * 1e3 / remap.ms,
         pipeline_remap_ratio=wall / n * 1e3 / remap.ms)
 
@@ -233,22 +238,32 @@ def format_render_bench(b: RenderBench) -> str:
 
 
 def format_reenact_bench(b: ReenactBench) -> str:
-    """Markdown: whole-pipeline throughput and the per-stage split of its wall time."""
+    """Markdown: whole-pipeline throughput, the split of its wall time into phases, and each
+    stage's busy time (stages overlap on threads, so their shares add up past 100%)."""
     n = max(b.frames, 1)
+
+    def row(name: str, s: float) -> str:
+        return (f"| {name} | {s:.3f} | {s / n * 1e3:.2f} | {n / s if s > 0 else 0:.1f} "
+                f"| {100 * s / b.wall_s:.1f}% |")
+
     lines = [
         (f"### Reenact {b.size}x{b.size}: {b.frames} frames ({b.driving}, {b.video_fps:g} fps, "
          f"{b.lost_frames} lost)"),
         f"({b.cpus} CPUs, OpenCV threads {b.threads})",
         "",
-        "| stage | seconds | ms/frame | frames/s | share |",
+        "| phase (wall) | seconds | ms/frame | frames/s | share |",
         "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {name} | {s:.3f} | {s / n * 1e3:.2f} | {n / s if s > 0 else 0:.1f} "
-              f"| {100 * s / b.wall_s:.1f}% |"
-              for name, s in [*b.stages_s.items(), ("other", b.other_s)]]
+    lines += [row(name, s) for name, s in [*b.phases_s.items(), ("other", b.other_s)]]
     lines += [
         (f"| **total (wall)** | {b.wall_s:.3f} | {b.wall_s / n * 1e3:.2f} | {b.wall_fps:.1f} "
          f"| 100% |"),
+        "",
+        "| stage (busy, on its thread) | seconds | ms/frame | frames/s | share of wall |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [row(name, s) for name, s in b.stages_s.items()]
+    lines += [
         "",
         (f"Bare `cv2.remap` {b.remap.size}x{b.remap.size}x3: {b.remap.ms:.3f} ms; "
          f"render / remap = **{b.render_remap_ratio:.1f}x**, "

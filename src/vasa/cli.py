@@ -113,7 +113,8 @@ def _generate_config(args: argparse.Namespace):
 
     cfg = GenerateConfig(size=args.size, crop=args.crop, crf=args.crf,
                          face_index=args.face_index, controls=_controls(args), hop=args.hop,
-                         lookahead=args.lookahead, render=RenderConfig(refiner=args.refiner))
+                         lookahead=args.lookahead, render=RenderConfig(refiner=args.refiner),
+                         close_lips=args.close_lips)
     if args.model:
         cfg.model = args.model
     return cfg
@@ -171,6 +172,10 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
                    help="audio frames each window sees past the frames it emits (default: the "
                         "rest of the window)")
     p.add_argument("--model", default=None, help="motion model file (default: bundled)")
+    p.add_argument("--no-lip-closure", dest="close_lips", action="store_false",
+                   default=g.close_lips,
+                   help="do not shut the lips where the speech says they shut (/p b m/; "
+                        "`vasa train closure`): the generator's mouth alone")
     _add_framing_options(p, g.size, g.crop)
     p.add_argument("--face-index", type=int, default=g.face_index,
                    help="which portrait face to animate, 0 = largest")
@@ -265,6 +270,14 @@ def _train(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}: val {metrics['region']} PSNR {final['psnr_warp']:.2f} -> "
               f"{final['psnr_refined']:.2f} dB, SSIM {final['ssim_warp']:.3f} -> "
               f"{final['ssim_refined']:.3f}")
+        return
+    if args.model == "closure":
+        from vasa.motion.train_closure import TrainClosureConfig, train_closure
+
+        cfg = replace(TrainClosureConfig(), **steps, seed=args.seed, av_offsets=args.av_offsets)
+        info = train_closure(args.data, args.out, cfg, progress=not args.quiet)
+        print(f"wrote {args.out}: shut-lip AUC train {info['train_auc']:.3f}, held-out "
+              f"{info['val_auc'] if info['val_auc'] is None else round(info['val_auc'], 3)}")
         return
     if args.model == "motion":
         from vasa.motion.config import MotionConfig, TrainMotionConfig
@@ -458,10 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=_prepare)
 
     tr = sub.add_parser("train", help="train a model of the project on a prepared dataset")
-    tr.add_argument("model", choices=["motion", "sync", "capp", "refiner"],
-                    help="motion: the diffusion transformer; sync: the lip-sync evaluator; "
-                         "capp: the audio-pose evaluator; refiner: the mouth or eye refiner "
-                         "(the pair set's region)")
+    tr.add_argument("model", choices=["motion", "closure", "sync", "capp", "refiner"],
+                    help="motion: the diffusion transformer; closure: where lips shut in "
+                         "speech; sync: the lip-sync evaluator; capp: the audio-pose "
+                         "evaluator; refiner: the mouth or eye refiner (the pair set's region)")
     tr.add_argument("--data", default="data/vasa-default",
                     help="dataset from `vasa prepare` (refiner: pairs from `vasa refiner-pairs`)")
     tr.add_argument("--out", required=True,
@@ -500,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "offset before the final fit (default: TrainSyncConfig.folds, 5; "
                          "0 = train on the clips as they are)")
     tr.add_argument("--av-offsets", default=None,
-                    help="motion, capp: the <out>_offsets.json of `vasa train sync`: undo "
+                    help="motion, closure, capp: the <out>_offsets.json of `vasa train sync`: undo "
                          "each train clip's AV offset first")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_train)

@@ -23,7 +23,7 @@ import numpy as np
 
 from vasa.data import conditions
 from vasa.evaluation import motion_metrics as mm
-from vasa.evaluation.phones import bilabial_closure
+from vasa.evaluation.phones import OPEN_VOWELS, bilabial_closure
 from vasa.evaluation.syncnet import correlation_lag, lip_opening
 from vasa.latent.basis import FaceBasis
 from vasa.latent.face_model import encode_canonical, lip_gap
@@ -197,6 +197,8 @@ class ViewerMeasures:
     delta_p: float | None  # head-angle speed, deg/frame (motion_metrics.delta_p)
     residual: float = 0.0  # IOD added to the PCA opening (opening_residual)
     bilabial_closure: float | None = None  # lips closed at /p b m/ (phones.bilabial_closure)
+    eye_open: float | None = None  # median eyelid openness (lid gap / eye width) of found frames
+    vowel_closure: float | None = None  # lips closed at open vowels: the false-alarm side
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -235,5 +237,8 @@ def measure(motion: MotionLatents, found: np.ndarray, envelope: np.ndarray, basi
         blink_ms=float(durations.mean()) if len(durations) else None,
         blink_closure=float(closure.mean()) if len(closure) else None,
         delta_p=_maybe(mm.delta_p, pose, found), residual=residual,
+        eye_open=float(np.median(eyes[found])) if found.any() else None,
+        vowel_closure=None if phones is None else bilabial_closure(opening, phones, found, fps,
+                                                                   OPEN_VOWELS),
         bilabial_closure=None if phones is None else bilabial_closure(opening, phones, found,
                                                                       fps))

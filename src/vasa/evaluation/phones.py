@@ -20,6 +20,9 @@ import numpy as np
 from vasa.timebase import MOTION_FPS, SAMPLE_RATE
 
 BILABIALS = ("P", "B", "M")
+# Open vowels (jaw lowered), where shut lips would be wrong: the closure rate at these is the
+# false-alarm side of the bilabial rate (a mouth that shuts everywhere would pass that alone).
+OPEN_VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH")
 PHONE_RATE = 100  # pocketsphinx frames per second
 TOLERANCE = 1  # video frames either side of the phone in which the lips may close
 CLOSED = 0.015  # eye distances above the video's own closed level (its 5th percentile of
@@ -62,10 +65,11 @@ def phone_segments(audio: np.ndarray) -> list[Phone]:
 
 
 def bilabial_closure(opening: np.ndarray, phones: list[Phone], found: np.ndarray | None = None,
-                     fps: float = MOTION_FPS) -> float | None:
-    """Share of bilabial phones whose span (+-TOLERANCE frames) holds a tracked frame with the
-    inner lips within CLOSED of the video's closed level; None without a bilabial inside the
-    video or without a tracked frame."""
+                     fps: float = MOTION_FPS, labels: tuple[str, ...] = BILABIALS
+                     ) -> float | None:
+    """Share of bilabial phones (or of phones with other `labels`, e.g. OPEN_VOWELS) whose span
+    (+-TOLERANCE frames) holds a tracked frame with the inner lips within CLOSED of the video's
+    closed level; None without such a phone inside the video or without a tracked frame."""
     opening = np.asarray(opening, np.float64)
     ok = np.ones(len(opening), bool) if found is None else np.asarray(found, bool)[:len(opening)]
     if not ok.any():
@@ -73,7 +77,7 @@ def bilabial_closure(opening: np.ndarray, phones: list[Phone], found: np.ndarray
     closed = min(float(np.percentile(opening[ok], 5)), MAX_CLOSED_LEVEL) + CLOSED
     hits = []
     for p in phones:
-        if p.label not in BILABIALS:
+        if p.label not in labels:
             continue
         a = max(int(np.floor(p.start * fps)) - TOLERANCE, 0)
         b = min(int(np.ceil(p.end * fps)) + TOLERANCE, len(opening))

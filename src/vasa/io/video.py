@@ -201,8 +201,10 @@ def _video_source(
         container.close()
 
 
-def _resample(source: _Source, fps: float, tick: float) -> Iterator[np.ndarray]:
-    """Constant-rate output: frame k is the latest source frame with pts <= k / fps."""
+def _resample(source: _Source, fps: float, tick: float, start: int = 0
+              ) -> Iterator[np.ndarray]:
+    """Constant-rate output: frame k is the latest source frame with pts <= k / fps, from
+    frame `start` on (earlier ones are decoded, never converted)."""
     period = 1.0 / fps
     # Timestamps are rounded to the stream's time base, so a frame due exactly at an output
     # instant may sit one tick late; without slack 30 -> 30 fps would drop/duplicate frames.
@@ -214,10 +216,10 @@ def _resample(source: _Source, fps: float, tick: float) -> Iterator[np.ndarray]:
     def hold_until(t: float) -> Iterator[np.ndarray]:
         nonlocal k, img
         while getter is not None and k * period < t - tol:
-            if img is None:
+            if k >= start and img is None:
                 img = getter()  # decode/convert only frames that are actually emitted
                 yield img
-            else:
+            elif k >= start:
                 yield img.copy()  # callers may edit frames in place; repeats must not alias
             k += 1
 
@@ -233,6 +235,7 @@ def read_frames(
     fps: float | None = None,
     folder_fps: float = 25.0,
     max_side: int | None = None,
+    start: int = 0,
 ) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames ``(H, W, 3)``, C-contiguous, from a video file or frame folder.
 
@@ -244,6 +247,8 @@ def read_frames(
     A folder of JPEG/PNG frames (natural numeric order) is taken to run at ``folder_fps``.
     Rotation metadata (phone videos) is applied. The file is opened here, so a missing or
     non-video file raises :class:`MediaError` at call time, not on first iteration.
+    ``start`` (with ``fps`` only): begin at output frame ``start``; the frames before it are
+    decoded (the resampling needs their times) but not converted to RGB.
     """
     path = os.fspath(path)
     if fps is not None and fps <= 0:
@@ -262,5 +267,7 @@ def read_frames(
         tick = float(stream.time_base) if stream.time_base else 1e-6
         source = _video_source(container, path, max_side)
     if fps is None:
+        if start:
+            raise ValueError("start needs fps: frames are counted at a constant rate")
         return (getter() for getter, _, _ in source)
-    return _resample(source, fps, tick)
+    return _resample(source, fps, tick, start)

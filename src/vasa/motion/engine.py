@@ -28,6 +28,7 @@ from vasa.latent.face_model import lip_direction, lip_gap, move_lip_gap
 from vasa.latent.motion import MotionLatents
 from vasa.motion.blinks import BlinkKeeper
 from vasa.motion.checkpoint import MotionModel
+from vasa.motion.closure import CONTEXT, LipClosure, load_closure
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.diffusion import sample_ddim
 from vasa.motion.dit import Conditions
@@ -125,7 +126,9 @@ class MotionEngine:
     window sees (default: the rest of the window). basis: the face basis of the dynamics
     (default: the bundled one); rest_gap: the inner-lip gap of `dynamics` (default: the
     template's, which `talking_rest` gives); close_in_silence: close the mouth where the audio
-    is silent (`vasa.motion.silence`); mouth_response: how far this portrait's rendered mouth
+    is silent (`vasa.motion.silence`); close_lips: shut the lips inside speech where the audio
+    says a speaker's would be (`vasa.motion.closure`; `closure`: the model, default the bundled
+    one); mouth_response: how far this portrait's rendered mouth
     opens per unit of latent opening (`vasa.pipelines.calibrate.mouth_response`; neutral by
     default), inverted so the generated opening is the one seen. gaze_response: how far this portrait's
     rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
@@ -137,7 +140,8 @@ class MotionEngine:
                  pose_sigma: float = POSE_SIGMA, blink_gamma: float = BLINK_GAMMA,
                  gaze_response: GazeResponse | None = None, basis: FaceBasis | None = None,
                  rest_gap: float | None = None, close_in_silence: bool = True,
-                 mouth_response: MouthResponse | None = None) -> None:
+                 mouth_response: MouthResponse | None = None, close_lips: bool = True,
+                 closure: LipClosure | None = None) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
@@ -165,6 +169,7 @@ class MotionEngine:
         # The rest's inner-lip gap: the template's for `Portrait.talking_rest` (the default).
         self.rest_gap = lip_gap(self.basis.template) if rest_gap is None else float(rest_gap)
         self.close_in_silence = bool(close_in_silence)
+        self.closure = (closure or load_closure(extractor=model.extractor)) if close_lips else None
         self.mouth_response = mouth_response or MouthResponse()
         self._gate = SilenceGate()
         self._blinks = BlinkKeeper(self.controls.seed)
@@ -210,6 +215,7 @@ class MotionEngine:
         self._hist_x = np.repeat(self.model.norm.motion(np.zeros(cfg.motion_dim))[None],
                                  cfg.prev, 0).astype(np.float32)
         self._hist_a = self._silence_a
+        self._hist_feats = np.zeros((0, self.model.net.cfg.audio_dim), np.float32)  # raw, past
         self._steer.reset()
         self._gate.reset()
         self._blinks.reset()
@@ -294,6 +300,7 @@ class MotionEngine:
         s = j * self.hop
         n = self.hop if total is None else min(self.hop, total - s)
         loud = frame_loudness(self._audio[s * SAMPLES_PER_FRAME - self._offset:], n)
+        shut = self._shut(feats, have, n)
         hist_before = self._hist_x if j > 0 else self._hist_x[:0]
         a_emit = np.where((np.arange(n) < have)[:, None], audio[:n], 0.0).astype(np.float32)
         self._hist_x = np.concatenate([self._hist_x, x[:n]])[-cfg.prev:]
@@ -308,21 +315,37 @@ class MotionEngine:
         feats = feats[:n]
         feats[:, FEATURES.dynamics.eyes] = self._blinks(feats[:, FEATURES.dynamics.eyes])
         lat = self._controlled(to_latents(feats, self.pose, self.dynamics, c.motion_scale,
-                                          c.still_head), loud, gaze)
+                                          c.still_head), loud, gaze, shut)
         return [TimedFrame(s + i, frame_time(s + i), lat.pose[i], lat.dynamics[i])
                 for i in range(n)]
 
+    def _shut(self, feats: np.ndarray, have: int, n: int) -> np.ndarray:
+        """Lip closing strength (n,) of the frames a window emits, from their audio features
+        with CONTEXT frames of the audio before them (kept across windows, so chunking does
+        not change it) and what the window has after them; 0 where there is no audio."""
+        out = np.zeros(n)
+        if self.closure is None:
+            return out
+        seen = np.concatenate([self._hist_feats, feats[:have]])
+        k = len(self._hist_feats)
+        out[:min(n, have)] = self.closure.strength(seen)[k:k + n]
+        self._hist_feats = np.concatenate([self._hist_feats, feats[:min(n, have)]])[-CONTEXT:]
+        return out
+
     def _controlled(self, lat: MotionLatents, loudness: np.ndarray,
-                    gaze: tuple[float, float]) -> MotionLatents:
+                    gaze: tuple[float, float], shut: np.ndarray | None = None) -> MotionLatents:
         """What the learned conditions alone do not deliver, applied to a window's latents:
-        the mouth closed in silence, a requested emotion shown, a requested gaze steered."""
+        the mouth closed in silence and shut where the audio says lips shut, a requested
+        emotion shown, a requested gaze steered."""
         c, pca = self.controls, self.basis.layout.pca
-        if self.close_in_silence or self.mouth_response != MouthResponse():
+        shut = np.zeros(len(loudness)) if shut is None else shut
+        if self.close_in_silence or self.mouth_response != MouthResponse() or shut.any():
             d = lip_direction(self.basis)
             gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
             seen = np.maximum(gap, 0.0)  # the opening to be seen
             if self.close_in_silence:
                 seen = seen * self._gate(loudness)
+            seen = seen * (1.0 - shut)
             want = seen_as_generated(seen, self.rest_gap, self.mouth_response)
             lat.dynamics = move_lip_gap(lat.dynamics, want - gap, self.basis)
         if c.emotion is not None and c.emotion_intensity > 0:  # the condition alone barely shows

@@ -27,6 +27,7 @@ class GenerateConfig:
     hop: int | None = None  # engine windows start every `hop` frames (None: the window, W)
     lookahead: int | None = None  # audio frames each window sees past its emitted ones
     render: RenderConfig = field(default_factory=RenderConfig)
+    close_lips: bool = True  # shut the lips where the speech says (vasa.motion.closure)
 
 
 @dataclass

@@ -72,7 +72,7 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
                     else gaze_response(portrait, renderer, basis))
         engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
                               cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead,
-                              gaze_response=response,
+                              gaze_response=response, close_lips=cfg.close_lips,
                               mouth_response=mouth_response(portrait, renderer, basis))
         duration = audio_duration(audio_path)  # from the header; None if it does not say
         total = (-(-round(duration * SAMPLE_RATE) // SAMPLES_PER_FRAME)

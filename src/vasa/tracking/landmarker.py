@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,20 +68,27 @@ class FaceObservation:
         return max(x1 - x0, y1 - y0)
 
 
+# fd 2 belongs to the process: two threads starting trackers at once (reenact loads the
+# portrait while the driving video is tracked, in two halves) would each save the other's
+# /dev/null as "the real stderr" and could leave it silenced for good.
+_STDERR_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Silence what MediaPipe's C++ side prints to fd 2 while it starts up (graph and delegate
     notices that no setting turns off); Python's own errors are unaffected afterwards."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def default_model_path() -> Path:

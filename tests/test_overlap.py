@@ -1,0 +1,100 @@
+"""`vasa.overlap`: stages on threads keep order, raise their errors in the caller, stop when the
+caller stops, and hold a bounded number of items."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from vasa.overlap import Background, Drain, Prefetch
+
+
+def _failing(n: int):
+    yield from range(n)
+    raise ValueError("bad frame")
+
+
+def test_prefetch_keeps_order_and_raises_after_the_items_before_the_error():
+    with Prefetch(range(100), depth=3) as items:
+        assert list(items) == list(range(100))
+    got = []
+    with pytest.raises(ValueError, match="bad frame"), Prefetch(_failing(5), depth=2) as items:
+        got.extend(items)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_prefetch_stays_bounded_and_close_stops_an_endless_source():
+    produced, closed = [], threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                produced.append(i)
+                yield i
+                i += 1
+        finally:
+            closed.set()  # the generator is closed on the thread that ran it
+
+    items = Prefetch(endless(), depth=4)
+    assert next(items) == 0
+    time.sleep(0.3)
+    assert len(produced) <= 1 + 4 + 1  # taken, queued, one waiting to be queued
+    items.close()
+    assert closed.is_set() and not items._thread.is_alive()
+    with pytest.raises(StopIteration):
+        next(items)
+
+
+def test_drain_sinks_in_order_and_raises_the_sink_error_in_the_caller():
+    seen = []
+    with Drain(seen.append, depth=2) as sink:
+        for i in range(50):
+            sink.put(i)
+    assert seen == list(range(50))
+
+    def sink_fails(x):
+        if x == 3:
+            raise OSError("disk full")
+        seen.append(x)
+
+    seen.clear()
+    with pytest.raises(OSError, match="disk full"), Drain(sink_fails, depth=2) as sink:
+        for i in range(1000):
+            sink.put(i)  # raises once the sink has failed; never blocks for ever
+            time.sleep(0.001)
+    assert seen == [0, 1, 2]
+
+
+def test_drain_close_drops_what_is_queued():
+    release, seen = threading.Event(), []
+
+    def slow(x):
+        release.wait()
+        seen.append(x)
+
+    sink = Drain(slow, depth=8)
+    for i in range(8):
+        sink.put(i)
+    release.set()
+    sink.close()
+    assert len(seen) < 8 and not sink._thread.is_alive()
+
+
+def test_background_returns_raises_and_cancels():
+    with Background(lambda stop: 42) as job:
+        assert job.result() == 42
+    with Background(lambda stop: 1 / 0) as job, pytest.raises(ZeroDivisionError):
+        job.result()
+    steps = []
+
+    def work(stop):
+        while not stop.is_set():
+            steps.append(1)
+            time.sleep(0.01)
+
+    with Background(work) as job:
+        time.sleep(0.05)
+    assert not job._thread.is_alive() and steps
