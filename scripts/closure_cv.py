@@ -19,8 +19,13 @@ import numpy as np
 
 from vasa.data.format import Dataset
 from vasa.data.offsets import load_av_offsets
-from vasa.evaluation.evaluate import LOG_ENERGY
-from vasa.motion.train_closure import TrainClosureConfig, auc, fit_closure, load_segments
+from vasa.motion.train_closure import (
+    LOG_ENERGY,
+    TrainClosureConfig,
+    auc,
+    fit_closure,
+    load_segments,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -57,7 +57,8 @@ def _reenact_config(args: argparse.Namespace):
     return ReenactConfig(size=args.size, crop=args.crop, transfer=transfer,
                          side_by_side=args.side_by_side, face_index=args.face_index,
                          fps=args.fps, crf=args.crf,
-                         render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner))
+                         render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner,
+                                             matte=args.matte))
 
 
 def _check_video_args(args: argparse.Namespace) -> None:
@@ -113,7 +114,8 @@ def _generate_config(args: argparse.Namespace):
 
     cfg = GenerateConfig(size=args.size, crop=args.crop, crf=args.crf,
                          face_index=args.face_index, controls=_controls(args), hop=args.hop,
-                         lookahead=args.lookahead, render=RenderConfig(refiner=args.refiner),
+                         lookahead=args.lookahead,
+                         render=RenderConfig(refiner=args.refiner, matte=args.matte),
                          close_lips=args.close_lips)
     if args.model:
         cfg.model = args.model
@@ -181,11 +183,11 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
                    help="which portrait face to animate, 0 = largest")
     p.add_argument("--crf", type=int, default=g.crf,
                    help=f"x264 quality, lower is better ({g.crf})")
-    _add_refiner_option(p)
+    _add_render_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _add_refiner_option(p: argparse.ArgumentParser) -> None:
+def _add_render_options(p: argparse.ArgumentParser) -> None:
     from vasa.render import RenderConfig
 
     p.add_argument("--no-refiner", dest="refiner", action="store_false",
@@ -193,6 +195,11 @@ def _add_refiner_option(p: argparse.ArgumentParser) -> None:
                    help="paint the mouth's inside (teeth, tongue) and keep the drawn lids of "
                         "blinks instead of redrawing them with the learned mouth and eye "
                         "refiners")
+    p.add_argument("--no-matte", dest="matte", action="store_false",
+                   default=RenderConfig().matte,
+                   help="no person matte: the backdrop near the head moves with it, as the warp "
+                        "drags it (default: the backdrop stays still and what the head uncovers "
+                        "is filled from it; the picture output only, not --crop)")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -361,7 +368,7 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
                    help=f"x264 quality, lower is better ({rc.crf})")
     p.add_argument("--flow-scale", type=float, default=rc.render.flow_scale,
                    help=f"warp-field resolution relative to the frame ({rc.render.flow_scale})")
-    _add_refiner_option(p)
+    _add_render_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

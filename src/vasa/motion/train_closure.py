@@ -20,15 +20,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vasa.audio import N_MELS, PROSODY_FIELDS
 from vasa.data.format import Dataset
 from vasa.data.offsets import align, load_av_offsets
-from vasa.evaluation.evaluate import LOG_ENERGY
-from vasa.evaluation.mouth_metrics import mouth_opening
 from vasa.latent.basis import default_basis
+from vasa.latent.face_model import lip_direction
 from vasa.motion.closure import ClosureConfig, ClosureNet, LipClosure, save_closure
 
 SHUT_MARGIN = 0.015  # IOD over a segment's 5th-percentile gap still counted shut (the tracker's
 #                      closed lips read +-0.005; as the articulation measure's CLOSED)
+LOG_ENERGY = N_MELS + PROSODY_FIELDS.index("log_energy")  # the loudness column of the features
 SPEECH_BELOW = 1.0  # decades of RMS under a segment's median loudness still counted as speech
 
 
@@ -69,12 +70,15 @@ class Segment:
 def load_segments(ds: Dataset, split: str, offsets: dict[str, int]) -> list[Segment]:
     basis = default_basis()
     ds.meta.check_compatible(basis.version, ds.meta.audio_extractor, str(ds.root))
+    direction = lip_direction(basis)
     out = []
     for rec in ds.split(split):
         audio = ds.audio(rec)
         if audio is None:
             continue
-        gap = mouth_opening(np.asarray(ds.column(ds.motion(rec), "dynamics")), basis)
+        # The inner-lip gap up to a constant (the template's, and the face's own residual):
+        # targets and labels below are relative to the segment's own percentiles.
+        gap = np.asarray(ds.column(ds.motion(rec), "dynamics"))[:, basis.layout.pca] @ direction
         audio = np.asarray(audio, np.float32)
         if offsets.get(rec.name, 0):
             gap, audio = align(gap, audio, offsets[rec.name])

@@ -12,14 +12,22 @@ edge it holds a mirror of it (`portrait.cut_crop`): the renderer may warp some o
 view when the head moves, so each frame's weight also follows the renderer's source map
 (`Renderer.flow`): a rendered pixel whose source lies outside the picture (or the crop), or
 within MARGIN_PX of its edge, gets weight 0 and the still picture shows instead.
+
+With a person matte (`render.matte`, made once per portrait) the rendered crop is first composed
+over the still picture: the person where the warp puts it (the matte warped through the same
+source map), the still picture elsewhere, and a clean background plate where the person was
+and no longer is. The backdrop then never moves, and what the head uncovers is backdrop.
 """
 
 from __future__ import annotations
+
+import logging
 
 import cv2
 import numpy as np
 
 from vasa.portrait import Framing
+from vasa.render.matte import PersonMatte, person_matte
 from vasa.render.renderer import Renderer
 from vasa.timing import StageClock
 
@@ -28,6 +36,10 @@ FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to
 # itself, where the renderer replicates the edge): the crop's cubic resampling (2 px) and the
 # renderer's bilinear sampling (1 px) would reach it. The still picture shows there instead.
 MARGIN_PX = 3
+UNCOVER_GAIN = 4  # the plate shows fully where a quarter of the still person's alpha is gone
+GROW = np.ones((5, 5), np.uint8)  # the mattes' 2 px growth when finding what is uncovered
+
+log = logging.getLogger(__name__)
 
 
 class PasteBack:
@@ -37,9 +49,10 @@ class PasteBack:
     ramp: (S, S) float32, 0 within MARGIN_PX of any crop pixel that is not the picture's (past
     the picture's edge or the crop's own), rising to 1 over FEATHER of the side. A rendered
     pixel's weight is the ramp at the pixel (the paste fades out before the crop's edge and
-    the picture's) times the ramp at its source (nothing from outside the picture is shown)."""
+    the picture's) times the ramp at its source (nothing from outside the picture is shown).
+    matte: the picture's person matte, or None (the crop is pasted as it is rendered)."""
 
-    def __init__(self, framing: Framing, size: int) -> None:
+    def __init__(self, framing: Framing, size: int, matte: PersonMatte | None = None) -> None:
         if framing.picture is None:
             raise ValueError("the portrait was loaded as a crop (framed=False): nothing to paste "
                              "into; load it with framed=True")
@@ -71,6 +84,17 @@ class PasteBack:
         r = np.clip((dist - MARGIN_PX) / max(FEATHER * size, 1.0), 0.0, 1.0)
         self.ramp = (r * r * (3 - 2 * r)).astype(np.float32)  # smoothstep: no kink to see
         self.rest = self.ramp * self.ramp
+        self.matte = matte
+        self.alpha_crop: np.ndarray | None = None
+        if matte is not None:
+            # The matte as 8-bit planes: in the crop (mirrored past the picture's edge as the
+            # crop is, cut_crop) for the renderer to warp with each frame, and on the ROI.
+            a8 = np.clip(matte.alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+            self.alpha_crop = cv2.warpAffine(a8, m, (size, size), flags=cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_REFLECT_101)
+            self.alpha_roi = np.ascontiguousarray(a8[self.roi])
+            self.grown_roi = cv2.dilate(self.alpha_roi, GROW)
+            self.plate_roi = np.ascontiguousarray(matte.plate[self.roi])
 
     def weights(self, flow: np.ndarray | None = None) -> np.ndarray:
         """(S, S) float32 paste weight of a frame rendered through `flow` (S, S, 2), the
@@ -92,14 +116,49 @@ class PasteBack:
                                                               ys.stop - ys.start),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border)
 
-    def __call__(self, crop: np.ndarray, flow: np.ndarray | None = None) -> np.ndarray:
-        """The picture (H, W, 3) uint8 with `crop` (S, S, 3), rendered through `flow`, pasted."""
+    def __call__(self, crop: np.ndarray, flow: np.ndarray | None = None,
+                 alpha: np.ndarray | None = None) -> np.ndarray:
+        """The picture (H, W, 3) uint8 with `crop` (S, S, 3), rendered through `flow`, pasted.
+        alpha: with a matte, `alpha_crop` warped through the same flow (S, S) uint8 (the
+        renderer carries it: `Renderer.carry`); None: the matte at rest."""
         w = self.to_picture(self.weights(flow))
         out = self.picture.copy()
         ys, xs = self.roi
-        out[ys, xs] = cv2.blendLinear(self.to_picture(crop, cv2.BORDER_REPLICATE), out[ys, xs],
-                                      w, 1.0 - w)
+        rendered = self.to_picture(crop, cv2.BORDER_REPLICATE)
+        behind = out[ys, xs]
+        if self.matte is not None:
+            w, behind = self._through_matte(w, alpha)
+        out[ys, xs] = cv2.blendLinear(rendered, behind, w, 1.0 - w)
         return out
+
+    def _through_matte(self, w: np.ndarray, alpha: np.ndarray | None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The paste weight and what lies behind the rendered pixels, on the ROI, with the
+        matte: the person where the warp puts it (a: the matte at each pixel's source) over
+        the still picture, and over the plate where the person was and is no longer (u).
+
+        One blend of the render R with weight w a over `behind`: the picture P, with the plate
+        blended in by w u (only within the bounding box of u, a band beside the moved head),
+        so that where the paste fades out (w -> 0) the picture shows, as without a matte."""
+        a8 = self.alpha_roi if alpha is None else self.to_picture(alpha)
+        wa = cv2.multiply(w, a8, scale=1 / 255, dtype=cv2.CV_32F)
+        ys, xs = self.roi
+        behind = self.picture[ys, xs]
+        # The share of the person uncovered, saturating; steepened, so that where a soft edge
+        # (hair) has moved away, its faint outline does not stay behind. The bounding box is
+        # that of drops over 1/16: the moved head's side, not every soft edge that shifted by a
+        # fraction of a pixel.
+        # Both mattes grown by GROW first: the picture's own edge pixels (the person's colour
+        # past where the matte falls to 0) go with the person rather than stay as an outline.
+        u8 = cv2.multiply(cv2.subtract(self.grown_roi, cv2.dilate(a8, GROW)), UNCOVER_GAIN)
+        x, y, bw, bh = cv2.boundingRect(cv2.threshold(u8, 63, 255, cv2.THRESH_TOZERO)[1])
+        if bw and bh:
+            box = np.s_[y:y + bh, x:x + bw]
+            u = cv2.multiply(w[box], u8[box], scale=1 / 255, dtype=cv2.CV_32F)
+            behind = behind.copy()
+            behind[box] = cv2.blendLinear(self.plate_roi[box], behind[box], u, 1.0 - u)
+        return wa, behind
+
 
 class PictureRenderer:
     """A `Renderer` whose frames are the portrait's picture (H, W, 3), the animated crop
@@ -110,7 +169,15 @@ class PictureRenderer:
         if not portrait.framed:
             raise ValueError("PictureRenderer needs a portrait loaded with framed=True")
         self.renderer = renderer
-        self.paste = PasteBack(portrait.framing, renderer.size)
+        matte = None
+        if renderer.config.matte:
+            framing = portrait.framing
+            matte, why = person_matte(framing.picture, portrait.landmarks, framing.to_crop)
+            if why is not None:
+                log.warning("%s: no person matte (%s); the backdrop near the head moves with "
+                            "it", portrait.source or "portrait", why)
+        self.paste = PasteBack(portrait.framing, renderer.size, matte)
+        renderer.carry(self.paste.alpha_crop)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -120,7 +187,7 @@ class PictureRenderer:
                timings: dict[str, float] | None = None) -> np.ndarray:
         crop = self.renderer.render(pose, dynamics, timings)
         clock = StageClock(timings)
-        frame = self.paste(crop, self.renderer.flow)
+        frame = self.paste(crop, self.renderer.flow, self.renderer.carried)
         clock("paste")
         return frame
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from vasa.latent import topology as topo
@@ -62,7 +63,10 @@ class RenderConfig:
     (`render.refiner`); False paints it (`render.mouth`) and keeps the drawn lids of blinks.
     eye_refiner: with `refiner`, blinking eyes are redrawn by the learned eye refiner over the
     drawn lids (False: the drawn lids only). refiner_model, eye_refiner_model: their ONNX files
-    (None: the bundled ones)."""
+    (None: the bundled ones). matte: in the picture output (`render.paste`), compose the warped
+    person over the still backdrop through a person matte made once per portrait
+    (`render.matte`), so the backdrop never moves; False: paste the warped crop as it is (the
+    backdrop near the head moves with it)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -71,6 +75,7 @@ class RenderConfig:
     eye_refiner: bool = True
     refiner_model: str | None = None
     eye_refiner_model: str | None = None
+    matte: bool = True
 
 
 # Landmark contours the unfolding leaves where they are.
@@ -119,6 +124,22 @@ class Renderer:
                                           self.config.eye_refiner_model or DEFAULT_EYE_REFINER)
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
         self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
+        self._rgba: np.ndarray | None = None  # the image with a carried plane (`carry`)
+        self.carried: np.ndarray | None = None  # that plane, warped with the last frame
+
+    def carry(self, plane: np.ndarray | None) -> None:
+        """Warp `plane` (S, S) uint8 with every frame from now on, into `carried` (S, S) uint8
+        (the paste's person matte, `render.paste`); None stops. It rides as the image's fourth
+        channel through the one remap: OpenCV's 4-channel remap costs no more than its
+        3-channel one, and the frame is split from it in a fraction of a millisecond."""
+        self.carried = None
+        if plane is None:
+            self._rgba = None
+            return
+        if plane.shape != (self.size, self.size) or plane.dtype != np.uint8:
+            raise ValueError(f"a carried plane is ({self.size}, {self.size}) uint8, got "
+                             f"{plane.shape} {plane.dtype}")
+        self._rgba = np.dstack([self.appearance.image, plane])
 
     def _source(self) -> None:
         """The portrait's own mesh: `src` (V, 2) positions and `src_depth` (V,), and the 3D
@@ -221,7 +242,12 @@ class Renderer:
         clock("vertices")
         flow = self.flow = self.warper.flow(dst, self.src, depth)
         clock("flow")
-        frame = remap(self.appearance.image, flow)
+        if self._rgba is None:
+            frame = remap(self.appearance.image, flow)
+        else:
+            warped = remap(self._rgba, flow)
+            frame = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+            self.carried = cv2.extractChannel(warped, 3)
         clock("remap")
         if self.refiner is not None:
             self.refiner(frame, lm, refiner_weight(lip_gap(canonical), self.source_gap))

@@ -1,0 +1,148 @@
+"""Does the backdrop stay still? The person matte measured on every public portrait (issue 13).
+
+For each portrait (the picture at 512 px, as `vasa generate` writes it) the head is turned to
+large poses (yaw +-20 degrees, pitch +-10, and two combinations) and each frame is pasted
+twice from the same rendered crop: without the matte (the previous output) and with it. Counted
+over backdrop pixels (matte < 0.02, more than BAND of the long side from the person's edge):
+  changed - share whose colour differs from the still picture by more than TOL levels;
+  moved   - the same, leaving out the pixels the turned person now covers (those must change).
+Also: the matte's setup time per portrait, and the time per frame with and without it, side
+by side (`timing`). Writes the table to benchmarks/results/matte.md and, per portrait,
+out/matte_motion/*.png (still picture, without, with, the plate; yaw +20, then pitch -10).
+
+    PYTHONPATH=src python scripts/matte_report.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matte_sheets import portrait_paths
+
+from vasa.latent.motion import PITCH, YAW
+from vasa.portrait import load_portrait
+from vasa.render import RenderConfig, Renderer
+from vasa.render.matte import person_matte
+from vasa.render.paste import PasteBack
+
+ROOT = Path(__file__).resolve().parents[1]
+BAND = 0.02  # share of the long side: the matte's edge zone left out of the count
+TOL = 3  # colour levels
+POSES = {"yaw+20": {YAW: 20}, "yaw-20": {YAW: -20}, "pitch+10": {PITCH: 10},
+         "pitch-10": {PITCH: -10}, "yaw+20 pitch+10": {YAW: 20, PITCH: 10},
+         "yaw-20 pitch-10": {YAW: -20, PITCH: -10}}
+SHOWN = ("yaw+20", "pitch-10")
+
+
+def backdrop(alpha: np.ndarray) -> np.ndarray:
+    """(H, W) bool: backdrop pixels away from the person's edge."""
+    band = max(1, round(BAND * max(alpha.shape)))
+    near = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8))
+    return near == 0
+
+
+def changed(frame: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    return np.abs(frame.astype(np.int16) - picture).max(2) > TOL
+
+
+def timing(frames: int) -> str:
+    """Median ms per frame (render with the default config, refiner included, and paste) of
+    the bundled portrait under a head sweep (yaw +-20, pitch +-10 degrees), without and with
+    the matte in turns frame by frame, so that the machine's load falls on both alike."""
+    p = load_portrait(ROOT / "src" / "vasa" / "assets" / "astronaut.jpg", 512, framed=True)
+    renderer = Renderer(p)
+    matte, _ = person_matte(p.framing.picture, p.landmarks, p.framing.to_crop)
+    pastes = {"off": PasteBack(p.framing, p.size), "on": PasteBack(p.framing, p.size, matte)}
+    spent: dict[str, list[float]] = {"off": [], "on": []}
+    for i in range(frames):
+        pose = p.pose.copy()
+        pose[YAW] += np.radians(20) * np.sin(i / 12)
+        pose[PITCH] += np.radians(10) * np.sin(i / 7)
+        for key in ("off", "on") if i % 2 else ("on", "off"):
+            renderer.carry(pastes[key].alpha_crop)
+            t0 = time.perf_counter()
+            crop = renderer.render(pose, p.dynamics)
+            pastes[key](crop, renderer.flow, renderer.carried)
+            spent[key].append(time.perf_counter() - t0)
+    off, on = (1000 * np.median(spent[k]) for k in ("off", "on"))
+    return (f"astronaut, {frames} frames in turns: median {off:.2f} ms/frame without the matte, "
+            f"{on:.2f} ms with it ({on - off:+.2f} ms)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "out"), help="folder for the frame sheets")
+    ap.add_argument("--table", default=str(ROOT / "benchmarks" / "results" / "matte.md"))
+    ap.add_argument("--timing-frames", type=int, default=300,
+                    help="frames of the side-by-side timing on the bundled portrait")
+    ap.add_argument("--timing-only", action="store_true", help="only the side-by-side timing")
+    args = ap.parse_args()
+    if args.timing_only:
+        print(timing(args.timing_frames))
+        return
+    out = Path(args.out)
+    (out / "matte_motion").mkdir(parents=True, exist_ok=True)
+    lines = ["| portrait | setup ms | person | changed off | changed on | moved off | moved on |",
+             "|---|---|---|---|---|---|---|"]
+    totals = np.zeros(4)
+    setups = []
+    for path in portrait_paths():
+        p = load_portrait(path, 512, framed=True)
+        picture = p.framing.picture
+        t0 = time.perf_counter()
+        matte, why = person_matte(picture, p.landmarks, p.framing.to_crop)
+        setup = (time.perf_counter() - t0) * 1000
+        parts = path.stem.split("__")
+        name = parts[-2] if parts[-1] == "ref" else parts[-1]
+        if matte is None:
+            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | |")
+            continue
+        renderer = Renderer(p, config=RenderConfig(refiner=False))
+        pastes = {"off": PasteBack(p.framing, p.size), "on": PasteBack(p.framing, p.size, matte)}
+        still = backdrop(matte.alpha)
+        counts = np.zeros(4)
+        shown = []
+        for label, move in POSES.items():
+            pose = p.pose.copy()
+            for index, degrees in move.items():
+                pose[index] += np.radians(degrees)
+            frames, alphas = {}, {}
+            for key in ("off", "on"):
+                renderer.carry(pastes[key].alpha_crop)
+                crop = renderer.render(pose, p.dynamics)
+                frames[key] = pastes[key](crop, renderer.flow, renderer.carried)
+                alphas[key] = renderer.carried
+            covered = np.zeros(picture.shape[:2], bool)
+            covered[pastes["on"].roi] = pastes["on"].to_picture(alphas["on"]) > 5
+            for i, key in enumerate(("off", "on")):
+                c = changed(frames[key], picture) & still
+                counts[i] += c.sum() / max(still.sum(), 1)
+                counts[2 + i] += (c & ~covered).sum() / max((still & ~covered).sum(), 1)
+            if label in SHOWN:
+                shown.append(np.concatenate([picture, frames["off"], frames["on"], matte.plate],
+                                            1))
+        counts /= len(POSES)
+        totals += counts
+        setups.append(setup)
+        lines.append(f"| {name} | {setup:.0f} | {matte.alpha.mean():.0%} | {counts[0]:.2%} | "
+                     f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} |")
+        print(lines[-1], flush=True)
+        sheet = np.concatenate(shown, 0)
+        cv2.imwrite(str(out / "matte_motion" / f"{name}.png"),
+                    cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    n = len(setups)
+    totals /= max(n, 1)
+    lines.append(f"| mean of {n} | {np.mean(setups):.0f} | | {totals[0]:.2%} | {totals[1]:.2%} | "
+                 f"{totals[2]:.2%} | {totals[3]:.2%} |")
+    text = "\n".join(lines) + "\n\n" + timing(args.timing_frames)
+    print(text)
+    Path(args.table).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.table).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

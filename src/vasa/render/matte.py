@@ -1,0 +1,238 @@
+"""Person / background separation of a portrait, made once per portrait (issue 13).
+
+The renderer warps one mesh over the whole crop, so background next to the head is dragged
+along with it, and where the head moves away it leaves a stretched copy of itself. With a matte,
+the output is composed instead (`render.paste`): the warped person over a clean background
+plate, so background pixels never move and what the head uncovers shows background.
+
+No segmentation network is available offline here (MediaPipe's wheel carries no selfie
+segmenter; nothing may download), so the matte is classical: GrabCut (Rother et al. 2004,
+"GrabCut: interactive foreground extraction using iterated graph cuts") seeded by the face
+landmarks the portrait already has, in the face's upright frame:
+  sure person    - the face, a neck column under the chin;
+  likely person  - a head ellipse (hair), a body that widens below the chin to the picture's edge;
+  sure backdrop  - the picture's border away from that prior;
+  likely backdrop - everything else.
+The hard mask keeps the part joined to the face, gets soft edges from a guided filter (He et
+al. 2010) on the picture, and is refused when it looks implausible (`check_mask`): the caller
+then renders as without a matte. The plate is the picture with the person (grown a little)
+filled from the surrounding backdrop: push-pull interpolation (Gortler et al. 1996) deep inside,
+Telea's inpainting in the band a turning head uncovers (`make_plate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vasa.latent import topology as topo
+
+GRABCUT_PX = 320  # GrabCut runs at most this long side (its cost grows with pixels and edges)
+GRABCUT_ITERS = 4
+# Seed shapes, in face widths (the face oval's width) in the upright crop frame, from the oval.
+HAIR_UP = 0.55  # the head ellipse reaches this far above the oval's top (hair, hats)
+HEAD_WIDE = 1.45  # the head ellipse's width over the oval's
+NECK_HALF = 0.22  # half width of the sure column from the chin down (neck, chest)
+SHOULDER_Y = 0.55  # below the chin the likely body widens from the neck to...
+BODY_HALF = 1.6  # ... this half width at 1.5 face widths below the chin, and on down
+PRIOR_GROW = 0.6  # likely person: the head and body prior grown by this (face widths)
+HAIRLINE = 0.1  # sure person reaches this far above the oval's top
+BORDER = 0.03  # width of the border band (share of the picture's long side)
+MIN_BORDER = 0.2  # share of the band that must be sure backdrop, else the band outside the core
+# Plausible person areas (share of the picture) and the share of the face it must hold.
+MIN_AREA, MAX_AREA, MIN_FACE_IN = 0.04, 0.92, 0.97
+EDGE_RADIUS = 0.01  # guided filter radius (share of the long side): soft hair edges
+EDGE_EPS = 1e-3
+HOLE_GROW = 0.012  # the plate's hole: the mask grown by this share of the long side
+FILL_BAND = 0.08  # the plate's band inpainted from the backdrop (share of the long side)
+INPAINT_RADIUS = 5  # px, Telea's neighbourhood
+
+
+@dataclass
+class PersonMatte:
+    """alpha: (H, W) float32, 1 on the person (hair included), 0 on the backdrop, soft at the
+    edge. plate: (H, W, 3) uint8, the picture with the person filled from the backdrop, equal
+    to the picture outside `hole` (H, W) bool (the person grown by a few pixels)."""
+
+    alpha: np.ndarray
+    plate: np.ndarray
+    hole: np.ndarray
+
+
+def _to_picture(points: np.ndarray, to_crop: np.ndarray) -> np.ndarray:
+    inv = cv2.invertAffineTransform(to_crop)
+    return points @ inv[:, :2].T + inv[:, 2]
+
+
+def seed_labels(shape: tuple[int, int], landmarks: np.ndarray, to_crop: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 GrabCut labels (cv2.GC_*) for a picture of `shape` whose face has
+    `landmarks` (478, >=2) in the upright crop that `to_crop` (2, 3) cuts from it."""
+    h, w = shape
+    oval = landmarks[topo.FACE_OVAL, :2]
+    fw = float(np.ptp(oval[:, 0]))
+    cx = float(oval[:, 0].mean())
+    top, chin = float(oval[:, 1].min()), float(oval[:, 1].max())
+    # Crop units well past the picture's far edge, whatever the crop's scale.
+    far = 4.0 * max(h, w) * abs(np.linalg.det(to_crop[:, :2])) ** 0.5
+
+    def fill(label_map: np.ndarray, crop_pts: np.ndarray, value: int) -> None:
+        pts = _to_picture(np.asarray(crop_pts, np.float64), to_crop)
+        cv2.fillPoly(label_map, [np.round(pts).astype(np.int32)], value)
+
+    def head(grow: float) -> np.ndarray:
+        cy = (top - HAIR_UP * fw + chin) / 2
+        axes = (HEAD_WIDE * fw / 2 + grow * fw, (chin - top + HAIR_UP * fw) / 2 + grow * fw)
+        t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        return np.stack([cx + axes[0] * np.cos(t), cy + axes[1] * np.sin(t)], 1)
+
+    def body(grow: float) -> np.ndarray:
+        y0 = chin + (SHOULDER_Y - grow) * fw
+        y1 = chin + 1.5 * fw
+        half0, half1 = NECK_HALF * fw + grow * fw, (BODY_HALF + grow) * fw
+        return np.array([[cx - half0, chin - 0.2 * fw], [cx + half0, chin - 0.2 * fw],
+                         [cx + half0, y0], [cx + half1, y1], [cx + half1, chin + far],
+                         [cx - half1, chin + far], [cx - half1, y1], [cx - half0, y0]])
+
+    labels = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
+    # Sure backdrop: the border band outside the grown prior. Within the prior everything starts
+    # as likely person, so the backdrop's colour model comes from outside it: long hair that
+    # falls past the head ellipse is not learnt as backdrop.
+    fill(labels, head(PRIOR_GROW), cv2.GC_PR_FGD)
+    fill(labels, body(PRIOR_GROW), cv2.GC_PR_FGD)
+    # The border band: the top, and the sides down to the chin (below it long hair, shoulders
+    # and arms reach the sides of most portraits, and one sure-backdrop pixel of hair teaches
+    # the backdrop's colour model the hair).
+    band = max(2, round(BORDER * max(h, w)))
+    chin_y = int(np.clip(_to_picture(landmarks[topo.FACE_OVAL, :2], to_crop)[:, 1].max(), 0, h))
+    edge = np.zeros((h, w), bool)
+    edge[:band] = True
+    edge[:chin_y, :band], edge[:chin_y, -band:] = True, True
+    sure = edge & (labels == cv2.GC_PR_BGD)
+    if sure.sum() < MIN_BORDER * edge.sum():  # a tight portrait: the prior fills the picture
+        core = np.zeros((h, w), np.uint8)
+        fill(core, head(0.0), 1)
+        fill(core, body(0.0), 1)
+        sure = edge & (core == 0)
+    labels[sure] = cv2.GC_BGD
+    face = cv2.convexHull(landmarks[:, :2].astype(np.float32))[:, 0]
+    fill(labels, face, cv2.GC_FGD)
+    # The hairline just above the oval's top is hair or skin: person either way.
+    fill(labels, np.array([[cx - 0.25 * fw, top + 0.05 * fw], [cx + 0.25 * fw, top + 0.05 * fw],
+                           [cx + 0.2 * fw, top - HAIRLINE * fw],
+                           [cx - 0.2 * fw, top - HAIRLINE * fw]]), cv2.GC_FGD)
+    fill(labels, np.array([[cx - NECK_HALF * fw, chin - 0.2 * fw],
+                           [cx + NECK_HALF * fw, chin - 0.2 * fw],
+                           [cx + NECK_HALF * fw, chin + far], [cx - NECK_HALF * fw, chin + far]]),
+         cv2.GC_FGD)
+    return labels
+
+
+def segment_person(picture: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray
+                   ) -> np.ndarray:
+    """(H, W) bool person mask of `picture` (H, W, 3) uint8 RGB, by GrabCut from
+    `seed_labels`, kept to the part joined to the face, holes filled."""
+    h, w = picture.shape[:2]
+    k = min(1.0, GRABCUT_PX / max(h, w))
+    small = cv2.resize(picture, (max(1, round(w * k)), max(1, round(h * k))),
+                       interpolation=cv2.INTER_AREA) if k < 1 else picture
+    # small pixel -> picture pixel ((s + 0.5) / k - 0.5) -> crop pixel
+    crop_from_small = to_crop.copy()
+    crop_from_small[:, :2] = to_crop[:, :2] / k
+    crop_from_small[:, 2] += to_crop[:, :2] @ np.full(2, 0.5 / k - 0.5)
+    labels = seed_labels(small.shape[:2], landmarks, crop_from_small)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models by k-means from OpenCV's per-thread random generator:
+    # seeded, the same portrait gets the same matte on any thread, after any other work.
+    cv2.setRNGSeed(0)
+    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, GRABCUT_ITERS,
+                cv2.GC_INIT_WITH_MASK)
+    person = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    # The part joined to the sure face: stray backdrop blobs of the person's colours go.
+    _, comp = cv2.connectedComponents(person, connectivity=8)
+    keep = np.unique(comp[(labels == cv2.GC_FGD) & (person > 0)])
+    person = np.isin(comp, keep[keep > 0]).astype(np.uint8)
+    # Fill holes: backdrop regions not reaching the picture's border (between an arm and the body).
+    _, comp = cv2.connectedComponents(1 - person, connectivity=4)
+    edge = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+    person[~np.isin(comp, edge) & (person == 0)] = 1
+    if k < 1:
+        person = cv2.resize(person * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
+    return person.astype(bool)
+
+
+def check_mask(person: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray) -> str | None:
+    """Why `person` (H, W) bool is not a plausible person mask for the face with `landmarks`
+    in the crop, or None when it is."""
+    area = float(person.mean())
+    if not MIN_AREA <= area <= MAX_AREA:
+        return f"person covers {area:.0%} of the picture (plausible: {MIN_AREA:.0%}-{MAX_AREA:.0%})"
+    face = np.zeros(person.shape, np.uint8)
+    hull = cv2.convexHull(_to_picture(landmarks[:, :2], to_crop).astype(np.float32))
+    cv2.fillPoly(face, [np.round(hull[:, 0]).astype(np.int32)], 1)
+    inside = float(person[face > 0].mean()) if face.any() else 0.0
+    if inside < MIN_FACE_IN:
+        return f"person holds {inside:.0%} of the face (at least {MIN_FACE_IN:.0%})"
+    return None
+
+
+def soft_alpha(picture: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """(H, W) float32 alpha: the hard mask's edge aligned to the picture's by a guided filter."""
+    r = max(2, round(EDGE_RADIUS * max(person.shape)))
+    guide = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    alpha = cv2.ximgproc.guidedFilter(guide, person.astype(np.float32), r, EDGE_EPS)
+    return np.clip(alpha, 0.0, 1.0)
+
+
+def fill_background(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`picture` (H, W, 3) uint8 with `hole` (H, W) bool filled by push-pull: the known pixels
+    are averaged down a pyramid (weighted by how much of each cell is known), and each level's
+    unknown pixels take the coarser level's value, upsampled."""
+    known = (~hole).astype(np.float32)
+    levels = [(picture.astype(np.float32) * known[..., None], known)]
+    while min(levels[-1][1].shape) > 2 and levels[-1][1].min() == 0:
+        c, k = levels[-1]
+        size = (max(1, c.shape[1] // 2), max(1, c.shape[0] // 2))
+        levels.append((cv2.resize(c, size, interpolation=cv2.INTER_AREA),
+                       cv2.resize(k, size, interpolation=cv2.INTER_AREA)))
+    c, k = levels[-1]
+    filled = c / np.maximum(k, 1e-6)[..., None]
+    for c, k in reversed(levels[:-1]):
+        up = cv2.resize(filled, (k.shape[1], k.shape[0]), interpolation=cv2.INTER_LINEAR)
+        own = c / np.maximum(k, 1e-6)[..., None]
+        wgt = np.clip(k, 0.0, 1.0)[..., None]
+        filled = own * wgt + up * (1 - wgt)
+    out = picture.copy()
+    out[hole] = np.clip(filled[hole] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def person_matte(picture: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray
+                 ) -> tuple[PersonMatte | None, str | None]:
+    """The matte of `picture` (H, W, 3) uint8 RGB whose face has `landmarks` (478, >=2) in the
+    crop `to_crop` (2, 3) cuts from it: (matte, None), or (None, why) when the mask found is not
+    plausible (the renderer then works without one)."""
+    person = segment_person(picture, landmarks, to_crop)
+    why = check_mask(person, landmarks, to_crop)
+    if why is not None:
+        return None, why
+    alpha = soft_alpha(picture, person)
+    grow = 2 * max(1, round(HOLE_GROW * max(person.shape))) + 1
+    hole = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+    return PersonMatte(alpha, make_plate(picture, hole), hole), None
+
+
+def make_plate(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The backdrop plate: `picture` (H, W, 3) uint8 with `hole` (H, W) bool filled. Push-pull
+    everywhere, then the band next to the backdrop (what a turning head uncovers) again by
+    Telea's inpainting (2004), which carries the backdrop's edges and stripes in where push-pull
+    leaves a flat average; inpainted deeper it would streak."""
+    plate = fill_background(picture, hole)
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    band = (hole & (depth < FILL_BAND * max(hole.shape))).astype(np.uint8)
+    return cv2.inpaint(plate, band, INPAINT_RADIUS, cv2.INPAINT_TELEA)
+
+
+__all__ = ["PersonMatte", "check_mask", "fill_background", "make_plate", "person_matte",
+           "seed_labels", "segment_person", "soft_alpha"]

@@ -1,0 +1,150 @@
+"""The person matte (issue 13): made once per portrait from its face landmarks; with it the
+picture output's backdrop never moves and what the head uncovers shows the filled plate.
+Real input: the bundled portrait, as the pipelines load it (the picture, 512 px)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vasa.latent.motion import PITCH, YAW
+from vasa.render import RenderConfig, Renderer
+from vasa.render.matte import check_mask, fill_background, person_matte
+from vasa.render.paste import PasteBack, PictureRenderer
+
+MOVES = [{YAW: 0.35}, {YAW: -0.35}, {PITCH: 0.18, YAW: 0.2}]  # about 20 and 10 degrees
+
+
+def _face_hull(portrait) -> np.ndarray:
+    """(H, W) bool: the landmarks' convex hull in the picture."""
+    inv = cv2.invertAffineTransform(portrait.framing.to_crop)
+    face = portrait.landmarks[:, :2] @ inv[:, :2].T + inv[:, 2]
+    mask = np.zeros(portrait.output_shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(cv2.convexHull(face.astype(np.float32))[:, 0]).astype(np.int32)],
+                 1)
+    return mask > 0
+
+
+def _posed(portrait, move: dict[int, float]) -> np.ndarray:
+    pose = portrait.pose.copy()
+    for index, offset in move.items():
+        pose[index] += offset
+    return pose
+
+
+@pytest.fixture(scope="module")
+def matte(astronaut_framed):
+    p = astronaut_framed
+    m, why = person_matte(p.framing.picture, p.landmarks, p.framing.to_crop)
+    assert why is None, why
+    return m
+
+
+def test_the_matte_holds_the_face_and_not_the_corners(astronaut_framed, matte):
+    p = astronaut_framed
+    assert matte.alpha.shape == p.output_shape and matte.alpha.dtype == np.float32
+    assert (matte.alpha[_face_hull(p)] > 0.5).mean() > 0.99
+    for corner in (np.s_[:24, :24], np.s_[:24, -24:]):  # sky and flag above the shoulders
+        assert matte.alpha[corner].max() < 0.02
+    # The plate is the picture wherever the person was not.
+    assert np.array_equal(matte.plate[~matte.hole], p.framing.picture[~matte.hole])
+
+
+def test_an_implausible_mask_is_refused(astronaut_framed):
+    p = astronaut_framed
+    everything = np.ones(p.output_shape, bool)
+    assert "covers" in check_mask(everything, p.landmarks, p.framing.to_crop)
+    faceless = everything.copy()
+    faceless[: p.output_shape[0] // 2] = False  # the top half: the face is cut off
+    faceless[:, : p.output_shape[1] // 2] = False
+    assert "face" in check_mask(faceless, p.landmarks, p.framing.to_crop)
+
+
+def test_the_fill_continues_the_surrounding_colour():
+    picture = np.zeros((64, 96, 3), np.uint8)
+    picture[:, :48] = (200, 40, 40)
+    picture[:, 48:] = (40, 40, 200)
+    hole = np.zeros((64, 96), bool)
+    hole[20:44, 30:66] = True
+    filled = fill_background(picture, hole)
+    assert np.array_equal(filled[~hole], picture[~hole])
+    assert filled[32, 31, 0] > 150 and filled[32, 64, 2] > 150  # each side keeps its colour
+
+
+def test_the_backdrop_does_not_move(astronaut_framed, matte, basis):
+    p = astronaut_framed
+    picture = p.framing.picture
+    renderer = Renderer(p, basis, RenderConfig(refiner=False))
+    with_matte = PictureRenderer(renderer)
+    without = PasteBack(p.framing, p.size)
+    # Backdrop pixels more than 10 px from the person's edge.
+    backdrop = cv2.dilate((matte.alpha > 0.02).astype(np.uint8), np.ones((21, 21), np.uint8)) == 0
+    moved_before = uncovered_seen = 0
+    for move in MOVES:
+        frame = with_matte.render(_posed(p, move), p.dynamics)
+        covered = np.zeros(p.output_shape, bool)  # where the turned person now is
+        covered[with_matte.paste.roi] = with_matte.paste.to_picture(renderer.carried) > 0
+        still = backdrop & ~covered
+        assert still.mean() > 0.2
+        assert np.array_equal(frame[still], picture[still])
+        # The same crop pasted without the matte drags the backdrop beside the head.
+        old = without(renderer.render(_posed(p, move), p.dynamics), renderer.flow)
+        moved_before += int((np.abs(old.astype(int) - picture)[still].max(1) > 3).sum())
+        # Where the person was and no longer is, the plate shows, not the old head.
+        uncovered = np.zeros(p.output_shape, bool)
+        uncovered[with_matte.paste.roi] = ((with_matte.paste.alpha_roi > 250)
+                                           & (with_matte.paste.to_picture(renderer.carried) < 5))
+        full = with_matte.paste.to_picture(with_matte.paste.weights(renderer.flow)) > 0.99
+        uncovered[with_matte.paste.roi] &= full  # not where the paste fades to the picture
+        if uncovered.sum() > 50:
+            err_plate = np.abs(frame.astype(int) - matte.plate)[uncovered].mean()
+            err_still = np.abs(frame.astype(int) - picture)[uncovered].mean()
+            assert err_plate < err_still
+            uncovered_seen += 1
+    assert moved_before > 300 and uncovered_seen
+
+
+def test_at_rest_the_matte_changes_nothing_outside_the_face(astronaut_framed, matte, basis):
+    p = astronaut_framed
+    plain = PictureRenderer(Renderer(p, basis, RenderConfig(refiner=False, matte=False)))
+    matted = PictureRenderer(Renderer(p, basis, RenderConfig(refiner=False)))
+    a, b = (r.render(p.pose, p.dynamics) for r in (plain, matted))
+    outside = ~cv2.dilate(_face_hull(p).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert np.abs(a.astype(int) - b)[outside].max() <= 2
+
+
+def test_the_off_switch_pastes_the_crop_as_before(astronaut_framed, basis):
+    p = astronaut_framed
+    renderer = Renderer(p, basis, RenderConfig(refiner=False, matte=False))
+    out = PictureRenderer(renderer)
+    assert out.paste.matte is None and renderer.carried is None
+    pose = _posed(p, MOVES[0])
+    frame = out.render(pose, p.dynamics)
+    expected = PasteBack(p.framing, p.size)(renderer.render(pose, p.dynamics), renderer.flow)
+    assert np.array_equal(frame, expected)
+
+
+def test_a_carried_plane_leaves_the_frame_as_it_was(astronaut_framed, basis):
+    p = astronaut_framed
+    renderer = Renderer(p, basis, RenderConfig(refiner=False, matte=False))
+    pose = _posed(p, MOVES[2])
+    plain = renderer.render(pose, p.dynamics)
+    plane = np.tile(np.arange(p.size, dtype=np.uint8)[None], (p.size, 1))  # x, wrapped at 256
+    renderer.carry(plane)
+    assert np.array_equal(renderer.render(pose, p.dynamics), plain)
+    expected = cv2.remap(plane, renderer.flow, None, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(renderer.carried, expected)
+    with pytest.raises(ValueError, match="uint8"):
+        renderer.carry(plane.astype(np.float32))
+
+
+def test_the_command_line_turns_it_off():
+    from vasa.cli import _generate_config, _reenact_config, build_parser
+
+    parser = build_parser()
+    for argv, make in ((["generate", "p.jpg", "a.wav", "-o", "o.mp4"], _generate_config),
+                       (["reenact", "p.jpg", "d.mp4", "-o", "o.mp4"], _reenact_config)):
+        assert make(parser.parse_args(argv)).render.matte
+        assert not make(parser.parse_args([*argv, "--no-matte"])).render.matte
