@@ -42,7 +42,11 @@ def main() -> None:
                     help="portrait image (the bundled astronaut)")
     ap.add_argument("--model", default=None, help="motion model file (default: bundled)")
     ap.add_argument("--no-refiner", dest="refiner", action="store_false",
-                    help="paint the mouth instead of the learned refiner")
+                    help="paint the mouth and keep the drawn lids instead of the learned "
+                         "refiners")
+    ap.add_argument("--no-eye-refiner", dest="eye_refiner", action="store_false",
+                    help="the learned mouth refiner but the drawn lids (the eye refiner's cost "
+                         "side by side)")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers as JSON")
     args = ap.parse_args()
     speech = load_audio(ASSETS / "obama_address_8s.mp4")
@@ -52,7 +56,8 @@ def main() -> None:
         wav = Path(tmp) / "speech.wav"
         sf.write(wav, audio, 16000)
         cfg = GenerateConfig(size=args.size, crop=args.crop, controls=Controls(steps=args.steps),
-                             render=RenderConfig(refiner=args.refiner))
+                             render=RenderConfig(refiner=args.refiner,
+                                                 eye_refiner=args.eye_refiner))
         if args.model:
             cfg.model = args.model
         t0 = time.perf_counter()
@@ -60,7 +65,8 @@ def main() -> None:
         wall = time.perf_counter() - t0
     frames = result.frames
     framing = f"{args.size}x{args.size} crop" if args.crop else f"{args.size} px picture"
-    framing += ", refiner" if args.refiner else ", painted mouth"
+    framing += (", painted mouth" if not args.refiner else
+                ", refiners" if args.eye_refiner else ", mouth refiner, drawn lids")
     print(f"### vasa generate: {args.portrait.name}, {args.seconds:g} s of speech, {frames} "
           f"frames, {framing}, {args.steps} steps ({os.cpu_count()} CPUs)\n")
     print("| stage | seconds | ms/frame | share |\n|---|---:|---:|---:|")

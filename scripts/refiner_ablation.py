@@ -1,13 +1,16 @@
-"""Renderer ablation on held-out self-reenactment: warp only / painted mouth / learned refiner.
+"""Renderer ablation on held-out self-reenactment: warp only / painted / learned refiners.
 
 Every held-out talking clip of the manifest (speakers the refiner and the motion model never
 saw): its first frame is the portrait, its own motion drives it, its real frames are the truth
-(`vasa.evaluation.ablation`). All variants render the same motion in one run.
+(`vasa.evaluation.ablation`). All variants render the same motion in one run: warp only (no synthesis: no
+mouth inside, no irises, no lids), painted (the painted mouth and the drawn irises and lids,
+`--no-refiner`), refiner (the mouth and eye refiners, the default).
 
-    python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx] [--seconds 5]
+    python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
+        [--eye-refiner RUN/eye_refiner.int8.onnx] [--seconds 5]
 
 Writes benchmarks/results/refiner_ablation.{md,json} and refiner_ablation.png (per clip: truth,
-then each variant, whole frame and a zoomed mouth row).
+then each variant, whole frame, a zoomed mouth row and a zoomed eye row).
 """
 
 from __future__ import annotations
@@ -28,51 +31,62 @@ from vasa.data.manifest import is_validation, read_manifest, speaker_of
 from vasa.evaluation.ablation import ablate_clip
 from vasa.files import atomic_output
 from vasa.render import RenderConfig
+from vasa.render import eye_crop as ec
 from vasa.render import mouth_crop as mc
-from vasa.render.refiner import DEFAULT_REFINER
+from vasa.render.refiner import DEFAULT_EYE_REFINER, DEFAULT_REFINER
 from vasa.tracking import FaceLandmarker
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
-KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker")
+KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
+        "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blinks")
 log = logging.getLogger("refiner_ablation")
 
 
-def variants(refiner: str) -> dict[str, RenderConfig]:
-    return {"warp only": RenderConfig(mouth=False),
+def variants(refiner: str, eye_refiner: str) -> dict[str, RenderConfig]:
+    return {"warp only": RenderConfig(mouth=False, eyes=False),
             "painted": RenderConfig(refiner=False),
-            "refiner": RenderConfig(refiner=True, refiner_model=refiner)}
+            "refiner": RenderConfig(refiner=True, refiner_model=refiner,
+                                    eye_refiner_model=eye_refiner)}
 
 
-def mouth_zoom(frame: np.ndarray, tile: int) -> np.ndarray:
+def zooms(frame: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mouth crop (tile x tile) and the eye band (tile x tile / 2) of a frame, placed on
+    its own tracked landmarks."""
     with FaceLandmarker() as tracker:
         faces = tracker.detect(frame)
     if not faces:
-        return np.zeros((tile, tile, 3), np.uint8)
-    return cv2.resize(mc.crop(frame, mc.mouth_affine(faces[0].landmarks)), (tile, tile))
+        return np.zeros((tile, tile, 3), np.uint8), np.zeros((tile // 2, tile, 3), np.uint8)
+    lm = faces[0].landmarks
+    return (cv2.resize(mc.crop(frame, mc.mouth_affine(lm)), (tile, tile)),
+            cv2.resize(ec.crop(frame, ec.eye_affine(lm)), (tile, tile // 2)))
 
 
 def sheet(rows: list[tuple[str, dict[str, np.ndarray]]], names: list[str], tile: int = 192
           ) -> np.ndarray:
-    """One block per (clip, frame): whole frames on top, the truth's mouth crop zoomed below."""
+    """One block per (clip, frame): whole frames on top, mouth and eyes zoomed below."""
     blocks = []
     for label, frames in rows:
-        whole, zoom = [], []
+        whole, zoom, eyes = [], [], []
         for n in ["truth", *names]:
             im = cv2.resize(frames[n], (tile, tile), interpolation=cv2.INTER_AREA)
             cv2.putText(im, f"{n} {label}" if n == "truth" else n, (4, 14),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1, cv2.LINE_AA)
             whole.append(im)
-            zoom.append(mouth_zoom(frames[n], tile))
-        blocks.append(np.concatenate([np.concatenate(whole, 1), np.concatenate(zoom, 1)], 0))
+            mouth, eye = zooms(frames[n], tile)
+            zoom.append(mouth)
+            eyes.append(eye)
+        blocks.append(np.concatenate([np.concatenate(r, 1) for r in (whole, zoom, eyes)], 0))
     return np.concatenate(blocks, 0)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--manifest", default=str(DATA / "MANIFEST.tsv"))
-    ap.add_argument("--refiner", default=str(DEFAULT_REFINER), help="refiner ONNX file")
+    ap.add_argument("--refiner", default=str(DEFAULT_REFINER), help="mouth refiner ONNX file")
+    ap.add_argument("--eye-refiner", default=str(DEFAULT_EYE_REFINER),
+                    help="eye refiner ONNX file")
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds per clip (at 25 fps)")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--clips", type=int, default=0, help="at most this many clips (0: all)")
@@ -83,7 +97,7 @@ def main() -> None:
              if is_validation(speaker_of(i))]
     if args.clips:
         items = items[:args.clips]
-    vs = variants(args.refiner)
+    vs = variants(args.refiner, args.eye_refiner)
     frames = round(args.seconds * 25)
     per_clip, shown = {}, []
     t0 = time.perf_counter()
@@ -97,25 +111,40 @@ def main() -> None:
         per_clip[item.video.name] = scores
         shown += [(f"#{i}", f) for i, f in sorted(kept.items()) if len(f) == len(vs) + 1][:1]
         log.info("%s: %s", item.video.name, "  ".join(
-            f"{k} mouth {s['psnr_mouth']:.2f} dB/{s['ssim_mouth']:.3f}" for k, s in scores.items()))
-    mean = {k: {m: float(np.mean([c[k][m] for c in per_clip.values()])) for m in KEYS}
+            f"{k} mouth {s['psnr_mouth']:.2f} dB/{s['ssim_mouth']:.3f} eyes "
+            f"{s['psnr_eyes']:.2f}/{s['ssim_eyes']:.3f} blink {s['psnr_blink']:.2f}/"
+            f"{s['ssim_blink']:.3f} ({s['blinks']})" for k, s in scores.items()))
+    # Blink scores: the mean over clips that have blink frames (nanmean; others have none).
+    mean = {k: {m: float(np.nanmean([c[k][m] for c in per_clip.values()])) for m in KEYS}
             for k in vs}
     out = Path(args.out)
     head = (f"Generated by `python scripts/refiner_ablation.py` on {time.strftime('%Y-%m-%d')}: "
             f"{len(per_clip)} held-out clips, {args.seconds:g} s each at {args.size} px, "
-            f"refiner `{Path(args.refiner).name}`, {time.perf_counter() - t0:.0f} s.")
+            f"refiners `{Path(args.refiner).name}`, `{Path(args.eye_refiner).name}`, "
+            f"{time.perf_counter() - t0:.0f} s; "
+            f"{sum(c['refiner']['blinks'] for c in per_clip.values())} blink frames in "
+            f"{sum(c['refiner']['blinks'] > 0 for c in per_clip.values())} clips.")
     columns = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
-               "(render/real) | teeth flicker (frames/clip) |")
-    lines = [head, "", columns, "|---|---|---|---|---|---|---|"]
+               "(render/real) | teeth flicker (frames/clip) | eyes PSNR | eyes SSIM | "
+               "blink eyes PSNR | blink eyes SSIM |")
+    lines = [head, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, s in mean.items():
         lines.append(f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
                      f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
-                     f"{s['flicker']:.1f} |")
+                     f"{s['flicker']:.1f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
+                     f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} |")
     lines += ["", "Per clip (mouth PSNR / SSIM):", "",
               "| clip | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
     for name, c in per_clip.items():
         lines.append(f"| {name} | " + " | ".join(
             f"{c[k]['psnr_mouth']:.2f} / {c[k]['ssim_mouth']:.3f}" for k in vs) + " |")
+    lines += ["", "Per clip (eyes PSNR / SSIM on blink frames; all frames when it has none):",
+              "", "| clip | blink frames | " + " | ".join(vs) + " |",
+              "|---|---|" + "---|" * len(vs)]
+    for name, c in per_clip.items():
+        key = "blink" if c["refiner"]["blinks"] else "eyes"
+        lines.append(f"| {name} | {c['refiner']['blinks']} | " + " | ".join(
+            f"{c[k]['psnr_' + key]:.2f} / {c[k]['ssim_' + key]:.3f}" for k in vs) + " |")
     with atomic_output(out.with_suffix(".md")) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     with atomic_output(out.with_suffix(".json")) as tmp:

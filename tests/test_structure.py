@@ -113,8 +113,10 @@ def test_train_prepare_and_serve_defaults_come_from_the_config_dataclasses():
     t, mc, tm = _defaults(p, "train"), MotionConfig(), TrainMotionConfig()
     for name in ("width", "layers", "heads", "window", "prev"):
         assert t[name] == getattr(mc, name), name
-    for name in ("batch", "seed", "threads", "velocity_weight", "stop_at", "av_offsets"):
+    for name in ("seed", "threads", "velocity_weight", "stop_at", "av_offsets"):
         assert t[name] == getattr(tm, name), name
+    # None: each trainer's own config default (motion 32, refiner 32), read where it is used.
+    assert t["batch"] is None and t["minutes"] is None and t["refiner_widths"] is None
     assert t["folds"] is None and TrainSyncConfig().folds == 5  # None: the config's default
     pr, pc = _defaults(p, "prepare"), PrepareConfig()
     assert (pr["fps"], pr["max_side"], pr["audio_features"]) == (pc.fps, pc.max_side,

@@ -38,7 +38,7 @@ def _refiner_pairs(args: argparse.Namespace) -> None:
     from vasa.refine.pairs import PairsConfig, build_pairs_from_manifest
 
     cfg = PairsConfig(size=args.size, max_frames=args.max_frames, sources=args.sources,
-                      targets=args.targets, seed=args.seed)
+                      targets=args.targets, seed=args.seed, region=args.region)
     entries = build_pairs_from_manifest(args.manifest, args.out, cfg, progress=not args.quiet)
     for split in ("train", "val"):
         kept = [e for e in entries if e.split == split]
@@ -192,8 +192,9 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--no-refiner", dest="refiner", action="store_false",
                    default=RenderConfig().refiner,
-                   help="paint the mouth's inside (teeth, tongue) instead of redrawing it with "
-                        "the learned refiner")
+                   help="paint the mouth's inside (teeth, tongue) and keep the drawn lids of "
+                        "blinks instead of redrawing them with the learned mouth and eye "
+                        "refiners")
     p.add_argument("--no-matte", dest="matte", action="store_false",
                    default=RenderConfig().matte,
                    help="no person matte: the backdrop near the head moves with it, as the warp "
@@ -263,13 +264,17 @@ def _train(args: argparse.Namespace) -> None:
 
     steps = {"steps": args.steps} if args.steps else {}
     if args.model == "refiner":
-        from vasa.refine.config import TrainRefinerConfig
+        from vasa.refine.config import RefinerConfig, TrainRefinerConfig
         from vasa.refine.train import train_refiner
 
-        cfg = replace(TrainRefinerConfig(), **steps, seed=args.seed, device=args.device)
-        final = train_refiner(args.data, args.out, cfg,
-                              progress=None if args.quiet else print)["final"]
-        print(f"wrote {args.out}: val mouth PSNR {final['psnr_warp']:.2f} -> "
+        cfg = replace(TrainRefinerConfig(), **steps, seed=args.seed, device=args.device,
+                      minutes=args.minutes, batch=args.batch or TrainRefinerConfig().batch)
+        if args.refiner_widths:
+            cfg.model = RefinerConfig(widths=tuple(int(w) for w in
+                                                   args.refiner_widths.split(",")))
+        metrics = train_refiner(args.data, args.out, cfg, progress=None if args.quiet else print)
+        final = metrics["final"]
+        print(f"wrote {args.out}: val {metrics['region']} PSNR {final['psnr_warp']:.2f} -> "
               f"{final['psnr_refined']:.2f} dB, SSIM {final['ssim_warp']:.3f} -> "
               f"{final['ssim_refined']:.3f}")
         return
@@ -287,7 +292,8 @@ def _train(args: argparse.Namespace) -> None:
 
         model = MotionConfig(width=args.width, layers=args.layers, heads=args.heads,
                              window=args.window, prev=args.prev)
-        cfg = TrainMotionConfig(**steps, batch=args.batch, seed=args.seed, threads=args.threads,
+        cfg = TrainMotionConfig(**steps, batch=args.batch or TrainMotionConfig().batch,
+                                seed=args.seed, threads=args.threads,
                                 model=model, velocity_weight=args.velocity_weight,
                                 stop_at=args.stop_at, av_offsets=args.av_offsets)
         print(f"wrote {train_motion(args.data, args.out, cfg, progress=not args.quiet)}")
@@ -400,11 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--workers", type=int, default=2, help="tracking processes")
     ex.set_defaults(func=_build_expressions)
 
-    from vasa.refine.config import PairsConfig, TrainRefinerConfig
+    from vasa.refine.config import PairsConfig, RefinerConfig, TrainRefinerConfig
 
     pc0, rc = PairsConfig(), TrainRefinerConfig()
-    rp = sub.add_parser("refiner-pairs", help="self-reenactment pairs (warped mouth, real mouth) "
-                        "from the clips of a data manifest, for `vasa train refiner`")
+    rp = sub.add_parser("refiner-pairs", help="self-reenactment pairs (rendered mouth or eyes, "
+                        "real ones) from the clips of a data manifest, for `vasa train refiner`")
     rp.add_argument("--manifest", default=str(DEFAULT_DATA / "MANIFEST.tsv"),
                     help="TSV manifest of face videos (default: ../shared/data/MANIFEST.tsv)")
     rp.add_argument("-o", "--out", required=True, help="output folder (resumes if it exists)")
@@ -417,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--targets", type=int, default=pc0.targets,
                     help=f"frames rendered per portrait ({pc0.targets})")
     rp.add_argument("--seed", type=int, default=pc0.seed, help=f"random seed ({pc0.seed})")
+    rp.add_argument("--region", choices=["mouth", "eyes"], default=pc0.region,
+                    help=f"what the pairs are of: the mouth refiner's or the eye refiner's "
+                         f"crops ({pc0.region}); eyes oversample blinks and gaze changes")
     rp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     rp.set_defaults(func=_refiner_pairs)
 
@@ -472,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("model", choices=["motion", "closure", "sync", "capp", "refiner"],
                     help="motion: the diffusion transformer; closure: where lips shut in "
                          "speech; sync: the lip-sync evaluator; capp: the audio-pose "
-                         "evaluator; refiner: the mouth refiner")
+                         "evaluator; refiner: the mouth or eye refiner (the pair set's region)")
     tr.add_argument("--data", default="data/vasa-default",
                     help="dataset from `vasa prepare` (refiner: pairs from `vasa refiner-pairs`)")
     tr.add_argument("--out", required=True,
@@ -481,6 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"refiner: 'auto' (CUDA when present), 'cpu' or 'cuda' ({rc.device}); "
                          "several GPUs: run under torchrun")
     tr.add_argument("--steps", type=int, default=None, help="training steps (model default)")
+    tr.add_argument("--minutes", type=float, default=rc.minutes,
+                    help="refiner: time budget in minutes; the schedule is shortened to fit "
+                         f"({rc.minutes})")
+    tr.add_argument("--refiner-widths", default=None,
+                    help="refiner: channels per U-Net level, comma-separated (default "
+                         f"{','.join(map(str, RefinerConfig().widths))})")
     tr.add_argument("--seed", type=int, default=tm.seed, help=f"random seed ({tm.seed})")
     tr.add_argument("--width", type=int, default=mc.width,
                     help=f"motion: transformer width ({mc.width})")
@@ -492,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"motion: frames per window W ({mc.window})")
     tr.add_argument("--prev", type=int, default=mc.prev,
                     help=f"motion: previous frames K ({mc.prev})")
-    tr.add_argument("--batch", type=int, default=tm.batch, help=f"motion: batch size ({tm.batch})")
+    tr.add_argument("--batch", type=int, default=None,
+                    help=f"batch size (motion {tm.batch}, refiner {rc.batch})")
     tr.add_argument("--stop-at", type=int, default=None,
                     help="motion: stop and export at this step, keeping the --steps schedule")
     tr.add_argument("--velocity-weight", type=float, default=tm.velocity_weight,

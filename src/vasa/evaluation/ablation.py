@@ -11,7 +11,10 @@ differ only by the renderer. Scores per variant:
   sharp as the video; below: blurred; above: over-sharpened or speckled);
 - teeth flicker: frames where the mouth region's mean brightness jumps by more than FLICKER_LV
   grey levels beyond what the real video's does between the same two frames (the painted
-  interior popping on and off shows up here).
+  interior popping on and off shows up here);
+- eyes PSNR / SSIM inside the lids' ellipses (`render.eye_crop.lid_ellipses`, the region the eye
+  synthesis changes), over every frame and over blink frames only (the real eyes' closure past
+  BLINK_CLOSURE of the portrait's openness), where the drawn lid and the eye refiner differ.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from vasa.evaluation.reconstruction import face_mask, inter_ocular, psnr, self_r
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.render import RenderConfig, Renderer
+from vasa.render import eye_crop as ec
 
 MOUTH_GROW = 0.12  # eye distances the lips' hull is grown by for the mouth region
 FLICKER_LV = 6.0  # grey levels of unexplained frame-to-frame brightness jump that count
+BLINK_CLOSURE = 0.25  # closure (1 - openness / the portrait's) from which a frame is a blink
 
 
 def mouth_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -38,6 +43,15 @@ def mouth_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     cv2.fillConvexPoly(mask, hull, 1)
     r = max(1, round(MOUTH_GROW * inter_ocular(landmarks)))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    return mask.astype(bool)
+
+
+def eye_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Bool (H, W): the two lid ellipses of the eye refiner's paste mask, from the landmarks'
+    eye corners."""
+    mask = np.zeros(shape[:2], np.uint8)
+    for centre, axes, angle in ec.lid_ellipses(landmarks[ec.POINTS, :2]):
+        cv2.ellipse(mask, (tuple(map(float, centre)), (2 * axes[0], 2 * axes[1]), angle), 1, -1)
     return mask.astype(bool)
 
 
@@ -55,10 +69,15 @@ class VariantScores:
     ssim_mouth: list[float] = field(default_factory=list)
     sharp_ratio: list[float] = field(default_factory=list)
     brightness: list[float] = field(default_factory=list)
+    psnr_eyes: list[float] = field(default_factory=list)
+    ssim_eyes: list[float] = field(default_factory=list)
+    psnr_blink: list[float] = field(default_factory=list)  # blink frames only (may be none)
+    ssim_blink: list[float] = field(default_factory=list)
 
     def summary(self, truth_brightness: list[float]) -> dict[str, float]:
-        out = {k: float(np.mean(v)) for k, v in asdict(self).items()
+        out = {k: float(np.mean(v)) if v else float("nan") for k, v in asdict(self).items()
                if k not in ("brightness", "sharp_ratio")}
+        out["blinks"] = len(self.psnr_blink)
         out["sharp_ratio"] = float(np.median(self.sharp_ratio))
         jump = np.abs(np.diff(self.brightness)) - np.abs(np.diff(truth_brightness))
         out["flicker"] = int((jump > FLICKER_LV).sum())
@@ -74,6 +93,8 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
     basis = basis or default_basis()
     portrait, gt, gt_lm, motion = self_reenactment(video, max_frames, size, fps, basis)
     renderers = {k: Renderer(portrait, basis, cfg) for k, cfg in variants.items()}
+    eyes = basis.layout.eyes
+    rest = np.maximum(portrait.dynamics[eyes], 1e-3)
     scores = {k: VariantScores() for k in variants}
     truth_brightness: list[float] = []
     kept: dict[int, dict[str, np.ndarray]] = {}
@@ -82,6 +103,8 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
         if lm is None:
             continue
         face, mouth = face_mask(lm, gt[i].shape), mouth_mask(lm, gt[i].shape)
+        eye = eye_mask(lm, gt[i].shape)
+        blink = float(np.max(1 - motion.dynamics[i][eyes] / rest)) > BLINK_CLOSURE
         truth_brightness.append(float(gt[i][mouth].mean()))
         gt_sharp = sharpness(gt[i], mouth)
         if i in keep:
@@ -95,6 +118,11 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
             s.ssim_mouth.append(ssim(img, gt[i], mouth))
             s.sharp_ratio.append(sharpness(img, mouth) / max(gt_sharp, 1e-6))
             s.brightness.append(float(img[mouth].mean()))
+            s.psnr_eyes.append(psnr(img, gt[i], eye))
+            s.ssim_eyes.append(ssim(img, gt[i], eye))
+            if blink:
+                s.psnr_blink.append(s.psnr_eyes[-1])
+                s.ssim_blink.append(s.ssim_eyes[-1])
             if i in keep:
                 kept[i][k] = img
     return {k: s.summary(truth_brightness) for k, s in scores.items()}, kept

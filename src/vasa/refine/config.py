@@ -10,7 +10,11 @@ from dataclasses import asdict, dataclass, field
 class PairsConfig:
     """size: frame crop side the warp runs at. max_frames: frames read per clip (at MOTION_FPS).
     sources: portraits per clip. targets: frames rendered per portrait. min_distance: frames
-    between a portrait and its targets (neighbours are nearly the same picture). seed."""
+    between a portrait and its targets (neighbours are nearly the same picture). seed.
+    region: 'mouth' or 'eyes' (`refine.regions`). Eyes only: blink_share of each portrait's
+    targets are drawn from the clip's closing or shut eyes (blinks are 5-10% of frames and a
+    real closed lid is the eye refiner's main job), gaze_share from the frames whose gaze is
+    furthest from the portrait's; the rest at random."""
 
     size: int = 384
     max_frames: int = 250
@@ -18,6 +22,9 @@ class PairsConfig:
     targets: int = 30
     min_distance: int = 4
     seed: int = 0
+    region: str = "mouth"
+    blink_share: float = 0.5
+    gaze_share: float = 0.2
 
 
 @dataclass

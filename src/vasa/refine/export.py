@@ -35,12 +35,14 @@ def load_refiner(path: str | Path) -> Refiner:
 
 def export_onnx(model: Refiner, path: str | Path,
                 calibration: list[np.ndarray] | None = None,
-                quantized: str | Path | None = None) -> None:
-    """Write the float32 graph to `path` (fixed input (1, 8, CROP, CROP)); with `quantized` and
-    `calibration` inputs ((1, 8, CROP, CROP) float32 each, real pairs), also the INT8 graph
-    (QDQ, per-channel weights, activation ranges from the calibration inputs)."""
+                quantized: str | Path | None = None,
+                size: tuple[int, int] = (CROP, CROP)) -> None:
+    """Write the float32 graph to `path` (fixed input (1, 8, H, W), `size` = (H, W): the
+    region's crop); with `quantized` and `calibration` inputs ((1, 8, H, W) float32 each, real
+    pairs), also the INT8 graph (QDQ, per-channel weights, activation ranges from the
+    calibration inputs)."""
     model = model.float().cpu().eval()
-    x = torch.zeros(1, IN_CHANNELS, CROP, CROP)
+    x = torch.zeros(1, IN_CHANNELS, *size)
     # The TorchScript exporter: a plain conv net needs nothing newer, and it does not pull in
     # onnxscript; torch warns that it is legacy.
     with atomic_output(path) as tmp, warnings.catch_warnings():

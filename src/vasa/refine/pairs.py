@@ -1,17 +1,24 @@
-"""Self-reenactment pairs for the refiner: what the warp makes of a frame, and what was real.
+"""Self-reenactment pairs for the refiners: what the renderer makes of a frame, and what was real.
 
 For each clip: crop every frame with the first frame's portrait crop, track it, and encode it
-(pose, dynamics). A few frames become portraits (the closest mouth, the widest, one at random:
-the refiner must invent teeth for a closed portrait and keep them for an open one). Each is
-rendered, warp only (no painted mouth), under the motion of other frames of the same clip; the
-real frame is the truth. Both are cut with the mouth crop (`refine.crops`) placed on the
-*decoded* target landmarks, the ones the renderer knows at run time, so training and rendering
-crop alike. The portrait's own mouth, cropped on its landmarks, is the reference input.
+(pose, dynamics). A few frames become portraits and each is rendered under the motion of other
+frames of the same clip; the real frame is the truth. Both are cut with the region's crop
+(`render.mouth_crop`, `render.eye_crop`) placed on the *decoded* target landmarks, the ones the
+renderer knows at run time, so training and rendering crop alike. The portrait's own mouth or
+eyes, cropped on its landmarks, is the reference input.
 
-On disk (`vasa refiner-pairs --out PAIRS`):
-    PAIRS/index.json           one entry per clip: id, source file, split (train/val), samples
+Mouth (the default): portraits are the closest mouth, the widest and one at random (the refiner
+must invent teeth for a closed portrait and keep them for an open one), rendered warp only (no
+painted mouth). Eyes: portraits are frames with open eyes (as portraits are), rendered with the
+drawn irises and lids the runtime refines; targets are oversampled from blinks and gaze
+changes (`PairsConfig.blink_share`, `gaze_share`).
+
+On disk (`vasa refiner-pairs [--region eyes] --out PAIRS`):
+    PAIRS/index.json           config (its region) and one entry per clip: id, source file,
+                               split (train/val), samples
     PAIRS/<id>.npz             warped, target: JPEG-packed (N) crops; reference: JPEG-packed (K);
-                               ref: (N,) which reference; lips: (N, 40, 2) crop pixels
+                               ref: (N,) which reference; lips: (N, 40, 2) or eyes: (N, 42, 2)
+                               crop pixels of the target's landmark points
 JPEG (quality 90) keeps a pair near 7 KB: the set stays small enough to carry to a GPU.
 """
 
@@ -31,13 +38,17 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import decode_canonical, encode_landmarks, lip_gap, placer
 from vasa.portrait import Portrait, choose_face, crop_transform, detect_faces, warp_crop
 from vasa.refine.config import PairsConfig
+from vasa.refine.regions import region
 from vasa.refine.store import pack_jpeg
-from vasa.render import RenderConfig, Renderer
-from vasa.render import mouth_crop as crops
+from vasa.render import RenderConfig, Renderer, eye_crop, mouth_crop
 from vasa.timebase import MOTION_FPS
 from vasa.tracking import VIDEO_MAX_FACES, FaceLandmarker
 
 log = logging.getLogger(__name__)
+
+
+BLINK_CLOSURE = 0.25  # closure (1 - openness / the clip's median) from which a frame is a blink
+OPEN_CLOSURE = 0.1  # closure under which a frame's eyes are open enough to be a portrait
 
 
 def _choose_sources(gaps: np.ndarray, found: np.ndarray, count: int,
@@ -48,8 +59,24 @@ def _choose_sources(gaps: np.ndarray, found: np.ndarray, count: int,
     return list(dict.fromkeys(chosen + rest))[:count]
 
 
-def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | None:
-    """Arrays of one clip's pairs (the npz's content), or None if too few frames track."""
+def _eye_targets(far: np.ndarray, closure: np.ndarray, gaze_change: np.ndarray,
+                 cfg: PairsConfig, rng: np.random.Generator) -> np.ndarray:
+    """cfg.targets frames of `far`: blink_share from blinks, gaze_share from the largest gaze
+    changes, the rest at random; fewer blinks than asked for leave their places to chance."""
+    blinks = rng.permutation(far[closure[far] > BLINK_CLOSURE])[:round(cfg.blink_share *
+                                                                        cfg.targets)]
+    rest = far[~np.isin(far, blinks)]
+    n_gaze = round(cfg.gaze_share * cfg.targets)
+    gaze = rest[np.argsort(-gaze_change[rest], kind="stable")[:n_gaze]]
+    rest = rest[~np.isin(rest, gaze)]
+    chance = rng.permutation(rest)[:cfg.targets - len(blinks) - len(gaze)]
+    return np.concatenate([blinks, gaze, chance]).astype(int)
+
+
+def _tracked_clip(video: str | Path, cfg: PairsConfig, basis: FaceBasis
+                  ) -> tuple[list[np.ndarray], list, list, np.ndarray] | None:
+    """(frames cropped as the first frame's portrait, their landmarks (None where lost), their
+    (pose, dynamics, canonical) encodings, found (T,) bool), or None if too few frames."""
     name = Path(video).name
     frames = list(islice(read_frames(video, fps=MOTION_FPS, max_side=720), cfg.max_frames))
     if len(frames) < 2 * cfg.min_distance + 2:
@@ -67,30 +94,66 @@ def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | 
     if found.sum() < 2 * cfg.min_distance + 2:
         return None
     enc = [encode_landmarks(lm, basis, cfg.size) if lm is not None else None for lm in lms]
-    gaps = np.array([lip_gap(e[2]) if e is not None else np.nan for e in enc])
+    return frames, lms, enc, found
+
+
+def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | None:
+    """Arrays of one clip's pairs (the npz's content), or None if too few frames track."""
+    reg = region(cfg.region)
+    tracked = _tracked_clip(video, cfg, basis)
+    if tracked is None:
+        return None
+    frames, lms, enc, found = tracked
+    name = Path(video).name
     rng = np.random.default_rng(cfg.seed + sum(name.encode()))
-    warped, target, refs, ref_of, lips = [], [], [], [], []
-    for k, s in enumerate(_choose_sources(gaps, found, cfg.sources, rng)):
+    lay = basis.layout
+    if reg.name == "mouth":
+        gaps = np.array([lip_gap(e[2]) if e is not None else np.nan for e in enc])
+        sources = _choose_sources(gaps, found, cfg.sources, rng)
+        render_cfg = RenderConfig(mouth=False, eyes=False)
+        cut, points = mouth_crop.crop, mouth_crop.lip_points
+        affine = mouth_crop.mouth_affine
+    else:
+        opening = np.array([e[1][lay.eyes] if e is not None else (np.nan, np.nan)
+                            for e in enc])  # (T, 2)
+        rest = np.nanmedian(opening, 0)
+        closure = np.nan_to_num(1 - np.mean(opening / np.maximum(rest, 1e-3), 1), nan=0.0)
+        gaze = np.array([e[1][lay.gaze] if e is not None else (np.nan, np.nan) for e in enc])
+        open_idx = np.flatnonzero(found & (closure < OPEN_CLOSURE))
+        if len(open_idx) == 0:
+            return None
+        sources = [int(i) for i in rng.permutation(open_idx)[:cfg.sources]]
+        # What the runtime refines: the warp with the drawn irises and lids, no refiner.
+        render_cfg = RenderConfig(mouth=False, eyes=True, refiner=False)
+        cut, points, affine = eye_crop.crop, eye_crop.eye_points, eye_crop.eye_affine
+    warped, target, refs, ref_of, pts = [], [], [], [], []
+    for k, s in enumerate(sources):
         pose_s, dyn_s, canon_s = enc[s]
         portrait = Portrait(image=frames[s], landmarks=lms[s], canonical=canon_s, pose=pose_s,
                             dynamics=dyn_s, basis_version=basis.version, source=name)
-        renderer = Renderer(portrait, basis, RenderConfig(mouth=False, eyes=False))
-        refs.append(crops.crop(frames[s], crops.mouth_affine(lms[s])))
-        far = [t for t in np.flatnonzero(found) if abs(int(t) - s) >= cfg.min_distance]
-        for t in rng.permutation(far)[:cfg.targets]:
+        renderer = Renderer(portrait, basis, render_cfg)
+        refs.append(cut(frames[s], affine(lms[s])))
+        far = np.array([t for t in np.flatnonzero(found) if abs(int(t) - s) >= cfg.min_distance],
+                       int)
+        if reg.name == "mouth":
+            chosen = rng.permutation(far)[:cfg.targets]
+        else:
+            change = np.nan_to_num(np.linalg.norm(gaze - gaze[s], axis=1))
+            chosen = _eye_targets(far, closure, change, cfg, rng)
+        for t in chosen:
             pose_t, dyn_t, _ = enc[t]
             lm = placer(pose_t, cfg.size)(decode_canonical(canon_s, dyn_s, dyn_t, basis))
-            a = crops.mouth_affine(lm)
-            warped.append(crops.crop(renderer.render(pose_t, dyn_t), a))
-            target.append(crops.crop(frames[t], a))
-            lips.append(crops.lip_points(lm, a))
+            a = affine(lm)
+            warped.append(cut(renderer.render(pose_t, dyn_t), a))
+            target.append(cut(frames[t], a))
+            pts.append(points(lm, a))
             ref_of.append(k)
     w, wo = pack_jpeg(warped)
     t, to = pack_jpeg(target)
     r, ro = pack_jpeg(refs)
     return {"warped": w, "warped_offsets": wo, "target": t, "target_offsets": to,
             "reference": r, "reference_offsets": ro, "ref": np.array(ref_of, np.int16),
-            "lips": np.stack(lips).astype(np.float32)}
+            reg.points: np.stack(pts).astype(np.float32)}
 
 
 @dataclass
@@ -113,7 +176,9 @@ def build_pairs(items: list[ManifestItem], out: str | Path, cfg: PairsConfig | N
     out.mkdir(parents=True, exist_ok=True)
     basis = default_basis()
     entries = []
-    for item in tqdm(items, desc="refiner pairs", unit="clip", disable=not progress):
+    region(cfg.region)  # an unknown region fails before any clip is read
+    for item in tqdm(items, desc=f"{cfg.region} refiner pairs", unit="clip",
+                     disable=not progress):
         cid = item.video.stem
         path = out / f"{cid}.npz"
         speaker = speaker_of(item)

@@ -1,13 +1,14 @@
-"""`vasa train refiner`: fit the mouth refiner on self-reenactment pairs, export it to ONNX.
+"""`vasa train refiner`: fit a refiner (mouth or eyes) on self-reenactment pairs, export it to ONNX.
 
 The whole pair set sits in memory as uint8 tensors on the training device (a few thousand
 128 px crops: under 1 GB), so a step is a random gather plus augmentation on the device: no
 loader processes, the same code on a CPU, one GPU, or several under torchrun (each rank draws
 its own batches; gradients are averaged by DistributedDataParallel).
 
-Loss: L1 weighted towards the mouth (the paste mask: skin far from the lips is the warp's and
-is pasted back only faintly) plus 1 - SSIM over the same region, which keeps edges (teeth, the
-lip line) instead of the blur L1 alone settles for.
+Loss: L1 weighted towards the region (the paste mask: skin far from the lips or lids is the
+warp's and is pasted back only faintly) plus 1 - SSIM over the same region, which keeps edges
+(teeth, the lip line, lashes) instead of the blur L1 alone settles for. The region (mouth or
+eyes, `refine.regions`) is the pair set's: index.json records it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from torch.nn import functional as F
 from vasa.files import atomic_output
 from vasa.refine.config import TrainRefinerConfig
 from vasa.refine.net import Refiner
+from vasa.refine.regions import Region, region
 from vasa.refine.store import unpack_jpeg
-from vasa.render import mouth_crop as crops
 
 log = logging.getLogger(__name__)
 WARMUP_STEPS = 50  # steps before timing starts (cuDNN autotuning, allocator warm-up)
@@ -37,7 +38,7 @@ TIMING_STEPS = 100  # steps timed before a time budget (`minutes`) sets the run'
 CALIBRATION_ROWS = 128  # pairs the INT8 export calibrates its activation ranges on
 GRAD_CLIP = 1.0
 GREY_SHARE = 0.15  # share of training samples shown in grey
-MOUTH_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
+REGION_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
 
 
 PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste")
@@ -45,8 +46,9 @@ PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste")
 
 @dataclass
 class PairSet:
-    """uint8 crops on one device: warped, target (N, 3, S, S); reference (K, 3, S, S); ref (N,)
-    index into reference; masks (N, 2, S, S) lip masks; paste (N, 1, S, S) paste mask."""
+    """uint8 crops on one device: warped, target (N, 3, H, W); reference (K, 3, H, W); ref (N,)
+    index into reference; masks (N, 2, H, W) the region's masks (lips, or eye openings and
+    irises); paste (N, 1, H, W) paste mask."""
 
     warped: torch.Tensor
     target: torch.Tensor
@@ -59,14 +61,21 @@ class PairSet:
         return len(self.ref)
 
 
+def pairs_region(root: str | Path) -> Region:
+    """The region a pair set holds (sets made before there were regions are of the mouth)."""
+    index = Path(root) / "index.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"{index}: not a refiner pair set (make one with "
+                                "`vasa refiner-pairs`)")
+    return region(json.loads(index.read_text())["config"].get("region", "mouth"))
+
+
 def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
     """Every clip of `split` ('train' or 'val') listed in root/index.json."""
     root = Path(root)
-    index = root / "index.json"
-    if not index.is_file():
-        raise FileNotFoundError(f"{index}: not a refiner pair set (make one with "
-                                "`vasa train refiner-pairs`)")
-    clips = [c for c in json.loads(index.read_text())["clips"] if c["split"] == split]
+    reg = pairs_region(root)
+    clips = [c for c in json.loads((root / "index.json").read_text())["clips"]
+             if c["split"] == split]
     if not clips:
         raise ValueError(f"{root}: no {split} clips")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in PAIR_FIELDS}
@@ -76,10 +85,10 @@ def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
             for k in ("warped", "target", "reference"):  # (N, S, S, 3) -> (N, 3, S, S)
                 parts[k].append(unpack_jpeg(z[k], z[k + "_offsets"]).transpose(0, 3, 1, 2))
             parts["ref"].append(z["ref"].astype(np.int64) + base)
-            lips = z["lips"]
-        parts["masks"].append((np.stack([crops.lip_masks(p) for p in lips]) * 255)
+            points = z[reg.points]
+        parts["masks"].append((np.stack([reg.masks(p) for p in points]) * 255)
                               .astype(np.uint8))
-        parts["paste"].append((np.stack([crops.paste_mask(p) for p in lips])[:, None] * 255)
+        parts["paste"].append((np.stack([reg.paste_mask(p) for p in points])[:, None] * 255)
                               .astype(np.uint8))
         base += len(parts["reference"][-1])
     return PairSet(*(torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[k]))).to(device)
@@ -88,16 +97,18 @@ def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
 
 def network_input(warped: torch.Tensor, reference: torch.Tensor, masks: torch.Tensor
                   ) -> torch.Tensor:
-    """(N, 8, S, S) in [0, 1], channels as `render.mouth_crop.CHANNELS` (the runtime builds the
-    same array in numpy, `render.refiner.MouthRefiner.refine_crop`)."""
+    """(N, 8, H, W) in [0, 1], channels as `render.mouth_crop.CHANNELS` or
+    `render.eye_crop.CHANNELS` (the runtime builds the same array in numpy,
+    `render.refiner.CropRefiner.run`)."""
     return torch.cat([warped, reference, masks], 1)
 
 
 def batch(data: PairSet, idx: torch.Tensor, augment: bool, gen: torch.Generator | None = None
           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(input (B, 8, S, S), target (B, 3, S, S), weight (B, 1, S, S)) for rows `idx`.
+    """(input (B, 8, H, W), target (B, 3, H, W), weight (B, 1, H, W)) for rows `idx`.
 
-    Augmentation: a mirror image (mouths are near symmetric; the masks flip with them), one
+    Augmentation: a mirror image (mouths and eye pairs are near symmetric; the masks flip with
+    them), one
     random gain and colour cast per sample, the same on every picture of the sample, so the
     network learns to take colour from the reference rather than memorise skin tones, and
     GREY_SHARE of the samples in grey (black-and-white portraits must stay grey)."""
@@ -117,7 +128,7 @@ def batch(data: PairSet, idx: torch.Tensor, augment: bool, gen: torch.Generator 
         w, r, t = ((x * gain * cast).clamp(0, 1) for x in (w, r, t))
         grey = (torch.rand(n, generator=gen) < GREY_SHARE).to(dev)[:, None, None, None]
         w, r, t = (torch.where(grey, x.mean(1, keepdim=True).expand_as(x), x) for x in (w, r, t))
-    return network_input(w, r, m), t, 1 + (MOUTH_WEIGHT - 1) * p
+    return network_input(w, r, m), t, 1 + (REGION_WEIGHT - 1) * p
 
 
 def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -156,7 +167,8 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ssim_
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dict[str, float]:
-    """Mouth-region (paste mask > 0.5) PSNR and SSIM of the warp alone and of the refiner."""
+    """Region (paste mask > 0.5) PSNR and SSIM of the refiner's input (the warp; for the eyes,
+    the warp with drawn eyes) and of its output."""
     model.eval()
     sums = {"psnr_warp": 0.0, "psnr_refined": 0.0, "ssim_warp": 0.0, "ssim_refined": 0.0}
     rows = torch.arange(min(len(data), max_rows), device=data.ref.device)
@@ -164,7 +176,7 @@ def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dic
     for chunk in rows.split(128):
         x, t, w = batch(data, chunk, augment=False)
         out = model(x)
-        region = (w > 1 + 0.5 * (MOUTH_WEIGHT - 1)).float()
+        region = (w > 1 + 0.5 * (REGION_WEIGHT - 1)).float()
         area = region.sum((1, 2, 3)).clamp_min(1)
         for name, y in (("warp", x[:, :3]), ("refined", out)):
             mse = (((y - t) ** 2).mean(1, keepdim=True) * region).sum((1, 2, 3)) / area
@@ -177,7 +189,7 @@ def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dic
 
 
 def calibration_inputs(data: PairSet, rows: int = CALIBRATION_ROWS) -> list[np.ndarray]:
-    """(1, 8, S, S) float32 network inputs of `rows` pairs spread over the set: the activation
+    """(1, 8, H, W) float32 network inputs of `rows` pairs spread over the set: the activation
     ranges INT8 quantisation is calibrated on."""
     idx = torch.linspace(0, len(data) - 1, rows).long().to(data.ref.device)
     return [batch(data, idx[i:i + 1], augment=False)[0].cpu().numpy() for i in range(rows)]
@@ -193,8 +205,9 @@ def _device(name: str) -> torch.device:
 
 def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig | None = None,
                   progress: Callable[[str], None] | None = print) -> dict:
-    """Train on the pair set `data`; write out/refiner.pt, out/refiner.onnx (float32) and
-    out/refiner.int8.onnx (the bundled form), out/metrics.json. Resumes from out/last.pt."""
+    """Train on the pair set `data`; write out/STEM.pt, out/STEM.onnx (float32) and
+    out/STEM.int8.onnx (the bundled form; STEM: 'refiner' for the mouth, 'eye_refiner' for the
+    eyes, `refine.regions`), out/metrics.json. Resumes from out/last.pt."""
     cfg = config or TrainRefinerConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -210,11 +223,12 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     torch.manual_seed(cfg.seed + rank)
     gen = torch.Generator().manual_seed(cfg.seed + rank)
     t0 = time.perf_counter()
+    reg = pairs_region(data)
     train = load_pairs(data, "train", device)
     val = load_pairs(data, "val", device)
     say = progress if (progress and rank == 0) else (lambda _s: None)
-    say(f"pairs: {len(train)} train, {len(val)} val, loaded in {time.perf_counter() - t0:.0f} s "
-        f"on {device}")
+    say(f"{reg.name} pairs: {len(train)} train, {len(val)} val, loaded in "
+        f"{time.perf_counter() - t0:.0f} s on {device}")
     model = Refiner(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     step = 0
@@ -242,7 +256,7 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     t_start = time.perf_counter()
     first = step
     steps = cfg.steps
-    best = (-math.inf, None)  # (val mouth SSIM, weights): the export is the best evaluated
+    best = (-math.inf, None)  # (val region SSIM, weights): the export is the best evaluated
     while step < steps:
         if step == first + WARMUP_STEPS:
             t_timed = time.perf_counter()
@@ -270,15 +284,15 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
                 best = (scores["ssim_refined"],
                         {k: v.detach().clone() for k, v in model.state_dict().items()})
             history.append({"step": step, "loss": loss.item(), **scores})
-            say(f"step {step}/{steps} loss {loss.item():.4f} val mouth PSNR "
+            say(f"step {step}/{steps} loss {loss.item():.4f} val {reg.name} PSNR "
                 f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
                 f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f} "
                 f"({(time.perf_counter() - t_start) / 60:.1f} min)")
         if step % cfg.save_every == 0:
             save()
     save()
-    metrics = {"steps": step, "train_pairs": len(train), "val_pairs": len(val),
-               "history": history, "final": history[-1] if history else {}}
+    metrics = {"region": reg.name, "steps": step, "train_pairs": len(train),
+               "val_pairs": len(val), "history": history, "final": history[-1] if history else {}}
     if rank == 0:
         from vasa.refine.export import export_onnx, save_refiner
 
@@ -286,9 +300,9 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
             model.load_state_dict(best[1])
             metrics["final"] = max(history, key=lambda h: h["ssim_refined"])
         model.eval()
-        save_refiner(model, out / "refiner.pt", metrics)
-        export_onnx(model, out / "refiner.onnx", calibration_inputs(train),
-                    quantized=out / "refiner.int8.onnx")
+        save_refiner(model, out / f"{reg.stem}.pt", metrics)
+        export_onnx(model, out / f"{reg.stem}.onnx", calibration_inputs(train),
+                    quantized=out / f"{reg.stem}.int8.onnx", size=reg.size)
         with atomic_output(out / "metrics.json") as tmp:
             Path(tmp).write_text(json.dumps(metrics, indent=1))
     if distributed:

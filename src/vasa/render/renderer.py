@@ -3,7 +3,8 @@
 Per frame: decode the target canonical face from the portrait's face and the change of
 dynamics; place it with the target pose; move the anchor rings (head rigid, neck partly, the
 background not at all); backward-warp the eye-free portrait through the mesh; then synthesise
-what the portrait cannot show: the mouth interior and the irises at the target gaze.
+what the portrait cannot show: the mouth interior (the learned mouth refiner), the irises at
+the target gaze and, in a blink, the closing lids (drawn, then the learned eye refiner).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from vasa.render.mesh import (
     unfold,
 )
 from vasa.render.mouth import lip_gap, paint_mouth
-from vasa.render.refiner import DEFAULT_REFINER, MouthRefiner, refiner_weight
+from vasa.render.refiner import (
+    DEFAULT_EYE_REFINER,
+    DEFAULT_REFINER,
+    EyeRefiner,
+    MouthRefiner,
+    eye_refiner_weight,
+    refiner_weight,
+)
 from vasa.render.warp import MeshWarper, remap
 from vasa.timing import StageClock
 
@@ -52,17 +60,21 @@ class RenderConfig:
     """flow_scale: resolution of the warp field relative to the frame (0.4: 54 dB PSNR against a
     full-resolution field on a turned, open-mouthed face, at a fraction of the cost).
     mouth, eyes: synthesis on/off. refiner: the mouth is redrawn by the learned refiner
-    (`render.refiner`); False paints it (`render.mouth`). refiner_model: its ONNX file (None:
-    the bundled one). matte: in the picture output (`render.paste`), compose the warped person
-    over the still backdrop through a person matte made once per portrait (`render.matte`), so
-    the backdrop never moves; False: paste the warped crop as it is (the backdrop near the head
-    moves with it)."""
+    (`render.refiner`); False paints it (`render.mouth`) and keeps the drawn lids of blinks.
+    eye_refiner: with `refiner`, blinking eyes are redrawn by the learned eye refiner over the
+    drawn lids (False: the drawn lids only). refiner_model, eye_refiner_model: their ONNX files
+    (None: the bundled ones). matte: in the picture output (`render.paste`), compose the warped
+    person over the still backdrop through a person matte made once per portrait
+    (`render.matte`), so the backdrop never moves; False: paste the warped crop as it is (the
+    backdrop near the head moves with it)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
     eyes: bool = True
     refiner: bool = True
+    eye_refiner: bool = True
     refiner_model: str | None = None
+    eye_refiner_model: str | None = None
     matte: bool = True
 
 
@@ -106,6 +118,10 @@ class Renderer:
         if self.config.mouth and self.config.refiner:
             self.refiner = MouthRefiner(portrait.image, portrait.landmarks,
                                         self.config.refiner_model or DEFAULT_REFINER)
+        self.eye_refiner = None
+        if self.config.eyes and self.config.refiner and self.config.eye_refiner:
+            self.eye_refiner = EyeRefiner(portrait.image, portrait.landmarks,
+                                          self.config.eye_refiner_model or DEFAULT_EYE_REFINER)
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
         self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
         self._rgba: np.ndarray | None = None  # the image with a carried plane (`carry`)
@@ -208,7 +224,7 @@ class Renderer:
         """One frame (S, S, 3) uint8 for pose (6,) and dynamics (D,).
 
         timings: if given, seconds spent per stage are added to it (for benchmarks):
-        decode, vertices, flow, remap, mouth, eyes.
+        decode, vertices, flow, remap, mouth, eyes (drawn and refined).
         """
         clock = StageClock(timings)
         pose = np.asarray(pose, np.float64).reshape(-1)
@@ -250,6 +266,8 @@ class Renderer:
                                                      self.basis))
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(pose[SCALE] / p.pose[SCALE]), closure, lm_open)
+            if self.eye_refiner is not None:  # over the drawn lids, which it was trained on
+                self.eye_refiner(frame, lm, eye_refiner_weight(closure))
         clock("eyes")
         return frame
 

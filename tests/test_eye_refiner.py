@@ -1,0 +1,181 @@
+"""The learned eye refiner: band geometry, eye pairs, training by region, the runtime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ASSETS
+
+from vasa.render import eye_crop as ec
+
+
+def test_the_eye_band_is_upright_centred_and_scaled(astronaut):
+    lm = astronaut.landmarks
+    a = ec.eye_affine(lm)
+    corners = lm[list(ec.EYE_CORNERS), :2] @ a[:, :2].T + a[:, 2]
+    assert abs(corners[0, 1] - corners[1, 1]) < 1e-6  # the eye line is horizontal
+    assert np.linalg.norm(corners[1] - corners[0]) == pytest.approx(ec.WIDTH / ec.EYES_IOD)
+    points = ec.eye_points(lm, a)
+    assert np.all((points > 0) & (points < [ec.WIDTH, ec.HEIGHT]))  # both eyes inside
+    opening, irises = ec.eye_masks(points)
+    assert opening.sum() > irises.sum() > 0
+    assert np.all(irises <= opening + 1e-6)  # an iris is seen only inside the lids
+    paste = ec.paste_mask(points)
+    assert paste.shape == (ec.HEIGHT, ec.WIDTH) and paste.max() > 0.99
+    assert np.all(paste[opening > 0.5] > 0.9)  # the paste mask covers the open eyes
+
+
+def test_the_eye_band_round_trip_changes_only_the_eyes(astronaut):
+    lm = astronaut.landmarks
+    a = ec.eye_affine(lm)
+    points = ec.eye_points(lm, a)
+    mask = ec.paste_mask(points)
+    frame = astronaut.image.copy()
+    ec.paste(frame, ec.crop(frame, a).astype(np.float32), a, mask)  # its own band back
+    diff = np.abs(frame.astype(int) - astronaut.image)
+    # Resampled twice (down to the band's scale and back: a 512 px portrait's lashes soften),
+    # nothing else.
+    assert diff.mean() < 0.05 and np.median(diff[diff.max(-1) > 0]) <= 3
+    frame = astronaut.image.copy()
+    ec.paste(frame, np.full((ec.HEIGHT, ec.WIDTH, 3), 255.0, np.float32), a, mask)
+    ys, xs = np.nonzero(np.any(frame != astronaut.image, -1))
+    iod = np.linalg.norm(np.subtract(*lm[list(ec.EYE_CORNERS), :2]))
+    centre = lm[list(ec.EYE_CORNERS + ec.INNER_CORNERS), :2].mean(0)
+    assert np.abs(xs - centre[0]).max() < 0.8 * iod  # both eyes, their corners, no further
+    assert np.abs(ys - centre[1]).max() < 0.4 * iod  # the brows and cheeks stay
+
+
+def test_eye_targets_oversample_blinks_and_gaze_changes():
+    from vasa.refine.config import PairsConfig
+    from vasa.refine.pairs import _eye_targets
+
+    rng = np.random.default_rng(0)
+    closure = np.zeros(200)
+    closure[[20, 21, 22, 90, 91, 150]] = [0.3, 0.8, 0.4, 0.9, 0.5, 0.6]  # 6 blink frames of 200
+    gaze = np.zeros(200)
+    gaze[100:110] = np.arange(1, 11)
+    cfg = PairsConfig(region="eyes", targets=20, blink_share=0.5, gaze_share=0.2)
+    chosen = _eye_targets(np.arange(200), closure, gaze, cfg, rng)
+    assert len(chosen) == 20 and len(set(chosen.tolist())) == 20
+    assert (closure[chosen] > 0.25).sum() == 6  # all the blinks (3% of frames -> 30%)
+    assert set(range(106, 110)) <= set(chosen.tolist())  # the four largest gaze changes
+
+
+@pytest.fixture(scope="module")
+def eye_run(tmp_path_factory):
+    """Eye pairs of a second of the bundled clip (two portraits, four targets each), trained a
+    few steps on CPU and exported: `vasa refiner-pairs --region eyes` + `vasa train refiner`."""
+    from vasa.data.manifest import ManifestItem
+    from vasa.refine.config import PairsConfig, RefinerConfig, TrainRefinerConfig
+    from vasa.refine.pairs import build_pairs
+    from vasa.refine.train import train_refiner
+
+    root = tmp_path_factory.mktemp("eye_refiner")
+    clip = ASSETS / "obama_address_8s.mp4"
+    item = ManifestItem(video=clip, audio=clip, kind="clips", speaker="Obama", fps=25.0)
+    entries = build_pairs([item], root / "pairs", PairsConfig(size=256, max_frames=25,
+                                                               sources=2, targets=4,
+                                                               region="eyes"), progress=False)
+    assert [e.samples for e in entries] == [8]
+    index = json.loads((root / "pairs" / "index.json").read_text())
+    assert index["config"]["region"] == "eyes"
+    index["clips"].append(dict(index["clips"][0], split="val" if entries[0].split == "train"
+                               else "train"))  # one clip on both sides, for a test only
+    (root / "pairs" / "index.json").write_text(json.dumps(index))
+    cfg = TrainRefinerConfig(steps=2, batch=4, eval_every=2, save_every=2, device="cpu",
+                             model=RefinerConfig(widths=(8, 8, 8, 8)))
+    metrics = train_refiner(root / "pairs", root / "run", cfg, progress=None)
+    return root, metrics
+
+
+def test_eye_pairs_hold_bands_and_eye_points(eye_run):
+    from vasa.refine.store import unpack_jpeg
+
+    root, _ = eye_run
+    (npz,) = (root / "pairs").glob("*.npz")
+    with np.load(npz) as z:
+        assert z["eyes"].shape == (8, len(ec.POINTS), 2) and "lips" not in z
+        for k in ("warped", "target", "reference"):
+            assert unpack_jpeg(z[k], z[k + "_offsets"]).shape[1:] == (ec.HEIGHT, ec.WIDTH, 3)
+
+
+def test_training_on_eye_pairs_exports_the_eye_refiner(eye_run):
+    import onnx
+
+    root, metrics = eye_run
+    assert metrics["region"] == "eyes" and metrics["steps"] == 2
+    assert 5 < metrics["final"]["psnr_warp"] < 60
+    graph = onnx.load(root / "run" / "eye_refiner.int8.onnx").graph
+    assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == \
+        [1, 8, ec.HEIGHT, ec.WIDTH]
+
+
+def test_a_mouth_model_is_refused_for_the_eyes(astronaut):
+    from vasa.render.refiner import DEFAULT_REFINER, EyeRefiner
+
+    with pytest.raises(ValueError, match="swapped"):
+        EyeRefiner(astronaut.image, astronaut.landmarks, DEFAULT_REFINER)
+
+
+def test_the_eye_weight_ramps_with_closure():
+    from vasa.render.refiner import EYE_START, eye_refiner_weight
+
+    assert eye_refiner_weight((0.0, 0.0)) == 0.0 == eye_refiner_weight((EYE_START, 0.0))
+    assert eye_refiner_weight((1.0, 0.0)) == 1.0 == eye_refiner_weight((0.2, 0.9))
+    w = [eye_refiner_weight((c, 0.0)) for c in np.linspace(0, 1, 101)]
+    assert np.all(np.diff(w) >= 0) and np.abs(np.diff(w)).max() <= 0.11  # no pop
+
+
+def _blink(renderer, portrait, basis, openness: float = 0.2):
+    dyn = portrait.dynamics.copy()
+    dyn[basis.layout.eyes] *= openness
+    return renderer.render(portrait.pose, dyn)
+
+
+def test_an_untrained_eye_refiner_or_none_leaves_the_drawn_blink(astronaut, basis, tmp_path):
+    from vasa.refine.config import RefinerConfig
+    from vasa.refine.export import export_onnx
+    from vasa.refine.net import Refiner
+    from vasa.render import RenderConfig, Renderer
+
+    identity = tmp_path / "identity.onnx"
+    export_onnx(Refiner(RefinerConfig(widths=(8, 8, 8, 8))), identity,
+                size=(ec.HEIGHT, ec.WIDTH))
+    drawn = Renderer(astronaut, basis, RenderConfig(eye_refiner=False))
+    assert drawn.eye_refiner is None
+    assert Renderer(astronaut, basis, RenderConfig(refiner=False)).eye_refiner is None
+    untrained = Renderer(astronaut, basis, RenderConfig(eye_refiner_model=str(identity)))
+    # Eyes as open as the portrait's: the refiner's weight is 0, the frame the drawn one.
+    assert np.array_equal(untrained.render(astronaut.pose, astronaut.dynamics),
+                          drawn.render(astronaut.pose, astronaut.dynamics))
+    a, b = _blink(untrained, astronaut, basis), _blink(drawn, astronaut, basis)
+    assert np.abs(a.astype(int) - b).mean() < 0.05  # only the band's resampling
+
+
+def test_the_bundled_eye_refiner_redraws_a_blink_and_only_the_eyes(astronaut, basis):
+    from vasa.render import RenderConfig, Renderer
+
+    drawn = _blink(Renderer(astronaut, basis, RenderConfig(eye_refiner=False)), astronaut, basis)
+    refined = _blink(Renderer(astronaut, basis), astronaut, basis)
+    diff = np.abs(refined.astype(int) - drawn)
+    assert diff.mean() > 0.1  # the lids are redrawn (an untrained refiner: under 0.05)
+    ys, _ = np.nonzero(diff.max(-1) > 2)
+    lm = astronaut.landmarks
+    iod = np.linalg.norm(np.subtract(*lm[list(ec.EYE_CORNERS), :2]))
+    centre = lm[list(ec.EYE_CORNERS + ec.INNER_CORNERS), :2].mean(0)
+    assert np.abs(ys - centre[1]).max() < 0.4 * iod
+
+
+def test_a_black_and_white_portrait_keeps_grey_eyes(astronaut, basis):
+    from dataclasses import replace
+
+    from vasa.render import Renderer
+    from vasa.render.refiner import EyeRefiner
+
+    grey_image = astronaut.image.mean(-1, keepdims=True).repeat(3, -1).astype(np.uint8)
+    assert EyeRefiner(grey_image, astronaut.landmarks).grey
+    assert not EyeRefiner(astronaut.image, astronaut.landmarks).grey
+    frame = _blink(Renderer(replace(astronaut, image=grey_image), basis), astronaut, basis, 0.0)
+    assert np.abs(frame.astype(int) - frame[..., :1]).max() <= 2
