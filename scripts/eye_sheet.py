@@ -7,7 +7,7 @@ real frame, the warp alone (no synthesis), the drawn lids and the refiner, all c
 frame's landmarks. Bottom block, portraits: each portrait's own motion with both eyes half and
 fully closed (dynamics' eye openness scaled), drawn then refined.
 
-    python scripts/eye_sheet.py [--out benchmarks/results/eye_sheet.png] [--clips 6]
+    python scripts/eye_sheet.py [--out out/eye_sheet.png] [--clips 6]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from vasa.render import eye_crop as ec
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-OUT = ROOT / "benchmarks" / "results" / "eye_sheet.png"
+OUT = ROOT / "out" / "eye_sheet.png"  # frames of ../shared/data: kept out of the repository
 PORTRAITS = [  # B/W, colour, a painting, a three-quarter view, the bundled astronaut
     DATA / "portraits" / "AniTalker__test_demos__portraits__Einstein.png",
     DATA / "portraits" / "MakeItTalk__examples__audrey.jpg",

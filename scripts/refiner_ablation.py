@@ -9,7 +9,7 @@ mouth inside, no irises, no lids), painted (the painted mouth and the drawn iris
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--seconds 5]
 
-Writes benchmarks/results/refiner_ablation.{md,json} and refiner_ablation.png (per clip: truth,
+Writes benchmarks/results/refiner_ablation.{md,json} and out/refiner_ablation.png (per clip: truth,
 then each variant, whole frame, a zoomed mouth row and a zoomed eye row).
 """
 
@@ -37,6 +37,7 @@ from vasa.render.refiner import DEFAULT_EYE_REFINER, DEFAULT_REFINER
 from vasa.tracking import FaceLandmarker
 
 ROOT = Path(__file__).resolve().parents[1]
+SHEETS = ROOT / "out"  # contact sheets hold frames of ../shared/data: kept out of the repository
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
 KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
@@ -151,7 +152,8 @@ def main() -> None:
         Path(tmp).write_text(json.dumps({"mean": mean, "clips": per_clip}, indent=1))
     if shown:
         img = sheet(shown, list(vs))
-        with atomic_output(out.with_suffix(".png")) as tmp:
+        SHEETS.mkdir(exist_ok=True)
+        with atomic_output(SHEETS / (out.name + ".png")) as tmp:
             cv2.imwrite(tmp, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     print("\n".join(lines[:len(vs) + 4]))
 
