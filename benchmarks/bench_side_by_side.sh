@@ -1,0 +1,13 @@
+#!/bin/bash
+# Side by side on one machine, one run: before = 85bbe8d (session start, ${BEFORE:-/tmp/head}), now = HEAD.
+cd "$(dirname "$0")/.."
+D=../shared/data/clips/LivePortrait__assets__examples__driving__d12.mp4
+for round in 1 2; do
+  echo "== round $round: generate before"; PYTHONPATH=${BEFORE:-/tmp/head}/src .venv/bin/python ${BEFORE:-/tmp/head}/benchmarks/bench_generate.py --seconds 20 2>&1 | grep -E "frames/s"
+  echo "== round $round: generate now"; .venv/bin/python benchmarks/bench_generate.py --seconds 20 2>&1 | grep -E "frames/s"
+  echo "== round $round: reenact before (d12)"; PYTHONPATH=${BEFORE:-/tmp/head}/src .venv/bin/python ${BEFORE:-/tmp/head}/benchmarks/bench_reenact.py --driving $D 2>&1 | grep -E "frames/s"
+  echo "== round $round: reenact now (d12)"; .venv/bin/python benchmarks/bench_reenact.py --driving $D 2>&1 | grep -E "frames/s"
+  echo "== round $round: reenact before (bundled)"; PYTHONPATH=${BEFORE:-/tmp/head}/src .venv/bin/python ${BEFORE:-/tmp/head}/benchmarks/bench_reenact.py 2>&1 | grep -E "frames/s"
+  echo "== round $round: reenact now (bundled)"; .venv/bin/python benchmarks/bench_reenact.py 2>&1 | grep -E "frames/s"
+done
+echo "== serve first frame (now)"; .venv/bin/python benchmarks/bench_serve.py --skip sustained,capacity --trials 8 2>&1 | grep -i -E "first|ms" | head -12
