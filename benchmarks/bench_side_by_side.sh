@@ -1,5 +1,5 @@
 #!/bin/bash
-# Side by side on one machine, one run: before = 85bbe8d (session start, ${BEFORE:-/tmp/head}), now = HEAD.
+# Side by side on one machine, one run: before = the checkout in $BEFORE (e.g. git worktree add /tmp/head 85bbe8d), now = this tree.
 cd "$(dirname "$0")/.."
 D=../shared/data/clips/LivePortrait__assets__examples__driving__d12.mp4
 for round in 1 2; do
