@@ -17,7 +17,11 @@ import cv2
 import numpy as np
 
 from vasa.latent import topology as topo
-from vasa.render.mouth_crop import EYE_CORNERS, paste  # noqa: F401  (paste: any crop shape)
+from vasa.render.mouth_crop import (  # noqa: F401  (paste: any crop shape)
+    EYE_CORNERS,
+    paste,
+    upright_affine,
+)
 
 WIDTH, HEIGHT = 128, 64  # band size in pixels (the network's input); both multiples of 16
 EYES_IOD = 1.6  # band width in outer-corner eye distances: both eyes, their corners and a margin
@@ -42,16 +46,8 @@ SHIFT = 4
 
 def eye_affine(landmarks: np.ndarray) -> np.ndarray:
     """(2, 3) affine from frame pixels to the eye band, for (478, >=2) pixel landmarks."""
-    a, b = (landmarks[i, :2].astype(np.float64) for i in EYE_CORNERS)
-    eye = b - a
-    iod = float(np.hypot(*eye))
-    if not np.isfinite(iod) or iod < 1e-3:
-        raise ValueError("eye_affine: eye corners coincide; not a face")
-    c, s = eye / iod
-    k = WIDTH / (EYES_IOD * iod)
-    centre = landmarks[list(EYE_CORNERS + INNER_CORNERS), :2].astype(np.float64).mean(0)
-    rot = k * np.array([[c, s], [-s, c]])  # rotates the eye line onto the x axis
-    return np.concatenate([rot, (np.array([WIDTH, HEIGHT]) / 2 - rot @ centre)[:, None]], 1)
+    return upright_affine(landmarks, EYE_CORNERS + INNER_CORNERS, (WIDTH, HEIGHT), EYES_IOD,
+                          "eye_affine")
 
 
 def crop(image: np.ndarray, affine: np.ndarray) -> np.ndarray:

@@ -28,18 +28,26 @@ PASTE_GROW = 0.04  # paste mask: the outer lip contour grown by this share of th
 SHIFT = 4
 
 
-def mouth_affine(landmarks: np.ndarray) -> np.ndarray:
-    """(2, 3) affine from frame pixels to the mouth crop, for (478, >=2) pixel landmarks."""
+def upright_affine(landmarks: np.ndarray, centre: tuple[int, ...], size: tuple[int, int],
+                   across: float, what: str) -> np.ndarray:
+    """(2, 3) affine from frame pixels to a (width, height) = `size` crop of a face: the mean of
+    the `centre` landmarks at the crop's centre, the eye line horizontal, `across` outer-corner
+    eye distances over the crop's width. Shared by the mouth crop and the eye band."""
     a, b = (landmarks[i, :2].astype(np.float64) for i in EYE_CORNERS)
     eye = b - a
     iod = float(np.hypot(*eye))
     if not np.isfinite(iod) or iod < 1e-3:
-        raise ValueError("mouth_affine: eye corners coincide; not a face")
+        raise ValueError(f"{what}: eye corners coincide; not a face")
     c, s = eye / iod
-    k = CROP / (MOUTH_IOD * iod)
-    centre = landmarks[list(MOUTH_CENTRE), :2].astype(np.float64).mean(0)
+    k = size[0] / (across * iod)
+    mid = landmarks[list(centre), :2].astype(np.float64).mean(0)
     rot = k * np.array([[c, s], [-s, c]])  # rotates the eye line onto the x axis
-    return np.concatenate([rot, (CROP / 2 - rot @ centre)[:, None]], 1)
+    return np.concatenate([rot, (np.array(size, np.float64) / 2 - rot @ mid)[:, None]], 1)
+
+
+def mouth_affine(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 3) affine from frame pixels to the mouth crop, for (478, >=2) pixel landmarks."""
+    return upright_affine(landmarks, MOUTH_CENTRE, (CROP, CROP), MOUTH_IOD, "mouth_affine")
 
 
 def crop(image: np.ndarray, affine: np.ndarray) -> np.ndarray:
