@@ -9,7 +9,9 @@ the input's length (an hour of speech is fine).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,6 +22,7 @@ from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import load_model
 from vasa.motion.controls import check_controls
 from vasa.motion.engine import MotionEngine
+from vasa.overlap import Drain
 from vasa.pipelines.calibrate import gaze_response, mouth_response
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
@@ -29,6 +32,9 @@ from vasa.timebase import MOTION_FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from vasa.timing import StageClock
 
 CHUNK_S = 1.0  # audio decoded and pushed to the engine per step: bounded memory
+# Frames queued for the encoder's thread (libx264 and the mux release the GIL: on 2 cores
+# encoding runs beside rendering). Bounded, so memory does not grow when encoding lags.
+ENCODE_BEHIND = 4
 STAGES = ("setup", "audio", "motion", "render", "encode")
 
 
@@ -80,19 +86,21 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
         clock("setup")
         with VideoWriter(out_path, float(MOTION_FPS), sample_rate=SAMPLE_RATE, crf=cfg.crf,
                          audio_channels=1) as writer, \
+                Drain(_call, ENCODE_BEHIND, "encode") as encoder, \
                 tqdm(total=total, desc="generating", unit="frame", disable=not progress) as bar:
 
             def emit(frames: list) -> None:
                 for f in frames:
                     img = output.render(f.pose, f.dynamics)
                     clock("render")
-                    writer.write(img)
+                    encoder.put(partial(writer.write, img))  # a new array: never changed
                     clock("encode")
                 bar.update(len(frames))
 
             chunk = first
             while chunk is not None:
-                writer.write_audio(chunk)  # queued; muxed as the frames it plays with arrive
+                # Queued in order with the frames: the writer is used on one thread only.
+                encoder.put(partial(writer.write_audio, chunk))
                 clock("encode")
                 frames = engine.push(chunk)
                 clock("motion")
@@ -102,8 +110,15 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
             frames = engine.flush()
             clock("motion")
             emit(frames)
+            encoder.finish()
+            clock("encode")
             if bar.total != bar.n:  # the header's duration was approximate or missing
                 bar.total = bar.n
                 bar.refresh()
             written = writer.num_frames
     return GenerateResult(written, secs)
+
+
+def _call(job: Callable[[], object]) -> None:
+    """The encoder thread's sink: each job is one call on the writer, in the order queued."""
+    job()
