@@ -260,6 +260,33 @@ def test_gaze_steering_reaches_the_requested_main_gaze(astronaut, basis):
             assert np.sign(pose[0, YAW] - out.pose[0, YAW]) == np.sign(target[0])
 
 
+def test_gaze_aim_steers_to_what_re_tracks_as_the_request(astronaut, astronaut_renderer, basis,
+                                                         tracker):
+    """The tracker reads a rendered gaze with a bias and the lids cut a large turn short; the
+    calibrated aim, rendered and tracked back, lands nearer the request than the request
+    itself, and the steer uses it for that request only."""
+    from vasa.data.conditions import gaze_angles
+    from vasa.latent.face_model import encode_landmarks
+    from vasa.motion.gaze import HEAD_SHARE, GazeResponse
+    from vasa.pipelines.calibrate import aim_gaze, gaze_response, rest_frames
+
+    target = (0.0, -0.2)  # up: read back short on this portrait
+    gains = gaze_response(astronaut, astronaut_renderer, basis)
+    sample = rest_frames(astronaut, basis, target, HEAD_SHARE)
+
+    def miss(response: GazeResponse) -> float:
+        m = sample(response)
+        face = tracker.detect(astronaut_renderer.render(m.pose[0], m.dynamics[0]))[0]
+        p, d, _ = encode_landmarks(face.landmarks, basis, astronaut.size)
+        return float(np.linalg.norm(gaze_angles(d[None], p[None])[0] - target))
+
+    aimed = aim_gaze(astronaut_renderer, basis, astronaut.size, gains, target, sample)
+    assert aimed.aimed(target) and not aimed.aimed((0.0, 0.0))
+    assert aimed.aim((0.0, 0.0)) == (0.0, 0.0)
+    assert miss(aimed) < miss(gains) - np.radians(1.0)
+    assert aimed.with_aim(target, (0.0, -0.3)).aims == ((target, (0.0, -0.3)),)  # replaced
+
+
 def test_generate_turns_the_gaze_as_asked(tmp_path, tiny_model_file, basis):
     """Re-tracked from the video: --gaze left looks left of --gaze right (it once came out
     alike, with the wrong sign)."""

@@ -132,7 +132,8 @@ class MotionEngine:
     opens per unit of latent opening (`vasa.pipelines.calibrate.mouth_response`; neutral by
     default), inverted so the generated opening is the one seen. gaze_response: how far this portrait's
     rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
-    a gaze is requested."""
+    a gaze is requested. expressions: the emotion directions a requested emotion adds
+    (default: the bundled ones, loaded when an emotion is first asked for)."""
 
     def __init__(self, model: MotionModel, extractor: AudioFeatureExtractor, pose: np.ndarray,
                  dynamics: np.ndarray, controls: Controls | None = None, hop: int | None = None,
@@ -141,7 +142,8 @@ class MotionEngine:
                  gaze_response: GazeResponse | None = None, basis: FaceBasis | None = None,
                  rest_gap: float | None = None, close_in_silence: bool = True,
                  mouth_response: MouthResponse | None = None, close_lips: bool = True,
-                 closure: LipClosure | None = None) -> None:
+                 closure: LipClosure | None = None,
+                 expressions: EmotionDirections | None = None) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
@@ -174,7 +176,7 @@ class MotionEngine:
         self._gate = SilenceGate()
         self._blinks = BlinkKeeper(self.controls.seed)
         self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)))
-        self._emotion_directions: EmotionDirections | None = None
+        self._emotion_directions = expressions
         if gaze_response is not None:
             self.gaze_response = gaze_response
         # A-pre of the K frames of rest before the first window: silence, computed once.
@@ -191,12 +193,24 @@ class MotionEngine:
 
     @property
     def gaze_response(self) -> GazeResponse:
-        return GazeResponse(tuple(self._steer.eye_gain), tuple(self._steer.head_gain))
+        return self._steer.response
 
     @gaze_response.setter
     def gaze_response(self, response: GazeResponse) -> None:
-        self._steer.eye_gain = np.asarray(response.eyes, np.float64)
-        self._steer.head_gain = np.asarray(response.head, np.float64)
+        self._steer.response = response
+
+    @property
+    def gaze_target(self) -> tuple[float, float] | None:
+        """The requested main gaze resolved against the model (radians), None without one."""
+        c = self.controls
+        if c.gaze is None:
+            return None
+        return c.gaze.resolve(tuple(self.model.info.get("gaze_forward", (0.0, 0.0))))
+
+    @property
+    def head_share(self) -> float:
+        """Share of a gaze change the head turns (0 with a still head)."""
+        return 0.0 if self.controls.still_head else HEAD_SHARE
 
     @property
     def latency_s(self) -> float:
@@ -352,5 +366,5 @@ class MotionEngine:
             lat.dynamics[:, pca] += (c.emotion_intensity
                                      * self._expressions().offset(c.emotion)).astype(np.float32)
         if c.gaze is not None:  # the learned condition alone does not follow it: steer
-            lat = self._steer(lat, gaze, 0.0 if c.still_head else HEAD_SHARE)
+            lat = self._steer(lat, gaze, self.head_share)
         return lat

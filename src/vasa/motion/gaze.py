@@ -17,13 +17,16 @@ requested gaze is also steered explicitly after sampling, in the latents the ren
   as re-tracked, per unit of latent turn (measured per portrait by
   `vasa.pipelines.calibrate.gaze_response`: eyes 0.3-0.8, as the painted iris stays inside
   the lids; head 0.7-1.0). Each is asked for its share divided by its gain; the eyes at most
-  MAX_EYE_TURN (past it the painted iris stops moving), the head turns what they cannot.
+  MAX_EYE_TURN (past it the painted iris stops moving), the head turns what they cannot;
+- the main gaze steered to is the request's calibrated `aim` where one was measured
+  (`vasa.pipelines.calibrate.aim_gaze`: the portrait rendered at the request and re-tracked,
+  corrected until what is seen is what was asked).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,6 +50,27 @@ class GazeResponse:
 
     eyes: tuple[float, float] = (1.0, 1.0)
     head: tuple[float, float] = (1.0, 1.0)
+    # (requested main gaze, latent main gaze to steer to so that the request is what re-tracks)
+    # pairs, radians, one per request calibrated (`calibrate.aim_gaze`). The gains above are
+    # slopes at small turns; a request of 10-15 degrees meets the lids (a downward iris is read
+    # back short) and the tracker's own bias (3-4 degrees on some portraits), which a linear
+    # gain cannot carry.
+    aims: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = ()
+
+    def aim(self, target: tuple[float, float]) -> tuple[float, float]:
+        """The latent main gaze to steer to for a requested `target` (itself if not calibrated)."""
+        for asked, aim in self.aims:
+            if np.allclose(asked, target, atol=1e-6):
+                return aim
+        return (float(target[0]), float(target[1]))
+
+    def aimed(self, target: tuple[float, float]) -> bool:
+        """Whether an aim was calibrated for `target`."""
+        return any(np.allclose(asked, target, atol=1e-6) for asked, _ in self.aims)
+
+    def with_aim(self, target: tuple[float, float], aim: tuple[float, float]) -> GazeResponse:
+        kept = tuple((a, b) for a, b in self.aims if not np.allclose(a, target, atol=1e-6))
+        return replace(self, aims=(*kept, (tuple(map(float, target)), tuple(map(float, aim)))))
 
 
 def direction(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -59,12 +83,20 @@ class GazeSteer:
     """Steers latents (absolute pose and dynamics) to a main gaze `target` (theta, phi) radians.
     Call in frame order; `reset()` starts a new stream."""
 
-    def __init__(self, layout: DynamicsLayout, eye_gain: tuple[float, float] = (1.0, 1.0),
-                 head_gain: tuple[float, float] = (1.0, 1.0)) -> None:
+    def __init__(self, layout: DynamicsLayout, response: GazeResponse | None = None) -> None:
         self.layout = layout
-        self.eye_gain = np.asarray(eye_gain, np.float64)
-        self.head_gain = np.asarray(head_gain, np.float64)
+        self.response = response or GazeResponse()
         self.reset()
+
+    @property
+    def response(self) -> GazeResponse:
+        return self._response
+
+    @response.setter
+    def response(self, response: GazeResponse) -> None:
+        self._response = response
+        self.eye_gain = np.asarray(response.eyes, np.float64)
+        self.head_gain = np.asarray(response.head, np.float64)
 
     def reset(self) -> None:
         self._seen: deque[np.ndarray] = deque(maxlen=HISTORY)  # per-frame gaze before steering
@@ -77,7 +109,8 @@ class GazeSteer:
         gaze = dyn[:, self.layout.gaze]
         now = gaze_angles(dyn, pose)  # (T, 2): reads gaze from the last two columns
         self._seen.extend(now.astype(np.float64))
-        change = np.asarray(target, np.float64) - np.median(np.stack(self._seen), 0)  # (2,)
+        aim = np.asarray(self.response.aim(target), np.float64)
+        change = aim - np.median(np.stack(self._seen), 0)  # (2,)
         head, eyes = self.split(change, head_share)
         pose[:, YAW] -= head[0]  # yaw > 0 turns the face towards image left (theta < 0)
         pose[:, PITCH] += head[1]  # pitch > 0 tips the face down (phi > 0)

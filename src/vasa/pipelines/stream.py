@@ -30,7 +30,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
-from vasa.pipelines.calibrate import gaze_response, mouth_response
+from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_response, rest_frames
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, even, load_portrait
 from vasa.render import Renderer
@@ -72,14 +72,24 @@ class StreamSession:
                                    mouth_response=mouth_response(portrait, self.renderer,
                                                                  self.basis))
         self._gaze_measured = False
-        self._measure_gaze(self.engine.controls)
+        self._measure_gaze()
         self._reset_audio()
 
-    def _measure_gaze(self, controls: Controls) -> None:
-        """The portrait's rendered eye gain, measured the first time a gaze is asked for."""
-        if controls.gaze is not None and not self._gaze_measured:
-            self.engine.gaze_response = gaze_response(self.portrait, self.renderer, self.basis)
+    def _measure_gaze(self) -> None:
+        """For the engine's gaze request: the portrait's rendered eye gain, measured the first
+        time a gaze is asked for, and the aim of each new request (`calibrate.aim_gaze`, a few
+        probe renders)."""
+        engine = self.engine
+        target = engine.gaze_target
+        if target is None:
+            return
+        if not self._gaze_measured:
+            engine.gaze_response = gaze_response(self.portrait, self.renderer, self.basis)
             self._gaze_measured = True
+        if not engine.gaze_response.aimed(target):
+            engine.gaze_response = aim_gaze(
+                self.renderer, self.basis, self.portrait.size, engine.gaze_response, target,
+                rest_frames(self.portrait, self.basis, target, engine.head_share))
 
     def _reset_audio(self) -> None:
         self._pending = np.zeros(0, np.float32)  # received audio not yet shown by a frame
@@ -111,8 +121,8 @@ class StreamSession:
     def set_controls(self, controls: Controls) -> None:
         """Live controls: checked here, applied from the next window on."""
         check_controls(controls)
-        self._measure_gaze(controls)
         self.engine.controls = controls
+        self._measure_gaze()
 
     def push_audio(self, chunk: np.ndarray, stamp: Any = None) -> list[StreamFrame]:
         """Feed float32 mono 16 kHz audio (N,); returns the frames that became ready."""

