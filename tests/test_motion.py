@@ -349,6 +349,31 @@ def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
     assert gaps[False][28:50].mean() > 0.02  # the random model alone leaves it open
 
 
+def test_an_emotion_does_not_open_the_mouth_in_silence(tiny_model, astronaut, basis):
+    """Disgust's direction opens the lips; in silence the gate still closes them (the emotion
+    was once added after the mouth's constraints and reopened them), in speech it shows."""
+    from vasa.audio import get_extractor
+    from vasa.latent.expressions import EmotionDirections
+    from vasa.latent.face_model import decode_canonical, lip_gap
+    from vasa.motion.controls import Controls, parse_emotion
+    from vasa.motion.engine import MotionEngine
+
+    directions = EmotionDirections.load(basis_version=basis.version)  # the tiny model has none
+    rng = np.random.default_rng(1)
+    audio = np.concatenate([0.1 * rng.standard_normal(16000), np.zeros(16000)]).astype(np.float32)
+    gaps = {}
+    for emotion in ("neutral", "disgust"):
+        e = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
+                         astronaut.talking_rest(basis),
+                         Controls(steps=2, emotion=parse_emotion(emotion), emotion_intensity=2),
+                         expressions=directions)
+        gaps[emotion] = np.array([lip_gap(decode_canonical(
+            astronaut.canonical, astronaut.dynamics, f.dynamics, basis))
+            for f in e.push(audio) + e.flush()])
+    assert gaps["disgust"][28:50].max() < 0.005  # the silent second: closed
+    assert gaps["disgust"][:20].mean() > gaps["neutral"][:20].mean() + 0.01  # speech: it shows
+
+
 def test_blinks_are_added_where_the_motion_has_none():
     """Open eyes for 20 s get a blink every 2-5 s (10-30 a minute), fully shut; generated
     blinks count and reset the wait; chunking does not change the result."""

@@ -349,10 +349,16 @@ class MotionEngine:
     def _controlled(self, lat: MotionLatents, loudness: np.ndarray,
                     gaze: tuple[float, float], shut: np.ndarray | None = None) -> MotionLatents:
         """What the learned conditions alone do not deliver, applied to a window's latents:
-        the mouth closed in silence and shut where the audio says lips shut, a requested
-        emotion shown, a requested gaze steered."""
+        a requested emotion shown, the mouth closed in silence and shut where the audio says
+        lips shut, a requested gaze steered."""
         c, pca = self.controls, self.basis.layout.pca
         shut = np.zeros(len(loudness)) if shut is None else shut
+        # The emotion first, then the mouth's constraints on the face it made: an emotion's
+        # direction opens the lips too (disgust's raised upper lip, surprise's dropped jaw),
+        # and added last it opened them in silence and at /p b m/ as well.
+        if c.emotion is not None and c.emotion_intensity > 0:  # the condition alone barely shows
+            lat.dynamics[:, pca] += (c.emotion_intensity
+                                     * self._expressions().offset(c.emotion)).astype(np.float32)
         if self.close_in_silence or self.mouth_response != MouthResponse() or shut.any():
             d = lip_direction(self.basis)
             gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
@@ -362,9 +368,6 @@ class MotionEngine:
             seen = seen * (1.0 - shut)
             want = seen_as_generated(seen, self.rest_gap, self.mouth_response)
             lat.dynamics = move_lip_gap(lat.dynamics, want - gap, self.basis)
-        if c.emotion is not None and c.emotion_intensity > 0:  # the condition alone barely shows
-            lat.dynamics[:, pca] += (c.emotion_intensity
-                                     * self._expressions().offset(c.emotion)).astype(np.float32)
         if c.gaze is not None:  # the learned condition alone does not follow it: steer
             lat = self._steer(lat, gaze, self.head_share)
         return lat
