@@ -144,8 +144,8 @@ def main() -> int:
     lines = [(f"# Emotion control, re-tracked: {n} portraits, {args.seconds:g} s of held-out "
              f"speech, intensity {', '.join(f'{k:g}' for k in args.intensity)}"), "",
              "Reproduce: `python scripts/emotion_eval.py "
-             + " ".join(f"--expressions {k}={v}" for k, v in files.items())
-             + f" --intensity {' '.join(f'{k:g}' for k in args.intensity)}`", "",
+             + "".join(f"--expressions {x} " for x in args.expressions)
+             + f"--intensity {' '.join(f'{k:g}' for k in args.intensity)}`", "",
              ("Rise of the requested emotion's score (blendshape FACS rules, 0-1) over the "
              "neutral run: median over portraits [lowest]; specific: portraits where it rose "
              "more than any other emotion's score."), "",
