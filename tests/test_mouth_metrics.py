@@ -55,6 +55,22 @@ def test_the_residual_restores_a_lip_shape_the_coefficients_cannot_express(basis
         mo.opening_residual(np.zeros((0, 478, 3)), basis)
 
 
+def test_mouth_width_is_the_lip_corners_distance(basis):
+    """The rounding measure's width: the decoded face's outer lip corners, pose-free; the
+    lip-rounding direction of the coefficients narrows it."""
+    from vasa.evaluation.mouth_metrics import LIP_CORNERS, mouth_width
+    from vasa.latent.face_model import decode_canonical
+
+    rng = np.random.default_rng(0)
+    dyn = np.zeros((4, basis.layout.dim), np.float32)
+    dyn[:, basis.layout.pca] = rng.normal(0, 1, (4, basis.num_pca))
+    rest = np.zeros(basis.layout.dim, np.float32)
+    want = [np.linalg.norm(np.subtract(*decode_canonical(basis.template, rest, d, basis)
+                                       [list(LIP_CORNERS), :2])) for d in dyn]
+    assert np.allclose(mouth_width(dyn, basis), want, atol=1e-6)
+    assert 0.5 < mouth_width(rest[None], basis)[0] < 0.8  # a mouth is about 0.6 IOD wide
+
+
 def test_opening_stats_skip_lost_frames():
     opening = np.array([0.1, 0.0, 0.1, 0.0, 5.0])
     found = np.array([True, True, True, True, False])

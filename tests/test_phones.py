@@ -31,3 +31,18 @@ def test_bilabial_closure_counts_closed_lips_at_bilabials():
     found[49:54] = False  # the tracker lost the /b/: not counted either way
     assert bilabial_closure(opening, phones, found) == 1.0
     assert bilabial_closure(opening, [Phone("AA", 0.1, 0.3)]) is None
+
+
+def test_phone_ratio_reads_a_value_at_the_labelled_phones():
+    """The rounding measure: the mouth's width at /u o w/ over its median, tracked frames only."""
+    from vasa.evaluation.phones import ROUNDED, phone_ratio
+
+    width = np.full(100, 0.6)
+    phones = [Phone("UW", 0.40, 0.48), Phone("AA", 0.5, 0.7), Phone("W", 2.0, 2.08)]
+    assert phone_ratio(width, phones, ROUNDED) == 1.0  # never narrows
+    width[10:12] = width[50:52] = 0.48
+    assert np.isclose(phone_ratio(width, phones, ROUNDED), 0.8)
+    found = np.ones(100, bool)
+    found[10:12] = found[50:52] = False  # not seen where it narrows
+    assert phone_ratio(width, phones, ROUNDED, found) is None  # no tracked frame there
+    assert phone_ratio(width, [Phone("AA", 0.5, 0.7)], ROUNDED) is None

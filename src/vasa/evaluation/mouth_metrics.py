@@ -43,6 +43,7 @@ SYLLABLE_WINDOW = 13
 # frame to frame), and at a 0 threshold 3-4% of real speakers' frames (Patrick Stewart,
 # HDTF RD_Radio2) counted as crossed; at -0.005 they are at 0-1.3%, at -0.01 at 0%.
 CROSSED_BELOW = -0.005
+LIP_CORNERS = (61, 291)  # outer lip corners (MediaPipe)
 MIN_STD = 1e-6  # IOD: a mouth moving less than this is still, and correlates with nothing
 
 
@@ -51,6 +52,20 @@ def mouth_opening(dynamics: np.ndarray, basis: FaceBasis, residual: float = 0.0)
     coefficients dynamics[:, basis.layout.pca] make to it, plus `residual`
     (`opening_residual` of the same face; 0 assumes the face's lips are the template's)."""
     return lip_gap(basis.template) + lip_opening(dynamics, basis) + residual
+
+
+def mouth_width(dynamics: np.ndarray, basis: FaceBasis) -> np.ndarray:
+    """Distance between the outer lip corners (T,) in IOD, in the pose-free canonical frame:
+    the template's, moved by the PCA coefficients (what rounding narrows and a smile widens).
+    The face's own width is a constant offset; use it relative to the same video."""
+    lay = basis.layout
+    corners = [LIP_CORNERS[0], LIP_CORNERS[1]]
+    pos = np.searchsorted(basis.points, corners)
+    assert np.array_equal(np.asarray(basis.points)[pos], corners), "lip corners outside the PCA"
+    comp = basis.components.reshape(basis.num_pca, -1, 3)[:, pos, :2]  # (K, 2, 2)
+    delta = np.asarray(dynamics, np.float64)[:, lay.pca] * basis.std  # (T, K)
+    xy = basis.template[corners, :2][None] + np.einsum("tk,kpc->tpc", delta, comp)
+    return np.linalg.norm(xy[:, 1] - xy[:, 0], axis=1)
 
 
 def opening_residual(canonicals: np.ndarray, basis: FaceBasis) -> float:

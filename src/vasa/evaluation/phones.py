@@ -23,6 +23,9 @@ BILABIALS = ("P", "B", "M")
 # Open vowels (jaw lowered), where shut lips would be wrong: the closure rate at these is the
 # false-alarm side of the bilabial rate (a mouth that shuts everywhere would pass that alone).
 OPEN_VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH")
+# Rounded phones (lips narrowed and pushed forward): /u/ as in "boot", /o/ "boat", /w/, /U/
+# "book". The mouth's width at these over its median width is the rounding measure.
+ROUNDED = ("UW", "OW", "W", "UH")
 PHONE_RATE = 100  # pocketsphinx frames per second
 TOLERANCE = 1  # video frames either side of the phone in which the lips may close
 CLOSED = 0.015  # eye distances above the video's own closed level (its 5th percentile of
@@ -85,3 +88,21 @@ def bilabial_closure(opening: np.ndarray, phones: list[Phone], found: np.ndarray
         if len(span):
             hits.append(bool(span.min() <= closed))
     return float(np.mean(hits)) if hits else None
+
+
+def phone_ratio(values: np.ndarray, phones: list[Phone], labels: tuple[str, ...],
+                found: np.ndarray | None = None, fps: float = MOTION_FPS) -> float | None:
+    """Median of `values` (T,) over the tracked frames inside phones with `labels`, over their
+    median over all tracked frames: e.g. the mouth's width at ROUNDED phones (under 1: the lips
+    narrow there). None without such a phone inside the video or without a tracked frame."""
+    values = np.asarray(values, np.float64)
+    ok = np.ones(len(values), bool) if found is None else np.asarray(found, bool)[:len(values)]
+    inside = np.zeros(len(values), bool)
+    for p in phones:
+        if p.label in labels:
+            a = int(np.floor(p.start * fps))
+            inside[a:max(int(np.ceil(p.end * fps)), a + 1)] = True
+    inside &= ok
+    if not inside.any():
+        return None
+    return float(np.median(values[inside]) / np.median(values[ok]))
