@@ -260,6 +260,29 @@ def test_gaze_steering_reaches_the_requested_main_gaze(astronaut, basis):
             assert np.sign(pose[0, YAW] - out.pose[0, YAW]) == np.sign(target[0])
 
 
+def test_gaze_steering_counts_an_eye_turn_only_as_far_as_it_shows(astronaut, basis):
+    """Eyes turned down in the latents that the portrait's iris cannot show (vertical eye gain
+    0.25) do not count as a downward gaze reached: the head is tipped further than with eyes
+    that show their turn whole; at the portrait's own gaze the estimate is the latent one."""
+    from vasa.data.conditions import gaze_angles
+    from vasa.latent.motion import PITCH, MotionLatents
+    from vasa.motion.gaze import GazeResponse, GazeSteer
+
+    t = 40
+    pose = np.repeat(astronaut.pose[None], t, 0)
+    dyn = np.repeat(astronaut.dynamics[None], t, 0)
+    rest = (astronaut.pose, astronaut.dynamics)
+    still = GazeSteer(basis.layout, GazeResponse(eyes=(1.0, 0.25)), rest)
+    assert np.allclose(still.seen(dyn, pose), gaze_angles(dyn, pose), atol=1e-6)
+    dyn[:, basis.layout.gaze.start + 1] += 0.05  # the eyes look down in the latents
+    target = tuple(np.median(gaze_angles(dyn, pose), 0) + [0.0, 0.05])
+    pitch = {}
+    for gain in (1.0, 0.25):
+        steer = GazeSteer(basis.layout, GazeResponse(eyes=(1.0, gain)), rest)
+        pitch[gain] = np.median(steer(MotionLatents(pose, dyn), target).pose[:, PITCH])
+    assert pitch[0.25] > pitch[1.0] + np.radians(2)
+
+
 def test_gaze_aim_steers_to_what_re_tracks_as_the_request(astronaut, astronaut_renderer, basis,
                                                          tracker):
     """The tracker reads a rendered gaze with a bias and the lids cut a large turn short; the
@@ -287,7 +310,7 @@ def test_gaze_aim_steers_to_what_re_tracks_as_the_request(astronaut, astronaut_r
     assert aimed.with_aim(target, (0.0, -0.3)).aims == ((target, (0.0, -0.3)),)  # replaced
 
 
-def test_generate_turns_the_gaze_as_asked(tmp_path, tiny_model_file, basis):
+def test_generate_turns_the_gaze_as_asked(tmp_path, basis):
     """Re-tracked from the video: --gaze left looks left of --gaze right (it once came out
     alike, with the wrong sign)."""
     import soundfile as sf
@@ -304,12 +327,11 @@ def test_generate_turns_the_gaze_as_asked(tmp_path, tiny_model_file, basis):
     for g in ("left", "right"):
         out = tmp_path / f"{g}.mp4"
         assert main(["generate", str(ASSETS / "astronaut.jpg"), str(wav), "-o", str(out), "-q",
-                     "--size", "256", "--steps", "2", "--model", str(tiny_model_file),
-                     "--gaze", g]) == 0
+                     "--size", "256", "--steps", "2", "--gaze", g]) == 0
         tr = track_video(out, fps=25, basis=basis)
         seen[g] = np.degrees(np.median(gaze_angles(tr.motion.dynamics, tr.motion.pose), 0))
-    # asked 30 degrees apart; the tiny random model jerks the head, the bundled one gives ~28
-    assert seen["right"][0] - seen["left"][0] > 10
+    # asked 30 degrees apart (the bundled model: the tiny random one jerks the head)
+    assert 20 < seen["right"][0] - seen["left"][0] < 40
 
 
 def test_the_mouth_closes_in_silence_and_speaks_in_speech(astronaut, basis):

@@ -175,7 +175,8 @@ class MotionEngine:
         self.mouth_response = mouth_response or MouthResponse()
         self._gate = SilenceGate()
         self._blinks = BlinkKeeper(self.controls.seed)
-        self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)))
+        self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)),
+                                rest=(self.pose, self.dynamics))
         self._emotion_directions = expressions
         if gaze_response is not None:
             self.gaze_response = gaze_response

@@ -6,8 +6,9 @@ out alike (issue 12), because the condition mixes head direction the model canno
 requested gaze is also steered explicitly after sampling, in the latents the renderer gets:
 
 - the motion's current main gaze is the running median of its per-frame gaze in the camera
-  frame (`gaze_angles`: eyes composed with the head), over the frames emitted so far, so the
-  correction drifts slowly and never jumps at a window boundary;
+  frame (`gaze_angles`: eyes composed with the head) as it should re-track (`GazeSteer.seen`:
+  the head's and the eyes' parts each scaled by its gain), over the frames emitted so far, so
+  the correction drifts slowly and never jumps at a window boundary;
 - the head turns by HEAD_SHARE of the difference (at most MAX_HEAD_TURN), as a person turning to
   look at something turns the head part of the way;
 - the eyes carry the rest, frame by frame: each frame's own gaze (saccades, glances) is kept
@@ -83,10 +84,35 @@ class GazeSteer:
     """Steers latents (absolute pose and dynamics) to a main gaze `target` (theta, phi) radians.
     Call in frame order; `reset()` starts a new stream."""
 
-    def __init__(self, layout: DynamicsLayout, response: GazeResponse | None = None) -> None:
+    def __init__(self, layout: DynamicsLayout, response: GazeResponse | None = None,
+                 rest: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.layout = layout
         self.response = response or GazeResponse()
+        # The portrait's (pose, dynamics): rendered, it reads as its own latent gaze, so the
+        # gains apply to departures from it (`seen`).
+        self._rest = None if rest is None else self._parts(np.asarray(rest[1], np.float64)[None],
+                                                            np.asarray(rest[0], np.float64)[None])
         self.reset()
+
+    def _parts(self, dyn: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(head part, eye part) (T, 2) of each frame's latent gaze: where the head points
+        (eyes at rest) and what the eyes add to it."""
+        still = dyn.copy()
+        still[:, self.layout.gaze] = (0.0, REST_GAZE_Y)
+        head = gaze_angles(still, pose).astype(np.float64)
+        return head, gaze_angles(dyn, pose) - head
+
+    def seen(self, dyn: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """(T, 2) gaze each frame should re-track as: its head part and its eye part, each
+        moved from the portrait's by its gain. The latent gaze alone counts an eye turn the
+        rendered iris cannot show (a downward look on a portrait whose iris the lower lid
+        hides: vertical eye gain 0.25) as reached, and the head was then not turned for it."""
+        head, eyes = self._parts(dyn, pose)
+        if self._rest is None:
+            return head * self.head_gain + eyes * self.eye_gain
+        head0, eyes0 = self._rest
+        return (head0 + (head - head0) * self.head_gain
+                + eyes0 + (eyes - eyes0) * self.eye_gain)
 
     @property
     def response(self) -> GazeResponse:
@@ -108,9 +134,9 @@ class GazeSteer:
         dyn = np.array(motion.dynamics, np.float64)
         gaze = dyn[:, self.layout.gaze]
         now = gaze_angles(dyn, pose)  # (T, 2): reads gaze from the last two columns
-        self._seen.extend(now.astype(np.float64))
+        self._seen.extend(self.seen(dyn, pose))
         aim = np.asarray(self.response.aim(target), np.float64)
-        change = aim - np.median(np.stack(self._seen), 0)  # (2,)
+        change = aim - np.median(np.stack(self._seen), 0)  # (2,) as it should be seen
         head, eyes = self.split(change, head_share)
         pose[:, YAW] -= head[0]  # yaw > 0 turns the face towards image left (theta < 0)
         pose[:, PITCH] += head[1]  # pitch > 0 tips the face down (phi > 0)

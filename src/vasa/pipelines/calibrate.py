@@ -122,7 +122,8 @@ def rest_frames(portrait: Portrait, basis: FaceBasis, target: tuple[float, float
                          np.asarray(portrait.dynamics, np.float32)[None])
 
     def sample(response: GazeResponse) -> MotionLatents:
-        return GazeSteer(basis.layout, response)(rest, target, head_share)
+        return GazeSteer(basis.layout, response, (portrait.pose, portrait.dynamics))(
+            rest, target, head_share)
 
     return sample
 
