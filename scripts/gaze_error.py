@@ -6,6 +6,11 @@ video is re-tracked and its median gaze (head + eyes, `gaze_angles`) compared wi
 per portrait; --json writes them. The speech may be any audio or video file: its first
 --seconds are used.
 
+--distances D...: Table 5's other error, E_d. For each head distance, `vasa generate
+--distance D`; the re-tracked median face scale against the portrait's gives the distance seen
+(portrait scale / video scale: 1 = the portrait's framing, 2 = a face half as wide), and
+E_d = |seen - D|. Also the head's rotation spread (degrees), which the condition does move.
+
     python scripts/gaze_error.py SPEECH PORTRAIT [PORTRAIT ...] [--json OUT]
     python scripts/gaze_error.py --table BEFORE.json AFTER.json [--md OUT]   # side by side
 
@@ -26,12 +31,15 @@ from vasa.cli import main as vasa
 from vasa.data.conditions import gaze_angles
 from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
+from vasa.latent.motion import SCALE
 from vasa.motion.checkpoint import load_model
 from vasa.motion.controls import GAZE_NAMES
+from vasa.portrait import load_portrait
 from vasa.tracking.video import track_video
 
 
-def measure(speech: str, portraits: list[str], size: int, seconds: float) -> dict:
+def measure(speech: str, portraits: list[str], size: int, seconds: float,
+            distances: list[float] | None = None) -> dict:
     basis = default_basis()
     forward = np.array(load_model().info.get("gaze_forward", (0.0, 0.0)))
     out: dict = {"speech": speech, "seconds": seconds, "portraits": {}}
@@ -56,7 +64,34 @@ def measure(speech: str, portraits: list[str], size: int, seconds: float) -> dic
             mean = float(np.mean([r["error"] for r in rows.values()]))
             out["portraits"][Path(portrait).stem] = {"directions": rows, "mean": mean}
             print(f"{Path(portrait).name}: mean error {mean:.1f} degrees", flush=True)
+            if distances:
+                out["portraits"][Path(portrait).stem]["distance"] = _distances(
+                    portrait, wav, Path(tmp), size, distances, basis)
     return out
+
+
+def _distances(portrait: str, wav: Path, tmp: Path, size: int, distances: list[float],
+               basis) -> dict:
+    """Head distance asked against seen, re-tracked (E_d), per requested distance."""
+    rows = {}
+    for d in distances:
+        video = tmp / f"distance_{d:g}.mp4"
+        vasa(["generate", portrait, str(wav), "-o", str(video), "-q", "--crop",
+              "--size", str(size), "--distance", f"{d:g}"])
+        tracked = track_video(video, fps=25, basis=basis)
+        pose = tracked.motion.pose[tracked.found]
+        scale = float(np.median(pose[:, SCALE]))
+        spread = float(np.degrees(np.linalg.norm(pose[:, :3].std(0))))
+        rows[f"{d:g}"] = {"scale": scale, "rotation_spread_deg": spread}
+    # The portrait's own scale, in the same aligned crop the videos show (--crop).
+    base = float(load_portrait(portrait, size=size, basis=basis).pose[SCALE])
+    for d, row in zip(distances, rows.values()):
+        row["seen"] = base / row["scale"]
+        row["error"] = abs(row["seen"] - d)
+        print(f"{Path(portrait).name} distance {d:g}: seen {row['seen']:.2f}, E_d "
+              f"{row['error']:.2f}, rotation spread {row['rotation_spread_deg']:.1f} deg",
+              flush=True)
+    return rows
 
 
 def table(runs: dict[str, dict]) -> list[str]:
@@ -77,6 +112,19 @@ def table(runs: dict[str, dict]) -> list[str]:
     lines.append("| **all** | **mean** | " + " | ".join(
         f"**{np.mean([v['mean'] for v in runs[n]['portraits'].values()]):.1f}**"
         for n in names) + " |")
+    for n in names:
+        rows = {p: v["distance"] for p, v in runs[n]["portraits"].items() if "distance" in v}
+        if not rows:
+            continue
+        asked = list(next(iter(rows.values())))
+        lines += ["", (f"Head distance, {n}: distance seen (portrait face scale / video face scale"
+                  "), E_d = |seen - asked|, and the head rotation's spread (degrees)."), "",
+                  "| portrait | " + " | ".join(f"d = {d}: seen, E_d, spread" for d in asked)
+                  + " |", "|---|" + "---|" * len(asked)]
+        for p, r in rows.items():
+            lines.append(f"| {p} | " + " | ".join(
+                f"{r[d]['seen']:.2f}, {r[d]['error']:.2f}, {r[d]['rotation_spread_deg']:.1f}"
+                for d in asked) + " |")
     return lines
 
 
@@ -86,6 +134,8 @@ def main() -> None:
     ap.add_argument("portraits", nargs="*", help="portrait images")
     ap.add_argument("--size", type=int, default=256, help="video side (256)")
     ap.add_argument("--seconds", type=float, default=8.0, help="speech used (8)")
+    ap.add_argument("--distances", type=float, nargs="+", metavar="D",
+                    help="also measure head distance error E_d at these --distance values")
     ap.add_argument("--json", type=Path, help="write the errors as JSON")
     ap.add_argument("--table", nargs="+", metavar="NAME=JSON",
                     help="print the runs' errors side by side instead of measuring")
@@ -105,7 +155,7 @@ def main() -> None:
         return
     if not args.speech or not args.portraits:
         ap.error("give SPEECH and at least one PORTRAIT (or --table)")
-    result = measure(args.speech, args.portraits, args.size, args.seconds)
+    result = measure(args.speech, args.portraits, args.size, args.seconds, args.distances)
     if args.json:
         with atomic_output(args.json) as tmp:
             Path(tmp).write_text(json.dumps(result, indent=1))

@@ -1,0 +1,90 @@
+"""Contact sheet of videos at common times: per video a row of whole frames, a row of zoomed
+mouths and a row of zoomed eyes (the renderer's own mouth crop and eye band, placed on
+landmarks re-tracked from each frame), so that a real speaker and generated videos of the same
+speech can be compared by eye.
+
+    python scripts/video_sheet.py VIDEO [VIDEO ...] [--times 0.8 1.8 ...] [--out out/sheet.png]
+
+Give the real video of the speech first to compare against it. Labels are the file names (or
+NAME=VIDEO). A frame where no face is found keeps its whole frame and leaves the zooms grey.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vasa.io import atomic_output, read_frames
+from vasa.render import eye_crop, mouth_crop
+from vasa.tracking import FaceLandmarker
+
+TILE = 160  # px: a whole frame's long side, a mouth zoom's side; the eye band is TILE x TILE/2
+
+
+def _whole(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    s = TILE / max(h, w)
+    small = cv2.resize(frame, (max(int(w * s), 1), max(int(h * s), 1)),
+                       interpolation=cv2.INTER_AREA)
+    out = np.full((TILE, TILE, 3), 255, np.uint8)
+    out[:small.shape[0], :small.shape[1]] = small
+    return out
+
+
+def _zooms(frame: np.ndarray, landmarks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if landmarks is None:
+        return (np.full((TILE, TILE, 3), 128, np.uint8),
+                np.full((TILE // 2, TILE, 3), 128, np.uint8))
+    mouth = mouth_crop.crop(frame, mouth_crop.mouth_affine(landmarks))
+    eyes = eye_crop.crop(frame, eye_crop.eye_affine(landmarks))
+    return (cv2.resize(mouth, (TILE, TILE), interpolation=cv2.INTER_CUBIC),
+            cv2.resize(eyes, (TILE, TILE // 2), interpolation=cv2.INTER_CUBIC))
+
+
+def block(video: Path, name: str, times: list[float], tracker: FaceLandmarker) -> np.ndarray:
+    """Three rows (whole, mouth, eyes) of `video` at `times` (seconds, 25 fps frames)."""
+    want = {round(t * 25): k for k, t in enumerate(times)}
+    tiles: list = [None] * len(times)
+    for i, frame in enumerate(read_frames(video, fps=25)):
+        if i in want:
+            faces = tracker.detect(frame)
+            tiles[want[i]] = (_whole(frame), *_zooms(frame, faces[0].landmarks if faces else None))
+        if i >= max(want):
+            break
+    blank = (np.full((TILE, TILE, 3), 255, np.uint8), *_zooms(None, None))
+    tiles = [t or blank for t in tiles]  # the video ended before this time
+    rows = [np.concatenate([t[r] for t in tiles], 1) for r in range(3)]
+    img = np.concatenate(rows, 0)
+    cv2.rectangle(img, (0, 0), (min(len(name) * 8 + 8, img.shape[1]), 18), (0, 0, 0), -1)
+    cv2.putText(img, name, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return img
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("videos", nargs="+", help="videos (NAME=PATH to label one)")
+    ap.add_argument("--times", type=float, nargs="+",
+                    default=[0.8, 1.8, 2.8, 3.8, 4.8, 5.8, 6.8, 7.6], help="seconds")
+    ap.add_argument("--out", type=Path, default=Path("out/video_sheet.png"))
+    args = ap.parse_args()
+    blocks = []
+    with FaceLandmarker() as tracker:
+        for spec in args.videos:
+            name, _, path = spec.rpartition("=")
+            path = Path(path)
+            if not path.is_file():
+                raise SystemExit(f"video_sheet: no such video: {path}")
+            blocks.append(block(path, name or path.stem, args.times, tracker))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(args.out) as tmp:
+        cv2.imwrite(os.fspath(tmp), cv2.cvtColor(np.concatenate(blocks, 0), cv2.COLOR_RGB2BGR))
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
