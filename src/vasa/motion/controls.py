@@ -72,7 +72,8 @@ class Controls:
     gaze: Gaze | None = field(default=None, metadata=_about(
         "forward (default), left, right, up, down, or THETA,PHI in degrees"))
     distance: float | None = field(default=None, metadata=_about(
-        "head distance, 1 = typical (0.5..3; default: training mean)", 0.5, 3.0))
+        "head distance, 1 = typical: conditions the motion, the face keeps the "
+        "portrait's size (0.5..3; default: training mean)", 0.5, 3.0))
     emotion: np.ndarray | None = field(default=None, metadata=_about(
         "neutral (default), happiness, sadness, surprise, anger, disgust, fear, contempt, or 7 "
         "comma-separated values in 0..1"))
