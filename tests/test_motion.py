@@ -351,6 +351,27 @@ def test_the_mouth_closes_in_silence_and_speaks_in_speech(astronaut, basis):
     assert whisper[:48].min() > 0.99 and whisper[52:].max() < 0.01  # relative to its own level
 
 
+def test_a_pause_keeps_the_last_spoken_opening_and_a_silence_shuts_it():
+    """Real speakers keep their lips apart through short pauses (training speech: as open as in
+    speech for pauses up to 1 s); a long silence shows a closed mouth."""
+    from vasa.motion.silence import HOLD_FRAMES, RELAX_FRAMES, PauseHold
+
+    hold = PauseHold()
+    gate = np.r_[np.ones(10), np.zeros(HOLD_FRAMES + RELAX_FRAMES + 10), np.ones(5)]
+    opening = np.full(len(gate), 0.08)
+    opening[9] = 0.05  # the last spoken frame
+    shown = hold(opening, gate)
+    assert np.allclose(shown[:10], opening[:10])  # speech: the generated opening
+    assert np.allclose(shown[10:10 + HOLD_FRAMES], 0.05)  # the pause: the last word's opening
+    assert np.all(np.diff(shown[10 + HOLD_FRAMES:10 + HOLD_FRAMES + RELAX_FRAMES]) <= 0)
+    assert np.allclose(shown[10 + HOLD_FRAMES + RELAX_FRAMES:-5], 0.0)  # a silence: shut
+    assert np.allclose(shown[-5:], 0.08)  # speech again
+    # The generator closing in a pause is kept; a stream starts shut.
+    assert PauseHold()(np.full(5, 0.08), np.zeros(5)).max() == 0.0
+    low = PauseHold()(np.r_[0.08, np.full(5, 0.01)], np.r_[1.0, np.zeros(5)])
+    assert np.allclose(low[1:], 0.01)
+
+
 def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
     from vasa.audio import get_extractor
     from vasa.latent.face_model import decode_canonical, lip_gap
@@ -358,7 +379,7 @@ def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
     from vasa.motion.engine import MotionEngine
 
     rng = np.random.default_rng(1)
-    audio = np.concatenate([0.1 * rng.standard_normal(16000), np.zeros(16000)]).astype(np.float32)
+    audio = np.concatenate([0.1 * rng.standard_normal(16000), np.zeros(48000)]).astype(np.float32)
     gaps = {}
     for close in (False, True):
         e = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
@@ -367,8 +388,9 @@ def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
         gaps[close] = np.array([lip_gap(decode_canonical(astronaut.canonical, astronaut.dynamics,
                                                          f.dynamics, basis))
                                 for f in e.push(audio) + e.flush()])
-    assert gaps[True][28:50].max() < 0.005  # the silent second: closed
-    assert gaps[False][28:50].mean() > 0.02  # the random model alone leaves it open
+    # A pause keeps the last spoken opening (or less) for a second, then the mouth shuts.
+    assert gaps[True][70:].max() < 0.005  # the rest of a 3 s silence: closed
+    assert gaps[False][70:].mean() > 0.02  # the random model alone leaves it open
 
 
 def test_an_emotion_does_not_open_the_mouth_in_silence(tiny_model, astronaut, basis):
@@ -382,7 +404,7 @@ def test_an_emotion_does_not_open_the_mouth_in_silence(tiny_model, astronaut, ba
 
     directions = EmotionDirections.load(basis_version=basis.version)  # the tiny model has none
     rng = np.random.default_rng(1)
-    audio = np.concatenate([0.1 * rng.standard_normal(16000), np.zeros(16000)]).astype(np.float32)
+    audio = np.concatenate([0.1 * rng.standard_normal(16000), np.zeros(48000)]).astype(np.float32)
     gaps = {}
     for emotion in ("neutral", "disgust"):
         e = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
@@ -392,7 +414,7 @@ def test_an_emotion_does_not_open_the_mouth_in_silence(tiny_model, astronaut, ba
         gaps[emotion] = np.array([lip_gap(decode_canonical(
             astronaut.canonical, astronaut.dynamics, f.dynamics, basis))
             for f in e.push(audio) + e.flush()])
-    assert gaps["disgust"][28:50].max() < 0.005  # the silent second: closed
+    assert gaps["disgust"][70:].max() < 0.005  # past a pause's hold: closed
     assert gaps["disgust"][:20].mean() > gaps["neutral"][:20].mean() + 0.01  # speech: it shows
 
 

@@ -36,7 +36,7 @@ from vasa.motion.features import FEATURES, to_latents
 from vasa.motion.gaze import HEAD_SHARE, GazeResponse, GazeSteer
 from vasa.motion.guidance import guided_denoiser
 from vasa.motion.mouth import MouthResponse, seen_as_generated
-from vasa.motion.silence import SilenceGate, frame_loudness
+from vasa.motion.silence import PauseHold, SilenceGate, frame_loudness
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
@@ -174,6 +174,7 @@ class MotionEngine:
         self.closure = (closure or load_closure(extractor=model.extractor)) if close_lips else None
         self.mouth_response = mouth_response or MouthResponse()
         self._gate = SilenceGate()
+        self._pause = PauseHold()
         self._blinks = BlinkKeeper(self.controls.seed)
         self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)),
                                 rest=(self.pose, self.dynamics))
@@ -233,6 +234,7 @@ class MotionEngine:
         self._hist_feats = np.zeros((0, self.model.net.cfg.audio_dim), np.float32)  # raw, past
         self._steer.reset()
         self._gate.reset()
+        self._pause.reset()
         self._blinks.reset()
 
     @property
@@ -365,7 +367,7 @@ class MotionEngine:
             gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
             seen = np.maximum(gap, 0.0)  # the opening to be seen
             if self.close_in_silence:
-                seen = seen * self._gate(loudness)
+                seen = self._pause(seen, self._gate(loudness))
             seen = seen * (1.0 - shut)
             want = seen_as_generated(seen, self.rest_gap, self.mouth_response)
             lat.dynamics = move_lip_gap(lat.dynamics, want - gap, self.basis)
