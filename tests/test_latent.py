@@ -167,6 +167,31 @@ def test_emotion_directions_are_recovered_without_identity():
     assert np.abs(directions - true).max() < 0.1 and explained.min() > 0.9
 
 
+def test_a_direction_fitted_with_the_lip_gap_held_does_not_open_the_mouth():
+    """An emotion whose score also rises with a talking mouth's opening (disgust's AU10) gets a
+    direction without the opening when the gap is held; the others keep theirs."""
+    from vasa.latent.expressions import fit_directions
+
+    rng = np.random.default_rng(1)
+    gap_dir = np.zeros(24)
+    gap_dir[0] = 1.0
+    own = rng.normal(size=(2, 24))
+    own[:, 0] = 0.0
+    coef, scores = [], []
+    for _ in range(20):
+        talk = rng.uniform(0, 1, 50)  # the mouth's opening while speaking
+        s = rng.uniform(0, 1, (50, 2))
+        s[:, 1] = 0.5 * s[:, 1] + 0.5 * talk  # the score also reads the opening
+        c = s @ own + np.outer(talk, gap_dir) + rng.normal(0, 0.05, (50, 24))
+        coef.append(c)
+        scores.append(s)
+    free, _ = fit_directions(coef, scores, ridge=0.1)
+    held, _ = fit_directions(coef, scores, ridge=0.1, held=gap_dir, held_for=(1,))
+    assert free[1] @ gap_dir > 0.5  # fitted freely, the emotion opens the mouth
+    assert abs(held[1] @ gap_dir) < 0.05  # held, it does not
+    assert np.allclose(held[0], free[0])  # the other emotion is untouched
+
+
 def test_bundled_emotion_directions_match_the_basis(basis):
     from vasa.data.emotion import EMOTIONS
     from vasa.latent.expressions import EmotionDirections

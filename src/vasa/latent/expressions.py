@@ -69,14 +69,28 @@ class EmotionDirections:
 
 
 def fit_directions(coefficients: list[np.ndarray], scores: list[np.ndarray],
-                   ridge: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                   ridge: float = 1.0, held: np.ndarray | None = None,
+                   held_for: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression of per-clip-centred PCA coefficients (each (T_i, K)) on per-clip-centred
     emotion scores (each (T_i, E)): directions (E, K) and the share of each coefficient's
-    within-clip variance they explain (K,)."""
+    within-clip variance they explain (K,).
+
+    held: (K,) a linear read of the coefficients (the lip gap) to hold constant in the
+    directions of the emotions `held_for` (indices): they are fitted with that read as one more
+    regressor, so the part of their score that merely goes with it (a talking mouth's
+    opening) stays out of the direction, which then has no component along it."""
     c = np.concatenate([x - x.mean(0) for x in coefficients]).astype(np.float64)
     s = np.concatenate([x - x.mean(0) for x in scores]).astype(np.float64)
-    gram = s.T @ s + ridge * np.eye(s.shape[1])
-    directions = np.linalg.solve(gram, s.T @ c)
+    directions = _ridge(s, c, ridge)
     resid = c - s @ directions
     explained = 1.0 - resid.var(0) / np.maximum(c.var(0), 1e-12)
+    if held is not None and held_for:
+        read = c @ np.asarray(held, np.float64)
+        joint = _ridge(np.c_[s, read / max(read.std(), 1e-12)], c, ridge)
+        directions[list(held_for)] = joint[list(held_for)]
     return directions, explained
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin_B |y - x B|^2 + ridge |B|^2."""
+    return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)

@@ -22,7 +22,7 @@ from vasa.data.emotion import EMOTIONS, emotion_coefficients
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
 from vasa.latent.basis import default_basis
 from vasa.latent.expressions import DEFAULT_EXPRESSIONS, EmotionDirections, fit_directions
-from vasa.latent.face_model import encode_landmarks
+from vasa.latent.face_model import encode_landmarks, lip_direction
 from vasa.tracking.video import sampled_faces
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 480  # blendshapes and landmarks are stable well below this
 MIN_FACE_PX = 64
 MIN_FRAMES = 10  # a clip with fewer tracked frames is skipped
+# Emotions whose direction is fitted with the lip gap held constant. Disgust's score reads
+# MediaPipe's mouthUpperUp (AU10; its noseSneer, AU9, never moves), which rises with every
+# talking mouth's opening: fitted freely its direction opened the mouth (0.51 of the gap read
+# per unit) and at intensity 2 it read as a shout. Held, it keeps the brow and lip shape.
+# Surprise and happiness keep their openings: a dropped jaw and a smile's parted lips are
+# theirs.
+GAP_HELD = ("disgust",)
 
 
 def track_expressions(video: str | Path, every: int = 3, max_frames: int = 100
@@ -73,10 +80,12 @@ def build_expressions_from_manifest(manifest: str | Path, out: str | Path = DEFA
                 used.append(Path(video).name)
     if not coef:
         raise ValueError(f"{manifest}: no clip had {MIN_FRAMES} tracked frames")
-    directions, explained = fit_directions(coef, scores, ridge)
+    directions, explained = fit_directions(coef, scores, ridge,
+                                           held=lip_direction(default_basis()),
+                                           held_for=tuple(EMOTIONS.index(e) for e in GAP_HELD))
     spread = np.concatenate([s - s.mean(0) for s in scores]).std(0)
     info = {"source": str(manifest), "clips": used, "frames": int(sum(len(c) for c in coef)),
-            "ridge": ridge, "explained_variance": [round(float(v), 4) for v in explained],
+            "ridge": ridge, "gap_held": list(GAP_HELD), "explained_variance": [round(float(v), 4) for v in explained],
             "score_std_within_clip": dict(zip(EMOTIONS, np.round(spread, 4).tolist()))}
     result = EmotionDirections(EMOTIONS, directions.astype(np.float32), default_basis().version,
                                info)
