@@ -227,3 +227,24 @@ def test_the_generated_opening_is_the_one_seen(astronaut, astronaut_renderer, ba
         _, _, canonical = encode_landmarks(tracker.detect(frame)[0].landmarks, basis,
                                            astronaut.size)
         assert abs(lip_gap(canonical) - asked) < 0.02, asked
+
+
+def test_a_small_crop_keeps_the_lips_free_of_map_specks(astronaut_framed, basis):
+    """The default framing renders the bundled face in a 259 px crop, where a 0.4 warp map is
+    coarser than the lip triangles: it read the closed lip line below an opening lower lip. The
+    map keeps a 512 px crop's detail (`warp.MIN_FLOW_PX`), so an open mouth matches a
+    full-resolution map to within a few pixels."""
+    from vasa.latent.face_model import move_lip_gap
+    from vasa.render import Renderer
+    from vasa.render.renderer import RenderConfig
+    from vasa.render.warp import MIN_FLOW_PX
+
+    p = astronaut_framed
+    pose = p.pose + np.r_[0.0, 0.12, 0.05, 0, 0, 0]  # pitched down, turned a little
+    dyn = move_lip_gap(p.dynamics[None].copy(), np.array([0.1]), basis)[0]
+    plain = {"mouth": False, "eyes": False}  # the warp alone
+    coarse = Renderer(p, basis, RenderConfig(**plain))
+    assert coarse.warper.low >= min(p.size, MIN_FLOW_PX) > round(0.4 * p.size)
+    full = Renderer(p, basis, RenderConfig(flow_scale=1.0, **plain))
+    off = np.abs(coarse.render(pose, dyn).astype(int) - full.render(pose, dyn).astype(int))
+    assert (off.max(2) > 30).sum() < 20

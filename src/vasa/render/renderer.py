@@ -58,7 +58,8 @@ BLEND_DEPTH = 1.0  # the blend ring lies this far behind the outer head ring (ca
 @dataclass
 class RenderConfig:
     """flow_scale: resolution of the warp field relative to the frame (0.4: 54 dB PSNR against a
-    full-resolution field on a turned, open-mouthed face, at a fraction of the cost).
+    full-resolution field on a turned, open-mouthed face, at a fraction of the cost), never
+    under `warp.MIN_FLOW_PX` (a smaller crop's face keeps a 512 px crop's field detail).
     mouth, eyes: synthesis on/off. refiner: the mouth is redrawn by the learned refiner
     (`render.refiner`); False paints it (`render.mouth`) and keeps the drawn lids of blinks.
     eye_refiner: with `refiner`, blinking eyes are redrawn by the learned eye refiner over the

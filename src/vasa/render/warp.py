@@ -24,6 +24,13 @@ SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
 JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
 TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
+# The map's side, at least: a 512 px crop's at the default 0.4. The default framing renders
+# the face at its size in the picture (a 259 px crop for the bundled portrait), where the lip
+# and eyelid triangles are a few px^2 and a 0.4 map misses them; the neighbour's map carried
+# across reads the closed lip line: dark specks below an opening lower lip (pixels off by over
+# 30 grey levels against a full-resolution map, per frame, bundled portrait: 60 at 0.4, 8 at
+# this floor; a 303 px crop: 33 and 12).
+MIN_FLOW_PX = 205
 
 
 def _inverse_edges(dst: np.ndarray, tris: np.ndarray
@@ -69,13 +76,14 @@ def barycentric_maps(dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
 class MeshWarper:
     """Backward warp for a fixed triangle list and output size.
 
-    size: output side in pixels; flow_scale: resolution of the rasterised map relative to it.
+    size: output side in pixels; flow_scale: resolution of the rasterised map relative to it,
+    but never under MIN_FLOW_PX (nor over the frame).
     """
 
     def __init__(self, tris: np.ndarray, size: int, flow_scale: float = 0.5) -> None:
         self.tris = tris
         self.size = size
-        self.low = max(16, round(size * flow_scale))
+        self.low = min(size, max(MIN_FLOW_PX, round(size * flow_scale)))
         self.scale = self.low / size
         c = (np.arange(self.low, dtype=np.float32) + 0.5) / self.scale - 0.5
         self._gx, self._gy = (g.reshape(-1) for g in np.meshgrid(c, c))  # (L*L,) float32
