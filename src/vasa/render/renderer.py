@@ -81,6 +81,25 @@ class RenderConfig:
 
 # Landmark contours the unfolding leaves where they are.
 CONTOURS = np.unique(topo.LIPS_OUTER + topo.LIPS_INNER + topo.RIGHT_EYE + topo.LEFT_EYE)
+# Regions whose triangles are a few px^2 (lips, lids), warped at full resolution (warp.flow's
+# exact boxes): a coarse map misses them and reads the closed lip line as dark specks below an
+# opening lower lip. Each box is the contour's bounds grown by DETAIL_GROW of its size.
+DETAIL_REGIONS = (np.array(topo.LIPS_OUTER), np.array(topo.RIGHT_EYE), np.array(topo.LEFT_EYE))
+DETAIL_GROW = 0.35
+
+
+def detail_boxes(landmarks: np.ndarray) -> tuple[tuple[int, int, int, int], ...]:
+    """(x0, y0, x1, y1) pixel boxes around the lips and each eye of `landmarks` (478, >=2)."""
+    boxes = []
+    for region in DETAIL_REGIONS:
+        xy = landmarks[region, :2]
+        lo, hi = xy.min(0), xy.max(0)
+        pad = DETAIL_GROW * (hi - lo).max() + 2.0
+        boxes.append((int(lo[0] - pad), int(lo[1] - pad), int(hi[0] + pad) + 1,
+                      int(hi[1] + pad) + 1))
+    return tuple(boxes)
+
+
 SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
 
 
@@ -241,7 +260,7 @@ class Renderer:
         clock("decode")
         dst, depth = self._vertices(lm, pose)
         clock("vertices")
-        flow = self.flow = self.warper.flow(dst, self.src, depth)
+        flow = self.flow = self.warper.flow(dst, self.src, depth, detail_boxes(lm))
         clock("flow")
         if self._rgba is None:
             frame = remap(self.appearance.image, flow)

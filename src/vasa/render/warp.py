@@ -10,7 +10,9 @@ unfolded and whose border is fixed leaves no pixel to them: every point inside t
 covered by one more triangle facing the camera than facing away); the rest are drawn far to
 near, so the nearer surface wins where they overlap. Where the surface is one sheet the map is
 continuous, so bilinear upsampling to full size is nearly exact; along an occlusion edge it
-jumps, and there each pixel takes its own triangle's map. One cv2.remap samples the image.
+jumps, and there each pixel takes its own triangle's map, as it does in the caller's `exact`
+boxes (lips, lids: triangles of a few px^2), rasterised at full resolution. One cv2.remap
+samples the image.
 """
 
 from __future__ import annotations
@@ -101,10 +103,13 @@ class MeshWarper:
         """(L, L) int32: the triangle drawn at each map pixel by the last `flow`."""
         return self._ids
 
-    def flow(self, dst: np.ndarray, src: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    def flow(self, dst: np.ndarray, src: np.ndarray, depth: np.ndarray,
+             exact: tuple[tuple[int, int, int, int], ...] = ()) -> np.ndarray:
         """Full-size (size, size, 2) float32 source coordinates for cv2.remap.
 
         dst, src: (V, 2) vertex positions in output and source pixels; depth: (V,) larger = farther.
+        exact: boxes (x0, y0, x1, y1) in output pixels rasterised at full resolution instead
+        (the lips and lids: their triangles are a few px^2, under what a coarse map resolves).
         """
         ids = self._ids
         ids.fill(0)
@@ -137,7 +142,37 @@ class MeshWarper:
                 rank = np.empty(len(order), np.intp)
                 rank[order] = np.arange(len(order))
                 self._refine(out, cells, lo, dst, coef, rank)
+        if exact and self.low < self.size:
+            corners = dst[self.tris]
+            t_lo, t_hi = corners.min(1), corners.max(1)  # (M, 2) each
+            for box in exact:
+                self._exact(out, box, order, t_lo, t_hi, dst, coef)
         return out
+
+    def _exact(self, out: np.ndarray, box: tuple[int, int, int, int], order: np.ndarray,
+               t_lo: np.ndarray, t_hi: np.ndarray, dst: np.ndarray, coef: np.ndarray) -> None:
+        """Source coordinates in `out`, in place, for the full-size pixels of `box`, each from
+        its own triangle: the triangles there drawn in `flow`'s order into a full-resolution
+        index map of the box alone (pixel centres on integer coordinates)."""
+        x0, y0 = max(int(box[0]), 0), max(int(box[1]), 0)
+        x1, y1 = min(int(box[2]), self.size), min(int(box[3]), self.size)
+        if x1 <= x0 or y1 <= y0:
+            return
+        near = order[np.all((t_hi[order] >= (x0 - 1, y0 - 1)) & (t_lo[order] <= (x1, y1)), 1)]
+        ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
+        pts = np.round((dst[self.tris[near]] - (x0, y0)) * (1 << SHIFT)).astype(np.int32)
+        for t, q in zip(near, pts):
+            cv2.fillConvexPoly(ids, q, int(t), lineType=cv2.LINE_8, shift=SHIFT)
+        hit = ids >= 0
+        if not hit.any():
+            return
+        t = ids[hit]
+        ys, xs = np.nonzero(hit)
+        xf, yf = (xs + x0).astype(np.float32), (ys + y0).astype(np.float32)
+        a, b, c, d, e, f = (row[t] for row in coef)
+        region = out[y0:y1, x0:x1]
+        region[ys, xs, 0] = a * xf + b * yf + c
+        region[ys, xs, 1] = d * xf + e * yf + f
 
     def _torn_cells(self, xy: np.ndarray, lin: tuple[np.ndarray, ...]) -> np.ndarray:
         """(h - 1, w - 1) bool: cells between 2 x 2 map pixels (a window of the map) across
