@@ -27,11 +27,12 @@ MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is take
 JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
 TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
 # The map's side, at least: a 512 px crop's at the default 0.4. The default framing renders
-# the face at its size in the picture (a 259 px crop for the bundled portrait), where the lip
-# and eyelid triangles are a few px^2 and a 0.4 map misses them; the neighbour's map carried
-# across reads the closed lip line: dark specks below an opening lower lip (pixels off by over
-# 30 grey levels against a full-resolution map, per frame, bundled portrait: 60 at 0.4, 8 at
-# this floor; a 303 px crop: 33 and 12).
+# the face at its size in the picture (a 259 px crop for the bundled portrait), where a 0.4 map
+# is 104 px and misses triangles of a few px^2; the neighbour's map carried across samples the
+# wrong place (pixels off by over 30 grey levels against a full-resolution map, per frame of
+# generated motion: bundled portrait 60 at 0.4, 9 at this floor; a 303 px crop 33 and 10). The
+# lips and lids, where that showed as dark specks, are rasterised at full resolution besides
+# (`flow`'s exact boxes).
 MIN_FLOW_PX = 205
 
 
