@@ -269,5 +269,5 @@ def test_lips_and_lids_are_warped_at_full_resolution(astronaut, basis):
     lm = placer(pose, p.size)(decode_canonical(p.canonical, p.dynamics, dyn, basis))
     for x0, y0, x1, y1 in detail_boxes(lm):
         box = np.s_[max(y0, 0):y1, max(x0, 0):x1]
-        assert (np.abs(a[box] - b[box]).max(2) > 8).sum() <= 5  # 29 off in the lips' box without
+        assert (np.abs(a[box] - b[box]).max(2) > 8).sum() <= 10  # 29 off in the lips' box without
     assert np.abs(a - b).max() > 8  # elsewhere the coarse map is an approximation
