@@ -250,8 +250,8 @@ def test_a_small_crop_keeps_the_lips_free_of_map_specks(astronaut_framed, basis)
     assert (off.max(2) > 30).sum() < 20
 
 
-def test_lips_and_lids_are_warped_at_full_resolution(astronaut, basis):
-    """Around the lips and eyes the warp is rasterised at full resolution whatever the map's
+def test_the_lips_are_warped_at_full_resolution(astronaut, basis):
+    """Around the lips the warp is rasterised at full resolution whatever the map's
     scale (their triangles are a few px^2): there a coarse map renders what a full one does,
     but for the odd pixel on an occlusion edge, which the two assign by different rules."""
     from vasa.latent.face_model import decode_canonical, move_lip_gap, placer

@@ -11,7 +11,7 @@ covered by one more triangle facing the camera than facing away); the rest are d
 near, so the nearer surface wins where they overlap. Where the surface is one sheet the map is
 continuous, so bilinear upsampling to full size is nearly exact; along an occlusion edge it
 jumps, and there each pixel takes its own triangle's map, as it does in the caller's `exact`
-boxes (lips, lids: triangles of a few px^2), rasterised at full resolution. One cv2.remap
+boxes (the lips: triangles of a few px^2), rasterised at full resolution. One cv2.remap
 samples the image.
 """
 
@@ -31,7 +31,7 @@ TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both tria
 # is 104 px and misses triangles of a few px^2; the neighbour's map carried across samples the
 # wrong place (pixels off by over 30 grey levels against a full-resolution map, per frame of
 # generated motion: bundled portrait 60 at 0.4, 9 at this floor; a 303 px crop 33 and 10). The
-# lips and lids, where that showed as dark specks, are rasterised at full resolution besides
+# lips, where that showed as dark specks, are rasterised at full resolution besides
 # (`flow`'s exact boxes).
 MIN_FLOW_PX = 205
 
@@ -110,7 +110,7 @@ class MeshWarper:
 
         dst, src: (V, 2) vertex positions in output and source pixels; depth: (V,) larger = farther.
         exact: boxes (x0, y0, x1, y1) in output pixels rasterised at full resolution instead
-        (the lips and lids: their triangles are a few px^2, under what a coarse map resolves).
+        (the lips: their triangles are a few px^2, under what a coarse map resolves).
         """
         ids = self._ids
         ids.fill(0)
