@@ -73,6 +73,8 @@ def measure(speech: str, portraits: list[str], size: int, seconds: float,
 def _distances(portrait: str, wav: Path, tmp: Path, size: int, distances: list[float],
                basis) -> dict:
     """Head distance asked against seen, re-tracked (E_d), per requested distance."""
+    # The portrait's own scale, in the same aligned crop the videos show (--crop).
+    base = float(load_portrait(portrait, size=size, basis=basis).pose[SCALE])
     rows = {}
     for d in distances:
         video = tmp / f"distance_{d:g}.mp4"
@@ -81,16 +83,12 @@ def _distances(portrait: str, wav: Path, tmp: Path, size: int, distances: list[f
         tracked = track_video(video, fps=25, basis=basis)
         pose = tracked.motion.pose[tracked.found]
         scale = float(np.median(pose[:, SCALE]))
+        seen = base / scale
         spread = float(np.degrees(np.linalg.norm(pose[:, :3].std(0))))
-        rows[f"{d:g}"] = {"scale": scale, "rotation_spread_deg": spread}
-    # The portrait's own scale, in the same aligned crop the videos show (--crop).
-    base = float(load_portrait(portrait, size=size, basis=basis).pose[SCALE])
-    for d, row in zip(distances, rows.values()):
-        row["seen"] = base / row["scale"]
-        row["error"] = abs(row["seen"] - d)
-        print(f"{Path(portrait).name} distance {d:g}: seen {row['seen']:.2f}, E_d "
-              f"{row['error']:.2f}, rotation spread {row['rotation_spread_deg']:.1f} deg",
-              flush=True)
+        rows[f"{d:g}"] = {"scale": scale, "rotation_spread_deg": spread, "seen": seen,
+                          "error": abs(seen - d)}
+        print(f"{Path(portrait).name} distance {d:g}: seen {seen:.2f}, E_d {abs(seen - d):.2f}, "
+              f"rotation spread {spread:.1f} deg", flush=True)
     return rows
 
 

@@ -41,6 +41,12 @@ RELAX_FRAMES = 12  # then the held opening eases shut over this many frames
 SPOKEN = 0.5  # gate value from which a frame counts as spoken (its opening is the one held)
 
 
+def _smoothstep(x: float) -> float:
+    """0 below 0, 1 above 1, an S between: ramps that show no visible snap."""
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
 def frame_loudness(audio: np.ndarray, frames: int) -> np.ndarray:
     """log10 RMS (frames,) of consecutive 640-sample frames of `audio` (zero-padded): the
     prosody feature `log_energy`."""
@@ -67,9 +73,7 @@ class SilenceGate:
         out = np.empty(len(near))
         for t, e in enumerate(near):
             self.level = max(float(loudness[t]), self.level - LEVEL_FALL, MIN_LEVEL)
-            x = (e - (self.level - CLOSED_BELOW)) / (CLOSED_BELOW - OPEN_ABOVE)
-            x = min(max(x, 0.0), 1.0)
-            out[t] = x * x * (3 - 2 * x)  # smoothstep: no visible snap
+            out[t] = _smoothstep((e - (self.level - CLOSED_BELOW)) / (CLOSED_BELOW - OPEN_ABOVE))
         return out
 
 
@@ -94,7 +98,6 @@ class PauseHold:
                 self.held, self.since = float(o), 0
             else:
                 self.since += 1
-            x = min(max((self.since - HOLD_FRAMES) / RELAX_FRAMES, 0.0), 1.0)
-            keep = 1.0 - x * x * (3 - 2 * x)  # smoothstep down: no visible snap
+            keep = 1.0 - _smoothstep((self.since - HOLD_FRAMES) / RELAX_FRAMES)
             out[t] = g * o + (1.0 - g) * min(o, self.held * keep)
         return out

@@ -167,13 +167,8 @@ class MeshWarper:
         hit = ids >= 0
         if not hit.any():
             return
-        t = ids[hit]
         ys, xs = np.nonzero(hit)
-        xf, yf = (xs + x0).astype(np.float32), (ys + y0).astype(np.float32)
-        a, b, c, d, e, f = (row[t] for row in coef)
-        region = out[y0:y1, x0:x1]
-        region[ys, xs, 0] = a * xf + b * yf + c
-        region[ys, xs, 1] = d * xf + e * yf + f
+        _apply_maps(out, ys + y0, xs + x0, ids[hit], coef)
 
     def _torn_cells(self, xy: np.ndarray, lin: tuple[np.ndarray, ...]) -> np.ndarray:
         """(h - 1, w - 1) bool: cells between 2 x 2 map pixels (a window of the map) across
@@ -220,9 +215,17 @@ class MeshWarper:
         score = np.where(inside, rank[cand], -1)
         best = cand[np.arange(len(cand)), score.argmax(1)]
         tid = np.where(score.max(1) >= 0, best, cand[:, 0])  # none: a sliver between them
-        a, b, c, d, e, f = (row[tid] for row in coef)
-        out[y, x, 0] = a * xf + b * yf + c
-        out[y, x, 1] = d * xf + e * yf + f
+        _apply_maps(out, y, x, tid, coef)
+
+
+def _apply_maps(out: np.ndarray, y: np.ndarray, x: np.ndarray, tid: np.ndarray,
+                coef: np.ndarray) -> None:
+    """out[y, x] = source position of full-size pixel (x, y) under triangle `tid`'s affine
+    map (`coef`: (6, M) rows a .. f), in place."""
+    xf, yf = x.astype(np.float32), y.astype(np.float32)
+    a, b, c, d, e, f = (row[tid] for row in coef)
+    out[y, x, 0] = a * xf + b * yf + c
+    out[y, x, 1] = d * xf + e * yf + f
 
 
 def remap(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
