@@ -20,12 +20,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vasa.render.mesh import facing
+from vasa.render.mesh import facing, signed_areas
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
 JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
 TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
+SLIVER_AREA2 = 2.0  # twice a target triangle's area (px^2) under which exact boxes skip it
 # The map's side, at least: a 512 px crop's at the default 0.4. The default framing renders
 # the face at its size in the picture (a 259 px crop for the bundled portrait), where a 0.4 map
 # is 104 px and misses triangles of a few px^2; the neighbour's map carried across samples the
@@ -146,12 +147,14 @@ class MeshWarper:
         if exact and self.low < self.size:
             corners = dst[self.tris]
             t_lo, t_hi = corners.min(1), corners.max(1)  # (M, 2) each
+            area2 = 2 * signed_areas(dst, self.tris)
             for box in exact:
-                self._exact(out, box, order, t_lo, t_hi, dst, coef)
+                self._exact(out, box, order, area2, t_lo, t_hi, dst, coef)
         return out
 
     def _exact(self, out: np.ndarray, box: tuple[int, int, int, int], order: np.ndarray,
-               t_lo: np.ndarray, t_hi: np.ndarray, dst: np.ndarray, coef: np.ndarray) -> None:
+               area2: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray, dst: np.ndarray,
+               coef: np.ndarray) -> None:
         """Source coordinates in `out`, in place, for the full-size pixels of `box`, each from
         its own triangle: the triangles there drawn in `flow`'s order into a full-resolution
         index map of the box alone (pixel centres on integer coordinates)."""
@@ -160,6 +163,11 @@ class MeshWarper:
         if x1 <= x0 or y1 <= y0:
             return
         near = order[np.all((t_hi[order] >= (x0 - 1, y0 - 1)) & (t_lo[order] <= (x1, y1)), 1)]
+        # Not the slivers: fillConvexPoly counts every pixel an edge touches, so a triangle of
+        # under a pixel's area would own pixels whose centres lie outside it, where its
+        # ill-conditioned map samples far away (a bright dot under a painting's nostril). Their
+        # neighbours cover those pixels; any left uncovered keep the coarse map.
+        near = near[np.abs(area2[near]) >= SLIVER_AREA2]
         ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
         pts = np.round((dst[self.tris[near]] - (x0, y0)) * (1 << SHIFT)).astype(np.int32)
         for t, q in zip(near, pts):
