@@ -15,8 +15,8 @@ CLIP = ASSETS / "obama_address_8s.mp4"
 
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory):
-    """1 s of the bundled address, with its audio, and a copy with the face blanked out in
-    frames 10-14."""
+    """1 s of the bundled address, with its audio, and copies with the face blanked out in
+    frames 10-14 and in frames 0-4."""
     d = tmp_path_factory.mktemp("clips")
     frames = [f for _, f in zip(range(25), read_frames(CLIP, fps=25, max_side=256))]
     audio = load_audio(CLIP, 16000)[:16000]
@@ -26,6 +26,9 @@ def short_clip(tmp_path_factory):
     with VideoWriter(d / "lost.mp4", 25, audio, 16000) as w:
         for i, f in enumerate(frames):
             w.write(np.zeros_like(f) if 10 <= i < 15 else f)
+    with VideoWriter(d / "late.mp4", 25, audio, 16000) as w:
+        for i, f in enumerate(frames):
+            w.write(np.zeros_like(f) if i < 5 else f)
     return d
 
 
@@ -46,12 +49,17 @@ def test_reenact_side_by_side_and_pose_only(short_clip, tmp_path):
     assert probe_video(out).width == 256
 
 
-def test_face_lost_mid_clip_holds_motion(short_clip, tmp_path, capsys):
+@pytest.mark.parametrize("clip", ["lost.mp4", "late.mp4"])  # mid-clip; the first 5 frames
+def test_face_lost_holds_motion(clip, short_clip, tmp_path, capsys):
     out = tmp_path / "lost_out.mp4"
-    assert main(["reenact", PORTRAIT, str(short_clip / "lost.mp4"), "-o", str(out), "-q",
-                 "--size", "128"]) == 0
-    assert "face lost in 5 frames" in capsys.readouterr().out
-    assert out.is_file()
+    # a reference of 0.2 s: 5 frames with a face, beyond the lost ones of late.mp4
+    assert main(["reenact", PORTRAIT, str(short_clip / clip), "-o", str(out), "-q",
+                 "--size", "128", "--reference-s", "0.2"]) == 0
+    assert "25 frames at 25 fps, face lost in 5 frames" in capsys.readouterr().out
+    frames = list(read_frames(out))
+    assert len(frames) == 25
+    if clip == "late.mp4":  # held at the first frame with a face until it is found
+        assert all(np.abs(f.astype(int) - frames[5]).mean() < 1.0 for f in frames[:5])
 
 
 @pytest.mark.parametrize("case", ["missing_portrait", "text_driving", "no_dir", "no_face"])

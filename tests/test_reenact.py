@@ -37,11 +37,12 @@ def clip(tmp_path_factory):
 
 def _one_step_at_a_time(driving, out, cfg):
     """What `reenact` did before its stages overlapped: track every frame, then render and
-    encode each frame in turn, all on this thread."""
+    encode each frame in turn, all on this thread; eyelids and gaze relative to the driver's
+    first cfg.reference_s seconds."""
     from vasa.latent.basis import default_basis
     from vasa.latent.face_model import encode_landmarks
     from vasa.latent.motion import MotionLatents
-    from vasa.latent.retarget import retarget
+    from vasa.latent.retarget import DriverReference, retarget
     from vasa.portrait import load_portrait
     from vasa.render import Renderer
     from vasa.render.paste import output_renderer
@@ -57,8 +58,10 @@ def _one_step_at_a_time(driving, out, cfg):
             dyns.append(dyn)
     portrait = load_portrait(PORTRAIT, cfg.size, None, basis, framed=True)
     output = output_renderer(Renderer(portrait, basis, cfg.render))
-    motion = retarget(portrait.pose, portrait.dynamics,
-                      MotionLatents(np.stack(poses), np.stack(dyns)), basis.num_pca)
+    tracked = MotionLatents(np.stack(poses), np.stack(dyns))
+    reference = DriverReference.of(tracked[:round(cfg.reference_s * 25)], basis.num_pca)
+    motion = retarget(portrait.pose, portrait.dynamics, tracked, basis.num_pca,
+                      reference=reference)
     with VideoWriter(out, 25, load_audio(driving, AUDIO_RATE), AUDIO_RATE, cfg.crf) as w:
         for i in range(len(motion)):
             w.write(output.render(motion.pose[i], motion.dynamics[i]))
@@ -73,15 +76,16 @@ def _assert_clean(out):
     assert not {t.name for t in threading.enumerate()} & STAGE_THREADS, "a stage thread runs on"
 
 
-def test_overlapped_stages_give_the_frames_of_one_step_at_a_time(clip, tmp_path):
-    cfg = ReenactConfig(size=256)
+@pytest.mark.parametrize("reference_s", [2.0, 0.4])  # the whole clip; its first 10 frames
+def test_overlapped_stages_give_the_frames_of_one_step_at_a_time(reference_s, clip, tmp_path):
+    cfg = ReenactConfig(size=256, reference_s=reference_s)
     result = reenact(PORTRAIT, clip, tmp_path / "overlapped.mp4", cfg, progress=False)
     _one_step_at_a_time(clip, tmp_path / "in_turn.mp4", cfg)
     a = list(read_frames(tmp_path / "overlapped.mp4"))
     b = list(read_frames(tmp_path / "in_turn.mp4"))
     assert result.frames == len(a) == len(b) == 30
     assert all(np.array_equal(x, y) for x, y in zip(a, b))  # same frames, same order
-    assert set(result.phases) == {"tracking", "rendering"}
+    assert set(result.phases) == {"setup", "rendering"}
     assert {"portrait", "decode", "track", "render", "encode"} <= set(result.seconds)
 
 

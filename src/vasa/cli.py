@@ -56,7 +56,7 @@ def _reenact_config(args: argparse.Namespace):
     transfer = "pose" if args.pose_only else "dynamics" if args.dynamics_only else "both"
     return ReenactConfig(size=args.size, crop=args.crop, transfer=transfer,
                          side_by_side=args.side_by_side, face_index=args.face_index,
-                         fps=args.fps, crf=args.crf,
+                         fps=args.fps, crf=args.crf, reference_s=args.reference_s,
                          render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner,
                                              matte=args.matte))
 
@@ -366,6 +366,9 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
                    help="output frame rate (default: the driving video's)")
     p.add_argument("--crf", type=int, default=rc.crf,
                    help=f"x264 quality, lower is better ({rc.crf})")
+    p.add_argument("--reference-s", type=float, default=rc.reference_s,
+                   help="eyelids and gaze move relative to the driver's median over its first "
+                        f"SECONDS with a face ({rc.reference_s:g})")
     p.add_argument("--flow-scale", type=float, default=rc.render.flow_scale,
                    help=f"warp-field resolution relative to the frame ({rc.render.flow_scale})")
     _add_render_options(p)

@@ -57,9 +57,15 @@ class ReenactConfig:
     face_index: int | None = None
     fps: float | None = None  # None: the driving video's rate
     crf: int = 18  # x264 quality, lower is better
+    # Eyelids and gaze are taken relative to the driver's median over its first seconds with
+    # a face (`DriverReference`): long enough that a blink cannot be the median, short enough
+    # that rendering starts while the rest is tracked.
+    reference_s: float = 2.0
     render: RenderConfig = field(default_factory=RenderConfig)
 
     def __post_init__(self) -> None:
+        if self.reference_s <= 0:
+            raise ValueError(f"reference_s must be positive, got {self.reference_s}")
         if self.transfer not in ("both", "pose", "dynamics"):
             raise ValueError(f"transfer must be 'both', 'pose' or 'dynamics', got {self.transfer!r}")
         check_size(self.size)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,21 +13,27 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vasa.io import VideoWriter, has_audio, load_audio, read_frames
+from vasa.io import VideoWriter, has_audio, load_audio, probe_video, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.motion import MotionLatents
-from vasa.latent.retarget import retarget
-from vasa.overlap import Background, Drain, Prefetch
+from vasa.latent.retarget import DriverReference, retarget
+from vasa.overlap import Drain, Prefetch
 from vasa.pipelines.config import ReenactConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
 from vasa.render.paste import PictureRenderer, output_renderer
-from vasa.tracking.video import track_video
+from vasa.tracking import NoFaceError
+from vasa.tracking.video import TrackTimes, stream_video
 
 log = logging.getLogger(__name__)
 AUDIO_RATE = 44100
 # Rendered frames queued for the encoder: enough to smooth out a slow frame on either side.
 ENCODE_BEHIND = 4
+# Tracked frames the tracker may run ahead of the renderer (it does while the portrait loads):
+# a minute of motion at 25 fps, a few hundred bytes a frame.
+TRACK_AHEAD = 1500
+
+Tracked = tuple[np.ndarray, np.ndarray] | None  # one frame's (pose, dynamics), None: no face
 
 
 @dataclass
@@ -33,8 +41,9 @@ class ReenactResult:
     """frames, lost_frames (motion held), fps: the output's. seconds: each stage's busy time on
     the thread that runs it (portrait, decode, track, render, encode); stages overlap, so they
     add up to more than the wall time. phases: wall time of the run's two phases as the caller
-    waits for them: "tracking" (the portrait is loaded meanwhile) and "rendering" (render and
-    encode overlapping, until the file is complete)."""
+    waits for them: "setup" (the portrait loads while the driver's first seconds are tracked,
+    until its reference is known) and "rendering" (tracking, rendering and encoding
+    overlapping, until the file is complete)."""
 
     frames: int
     lost_frames: int
@@ -61,54 +70,106 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
             config: ReenactConfig | None = None, progress: bool = True) -> ReenactResult:
     """Render `portrait_path` driven by `driving_path` into an mp4 with the driver's audio.
 
-    Two phases, because the motion of frame 0 needs the whole clip (`retarget` takes eyelids
-    and gaze relative to the driver's median): tracking, on a thread, while this thread loads
-    the portrait; then rendering, with encoding on a thread (`vasa.overlap`). The frames are
-    those of doing each step in turn."""
+    The driver is tracked on a thread from the start; meanwhile this thread loads the
+    portrait, then waits for the driver's reference (its first `cfg.reference_s` seconds with
+    a face, `DriverReference`) and renders each frame as its motion comes, encoding on a
+    thread behind (`vasa.overlap`). The frames are those of doing each step in turn with
+    that reference."""
     cfg = config or ReenactConfig()
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise FileNotFoundError(f"{out_path.parent}: output directory does not exist")
     basis = default_basis()
+    info = probe_video(driving_path)
+    rate = cfg.fps or info.fps
+    times = TrackTimes()
     t0 = time.perf_counter()
-    with Background(lambda stop: track_video(driving_path, cfg.fps, basis, progress=progress,
-                                             stop=stop), "track") as tracking:
+    with Prefetch(stream_video(driving_path, rate, basis, times=times), TRACK_AHEAD,
+                  "track") as tracked:
         portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis,
                                  framed=not cfg.crop)
         output = output_renderer(Renderer(portrait, basis, cfg.render))
         seconds = {"portrait": time.perf_counter() - t0}
-        tracked = tracking.result()
-    seconds.update(tracked.seconds)
-    motion = retarget(portrait.pose, portrait.dynamics, tracked.motion, basis.num_pca,
-                      transfer_pose=cfg.transfer in ("both", "pose"),
-                      transfer_dynamics=cfg.transfer in ("both", "dynamics"))
-    audio = load_audio(driving_path, AUDIO_RATE) if has_audio(driving_path) else None
-    t1 = time.perf_counter()
-    phases = {"tracking": t1 - t0}
-    seconds.update(_render(output, motion, driving_path, tracked.fps, audio, out_path, cfg,
-                           progress))
+        head = _first_seconds(tracked, max(1, round(cfg.reference_s * rate)), driving_path)
+        reference = DriverReference.of(
+            MotionLatents(*map(np.stack, zip(*(m for m in head if m is not None)))),
+            basis.num_pca)
+        audio = load_audio(driving_path, AUDIO_RATE) if has_audio(driving_path) else None
+        t1 = time.perf_counter()
+        phases = {"setup": t1 - t0}
+
+        def motion(pose: np.ndarray, dyn: np.ndarray) -> MotionLatents:
+            return retarget(portrait.pose, portrait.dynamics, MotionLatents(pose[None],
+                            dyn[None]), basis.num_pca,
+                            transfer_pose=cfg.transfer in ("both", "pose"),
+                            transfer_dynamics=cfg.transfer in ("both", "dynamics"),
+                            reference=reference)
+
+        count = _Count()
+        first = next(m for m in head if m is not None)
+        held = _held(itertools.chain(head, tracked), first, count)
+        bar = tqdm(total=int(info.duration_s * rate) or None, desc="reenacting",
+                   unit="frame", disable=not progress)
+        with bar:
+            stats = _render(output, (motion(*m) for m in held), driving_path, rate, audio,
+                            out_path, cfg, bar.update)
     phases["rendering"] = time.perf_counter() - t1
-    if tracked.lost:
+    seconds.update(decode=times.decode, track=times.track, **stats)
+    if count.lost:
         log.warning("%s: face lost in %d of %d frames; the last motion was held",
-                    driving_path, tracked.lost, len(motion))
-    return ReenactResult(len(motion), tracked.lost, tracked.fps, seconds, phases)
+                    driving_path, count.lost, count.frames)
+    return ReenactResult(count.frames, count.lost, rate, seconds, phases)
 
 
-def _render(output: Renderer | PictureRenderer, motion: MotionLatents, driving_path: str | Path,
-            fps: float, audio: np.ndarray | None, out_path: Path, cfg: ReenactConfig,
-            progress: bool) -> dict[str, float]:
-    """Render `motion` into `out_path`, encoding on a thread ENCODE_BEHIND frames behind.
-    Returns the busy seconds of "render" and "encode"."""
+def _first_seconds(tracked: Iterable[Tracked], found: int, path: str | Path) -> list[Tracked]:
+    """The tracked frames up to the `found`-th with a face (or all of them, if fewer have
+    one). Raises NoFaceError if none has."""
+    head: list[Tracked] = []
+    seen = 0
+    for m in tracked:
+        head.append(m)
+        seen += m is not None
+        if seen >= found:
+            break
+    if not seen:
+        raise NoFaceError(f"{path}: no face found in any of its {len(head)} frames", len(head))
+    return head
+
+
+@dataclass
+class _Count:
+    frames: int = 0
+    lost: int = 0
+
+
+def _held(tracked: Iterable[Tracked], first: tuple[np.ndarray, np.ndarray], count: _Count
+          ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each frame's motion, the last one held where the face is lost (`first`, the first
+    found, before any is seen); counted in `count`."""
+    last = first
+    for m in tracked:
+        count.frames += 1
+        if m is None:
+            count.lost += 1
+        else:
+            last = m
+        yield last
+
+
+def _render(output: Renderer | PictureRenderer, motion: Iterable[MotionLatents],
+            driving_path: str | Path, fps: float, audio: np.ndarray | None, out_path: Path,
+            cfg: ReenactConfig, update: Callable[[int], object]) -> dict[str, float]:
+    """Render each frame of `motion` (one frame each) into `out_path`, encoding on a thread
+    ENCODE_BEHIND frames behind. Returns the busy seconds of "render" and "encode"."""
     driving = (Prefetch(read_frames(driving_path, fps=fps, max_side=cfg.size), name="decode")
                if cfg.side_by_side else None)
     t_render = 0.0
     try:
         with (VideoWriter(out_path, fps, audio, AUDIO_RATE, cfg.crf) as writer,
               Drain(writer.write, ENCODE_BEHIND, "encode") as encoder):
-            for i in tqdm(range(len(motion)), desc="rendering", unit="frame",
-                          disable=not progress):
+            for m in motion:
                 t1 = time.perf_counter()
-                frame = output.render(motion.pose[i], motion.dynamics[i])
+                frame = output.render(m.pose[0], m.dynamics[0])
                 if driving is not None:
                     src = next(driving, None)
                     left = (letterbox(src, *frame.shape[:2]) if src is not None
@@ -116,6 +177,7 @@ def _render(output: Renderer | PictureRenderer, motion: MotionLatents, driving_p
                     frame = np.concatenate([left, frame], 1)
                 t_render += time.perf_counter() - t1
                 encoder.put(frame)  # a new array every frame: never changed once queued
+                update(1)
     finally:
         if driving is not None:
             driving.close()

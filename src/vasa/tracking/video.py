@@ -73,11 +73,12 @@ def _digest(faces: list[FaceObservation]) -> bytes:
     return h.digest()
 
 
-def _track_run(run: _Run, path: str | Path, rate: float, basis: FaceBasis,
-               model_path: str | None, max_side: int, stop: threading.Event | None,
-               after: Callable[[int], bool] | None = None) -> _Run:
-    """Track frames run.start, ... of `path` into `run` (decoded on a thread, DECODE_AHEAD
-    ahead) until the video ends or `after(frame index)` returns True."""
+def _tracked(run: _Run, path: str | Path, rate: float, basis: FaceBasis,
+             model_path: str | None, max_side: int, stop: threading.Event | None = None
+             ) -> Iterator[tuple[bytes, tuple[np.ndarray, np.ndarray] | None]]:
+    """Track frames run.start, ... of `path` (decoded on a thread, DECODE_AHEAD ahead),
+    yielding per frame a digest of all MediaPipe returned and the first face's (pose,
+    dynamics), or None where no face was found. Times and frame size go into `run`."""
     from vasa.io import read_frames
 
     decoded = Prefetch(read_frames(path, fps=rate, max_side=max_side, start=run.start),
@@ -95,14 +96,55 @@ def _track_run(run: _Run, path: str | Path, rate: float, basis: FaceBasis,
                 if faces:
                     pose, dyn, _ = encode_landmarks(faces[0].landmarks, basis, run.frame_size)
                     motion = pose, dyn
-                run.digests.append(_digest(faces))
-                run.motion.append(motion)
                 run.track_s += time.perf_counter() - t0
-                if after is not None and after(i):
-                    break
+                yield _digest(faces), motion
     finally:
         run.decode_s = decoded.busy_s
+
+
+def _track_run(run: _Run, path: str | Path, rate: float, basis: FaceBasis,
+               model_path: str | None, max_side: int, stop: threading.Event | None,
+               after: Callable[[int], bool] | None = None) -> _Run:
+    """Track frames run.start, ... of `path` into `run` until the video ends or `after(frame
+    index)` returns True."""
+    frames = _tracked(run, path, rate, basis, model_path, max_side, stop)
+    try:
+        for i, (digest, motion) in enumerate(frames, run.start):
+            run.digests.append(digest)
+            run.motion.append(motion)
+            if after is not None and after(i):
+                break
+    finally:
+        frames.close()
     return run
+
+
+@dataclass
+class TrackTimes:
+    """Busy seconds of `stream_video`'s stages, once it is closed or exhausted."""
+
+    decode: float = 0.0  # on the decoding thread
+    track: float = 0.0
+
+
+def stream_video(path: str | Path, rate: float, basis: FaceBasis | None = None,
+                 model_path: str | None = None, max_side: int = 720,
+                 times: TrackTimes | None = None
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray] | None]:
+    """Track a video frame by frame at `rate`, as one tracker going through it: per frame
+    (pose, dynamics) of the first face, or None where none was found. For callers that use
+    the motion as it comes (`vasa reenact` renders while the rest is tracked); `track_video`
+    holds lost frames and splits the work between two trackers instead. Closing the
+    generator stops decoding and frees the tracker."""
+    run = _Run(0)
+    frames = _tracked(run, path, rate, basis or default_basis(), model_path, max_side)
+    try:
+        for _, motion in frames:
+            yield motion
+    finally:
+        frames.close()
+        if times is not None:
+            times.decode, times.track = run.decode_s, run.track_s
 
 
 class _Handover:
