@@ -13,6 +13,9 @@ Starts `vasa serve` as a subprocess (or uses --url), then measures:
   dropped frames (missing indices) and late frames (received after their playout time, with the
   browser page's playout rule: the first frame plays `playout_delay_s` after it arrives, every
   other frame at the same offset), server resident memory at the start and the end.
+- gaze changes: one session speaking while the client asks for a new gaze three times (each
+  new request is calibrated for the portrait, `StreamSession`): late frames, and per request
+  the longest wait between two frames in the second after it, against the median wait.
 - capacity: 1, 2, ... simultaneous sessions for S seconds each; the largest count where every
   session has zero late and zero dropped frames. Then one session more than --max-sessions
   must get the busy answer.
@@ -79,8 +82,16 @@ async def _send(ws, utts: list[Utterance], t_ready: float) -> None:
             await ws.send_bytes(audio_bytes(chunk))
 
 
+async def _send_controls(ws, controls: list[tuple[float, dict]], t_ready: float) -> None:
+    for at, message in controls:
+        await asyncio.sleep(max(t_ready + at - time.monotonic(), 0))
+        await ws.send_json({"type": "controls", **message})
+
+
 async def run_session(url: str, utts: list[Utterance], seconds: float,
-                      http: aiohttp.ClientSession) -> SessionResult:
+                      http: aiohttp.ClientSession,
+                      controls: list[tuple[float, dict]] = ()) -> SessionResult:
+    """controls: (seconds after ready, control message) sent during the session."""
     res = SessionResult(utterances=utts)
     async with http.ws_connect(url.split("?")[0] + "ws", max_msg_size=0) as ws:
         await ws.send_json({"type": "start", "portrait": "bundled"})
@@ -91,6 +102,7 @@ async def run_session(url: str, utts: list[Utterance], seconds: float,
         res.ready = msg
         t_ready = time.monotonic()
         sender = asyncio.create_task(_send(ws, utts, t_ready))
+        steerer = asyncio.create_task(_send_controls(ws, list(controls), t_ready))
         try:
             while time.monotonic() - t_ready < seconds:
                 m = await ws.receive(timeout=5)
@@ -104,7 +116,8 @@ async def run_session(url: str, utts: list[Utterance], seconds: float,
                     break
         finally:
             sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            steerer.cancel()
+            await asyncio.gather(sender, steerer, return_exceptions=True)
     return res
 
 
@@ -178,6 +191,27 @@ async def bench_sustained(url: str, speech: np.ndarray, seconds: float) -> dict:
         end = await health(url, http)
     return {"seconds": seconds, **frame_stats(res), "rss_mb_start": start["rss_mb"],
             "rss_mb_end": end["rss_mb"], "errors": res.errors[:5]}
+
+
+GAZE_CHANGES = [(2.5, {"gaze": "left"}), (4.5, {"gaze": "right"}), (6.5, {"gaze": "up"})]
+
+
+async def bench_gaze_change(url: str, speech: np.ndarray) -> dict:
+    """One session speaking the clip while GAZE_CHANGES are asked for."""
+    seconds = 9.5
+    async with aiohttp.ClientSession() as http:
+        t0 = time.monotonic()
+        res = await run_session(url, [Utterance(at=0.5, audio=speech)], seconds, http,
+                                GAZE_CHANGES)
+    received = np.array([f[4] for f in res.frames]) - t0
+    gaps = np.diff(received) * 1000
+    after = []
+    for at, message in GAZE_CHANGES:  # "at" counts from ready, a few ms after t0
+        window = (received[1:] > at) & (received[1:] < at + 1.0)
+        after.append({"gaze": message["gaze"],
+                      "longest_wait_ms": float(gaps[window].max()) if window.any() else None})
+    return {**frame_stats(res), "median_wait_ms": float(np.median(gaps)), "changes": after,
+            "errors": res.errors[:5]}
 
 
 async def bench_capacity(url: str, speech: np.ndarray, seconds: float, max_n: int) -> dict:
@@ -255,6 +289,13 @@ def write_report(result: dict) -> None:
                   f", max {s['server_latency_ms_max']:.0f} ms"),
                   (f"- server resident memory: {s['rss_mb_start']:.0f} MiB at the start, "
                   f"{s['rss_mb_end']:.0f} MiB at the end")]
+    if "gaze_change" in result:
+        g = result["gaze_change"]
+        waits = ", ".join(f"{c['gaze']} {c['longest_wait_ms']:.0f} ms" for c in g["changes"])
+        lines += ["", "## Gaze requests mid-speech (three, 2 s apart)", "",
+                  (f"- frames {g['frames']}, late {g['late']}, dropped {g['dropped']}; longest "
+                  f"wait between two frames in the second after each request: {waits} "
+                  f"(median wait {g['median_wait_ms']:.0f} ms)")]
     if "capacity" in result:
         c = result["capacity"]
         lines += ["", f"## Capacity: simultaneous sessions, {c['seconds']:g} s each", "",
@@ -286,7 +327,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--playout-delay", type=float, default=0.3,
                    help="the server's playout delay: late = after it (0.3)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: sustained,capacity")
+    p.add_argument("--skip", default="",
+                   help="comma list of parts to skip: sustained,gaze,capacity")
     p.add_argument("--update", action="store_true",
                    help="keep the other parts of an earlier results/serve.json")
     args = p.parse_args()
@@ -315,6 +357,9 @@ def main() -> None:
         if "sustained" not in skip:
             result["sustained"] = asyncio.run(bench_sustained(url, speech, args.minutes * 60))
             print(f"sustained: {result['sustained']}", flush=True)
+        if "gaze" not in skip:
+            result["gaze_change"] = asyncio.run(bench_gaze_change(url, speech))
+            print(f"gaze change: {result['gaze_change']}", flush=True)
         if "capacity" not in skip:
             result["capacity"] = asyncio.run(bench_capacity(url, speech, args.capacity_seconds,
                                                             args.max_sessions))

@@ -191,6 +191,44 @@ def test_silence_keeps_the_face_moving(tiny_model, astronaut_framed, basis):
         session.push_audio(np.full(10, np.nan, np.float32))
 
 
+def test_a_gaze_request_mid_stream_is_calibrated_without_holding_up_frames(
+        tiny_model, astronaut_framed, basis, monkeypatch):
+    """The calibration of a gaze request (probe renders, tracked back) runs on its own thread
+    with its own renderer: frames keep coming while it runs, and the next push after it ends
+    steers with its result."""
+    import threading
+
+    from vasa.audio import get_extractor
+    from vasa.motion.controls import parse_gaze
+    from vasa.pipelines import stream as stream_mod
+
+    release, renderers, threads = threading.Event(), [], []
+    original = stream_mod.aim_gaze
+
+    def slow_aim(renderer, *args):
+        renderers.append(renderer)
+        threads.append(threading.current_thread().name)
+        assert release.wait(30)
+        return original(renderer, *args)
+
+    monkeypatch.setattr(stream_mod, "aim_gaze", slow_aim)
+    session = StreamSession(tiny_model, get_extractor(), astronaut_framed, basis, FAST)
+    before = session.push_silence(0.5)
+    session.set_controls(replace(session.controls, gaze=parse_gaze("left")))  # returns at once
+    during = session.push_silence(0.5)  # the calibration is still held
+    assert len(before) >= 10 and len(during) >= 10
+    assert not session.engine.gaze_response.aimed(session.engine.gaze_target)
+    release.set()
+    session.wait_for_gaze()
+    response = session.engine.gaze_response
+    assert response.eyes != (1.0, 1.0)  # gains measured on this portrait
+    assert threads == ["calibrate"] and renderers[0] is not session.renderer
+    # the same request again: nothing to calibrate; the frames go on
+    session.set_controls(replace(session.controls, gaze=parse_gaze("left")))
+    assert session.engine.gaze_response is response and len(threads) == 1
+    assert len(session.push_silence(0.2)) >= 4
+
+
 def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut_framed, basis, speech):
     """Real-time pacing: silence fills until speech arrives, every frame exactly once, and the
     motion is what an offline engine makes of the same audio (silence included)."""

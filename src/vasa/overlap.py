@@ -217,6 +217,11 @@ class Background(Generic[R]):
         except BaseException as err:  # noqa: BLE001 - raised in the caller by result()
             self._error = err
 
+    @property
+    def done(self) -> bool:
+        """The work has ended (`result()` will not wait)."""
+        return not self._thread.is_alive()
+
     def result(self) -> R:
         self._thread.join()
         if self._error is not None:

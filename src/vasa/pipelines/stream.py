@@ -10,14 +10,21 @@ This is the Python streaming API (a text-to-speech voice, an assistant, a microp
     session.push_silence(0.5)                     # no speech: the face keeps moving
     session.flush()                               # the last frames of the audio
 
-No clocks and no threads here: keeping a live stream moving in real time (silence when no
-speech arrives, bounded look-ahead) is `vasa.serve.live`'s job. Frames come out in order, every
-frame exactly once, and a frame's motion never depends on how the audio was chunked, so a stream
-gives the frames of an offline `MotionEngine` run with the same preset and seed.
+No clocks here: keeping a live stream moving in real time (silence when no speech arrives,
+bounded look-ahead) is `vasa.serve.live`'s job. Frames come out in order, every frame exactly
+once, and a frame's motion never depends on how the audio was chunked, so a stream gives the
+frames of an offline `MotionEngine` run with the same preset and seed.
+
+One thread: a gaze request is calibrated for this portrait (`calibrate.aim_gaze`, about 0.3 s
+of probe renders) on a thread of its own with its own renderer, so that a request mid-stream
+never holds up the frames; the gaze is steered with what is known so far until the result is
+taken in, at the next push. `wait_for_gaze()` waits for it (an offline caller that wants the
+frames of `vasa generate`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +37,8 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
 from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
+from vasa.motion.gaze import GazeResponse
+from vasa.overlap import Background
 from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_response, rest_frames
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, even, load_portrait
@@ -71,25 +80,63 @@ class StreamSession:
                                    hop=self.config.hop, lookahead=self.config.lookahead,
                                    mouth_response=mouth_response(portrait, self.renderer,
                                                                  self.basis))
-        self._gaze_measured = False
-        self._measure_gaze()
+        self._gaze: GazeResponse | None = None  # measured gains and aims, once calibrated
+        self._aimed: set[tuple[float, float]] = set()  # targets calibrated (aimed or not)
+        self._calibration: Background[tuple[tuple[float, float], GazeResponse]] | None = None
+        self._probe_renderer: Renderer | None = None  # the calibration thread's own
+        # set_controls may come from another thread than push_audio (`vasa serve`'s socket
+        # reader): the calibration's bookkeeping is changed under this lock.
+        self._calibration_lock = threading.Lock()
+        self._calibrate_gaze()
         self._reset_audio()
 
-    def _measure_gaze(self) -> None:
+    def _calibrate_gaze(self) -> None:
         """For the engine's gaze request: the portrait's rendered eye gain, measured the first
-        time a gaze is asked for, and the aim of each new request (`calibrate.aim_gaze`, a few
-        probe renders)."""
-        engine = self.engine
-        target = engine.gaze_target
-        if target is None:
+        time a gaze is asked for, and the aim of each new request (`calibrate.aim_gaze`), on a
+        thread; a request made while one runs is taken up when it is done."""
+        with self._calibration_lock:
+            self._start_calibration()
+
+    def _start_calibration(self) -> None:
+        target = self.engine.gaze_target
+        if target is None or self._calibration is not None:
             return
-        if not self._gaze_measured:
-            engine.gaze_response = gaze_response(self.portrait, self.renderer, self.basis)
-            self._gaze_measured = True
-        if not engine.gaze_response.aimed(target):
-            engine.gaze_response = aim_gaze(
-                self.renderer, self.basis, self.portrait.size, engine.gaze_response, target,
-                rest_frames(self.portrait, self.basis, target, engine.head_share))
+        if target in self._aimed:  # aim_gaze leaves a request it cannot better unaimed
+            self.engine.gaze_response = self._gaze
+            return
+        known, head_share = self._gaze, self.engine.head_share
+        self._calibration = Background(
+            lambda stop: (target, self._calibrated(known, target, head_share)), "calibrate")
+
+    def _calibrated(self, known: GazeResponse | None, target: tuple[float, float],
+                    head_share: float) -> GazeResponse:
+        """(On the calibration thread.) `known` with the aim for `target`, gains measured
+        first if unknown."""
+        if self._probe_renderer is None:  # the stream's renderer is busy with frames
+            self._probe_renderer = Renderer(self.portrait, self.basis)
+        renderer = self._probe_renderer
+        if known is None:
+            known = gaze_response(self.portrait, renderer, self.basis)
+        return aim_gaze(renderer, self.basis, self.portrait.size, known, target,
+                        rest_frames(self.portrait, self.basis, target, head_share))
+
+    def _take_calibration(self, wait: bool = False) -> None:
+        """Steer with a finished calibration (an error of its thread is raised here), and
+        start the next if the request changed meanwhile."""
+        running = self._calibration
+        if running is None or not (wait or running.done):
+            return
+        target, gaze = running.result()  # waits; an error of the thread is raised here
+        with self._calibration_lock:
+            self._gaze, self._calibration = gaze, None
+            self._aimed.add(target)
+            self.engine.gaze_response = gaze
+            self._start_calibration()
+
+    def wait_for_gaze(self) -> None:
+        """Wait until the gaze request in force is calibrated and steered with."""
+        while self._calibration is not None:
+            self._take_calibration(wait=True)
 
     def _reset_audio(self) -> None:
         self._pending = np.zeros(0, np.float32)  # received audio not yet shown by a frame
@@ -122,7 +169,7 @@ class StreamSession:
         """Live controls: checked here, applied from the next window on."""
         check_controls(controls)
         self.engine.controls = controls
-        self._measure_gaze()
+        self._calibrate_gaze()
 
     def push_audio(self, chunk: np.ndarray, stamp: Any = None) -> list[StreamFrame]:
         """Feed float32 mono 16 kHz audio (N,); returns the frames that became ready."""
@@ -133,6 +180,7 @@ class StreamSession:
             raise ValueError("audio chunk has NaN or infinite samples")
         if len(chunk) == 0:
             return []
+        self._take_calibration()
         self._stamps.append((self._received, stamp))
         self._received += len(chunk)
         self._pending = np.concatenate([self._pending, chunk])
@@ -146,6 +194,7 @@ class StreamSession:
     def flush(self) -> list[StreamFrame]:
         """The frames of the audio still held back for look-ahead (the last window may be
         partial), then a fresh start: the next push is frame 0 again."""
+        self._take_calibration()
         frames = self._frames(self.engine.flush())
         self._reset_audio()
         return frames
