@@ -192,6 +192,40 @@ def test_a_direction_fitted_with_the_lip_gap_held_does_not_open_the_mouth():
     assert np.allclose(held[0], free[0])  # the other emotion is untouched
 
 
+def test_every_emotion_moves_the_face_as_far_at_intensity_one(basis):
+    """Intensity 1 means at least the same amount of face for every emotion (fitted per unit
+    of score, sadness moved the landmarks 5x less than surprise); a direction the data barely
+    determines is scaled up by at most MAX_SCALE, a large one keeps its size."""
+    from vasa.latent.expressions import (
+        INTENSITY_RMS,
+        MAX_SCALE,
+        EmotionDirections,
+        displacement_rms,
+        equal_intensity,
+    )
+
+    rng = np.random.default_rng(2)
+    raw = rng.normal(size=(3, basis.num_pca))
+    raw *= INTENSITY_RMS / np.array([[displacement_rms(d, basis)] for d in raw])  # all at rms
+    raw *= np.array([[2.0], [0.5], [1e-3]])  # large, small, barely there
+    scaled, scale = equal_intensity(raw, basis)
+    sizes = [displacement_rms(d, basis) for d in scaled]
+    assert scale[0] == 1.0 and sizes[0] == pytest.approx(2 * INTENSITY_RMS)
+    assert scale[1] == pytest.approx(2.0) and sizes[1] == pytest.approx(INTENSITY_RMS)
+    assert scale[2] == MAX_SCALE
+    assert np.allclose(scaled / scale[:, None], raw)  # the same directions, rescaled
+    bundled = EmotionDirections.load(basis_version=basis.version)
+    for name, d in zip(bundled.names, bundled.directions):
+        size = displacement_rms(d, basis)
+        scale = bundled.info["scale_per_unit_score"][name]
+        if 1.0 < scale < MAX_SCALE:
+            assert size == pytest.approx(INTENSITY_RMS, rel=1e-3), name
+        elif scale == 1.0:
+            assert size >= INTENSITY_RMS, name
+        else:
+            assert size < INTENSITY_RMS, name
+
+
 def test_bundled_emotion_directions_match_the_basis(basis):
     from vasa.data.emotion import EMOTIONS
     from vasa.latent.expressions import EmotionDirections

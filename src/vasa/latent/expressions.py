@@ -6,7 +6,8 @@ tracked frame, the 7 emotion coefficients read off the tracker's blendshapes (th
 rules that give VASA-1's condition e, `vasa.data.emotion`) and the frame's PCA coefficients,
 both taken relative to their clip's mean so identity drops out; a ridge regression of the
 coefficients on the scores gives one direction per emotion, in whitened coefficients per unit of
-score. Shipped as a small asset tied to the face basis version.
+score, then scaled so that intensity 1 moves the face at least INTENSITY_RMS for every emotion
+(`equal_intensity`). Shipped as a small asset tied to the face basis version.
 
 The motion generator's learned emotion condition barely shows ("happiness" pursed the lips,
 sadness and anger looked neutral, issue 12): 20 minutes of mostly neutral speech carry too
@@ -19,17 +20,32 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from vasa.latent.basis import FaceBasis
+
 EXPRESSIONS_FORMAT = 1
 DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[1] / "assets" / "expressions.npz"
+# Intensity 1 moves the face's landmarks by at least this RMS displacement (eye distances).
+# Fitted per unit of score, the directions moved it 0.026 (sadness) to 0.13 (surprise): a unit
+# of MediaPipe's score is not the same amount of face for every emotion, and sadness and anger
+# hardly showed at intensity 1. 0.06 is about the median of the fitted sizes. Larger ones keep
+# their size: scaled down to it, happiness, surprise and fear showed less (re-tracked rise
+# 0.17 -> 0.12, 0.14 -> 0.07, 0.09 -> 0.06 at intensity 1).
+INTENSITY_RMS = 0.06
+# A direction is scaled up by at most this much: one the data barely determines (contempt,
+# 0.009: the basis hardly holds a one-sided lip corner) is not blown up into noise.
+MAX_SCALE = 3.0
 
 
 @dataclass
 class EmotionDirections:
     """names: the emotions, in the order of the condition e; directions: (E, K) change of the
-    whitened PCA coefficients per unit of each emotion's score; basis_version: the face basis
+    whitened PCA coefficients at intensity 1 (`equal_intensity`: at least the same landmark
+    displacement for every emotion); basis_version: the face basis
     they are measured in; info: provenance and fit quality."""
 
     names: tuple[str, ...]
@@ -38,7 +54,8 @@ class EmotionDirections:
     info: dict = field(default_factory=dict)
 
     def offset(self, emotion: np.ndarray) -> np.ndarray:
-        """(K,) PCA offset for an emotion vector (E,) of scores in 0..1."""
+        """(K,) PCA offset for an emotion vector (E,) of intensities in 0..1 (a named emotion
+        is 1 on its own entry)."""
         return np.asarray(emotion, np.float64) @ self.directions
 
     def save(self, path: str | Path) -> None:
@@ -66,6 +83,22 @@ class EmotionDirections:
             raise ValueError(f"{path}: measured in face basis {out.basis_version}, this vasa has "
                              f"{basis_version}: rebuild them with `vasa build-expressions`")
         return out
+
+
+def displacement_rms(direction: np.ndarray, basis: FaceBasis) -> float:
+    """RMS image-plane displacement (eye distances) of the basis points moved by `direction`
+    (K,) in whitened PCA coefficients."""
+    moved = ((np.asarray(direction, np.float64) * basis.std) @ basis.components).reshape(-1, 3)
+    return float(np.sqrt((moved[:, :2] ** 2).sum(1).mean()))
+
+
+def equal_intensity(directions: np.ndarray, basis: FaceBasis, rms: float = INTENSITY_RMS,
+                    max_scale: float = MAX_SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """(directions (E, K) rescaled so each moves the landmarks by at least `rms` at intensity
+    1, the scale applied to each (E,), within 1 .. max_scale)."""
+    sizes = np.array([displacement_rms(d, basis) for d in directions])
+    scale = np.clip(rms / np.maximum(sizes, 1e-12), 1.0, max_scale)
+    return directions * scale[:, None], scale
 
 
 def fit_directions(coefficients: list[np.ndarray], scores: list[np.ndarray],

@@ -21,7 +21,13 @@ from tqdm import tqdm
 from vasa.data.emotion import EMOTIONS, emotion_coefficients
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
 from vasa.latent.basis import default_basis
-from vasa.latent.expressions import DEFAULT_EXPRESSIONS, EmotionDirections, fit_directions
+from vasa.latent.expressions import (
+    DEFAULT_EXPRESSIONS,
+    INTENSITY_RMS,
+    EmotionDirections,
+    equal_intensity,
+    fit_directions,
+)
 from vasa.latent.face_model import encode_landmarks, lip_direction
 from vasa.tracking.video import sampled_faces
 
@@ -83,10 +89,13 @@ def build_expressions_from_manifest(manifest: str | Path, out: str | Path = DEFA
     directions, explained = fit_directions(coef, scores, ridge,
                                            held=lip_direction(default_basis()),
                                            held_for=tuple(EMOTIONS.index(e) for e in GAP_HELD))
+    directions, scale = equal_intensity(directions, default_basis())
     spread = np.concatenate([s - s.mean(0) for s in scores]).std(0)
     info = {"source": str(manifest), "clips": used, "frames": int(sum(len(c) for c in coef)),
             "ridge": ridge, "gap_held": list(GAP_HELD), "explained_variance": [round(float(v), 4) for v in explained],
-            "score_std_within_clip": dict(zip(EMOTIONS, np.round(spread, 4).tolist()))}
+            "score_std_within_clip": dict(zip(EMOTIONS, np.round(spread, 4).tolist())),
+            "intensity_rms": INTENSITY_RMS,
+            "scale_per_unit_score": dict(zip(EMOTIONS, np.round(scale, 4).tolist()))}
     result = EmotionDirections(EMOTIONS, directions.astype(np.float32), default_basis().version,
                                info)
     result.save(out)
