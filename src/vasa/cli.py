@@ -134,9 +134,12 @@ def _generate(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     args.portrait = str(ASSETS / "astronaut.jpg")
     if args.reenact:  # the video-driven demo: the bundled clip's own motion
+        from vasa.pipelines.config import ReenactConfig
+
+        rc = ReenactConfig()  # what `vasa reenact` would use, side by side with the driver
         args.driving = str(ASSETS / "obama_address_8s.mp4")
-        args.side_by_side, args.pose_only, args.dynamics_only, args.fps = True, False, False, None
-        args.flow_scale = 0.4
+        args.side_by_side, args.pose_only, args.dynamics_only = True, False, False
+        args.fps, args.reference_s, args.flow_scale = rc.fps, rc.reference_s, rc.render.flow_scale
         _reenact(args)
         return
     args.audio = str(ASSETS / "obama_address_8s.mp4")  # its speech: public domain
