@@ -96,3 +96,15 @@ def test_rgba_and_16bit_images(tmp_path, astro_rgb):
     assert read_image(tmp_path / "a.png").shape == (512, 512, 3)
     cv2.imwrite(str(tmp_path / "b.png"), cv2.cvtColor(astro_rgb, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
     assert read_image(tmp_path / "b.png").dtype == np.uint8
+
+
+def test_a_face_turned_beyond_the_limit_is_refused_saying_why(shared_data, monkeypatch):
+    """Issue 12's bad input: a face turned too far gets a message that says so (its yaw and
+    the limit), not "no face found". The three-quarter painting s8 is turned about 22 degrees;
+    the limit (45) is lowered under it."""
+    import vasa.portrait
+
+    monkeypatch.setattr(vasa.portrait, "MAX_YAW_DEG", 10)
+    with pytest.raises(NoFaceError, match=r"s8.jpg: face turned (1[5-9]|2\d|3\d) degrees from "
+                                          r"the camera, too far to animate \(at most 10\)"):
+        load_portrait(shared_data / "portraits" / "LivePortrait__assets__examples__source__s8.jpg")
