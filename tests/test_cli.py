@@ -62,6 +62,15 @@ def test_face_lost_holds_motion(clip, short_clip, tmp_path, capsys):
         assert all(np.abs(f.astype(int) - frames[5]).mean() < 1.0 for f in frames[:5])
 
 
+def test_a_bad_reference_span_is_refused(short_clip, tmp_path, capsys):
+    for bad in ("0", "nan", "-1"):
+        assert main(["reenact", PORTRAIT, str(short_clip / "short.mp4"), "-o",
+                     str(tmp_path / "o.mp4"), "-q", "--reference-s", bad]) == 2
+        err = capsys.readouterr().err
+        assert "reference_s must be a positive number of seconds" in err, err
+        assert "Traceback" not in err and not (tmp_path / "o.mp4").exists()
+
+
 @pytest.mark.parametrize("case", ["missing_portrait", "text_driving", "no_dir", "no_face"])
 def test_bad_input_gives_clear_error_and_no_file(case, short_clip, tmp_path, capsys):
     portrait, driving, out = PORTRAIT, str(short_clip / "short.mp4"), tmp_path / "o.mp4"

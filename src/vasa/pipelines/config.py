@@ -64,8 +64,9 @@ class ReenactConfig:
     render: RenderConfig = field(default_factory=RenderConfig)
 
     def __post_init__(self) -> None:
-        if self.reference_s <= 0:
-            raise ValueError(f"reference_s must be positive, got {self.reference_s}")
+        if not 0 < self.reference_s < float("inf"):  # NaN fails too
+            raise ValueError(f"reference_s must be a positive number of seconds, got "
+                             f"{self.reference_s}")
         if self.transfer not in ("both", "pose", "dynamics"):
             raise ValueError(f"transfer must be 'both', 'pose' or 'dynamics', got {self.transfer!r}")
         check_size(self.size)
