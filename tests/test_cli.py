@@ -62,6 +62,22 @@ def test_face_lost_holds_motion(clip, short_clip, tmp_path, capsys):
         assert all(np.abs(f.astype(int) - frames[5]).mean() < 1.0 for f in frames[:5])
 
 
+def test_reenact_options_fill_the_config():
+    from vasa.cli import _reenact_config, build_parser
+    from vasa.pipelines.config import ReenactConfig
+
+    def config(*extra):
+        return _reenact_config(build_parser().parse_args(["reenact", "p.jpg", "d.mp4", "-o",
+                                                          "o.mp4", *extra]))
+
+    default = ReenactConfig()
+    assert (config().shift_limit, config().mouth) == (default.shift_limit, "driver")
+    assert config("--shift-limit", "-1").shift_limit is None  # the driver's whole shift
+    assert config("--shift-limit", "0.3", "--relative-mouth").mouth == "relative"
+    with pytest.raises(ValueError, match="mouth must be"):
+        ReenactConfig(mouth="open")
+
+
 def test_a_bad_reference_span_is_refused(short_clip, tmp_path, capsys):
     for bad in ("0", "nan", "-1"):
         assert main(["reenact", PORTRAIT, str(short_clip / "short.mp4"), "-o",

@@ -11,6 +11,7 @@ from vasa.latent.face_model import (
     encode_canonical,
     encode_landmarks,
     fit_pose,
+    lip_direction,
     place,
 )
 from vasa.latent.geometry import euler_to_matrix, matrix_to_euler, umeyama
@@ -115,6 +116,54 @@ def _with_mouth(portrait, basis, gap: float):
     dyn = move_lip_gap(portrait.dynamics, gap - lip_gap(portrait.canonical), basis)
     return replace(portrait, canonical=decode_canonical(portrait.canonical, portrait.dynamics,
                                                         dyn, basis), dynamics=dyn)
+
+
+def test_a_reenacted_mouth_opens_as_the_drivers_whatever_the_portraits(astronaut, basis):
+    """Relative transfer kept a portrait caught mid-word open through a whole clip (the AOC
+    photo under d12 shouted throughout). With `driver_lip_change` the decoded gap is the
+    driver's on every frame, for a closed, a half-open and a wide-open portrait alike."""
+    from vasa.latent.face_model import decode_canonical, lip_gap
+    from vasa.latent.retarget import DriverReference, driver_lip_change
+
+    t, k = 12, basis.num_pca
+    dyn = np.repeat(astronaut.dynamics[None], t, 0).astype(np.float32)
+    dyn[:, :k] += np.outer(np.linspace(-1.0, 2.0, t), open_direction(basis))  # opens over time
+    drv = MotionLatents(np.repeat(astronaut.pose[None], t, 0), dyn)
+    want = [lip_gap(basis.template) + float(d[:k] @ lip_direction(basis)) for d in dyn]
+    ref = DriverReference.of(drv, k)
+    for gap in (0.0, 0.088, 0.25):
+        p = _with_mouth(astronaut, basis, gap)
+        change = driver_lip_change(p.canonical, ref, basis)
+        out = retarget(p.pose, p.dynamics, drv, k, lip_change=change, basis=basis)
+        seen = [lip_gap(decode_canonical(p.canonical, p.dynamics, d, basis)) for d in out.dynamics]
+        assert np.allclose(np.maximum(seen, 0), np.maximum(want, 0), atol=0.01), gap
+        relative = retarget(p.pose, p.dynamics, drv, k)
+        first = lip_gap(decode_canonical(p.canonical, p.dynamics, relative.dynamics[0], basis))
+        assert abs(first - gap) < 0.01  # relative: the portrait's own opening at frame 0
+    with pytest.raises(ValueError, match="needs the face basis"):
+        retarget(astronaut.pose, astronaut.dynamics, drv, k, lip_change=0.1)
+
+
+def test_the_heads_shift_across_a_still_picture_is_soft_limited(astronaut):
+    """A driver moving across its frame (d12: 0.8 face sizes) dragged the portrait's head off
+    its still body. `limit_shift`: a small shift passes nearly whole, a large one stays under
+    the limit, in its own direction; rotation and scale are untouched."""
+    from vasa.latent.motion import SCALE, TX, TY
+    from vasa.latent.retarget import limit_shift
+
+    base = np.asarray(astronaut.pose, np.float64)
+    size = base[SCALE]
+    shifts = np.array([[0.01, 0.0], [0.0, -0.05], [0.6, 0.8]]) * size  # face sizes x size
+    poses = np.repeat(base[None], 3, 0)
+    poses[:, TX:TY + 1] += shifts
+    poses[:, 1] += 0.3  # a turn: kept
+    out = limit_shift(poses, base, 0.1)
+    moved = (out[:, TX:TY + 1] - base[TX:TY + 1]) / size
+    assert np.allclose(moved[0], [0.01, 0.0], atol=5e-5)  # nearly whole
+    assert np.linalg.norm(moved[2]) < 0.1 and np.allclose(moved[2] / np.linalg.norm(moved[2]),
+                                                          [0.6, 0.8])
+    assert np.allclose(out[:, [0, 1, 2, SCALE]], poses[:, [0, 1, 2, SCALE]])
+    assert np.allclose(limit_shift(poses, base, 0.0)[:, TX:TY + 1], base[TX:TY + 1])
 
 
 def test_generated_opening_does_not_depend_on_the_portraits_mouth(astronaut, basis):

@@ -38,11 +38,11 @@ def clip(tmp_path_factory):
 def _one_step_at_a_time(driving, out, cfg):
     """What `reenact` did before its stages overlapped: track every frame, then render and
     encode each frame in turn, all on this thread; eyelids and gaze relative to the driver's
-    first cfg.reference_s seconds."""
+    first cfg.reference_s seconds, the head's shift limited and the mouth the driver's."""
     from vasa.latent.basis import default_basis
     from vasa.latent.face_model import encode_landmarks
     from vasa.latent.motion import MotionLatents
-    from vasa.latent.retarget import DriverReference, retarget
+    from vasa.latent.retarget import DriverReference, driver_lip_change, retarget
     from vasa.portrait import load_portrait
     from vasa.render import Renderer
     from vasa.render.paste import output_renderer
@@ -61,7 +61,9 @@ def _one_step_at_a_time(driving, out, cfg):
     tracked = MotionLatents(np.stack(poses), np.stack(dyns))
     reference = DriverReference.of(tracked[:round(cfg.reference_s * 25)], basis.num_pca)
     motion = retarget(portrait.pose, portrait.dynamics, tracked, basis.num_pca,
-                      reference=reference)
+                      reference=reference, shift_limit=cfg.shift_limit,
+                      lip_change=driver_lip_change(portrait.canonical, reference, basis),
+                      basis=basis)
     with VideoWriter(out, 25, load_audio(driving, AUDIO_RATE), AUDIO_RATE, cfg.crf) as w:
         for i in range(len(motion)):
             w.write(output.render(motion.pose[i], motion.dynamics[i]))

@@ -57,6 +57,8 @@ def _reenact_config(args: argparse.Namespace):
     return ReenactConfig(size=args.size, crop=args.crop, transfer=transfer,
                          side_by_side=args.side_by_side, face_index=args.face_index,
                          fps=args.fps, crf=args.crf, reference_s=args.reference_s,
+                         shift_limit=None if args.shift_limit < 0 else args.shift_limit,
+                         mouth="relative" if args.relative_mouth else "driver",
                          render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner,
                                              matte=args.matte))
 
@@ -140,6 +142,7 @@ def _demo(args: argparse.Namespace) -> None:
         args.driving = str(ASSETS / "obama_address_8s.mp4")
         args.side_by_side, args.pose_only, args.dynamics_only = True, False, False
         args.fps, args.reference_s, args.flow_scale = rc.fps, rc.reference_s, rc.render.flow_scale
+        args.shift_limit, args.relative_mouth = rc.shift_limit, rc.mouth == "relative"
         _reenact(args)
         return
     args.audio = str(ASSETS / "obama_address_8s.mp4")  # its speech: public domain
@@ -372,6 +375,12 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-s", type=float, default=rc.reference_s,
                    help="eyelids and gaze move relative to the driver's median over its first "
                         f"SECONDS with a face ({rc.reference_s:g})")
+    p.add_argument("--shift-limit", type=float, default=rc.shift_limit, metavar="FACES",
+                   help="soft limit on the head's shift across the still picture, in face "
+                        f"sizes; -1: the driver's whole shift ({rc.shift_limit:g})")
+    p.add_argument("--relative-mouth", action="store_true",
+                   help="open the mouth by the driver's change from the portrait's own opening, "
+                        "not as the driver's")
     p.add_argument("--flow-scale", type=float, default=rc.render.flow_scale,
                    help=f"warp-field resolution relative to the frame ({rc.render.flow_scale})")
     _add_render_options(p)

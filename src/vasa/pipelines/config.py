@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vasa.latent.retarget import SHIFT_LIMIT
 from vasa.motion.config import DEFAULT_MODEL
 from vasa.motion.controls import Controls, streaming_controls
 from vasa.portrait import check_size
@@ -46,7 +47,8 @@ class StreamConfig:
 class ReenactConfig:
     """size: output's long side in pixels (with crop: the square's side). crop: output the
     aligned square crop, not the picture (see `vasa.portrait`). transfer: 'both', 'pose' or
-    'dynamics' (Fig. 5). side_by_side: driving video on the left, result on the right.
+    'dynamics' (Fig. 5). reference_s, shift_limit, mouth: how the driver's motion is taken
+    (below; `vasa.latent.retarget`). side_by_side: driving video on the left, result on the right.
     face_index: which portrait face (largest first). fps: output rate (default: the driving
     video's). crf: x264 quality."""
 
@@ -61,9 +63,20 @@ class ReenactConfig:
     # a face (`DriverReference`): long enough that a blink cannot be the median, short enough
     # that rendering starts while the rest is tracked.
     reference_s: float = 2.0
+    # The head's shift from the portrait's, soft-limited to this many face sizes (None: the
+    # driver's whole shift; `vasa.latent.retarget.limit_shift`).
+    shift_limit: float | None = SHIFT_LIMIT
+    # "driver": the mouth opens as the driver's (`driver_lip_change`); "relative": the
+    # portrait's own opening plus the driver's change (a portrait caught mid-word stays open).
+    mouth: str = "driver"
     render: RenderConfig = field(default_factory=RenderConfig)
 
     def __post_init__(self) -> None:
+        if self.mouth not in ("driver", "relative"):
+            raise ValueError(f"mouth must be 'driver' or 'relative', got {self.mouth!r}")
+        if self.shift_limit is not None and not 0 <= self.shift_limit < float("inf"):
+            raise ValueError(f"shift_limit must be a number of face sizes >= 0, got "
+                             f"{self.shift_limit}")
         if not 0 < self.reference_s < float("inf"):  # NaN fails too
             raise ValueError(f"reference_s must be a positive number of seconds, got "
                              f"{self.reference_s}")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from vasa.io import VideoWriter, has_audio, load_audio, probe_video, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.motion import MotionLatents
-from vasa.latent.retarget import DriverReference, retarget
+from vasa.latent.retarget import DriverReference, driver_lip_change, retarget
 from vasa.overlap import Drain, Prefetch
 from vasa.pipelines.config import ReenactConfig
 from vasa.portrait import load_portrait
@@ -98,12 +98,16 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
         t1 = time.perf_counter()
         phases = {"setup": t1 - t0}
 
+        lips = (driver_lip_change(portrait.canonical, reference, basis)
+                if cfg.mouth == "driver" else 0.0)
+
         def motion(pose: np.ndarray, dyn: np.ndarray) -> MotionLatents:
             return retarget(portrait.pose, portrait.dynamics, MotionLatents(pose[None],
                             dyn[None]), basis.num_pca,
                             transfer_pose=cfg.transfer in ("both", "pose"),
                             transfer_dynamics=cfg.transfer in ("both", "dynamics"),
-                            reference=reference)
+                            reference=reference, shift_limit=cfg.shift_limit,
+                            lip_change=lips, basis=basis)
 
         count = _Count()
         first = next(m for m in head if m is not None)
