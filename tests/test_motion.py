@@ -372,6 +372,38 @@ def test_a_pause_keeps_the_last_spoken_opening_and_a_silence_shuts_it():
     assert np.allclose(low[1:], 0.01)
 
 
+def test_the_generated_mouth_never_snaps_from_wide_open_to_shut_in_one_frame(
+        tiny_model, astronaut, basis):
+    """The generator's 3-frame plateau at 0.30 shut to 0.05 in one frame (AOC photo, held-out
+    speech). The gap moves at most MAX_STEP a frame, across window boundaries too; motion
+    within it is untouched."""
+    from vasa.audio import get_extractor
+    from vasa.latent.face_model import lip_direction
+    from vasa.motion.engine import MotionEngine
+    from vasa.motion.mouth import MAX_STEP, OpeningSlew
+
+    slew = OpeningSlew()
+    gap = np.r_[0.05, 0.15, 0.30, 0.30, 0.30, 0.05, 0.06, 0.02]
+    out = slew(gap)
+    assert np.allclose(out, [0.05, 0.15, 0.30, 0.30, 0.30, 0.15, 0.06, 0.02])
+    assert np.allclose(slew(np.r_[0.50]), 0.02 + MAX_STEP)  # the state carries over
+    slew.reset()
+    assert np.allclose(slew(np.r_[0.50]), 0.50)  # a new stream starts free
+    # In the engine, across its windows (hop 5): a step small enough to bind this model.
+    d, pca = lip_direction(basis), basis.layout.pca
+    speech = np.sin(np.linspace(0, 900, 16000 * 3)).astype(np.float32) * 0.3
+
+    def steps(lip_step: float) -> np.ndarray:
+        engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
+                              astronaut.talking_rest(basis), hop=5, close_in_silence=False,
+                              close_lips=False, lip_step=lip_step)
+        frames = engine.push(speech) + engine.flush()
+        return np.abs(np.diff([(f.dynamics[pca] - engine.dynamics[pca]) @ d for f in frames]))
+
+    assert steps(MAX_STEP).max() > 0.0005  # the model moves the mouth
+    assert steps(0.0005).max() <= 0.0005 + 1e-6
+
+
 def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
     from vasa.audio import get_extractor
     from vasa.latent.face_model import decode_canonical, lip_gap

@@ -35,7 +35,7 @@ from vasa.motion.dit import Conditions
 from vasa.motion.features import FEATURES, to_latents
 from vasa.motion.gaze import HEAD_SHARE, GazeResponse, GazeSteer
 from vasa.motion.guidance import guided_denoiser
-from vasa.motion.mouth import MouthResponse, seen_as_generated
+from vasa.motion.mouth import MAX_STEP, MouthResponse, OpeningSlew, seen_as_generated
 from vasa.motion.silence import PauseHold, SilenceGate, frame_loudness
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
@@ -133,7 +133,8 @@ class MotionEngine:
     default), inverted so the generated opening is the one seen. gaze_response: how far this portrait's
     rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
     a gaze is requested. expressions: the emotion directions a requested emotion adds
-    (default: the bundled ones, loaded when an emotion is first asked for)."""
+    (default: the bundled ones, loaded when an emotion is first asked for). lip_step: the
+    most the generated inner-lip gap moves from one frame to the next (`OpeningSlew`)."""
 
     def __init__(self, model: MotionModel, extractor: AudioFeatureExtractor, pose: np.ndarray,
                  dynamics: np.ndarray, controls: Controls | None = None, hop: int | None = None,
@@ -143,7 +144,8 @@ class MotionEngine:
                  rest_gap: float | None = None, close_in_silence: bool = True,
                  mouth_response: MouthResponse | None = None, close_lips: bool = True,
                  closure: LipClosure | None = None,
-                 expressions: EmotionDirections | None = None) -> None:
+                 expressions: EmotionDirections | None = None,
+                 lip_step: float = MAX_STEP) -> None:
         if extractor.spec.id != model.extractor:
             raise ValueError(f"model trained with audio features {model.extractor}, "
                              f"engine given {extractor.spec.id}")
@@ -175,6 +177,7 @@ class MotionEngine:
         self.mouth_response = mouth_response or MouthResponse()
         self._gate = SilenceGate()
         self._pause = PauseHold()
+        self._slew = OpeningSlew(lip_step)
         self._blinks = BlinkKeeper(self.controls.seed)
         self._steer = GazeSteer(FEATURES.check_dynamics(len(self.dynamics)),
                                 rest=(self.pose, self.dynamics))
@@ -235,6 +238,7 @@ class MotionEngine:
         self._steer.reset()
         self._gate.reset()
         self._pause.reset()
+        self._slew.reset()
         self._blinks.reset()
 
     @property
@@ -362,10 +366,12 @@ class MotionEngine:
         if c.emotion is not None and c.emotion_intensity > 0:  # the condition alone barely shows
             lat.dynamics[:, pca] += (c.emotion_intensity
                                      * self._expressions().offset(c.emotion)).astype(np.float32)
-        if self.close_in_silence or self.mouth_response != MouthResponse() or shut.any():
-            d = lip_direction(self.basis)
-            gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
-            seen = np.maximum(gap, 0.0)  # the opening to be seen
+        d = lip_direction(self.basis)
+        gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
+        limited = self._slew(gap)  # no snapping from wide open to shut in one frame
+        if (self.close_in_silence or self.mouth_response != MouthResponse() or shut.any()
+                or not np.array_equal(limited, gap)):
+            seen = np.maximum(limited, 0.0)  # the opening to be seen
             if self.close_in_silence:
                 seen = self._pause(seen, self._gate(loudness))
             seen = seen * (1.0 - shut)
