@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from vasa.portrait import load_portrait
 from vasa.render import Renderer
 from vasa.render.paste import PictureRenderer, output_renderer
 from vasa.tracking import NoFaceError
-from vasa.tracking.video import TrackTimes, stream_video
+from vasa.tracking.video import LostCount, TrackTimes, hold_lost, stream_video
 
 log = logging.getLogger(__name__)
 AUDIO_RATE = 44100
@@ -109,9 +109,9 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
                             reference=reference, shift_limit=cfg.shift_limit,
                             lip_change=lips, basis=basis)
 
-        count = _Count()
+        count = LostCount()
         first = next(m for m in head if m is not None)
-        held = _held(itertools.chain(head, tracked), first, count)
+        held = hold_lost(itertools.chain(head, tracked), first, count)
         bar = tqdm(total=int(info.duration_s * rate) or None, desc="reenacting",
                    unit="frame", disable=not progress)
         with bar:
@@ -138,26 +138,6 @@ def _first_seconds(tracked: Iterable[Tracked], found: int, path: str | Path) -> 
     if not seen:
         raise NoFaceError(f"{path}: no face found in any of its {len(head)} frames", len(head))
     return head
-
-
-@dataclass
-class _Count:
-    frames: int = 0
-    lost: int = 0
-
-
-def _held(tracked: Iterable[Tracked], first: tuple[np.ndarray, np.ndarray], count: _Count
-          ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Each frame's motion, the last one held where the face is lost (`first`, the first
-    found, before any is seen); counted in `count`."""
-    last = first
-    for m in tracked:
-        count.frames += 1
-        if m is None:
-            count.lost += 1
-        else:
-            last = m
-        yield last
 
 
 def _render(output: Renderer | PictureRenderer, motion: Iterable[MotionLatents],

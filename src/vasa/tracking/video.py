@@ -7,7 +7,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +117,29 @@ def _track_run(run: _Run, path: str | Path, rate: float, basis: FaceBasis,
     finally:
         frames.close()
     return run
+
+
+@dataclass
+class LostCount:
+    """Frames seen and frames without a face, counted by `hold_lost` as it goes."""
+
+    frames: int = 0
+    lost: int = 0
+
+
+def hold_lost(tracked: Iterable[tuple[np.ndarray, np.ndarray] | None],
+              first: tuple[np.ndarray, np.ndarray], count: LostCount
+              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each frame's (pose, dynamics), the last one held where the face is lost (`first`, the
+    first found, before any is seen); counted in `count`."""
+    last = first
+    for m in tracked:
+        count.frames += 1
+        if m is None:
+            count.lost += 1
+        else:
+            last = m
+        yield last
 
 
 @dataclass
@@ -242,19 +265,14 @@ def track_video(path: str | Path, fps: float | None = None, basis: FaceBasis | N
                                       lambda i: _counted(bar.update))]
     finally:
         bar.close()
-    found = [m is not None for run in used for m in run.motion]
-    poses = [m[0] if m is not None else None for run in used for m in run.motion]
-    dyns = [m[1] if m is not None else None for run in used for m in run.motion]
+    tracked = [m for run in used for m in run.motion]
+    found = [m is not None for m in tracked]
     frame_size = max(run.frame_size for run in used)
     seconds = {"decode": sum(r.decode_s for r in runs), "track": sum(r.track_s for r in runs)}
     if not any(found):
         raise NoFaceError(f"{path}: no face found in any of its {len(found)} frames", len(found))
-    # Hold the last motion where the face is lost (the first found one before any is seen).
-    seen = found.index(True)
-    for j in range(len(found)):
-        if not found[j]:
-            src = j - 1 if j > seen else seen
-            poses[j], dyns[j] = poses[src], dyns[src]
+    first = next(m for m in tracked if m is not None)
+    poses, dyns = zip(*hold_lost(tracked, first, LostCount()))
     lost = len(found) - sum(found)
     if lost:
         log.warning("%s: face lost in %d of %d frames (last motion held)", path, lost, len(found))
