@@ -216,29 +216,27 @@ def test_emotion_directions_are_recovered_without_identity():
     assert np.abs(directions - true).max() < 0.1 and explained.min() > 0.9
 
 
-def test_a_direction_fitted_with_the_lip_gap_held_does_not_open_the_mouth():
-    """An emotion whose score also rises with a talking mouth's opening (disgust's AU10) gets a
-    direction without the opening when the gap is held; the others keep theirs."""
-    from vasa.latent.expressions import fit_directions
+def test_drawn_emotions_move_the_face_as_their_facs_prototypes(basis):
+    """Disgust and contempt, which the footage barely shows, are drawn (issue 12 item 4): in the
+    face basis, disgust raises the upper lip more than the lower one (not the nose tip), lifts
+    the nose wings and lowers the brows; contempt pulls one lip corner up, not the other."""
+    from vasa.latent.action_units import drawn_direction
 
-    rng = np.random.default_rng(1)
-    gap_dir = np.zeros(24)
-    gap_dir[0] = 1.0
-    own = rng.normal(size=(2, 24))
-    own[:, 0] = 0.0
-    coef, scores = [], []
-    for _ in range(20):
-        talk = rng.uniform(0, 1, 50)  # the mouth's opening while speaking
-        s = rng.uniform(0, 1, (50, 2))
-        s[:, 1] = 0.5 * s[:, 1] + 0.5 * talk  # the score also reads the opening
-        c = s @ own + np.outer(talk, gap_dir) + rng.normal(0, 0.05, (50, 24))
-        coef.append(c)
-        scores.append(s)
-    free, _ = fit_directions(coef, scores, ridge=0.1)
-    held, _ = fit_directions(coef, scores, ridge=0.1, held=gap_dir, held_for=(1,))
-    assert free[1] @ gap_dir > 0.5  # fitted freely, the emotion opens the mouth
-    assert abs(held[1] @ gap_dir) < 0.05  # held, it does not
-    assert np.allclose(held[0], free[0])  # the other emotion is untouched
+    def moved(emotion: str) -> dict[int, np.ndarray]:
+        d = drawn_direction(emotion, basis) * basis.std @ basis.components
+        points = list(basis.points)
+        return {i: d.reshape(-1, 3)[points.index(i)]
+                for i in (0, 1, 17, 48, 278, 55, 285, 61, 291)}
+
+    disgust = moved("disgust")  # y is down: a rise is negative
+    assert disgust[0][1] < -0.06 and disgust[0][1] < disgust[17][1] - 0.03
+    assert disgust[48][1] < -0.01 and disgust[278][1] < -0.01
+    assert abs(disgust[1][1]) < 0.25 * abs(disgust[0][1])  # the nose tip hardly: no snout
+    assert disgust[55][1] > 0.01 and disgust[285][1] > 0.01
+    contempt = moved("contempt")
+    assert contempt[291][1] < -0.06 and abs(contempt[61][1]) < 0.25 * abs(contempt[291][1])
+    with pytest.raises(ValueError, match="no drawn prototype for 'happiness'"):
+        drawn_direction("happiness", basis)
 
 
 def test_every_emotion_moves_the_face_as_far_at_intensity_one(basis):
@@ -265,6 +263,12 @@ def test_every_emotion_moves_the_face_as_far_at_intensity_one(basis):
     assert np.allclose(scaled / scale[:, None], raw)  # the same directions, rescaled
     bundled = EmotionDirections.load(basis_version=basis.version)
     for name, d in zip(bundled.names, bundled.directions):
+        if name in bundled.info["drawn"]:  # sized by their FACS prototype, not by a fit
+            from vasa.latent.action_units import drawn_direction
+            from vasa.motion.controls import EMOTION_LEVEL
+
+            assert np.allclose(d * EMOTION_LEVEL, drawn_direction(name, basis), atol=1e-4)
+            continue
         size = displacement_rms(d, basis)
         scale = bundled.info["scale_per_unit_score"][name]
         if 1.0 < scale < MAX_SCALE:

@@ -7,7 +7,9 @@ rules that give VASA-1's condition e, `vasa.data.emotion`) and the frame's PCA c
 both taken relative to their clip's mean so identity drops out; a ridge regression of the
 coefficients on the scores gives one direction per emotion, in whitened coefficients per unit of
 score, then scaled so that intensity 1 moves the face at least INTENSITY_RMS for every emotion
-(`equal_intensity`). Shipped as a small asset tied to the face basis version.
+(`equal_intensity`). Disgust and contempt, which the footage barely shows, are drawn from their
+FACS prototypes instead (`vasa.latent.action_units`). Shipped as a small asset tied to the
+face basis version.
 
 The motion generator's learned emotion condition barely shows ("happiness" pursed the lips,
 sadness and anger looked neutral, issue 12): 20 minutes of mostly neutral speech carry too
@@ -36,8 +38,8 @@ DEFAULT_EXPRESSIONS = Path(__file__).resolve().parents[1] / "assets" / "expressi
 # their size: scaled down to it, happiness, surprise and fear showed less (re-tracked rise
 # 0.17 -> 0.12, 0.14 -> 0.07, 0.09 -> 0.06 at intensity 1).
 INTENSITY_RMS = 0.06
-# A direction is scaled up by at most this much: one the data barely determines (contempt,
-# 0.009: the basis hardly holds a one-sided lip corner) is not blown up into noise.
+# A direction is scaled up by at most this much: one the data barely determines is not blown
+# up into noise.
 MAX_SCALE = 3.0
 
 
@@ -102,25 +104,15 @@ def equal_intensity(directions: np.ndarray, basis: FaceBasis, rms: float = INTEN
 
 
 def fit_directions(coefficients: list[np.ndarray], scores: list[np.ndarray],
-                   ridge: float = 1.0, held: np.ndarray | None = None,
-                   held_for: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+                   ridge: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression of per-clip-centred PCA coefficients (each (T_i, K)) on per-clip-centred
     emotion scores (each (T_i, E)): directions (E, K) and the share of each coefficient's
-    within-clip variance they explain (K,).
-
-    held: (K,) a linear read of the coefficients (the lip gap) to hold constant in the
-    directions of the emotions `held_for` (indices): they are fitted with that read as one more
-    regressor, so the part of their score that merely goes with it (a talking mouth's
-    opening) stays out of the direction, which then has no component along it."""
+    within-clip variance they explain (K,)."""
     c = np.concatenate([x - x.mean(0) for x in coefficients]).astype(np.float64)
     s = np.concatenate([x - x.mean(0) for x in scores]).astype(np.float64)
     directions = _ridge(s, c, ridge)
     resid = c - s @ directions
     explained = 1.0 - resid.var(0) / np.maximum(c.var(0), 1e-12)
-    if held is not None and held_for:
-        read = c @ np.asarray(held, np.float64)
-        joint = _ridge(np.c_[s, read / max(read.std(), 1e-12)], c, ridge)
-        directions[list(held_for)] = joint[list(held_for)]
     return directions, explained
 
 

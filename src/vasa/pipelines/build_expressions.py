@@ -6,7 +6,8 @@ fps, at most `max_frames`); per frame, the face's PCA coefficients (its dynamics
 emotion scores of its blendshapes. The scores and the coefficients are centred per clip (so a
 clip's identity and its mean expression drop out) and the coefficients regressed on the scores.
 Clips whose emotion barely varies add little; the actors' expressive clips (exaggerated faces,
-MEAD emotions) carry the fit.
+MEAD emotions) carry the fit. Disgust and contempt, which the clips barely show, are drawn from
+their FACS prototypes instead (`vasa.latent.action_units`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from vasa.data.emotion import EMOTIONS, emotion_coefficients
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
+from vasa.latent.action_units import PROTOTYPES, drawn_direction
 from vasa.latent.basis import default_basis
 from vasa.latent.expressions import (
     DEFAULT_EXPRESSIONS,
@@ -28,7 +30,8 @@ from vasa.latent.expressions import (
     equal_intensity,
     fit_directions,
 )
-from vasa.latent.face_model import encode_landmarks, lip_direction
+from vasa.latent.face_model import encode_landmarks
+from vasa.motion.controls import EMOTION_LEVEL
 from vasa.tracking.video import sampled_faces
 
 log = logging.getLogger(__name__)
@@ -36,15 +39,6 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 480  # blendshapes and landmarks are stable well below this
 MIN_FACE_PX = 64
 MIN_FRAMES = 10  # a clip with fewer tracked frames is skipped
-# Emotions whose direction is fitted with the lip gap held constant. Disgust's score reads
-# MediaPipe's mouthUpperUp (AU10; its noseSneer, AU9, never moves), which rises with every
-# talking mouth's opening: fitted freely its direction opened the mouth (0.51 of the gap read
-# per unit) and at intensity 2 it read as a shout. Held, it keeps the brow and lip shape.
-# Surprise and happiness keep their openings: a dropped jaw and a smile's parted lips are
-# theirs.
-GAP_HELD = ("disgust",)
-
-
 def track_expressions(video: str | Path, every: int = 3, max_frames: int = 100
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(PCA coefficients (T, K), emotion scores (T, 7)) of a clip's followed face."""
@@ -86,17 +80,21 @@ def build_expressions_from_manifest(manifest: str | Path, out: str | Path = DEFA
                 used.append(Path(video).name)
     if not coef:
         raise ValueError(f"{manifest}: no clip had {MIN_FRAMES} tracked frames")
-    directions, explained = fit_directions(coef, scores, ridge,
-                                           held=lip_direction(default_basis()),
-                                           held_for=tuple(EMOTIONS.index(e) for e in GAP_HELD))
-    directions, scale = equal_intensity(directions, default_basis())
+    basis = default_basis()
+    directions, explained = fit_directions(coef, scores, ridge)
+    directions, scale = equal_intensity(directions, basis)
+    for emotion in PROTOTYPES:  # what the footage barely shows is drawn from FACS instead
+        # per unit of score, like the fitted ones: a named emotion (`--emotion disgust`) is a
+        # score of EMOTION_LEVEL and shows the drawn prototype at intensity 1
+        directions[EMOTIONS.index(emotion)] = drawn_direction(emotion, basis) / EMOTION_LEVEL
     spread = np.concatenate([s - s.mean(0) for s in scores]).std(0)
     info = {"source": str(manifest), "clips": used, "frames": int(sum(len(c) for c in coef)),
-            "ridge": ridge, "gap_held": list(GAP_HELD), "explained_variance": [round(float(v), 4) for v in explained],
+            "ridge": ridge, "explained_variance": [round(float(v), 4) for v in explained],
+            "drawn": {e: list(units) for e, units in PROTOTYPES.items()},
             "score_std_within_clip": dict(zip(EMOTIONS, np.round(spread, 4).tolist())),
             "intensity_rms": INTENSITY_RMS,
-            "scale_per_unit_score": dict(zip(EMOTIONS, np.round(scale, 4).tolist()))}
-    result = EmotionDirections(EMOTIONS, directions.astype(np.float32), default_basis().version,
-                               info)
+            "scale_per_unit_score": {e: round(float(k), 4) for e, k in zip(EMOTIONS, scale)
+                                     if e not in PROTOTYPES}}
+    result = EmotionDirections(EMOTIONS, directions.astype(np.float32), basis.version, info)
     result.save(out)
     return result
