@@ -7,7 +7,7 @@ mouth inside, no irises, no lids), painted (the painted mouth and the drawn iris
 `--no-refiner`), refiner (the mouth and eye refiners, the default).
 
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
-        [--eye-refiner RUN/eye_refiner.int8.onnx] [--seconds 5]
+        [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
 
 Writes benchmarks/results/refiner_ablation.{md,json} and out/refiner_ablation.png (per clip: truth,
 then each variant, whole frame, a zoomed mouth row and a zoomed eye row).
@@ -45,11 +45,18 @@ KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "fl
 log = logging.getLogger("refiner_ablation")
 
 
-def variants(refiner: str, eye_refiner: str) -> dict[str, RenderConfig]:
-    return {"warp only": RenderConfig(mouth=False, eyes=False),
-            "painted": RenderConfig(refiner=False),
-            "refiner": RenderConfig(refiner=True, refiner_model=refiner,
-                                    eye_refiner_model=eye_refiner)}
+def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
+             ) -> dict[str, RenderConfig]:
+    """The renderers compared; `also`: more mouth refiners (name -> ONNX file), each a column
+    with the same eye refiner."""
+    out = {"warp only": RenderConfig(mouth=False, eyes=False),
+           "painted": RenderConfig(refiner=False),
+           "refiner": RenderConfig(refiner=True, refiner_model=refiner,
+                                   eye_refiner_model=eye_refiner)}
+    for name, path in (also or {}).items():
+        out[f"refiner {name}"] = RenderConfig(refiner=True, refiner_model=path,
+                                              eye_refiner_model=eye_refiner)
+    return out
 
 
 def zooms(frame: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +95,8 @@ def main() -> None:
     ap.add_argument("--refiner", default=str(DEFAULT_REFINER), help="mouth refiner ONNX file")
     ap.add_argument("--eye-refiner", default=str(DEFAULT_EYE_REFINER),
                     help="eye refiner ONNX file")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=FILE",
+                    help="another mouth refiner to score in the same run (repeatable)")
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds per clip (at 25 fps)")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--clips", type=int, default=0, help="at most this many clips (0: all)")
@@ -98,7 +107,7 @@ def main() -> None:
              if is_validation(speaker_of(i))]
     if args.clips:
         items = items[:args.clips]
-    vs = variants(args.refiner, args.eye_refiner)
+    vs = variants(args.refiner, args.eye_refiner, dict(a.split("=", 1) for a in args.also))
     frames = round(args.seconds * 25)
     per_clip, shown = {}, []
     t0 = time.perf_counter()
@@ -128,7 +137,8 @@ def main() -> None:
     columns = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
                "(render/real) | teeth flicker (frames/clip) | eyes PSNR | eyes SSIM | "
                "blink eyes PSNR | blink eyes SSIM |")
-    lines = [head, "", columns, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [head, *([f"Also: {', '.join(args.also)}."] if args.also else []), "", columns,
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, s in mean.items():
         lines.append(f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
                      f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
@@ -155,7 +165,7 @@ def main() -> None:
         SHEETS.mkdir(exist_ok=True)
         with atomic_output(SHEETS / (out.name + ".png")) as tmp:
             cv2.imwrite(tmp, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    print("\n".join(lines[:len(vs) + 4]))
+    print("\n".join(lines[:len(vs) + 4 + bool(args.also)]))
 
 
 if __name__ == "__main__":

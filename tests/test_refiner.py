@@ -111,6 +111,35 @@ def test_training_resumes_where_it_stopped(tiny_run, tmp_path):
     assert [h["step"] for h in metrics["history"]] == [2, 4, 6]
 
 
+def test_an_exported_refiner_is_read_back_and_fine_tuned_with_a_critic(tiny_run, tmp_path):
+    """The bundled refiners ship as INT8 graphs only: `--init` reads the network back from one
+    (it reproduces the graph's output within its INT8 rounding) and `--adversarial` fine-tunes
+    it with a PatchGAN critic, resumably, exporting the last step."""
+    import onnxruntime as ort
+    import torch
+
+    from vasa.refine.config import TrainRefinerConfig
+    from vasa.refine.export import load_refiner
+    from vasa.refine.train import train_refiner
+
+    run, _ = tiny_run
+    graph = run / "refiner.int8.onnx"
+    model = load_refiner(graph)
+    assert model.config.widths == (8, 8, 8, 8)
+    x = torch.rand(1, 8, 128, 128, generator=torch.Generator().manual_seed(0))
+    want = ort.InferenceSession(str(graph)).run(None, {"x": x.numpy()})[0]
+    assert np.abs(model(x).detach().numpy() - want).max() < 0.02
+    cfg = TrainRefinerConfig(steps=4, batch=4, eval_every=2, save_every=2, device="cpu",
+                             adversarial=0.05, init=str(graph))
+    lines = []
+    metrics = train_refiner(run.parent / "pairs", tmp_path, cfg, progress=lines.append)
+    assert any("starting from" in s for s in lines)
+    assert metrics["final"]["step"] == 4 and "sharpness_refined" in metrics["final"]
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert "critic" in state and state["step"] == 4
+    assert load_refiner(tmp_path / "refiner.pt").config.widths == (8, 8, 8, 8)
+
+
 def test_the_runtime_refines_only_the_mouth_and_matches_torch(tiny_run, astronaut):
     import torch
 

@@ -273,8 +273,10 @@ def _train(args: argparse.Namespace) -> None:
         from vasa.refine.config import RefinerConfig, TrainRefinerConfig
         from vasa.refine.train import train_refiner
 
-        cfg = replace(TrainRefinerConfig(), **steps, seed=args.seed, device=args.device,
-                      minutes=args.minutes, batch=args.batch or TrainRefinerConfig().batch)
+        rc = TrainRefinerConfig()
+        cfg = replace(rc, **steps, seed=args.seed, device=args.device, minutes=args.minutes,
+                      batch=args.batch or rc.batch, lr=args.lr or rc.lr,
+                      adversarial=args.adversarial, init=args.init)
         if args.refiner_widths:
             cfg.model = RefinerConfig(widths=tuple(int(w) for w in
                                                    args.refiner_widths.split(",")))
@@ -508,6 +510,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--minutes", type=float, default=rc.minutes,
                     help="refiner: time budget in minutes; the schedule is shortened to fit "
                          f"({rc.minutes})")
+    tr.add_argument("--adversarial", type=float, default=rc.adversarial,
+                    help="refiner: weight of the PatchGAN term (sharper teeth and lip lines; "
+                         f"{rc.adversarial})")
+    tr.add_argument("--init", default=rc.init,
+                    help="refiner: start from this refiner (.pt or exported .onnx, e.g. the "
+                         "bundled one) to fine-tune it")
+    tr.add_argument("--lr", type=float, default=None,
+                    help=f"refiner: peak learning rate ({rc.lr})")
     tr.add_argument("--refiner-widths", default=None,
                     help="refiner: channels per U-Net level, comma-separated (default "
                          f"{','.join(map(str, RefinerConfig().widths))})")

@@ -48,8 +48,10 @@ class RefinerConfig:
 @dataclass
 class TrainRefinerConfig:
     """steps, batch, lr (AdamW, cosine decay to 5%). ssim: weight of 1 - SSIM. grad: weight of
-    the L1 of image gradients (edges: teeth, the lip line). device: 'auto'
-    (CUDA when present), 'cpu' or 'cuda'. eval_every/save_every: steps. seed. minutes: a time
+    the L1 of image gradients (edges: teeth, the lip line). adversarial: weight of the
+    PatchGAN term (0: none; L1 and SSIM alone draw the mean of the possible mouths: soft
+    teeth). init: a refiner to start from (.pt, or an exported .onnx / .int8.onnx such as the
+    bundled one), to fine-tune it. device: 'auto' (CUDA when present), 'cpu' or 'cuda'. eval_every/save_every: steps. seed. minutes: a time
     budget (None: none): after TIMING_STEPS steps the run shortens `steps` to what fits, so the
     schedule still decays to its end and the export happens in time."""
 
@@ -58,6 +60,8 @@ class TrainRefinerConfig:
     lr: float = 5e-4
     ssim: float = 0.5
     grad: float = 1.0
+    adversarial: float = 0.0
+    init: str | None = None
     device: str = "auto"
     eval_every: int = 250
     save_every: int = 250

@@ -6,6 +6,9 @@ target outer-lip and inner-lip masks (2).
 Output (N, 3, CROP, CROP): the warped crop plus a bounded residual, so an untrained network is
 the identity and the warp's sharp skin passes through untouched.
 
+`PatchCritic` is the training-only discriminator of the adversarial term (pix2pix's PatchGAN):
+it never ships.
+
 The U-Net works at half the crop's resolution: the input is folded 2x2 into channels (pixel
 unshuffle) and the output unfolded (pixel shuffle), which keeps every input pixel but costs a
 quarter of the arithmetic at the widest level; it runs in a few ms per frame on one CPU core.
@@ -52,3 +55,23 @@ class Refiner(nn.Module):
             h = block(torch.cat([h, skip], 1))  # (N, w_{i-1}, 2x, 2x)
         residual = torch.tanh(F.pixel_shuffle(self.out(h), 2))  # (N, 3, S, S) in (-1, 1)
         return (x[:, :3] + residual).clamp(0.0, 1.0)
+
+
+class PatchCritic(nn.Module):
+    """PatchGAN critic (Isola et al. 2017): a logit per overlapping patch (about 40 px of a
+    128 px crop) of whether a crop is a real frame, given the warped crop it was made from.
+    Spectral norm keeps it from overpowering a refiner this small. Input (N, 6, H, W): the
+    picture and the warped crop; output (N, 1, H / 8, W / 8)."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        w = width
+        self.net = nn.Sequential(
+            sn(nn.Conv2d(6, w, 4, 2, 1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(w, 2 * w, 4, 2, 1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(4 * w, 1, 3, 1, 1)))
+
+    def forward(self, picture: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([picture, warped], 1))

@@ -9,6 +9,12 @@ Loss: L1 weighted towards the region (the paste mask: skin far from the lips or 
 warp's and is pasted back only faintly) plus 1 - SSIM over the same region, which keeps edges
 (teeth, the lip line, lashes) instead of the blur L1 alone settles for. The region (mouth or
 eyes, `refine.regions`) is the pair set's: index.json records it.
+
+Those losses still draw the mean of the mouths that fit a warped crop: soft teeth. With
+`adversarial` > 0 a PatchGAN critic (`refine.net.PatchCritic`, hinge loss, over the paste
+region) is trained alongside and the refiner is also asked to fool it (pix2pix), usually as a
+fine-tune of a refiner trained without it (`init`). Such a run exports its last step: the best
+held-out SSIM would pick the softest one.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from torch.nn import functional as F
 
 from vasa.files import atomic_output
 from vasa.refine.config import TrainRefinerConfig
-from vasa.refine.net import Refiner
+from vasa.refine.net import PatchCritic, Refiner
 from vasa.refine.regions import Region, region
 from vasa.refine.store import unpack_jpeg
 
@@ -39,6 +45,7 @@ CALIBRATION_ROWS = 128  # pairs the INT8 export calibrates its activation ranges
 GRAD_CLIP = 1.0
 GREY_SHARE = 0.15  # share of training samples shown in grey
 REGION_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
+CRITIC_LR = 2e-4  # the critic's Adam rate, betas (0.5, 0.999) as in pix2pix
 
 
 PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste")
@@ -165,12 +172,28 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ssim_
     return loss
 
 
+def laplacian_energy(x: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """(N,) mean squared Laplacian of the grey image over a region (N, 1, H, W): fine detail."""
+    grey = x.mean(1, keepdim=True)
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=x.device)
+    lap = F.conv2d(grey, k.view(1, 1, 3, 3), padding=1)
+    return (lap ** 2 * region).sum((1, 2, 3)) / region.sum((1, 2, 3)).clamp_min(1)
+
+
+def critic_weight(region: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The paste region (N, 1, H, W) pooled to the critic's patches: only the refiner's pixels
+    are judged."""
+    return F.adaptive_avg_pool2d(region, logits.shape[-2:])
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dict[str, float]:
-    """Region (paste mask > 0.5) PSNR and SSIM of the refiner's input (the warp; for the eyes,
-    the warp with drawn eyes) and of its output."""
+    """Region (paste mask > 0.5) PSNR, SSIM and sharpness (Laplacian energy over the real
+    frame's) of the refiner's input (the warp; for the eyes, the warp with drawn eyes) and of
+    its output."""
     model.eval()
-    sums = {"psnr_warp": 0.0, "psnr_refined": 0.0, "ssim_warp": 0.0, "ssim_refined": 0.0}
+    sums = {"psnr_warp": 0.0, "psnr_refined": 0.0, "ssim_warp": 0.0, "ssim_refined": 0.0,
+            "sharpness_warp": 0.0, "sharpness_refined": 0.0}
     rows = torch.arange(min(len(data), max_rows), device=data.ref.device)
     n = 0
     for chunk in rows.split(128):
@@ -183,6 +206,9 @@ def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dic
             sums["psnr_" + name] += float((10 * torch.log10(1 / mse.clamp_min(1e-10))).sum())
             ssim = (ssim_map(y, t) * region).sum((1, 2, 3)) / area
             sums["ssim_" + name] += float(ssim.sum())
+            sums["sharpness_" + name] += float((laplacian_energy(y, region)
+                                                / laplacian_energy(t, region).clamp_min(1e-8))
+                                               .sum())
         n += len(chunk)
     model.train()
     return {k: v / n for k, v in sums.items()}
@@ -229,8 +255,18 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     say = progress if (progress and rank == 0) else (lambda _s: None)
     say(f"{reg.name} pairs: {len(train)} train, {len(val)} val, loaded in "
         f"{time.perf_counter() - t0:.0f} s on {device}")
-    model = Refiner(cfg.model).to(device)
+    if cfg.init:
+        from vasa.refine.export import load_refiner
+
+        model = load_refiner(cfg.init).train().to(device)  # its own widths, not cfg.model's
+        say(f"starting from {cfg.init} (widths {model.config.widths})")
+    else:
+        model = Refiner(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    critic = opt_c = None
+    if cfg.adversarial:
+        critic = PatchCritic().to(device)
+        opt_c = torch.optim.Adam(critic.parameters(), lr=CRITIC_LR, betas=(0.5, 0.999))
     step = 0
     last = out / "last.pt"
     history: list[dict] = []
@@ -240,6 +276,9 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         state = load_torch_file(last, "refiner training state")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if critic is not None and "critic" in state:
+            critic.load_state_dict(state["critic"])
+            opt_c.load_state_dict(state["opt_critic"])
         step, history = int(state["step"]), list(state["history"])
         say(f"resumed from {last} at step {step}")
     net = (torch.nn.parallel.DistributedDataParallel(model) if distributed else model)
@@ -249,9 +288,12 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     def save() -> None:
         if rank:
             return
+        state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                 "history": history, "config": asdict(cfg)}
+        if critic is not None:
+            state |= {"critic": critic.state_dict(), "opt_critic": opt_c.state_dict()}
         with atomic_output(last) as tmp:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "history": history, "config": asdict(cfg)}, tmp)
+            torch.save(state, tmp)
 
     t_start = time.perf_counter()
     first = step
@@ -272,21 +314,34 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
             g["lr"] = lr
         idx = torch.randint(0, len(train), (cfg.batch,), generator=gen).to(device)
         x, t, w = batch(train, idx, augment=True, gen=gen)
-        loss = loss_fn(net(x), t, w, cfg.ssim, cfg.grad)
+        y = net(x)
+        loss = loss_fn(y, t, w, cfg.ssim, cfg.grad)
+        if critic is not None:
+            region = w - 1
+            fake = critic(y, x[:, :3])
+            cw = critic_weight(region, fake)
+            loss = loss - cfg.adversarial * (fake * cw).sum() / cw.sum().clamp_min(1e-6)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         opt.step()
+        if critic is not None:  # hinge loss on real frames against the refiner's
+            real, fake = critic(t, x[:, :3]), critic(y.detach(), x[:, :3])
+            loss_c = ((F.relu(1 - real) + F.relu(1 + fake)) * cw).sum() / cw.sum().clamp_min(1e-6)
+            opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            opt_c.step()
         step += 1
         if step % cfg.eval_every == 0 or step == steps:
             scores = evaluate(model, val)
-            if scores["ssim_refined"] > best[0]:
+            if scores["ssim_refined"] > best[0] and critic is None:
                 best = (scores["ssim_refined"],
                         {k: v.detach().clone() for k, v in model.state_dict().items()})
             history.append({"step": step, "loss": loss.item(), **scores})
             say(f"step {step}/{steps} loss {loss.item():.4f} val {reg.name} PSNR "
                 f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
-                f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f} "
+                f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f}, sharpness "
+                f"{scores['sharpness_warp']:.2f} -> {scores['sharpness_refined']:.2f} "
                 f"({(time.perf_counter() - t_start) / 60:.1f} min)")
         if step % cfg.save_every == 0:
             save()
