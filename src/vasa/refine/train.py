@@ -13,8 +13,10 @@ eyes, `refine.regions`) is the pair set's: index.json records it.
 Those losses still draw the mean of the mouths that fit a warped crop: soft teeth. With
 `adversarial` > 0 a PatchGAN critic (`refine.net.PatchCritic`, hinge loss, over the paste
 region) is trained alongside and the refiner is also asked to fool it (pix2pix), usually as a
-fine-tune of a refiner trained without it (`init`). Such a run exports its last step: the best
-held-out SSIM would pick the softest one.
+fine-tune of a refiner trained without it (`init`). Such a run exports its sharpest evaluated
+step among those that keep the starting refiner's held-out PSNR and SSIM (the critic makes
+the scores swing from one evaluation to the next; the best SSIM alone would pick the softest
+step), or the starting refiner itself when no step does.
 """
 
 from __future__ import annotations
@@ -221,6 +223,10 @@ def calibration_inputs(data: PairSet, rows: int = CALIBRATION_ROWS) -> list[np.n
     return [batch(data, idx[i:i + 1], augment=False)[0].cpu().numpy() for i in range(rows)]
 
 
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -255,9 +261,9 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     say = progress if (progress and rank == 0) else (lambda _s: None)
     say(f"{reg.name} pairs: {len(train)} train, {len(val)} val, loaded in "
         f"{time.perf_counter() - t0:.0f} s on {device}")
-    if cfg.init:
-        from vasa.refine.export import load_refiner
+    from vasa.refine.export import load_refiner
 
+    if cfg.init:
         model = load_refiner(cfg.init).train().to(device)  # its own widths, not cfg.model's
         say(f"starting from {cfg.init} (widths {model.config.widths})")
     else:
@@ -270,6 +276,10 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     step = 0
     last = out / "last.pt"
     history: list[dict] = []
+    # (key, step, weights) of the step to export: held-out SSIM, or with a critic the sharpness
+    # of a step that keeps `floor` (the starting refiner's scores)
+    best: tuple[float, int, dict | None] = (-math.inf, 0, None)
+    floor: dict | None = None
     if last.exists():
         from vasa.motion.checkpoint import load_torch_file
 
@@ -280,7 +290,14 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
             critic.load_state_dict(state["critic"])
             opt_c.load_state_dict(state["opt_critic"])
         step, history = int(state["step"]), list(state["history"])
+        floor, best = state.get("floor"), state.get("best", best)
         say(f"resumed from {last} at step {step}")
+    if critic is not None and floor is None:  # the scores a sharper refiner must keep
+        start = (load_refiner(cfg.init).to(device) if cfg.init else model)
+        floor = {**evaluate(start, val), "step": 0}
+        best = (floor["sharpness_refined"], 0, _weights(start))
+        say(f"starting refiner: held-out PSNR {floor['psnr_refined']:.2f} dB, SSIM "
+            f"{floor['ssim_refined']:.3f}, sharpness {floor['sharpness_refined']:.2f}")
     net = (torch.nn.parallel.DistributedDataParallel(model) if distributed else model)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
@@ -289,7 +306,7 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         if rank:
             return
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                 "history": history, "config": asdict(cfg)}
+                 "history": history, "config": asdict(cfg), "best": best, "floor": floor}
         if critic is not None:
             state |= {"critic": critic.state_dict(), "opt_critic": opt_c.state_dict()}
         with atomic_output(last) as tmp:
@@ -298,7 +315,6 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     t_start = time.perf_counter()
     first = step
     steps = cfg.steps
-    best = (-math.inf, None)  # (val region SSIM, weights): the export is the best evaluated
     while step < steps:
         if step == first + WARMUP_STEPS:
             t_timed = time.perf_counter()
@@ -334,9 +350,14 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         step += 1
         if step % cfg.eval_every == 0 or step == steps:
             scores = evaluate(model, val)
-            if scores["ssim_refined"] > best[0] and critic is None:
-                best = (scores["ssim_refined"],
-                        {k: v.detach().clone() for k, v in model.state_dict().items()})
+            if critic is None:
+                key, keeps = scores["ssim_refined"], True
+            else:
+                key = scores["sharpness_refined"]
+                keeps = (scores["ssim_refined"] >= floor["ssim_refined"]
+                         and scores["psnr_refined"] >= floor["psnr_refined"])
+            if keeps and key > best[0]:
+                best = (key, step, _weights(model))
             history.append({"step": step, "loss": loss.item(), **scores})
             say(f"step {step}/{steps} loss {loss.item():.4f} val {reg.name} PSNR "
                 f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
@@ -351,9 +372,12 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     if rank == 0:
         from vasa.refine.export import export_onnx, save_refiner
 
-        if best[1] is not None:  # a late divergence must not be what ships
-            model.load_state_dict(best[1])
-            metrics["final"] = max(history, key=lambda h: h["ssim_refined"])
+        if best[2] is not None:  # a late divergence must not be what ships
+            model.load_state_dict(best[2])
+            metrics["final"] = next((h for h in history if h["step"] == best[1]), floor)
+            metrics["exported_step"] = best[1]
+        if floor is not None:
+            metrics["start"] = floor
         model.eval()
         save_refiner(model, out / f"{reg.stem}.pt", metrics)
         export_onnx(model, out / f"{reg.stem}.onnx", calibration_inputs(train),
