@@ -281,8 +281,10 @@ def test_a_burst_is_paced_and_held_back(tiny_model, astronaut_framed, basis, spe
         live = LiveStream(session, LiveConfig(max_ahead_s=0.3, max_buffer_s=1.0))
         task = asyncio.create_task(live.run())
         sent, t0 = 0, time.monotonic()
-        with pytest.raises(TimeoutError):  # 3 s offered at once: it blocks after ~1.3 s
-            for k in range(30):
+        # 6 s offered at once: it blocks after ~1.3 s (6 s, not 3: on a loaded machine a slow
+        # producer loop let real-time consumption keep the buffer under its limit)
+        with pytest.raises(TimeoutError):
+            for k in range(60):
                 await asyncio.wait_for(live.put_audio(speech[k * 1600:(k + 1) * 1600]), 0.05)
                 sent += 1
         ahead = session.received_s - (time.monotonic() - t0)
@@ -291,7 +293,7 @@ def test_a_burst_is_paced_and_held_back(tiny_model, astronaut_framed, basis, spe
         return sent, ahead, live
 
     sent, ahead, live = asyncio.run(body())
-    assert 10 <= sent < 30 and live.buffered_s <= 1.0 + 0.1
+    assert 10 <= sent < 60 and live.buffered_s <= 1.0 + 0.1
     assert ahead < 0.3 + 0.1  # never more than max_ahead (+ one window) ahead of real time
 
 
