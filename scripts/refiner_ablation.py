@@ -144,6 +144,7 @@ def main() -> None:
                      f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
                      f"{s['flicker']:.1f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
                      f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} |")
+    summary = len(lines)  # the header and the table of means: what is printed
     lines += ["", "Per clip (mouth PSNR / SSIM):", "",
               "| clip | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
     for name, c in per_clip.items():
@@ -165,7 +166,7 @@ def main() -> None:
         SHEETS.mkdir(exist_ok=True)
         with atomic_output(SHEETS / (out.name + ".png")) as tmp:
             cv2.imwrite(tmp, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    print("\n".join(lines[:len(vs) + 4 + bool(args.also)]))
+    print("\n".join(lines[:summary]))
 
 
 if __name__ == "__main__":

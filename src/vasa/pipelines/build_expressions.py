@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 480  # blendshapes and landmarks are stable well below this
 MIN_FACE_PX = 64
 MIN_FRAMES = 10  # a clip with fewer tracked frames is skipped
+
+
 def track_expressions(video: str | Path, every: int = 3, max_frames: int = 100
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(PCA coefficients (T, K), emotion scores (T, 7)) of a clip's followed face."""

@@ -36,6 +36,7 @@ from torch.nn import functional as F
 
 from vasa.files import atomic_output
 from vasa.refine.config import TrainRefinerConfig
+from vasa.refine.export import export_onnx, load_refiner, save_refiner
 from vasa.refine.net import PatchCritic, Refiner
 from vasa.refine.regions import Region, region
 from vasa.refine.store import unpack_jpeg
@@ -188,6 +189,11 @@ def critic_weight(region: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return F.adaptive_avg_pool2d(region, logits.shape[-2:])
 
 
+def patch_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of per-patch values weighted by `critic_weight`."""
+    return (values * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dict[str, float]:
     """Region (paste mask > 0.5) PSNR, SSIM and sharpness (Laplacian energy over the real
@@ -261,8 +267,6 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     say = progress if (progress and rank == 0) else (lambda _s: None)
     say(f"{reg.name} pairs: {len(train)} train, {len(val)} val, loaded in "
         f"{time.perf_counter() - t0:.0f} s on {device}")
-    from vasa.refine.export import load_refiner
-
     if cfg.init:
         model = load_refiner(cfg.init).train().to(device)  # its own widths, not cfg.model's
         say(f"starting from {cfg.init} (widths {model.config.widths})")
@@ -333,17 +337,18 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         y = net(x)
         loss = loss_fn(y, t, w, cfg.ssim, cfg.grad)
         if critic is not None:
-            region = w - 1
+            critic.requires_grad_(False)  # the refiner's step: no critic gradients to compute
             fake = critic(y, x[:, :3])
-            cw = critic_weight(region, fake)
-            loss = loss - cfg.adversarial * (fake * cw).sum() / cw.sum().clamp_min(1e-6)
+            cw = critic_weight(w - 1, fake)
+            loss = loss - cfg.adversarial * patch_mean(fake, cw)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         opt.step()
         if critic is not None:  # hinge loss on real frames against the refiner's
+            critic.requires_grad_(True)
             real, fake = critic(t, x[:, :3]), critic(y.detach(), x[:, :3])
-            loss_c = ((F.relu(1 - real) + F.relu(1 + fake)) * cw).sum() / cw.sum().clamp_min(1e-6)
+            loss_c = patch_mean(F.relu(1 - real) + F.relu(1 + fake), cw)
             opt_c.zero_grad(set_to_none=True)
             loss_c.backward()
             opt_c.step()
@@ -370,8 +375,6 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     metrics = {"region": reg.name, "steps": step, "train_pairs": len(train),
                "val_pairs": len(val), "history": history, "final": history[-1] if history else {}}
     if rank == 0:
-        from vasa.refine.export import export_onnx, save_refiner
-
         if best[2] is not None:  # a late divergence must not be what ships
             model.load_state_dict(best[2])
             metrics["final"] = next((h for h in history if h["step"] == best[1]), floor)
