@@ -126,3 +126,16 @@ def test_occlusion_edges_sample_their_own_triangle(astronaut, astronaut_renderer
     err = np.linalg.norm(flow - exact, axis=-1)
     assert r.warper.edge_pixels > 0
     assert np.percentile(err, 99.9) < 4.0  # the rest: one-pixel differences along edges
+
+
+def test_the_outline_is_drawn_inside_the_oval():
+    """MediaPipe's oval lies on the silhouette or just past it: the face's mesh ends the
+    inset's share of each ray inside it, on skin (mesh.OUTLINE_INSET)."""
+    from vasa.render.mesh import OUTLINE_INSET, outline
+
+    angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    circle = 100 + 50 * np.stack([np.cos(angles), np.sin(angles)], 1)
+    rows = np.arange(36)
+    radius = np.linalg.norm(outline(circle, rows) - 100, axis=1)
+    assert np.allclose(radius, 50 * (1 - OUTLINE_INSET), atol=1e-6)
+    assert np.allclose(np.linalg.norm(outline(circle, rows, 0.0) - 100, axis=1), 50)

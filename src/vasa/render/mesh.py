@@ -125,11 +125,19 @@ def anchor_rest(layout: MeshLayout, face_xy: np.ndarray) -> np.ndarray:
                                   ring(layout.fixed_from, FIXED_RING_SCALE)])
 
 
-def outline(face_xy: np.ndarray, rows: np.ndarray) -> np.ndarray:
+# MediaPipe's face oval lies on the silhouette or a few pixels past it (on the hair, an ear,
+# the backdrop). The outline is drawn this share of each ray inside, so the face's triangles
+# hold skin: the far cheek's band, magnified when the head turns it into view, otherwise pulls
+# that hair across the cheek (Audrey at 15-25 degrees: a dark notch at ear level).
+OUTLINE_INSET = 0.03
+
+
+def outline(face_xy: np.ndarray, rows: np.ndarray, inset: float = OUTLINE_INSET) -> np.ndarray:
     """(n, 2) the oval points `rows` of face_xy (F, 2), each moved out along its ray from the
     oval's centre to the convex hull of all the face points if it lies inside: in a turned
     portrait the far side of the oval is hidden behind the cheek, and the rings must start at
-    the outline one can see, not on the cheek's pixels."""
+    the outline one can see, not on the cheek's pixels. All are then drawn `inset` of their
+    distance in."""
     pts = face_xy[rows]
     centre = pts.mean(0)
     hull = cv2.convexHull(face_xy.astype(np.float32))[:, 0].astype(np.float64)  # (H, 2)
@@ -143,7 +151,8 @@ def outline(face_xy: np.ndarray, rows: np.ndarray) -> np.ndarray:
     ray /= dist[:, None]
     toward = ray @ normal.T  # (n, H): > 0 for the edges a ray leaves through
     reach = np.where(toward > 1e-12, offset / np.maximum(toward, 1e-12), np.inf).min(1)
-    return centre + ray * np.maximum(dist, np.where(np.isfinite(reach), reach, dist))[:, None]
+    out = np.maximum(dist, np.where(np.isfinite(reach), reach, dist)) * (1 - inset)
+    return centre + ray * out[:, None]
 
 
 def border_points(size: int, margin: float = 0.05) -> np.ndarray:
@@ -295,3 +304,4 @@ def unfold(src: np.ndarray, depth: np.ndarray, tris: np.ndarray, skip: np.ndarra
                     out[v] = target
                     break
     return out
+

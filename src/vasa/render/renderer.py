@@ -27,6 +27,7 @@ from vasa.render.mesh import (
     HEAD_RING_SCALES,
     NECK_DEPTH,
     NECK_FOLLOW,
+    OUTLINE_INSET,
     anchor_rest,
     border_points,
     make_layout,
@@ -45,6 +46,7 @@ from vasa.render.refiner import (
     eye_refiner_weight,
     refiner_weight,
 )
+from vasa.render.reveal import RevealFill, mirror_points
 from vasa.render.warp import MeshWarper, remap
 from vasa.timing import StageClock
 
@@ -67,7 +69,11 @@ class RenderConfig:
     (None: the bundled ones). matte: in the picture output (`render.paste`), compose the warped
     person over the still backdrop through a person matte made once per portrait
     (`render.matte`), so the backdrop never moves; False: paste the warped crop as it is (the
-    backdrop near the head moves with it)."""
+    backdrop near the head moves with it). reveal: a far cheek the turn magnifies takes its
+    detail from the near cheek (`render.reveal`; off by default: it lowers the streaks but
+    copies the near side's creases too, benchmarks/results/reveal.md); False: the stretched
+    warp as it is.
+    outline_inset: how far inside MediaPipe's face oval the face's mesh ends (`mesh.outline`)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -77,6 +83,8 @@ class RenderConfig:
     refiner_model: str | None = None
     eye_refiner_model: str | None = None
     matte: bool = True
+    reveal: bool = False
+    outline_inset: float = OUTLINE_INSET
 
 
 # Landmark contours the unfolding leaves where they are.
@@ -134,6 +142,11 @@ class Renderer:
         self.openings = opening_triangles(self.tris, lay.landmark_of())
         self._source()
         self.warper = MeshWarper(self.tris, self.size, self.config.flow_scale)
+        self.reveal = None
+        if self.config.reveal:
+            self.reveal = RevealFill(self.tris, lay.landmark_of(),
+                                     mirror_points(self.basis.template), self.src,
+                                     self.openings, portrait.pose[SCALE] * self.size)
         self.source_gap = lip_gap(portrait.canonical)
         self.refiner = None
         if self.config.mouth and self.config.refiner:
@@ -201,7 +214,7 @@ class Renderer:
         """Face vertices (F, 2) with the oval moved out to the outline one sees (mesh.outline)."""
         out = face_xy.copy()
         oval = np.concatenate([self.layout.upper, self.layout.jaw])
-        out[oval] = outline(face_xy, oval)
+        out[oval] = outline(face_xy, oval, self.config.outline_inset)
         return out
 
     def _vertices(self, landmarks: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +283,9 @@ class Renderer:
             frame = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
             self.carried = cv2.extractChannel(warped, 3)
         clock("remap")
+        if self.reveal is not None:
+            self.reveal(frame, self.appearance.image, dst, self.warper)
+        clock("reveal")
         if self.refiner is not None:
             self.refiner(frame, lm, refiner_weight(lip_gap(canonical), self.source_gap))
         elif self.config.mouth:

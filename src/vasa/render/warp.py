@@ -52,15 +52,17 @@ def _inverse_edges(dst: np.ndarray, tris: np.ndarray
     return np.where(flat[:, None, None], 0.0, inv), p0, flat
 
 
-def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
+def affine_maps(dst: np.ndarray, src: np.ndarray, tris: np.ndarray,
+                dst_tris: np.ndarray | None = None) -> np.ndarray:
     """(M, 2, 3) affine maps taking each triangle's dst corners to its src corners.
 
-    dst, src: (V, 2) vertex positions; tris: (M, 3) vertex indices. A target triangle of almost
+    dst, src: (V, 2) vertex positions; tris: (M, 3) vertex indices; dst_tris: other corners in
+    dst (M, 3) (None: `tris`), each mapped to its own row's corners in src. A target triangle of almost
     no area (a closed mouth opening, a shut eye) still rasterises as a line of pixels, and its
     inverse is near singular: it would sample far outside its source triangle (blocks of the
     suit's colour on a shut eye). It maps to its source centroid instead.
     """
-    inv, p0, flat = _inverse_edges(dst, tris)
+    inv, p0, flat = _inverse_edges(dst, tris if dst_tris is None else dst_tris)
     q0, q1, q2 = (src[tris[:, i]] for i in range(3))
     f = np.stack([q1 - q0, q2 - q0], 2)  # (M, 2, 2): columns are source edges
     lin = f @ inv  # (M, 2, 2)
@@ -99,6 +101,7 @@ class MeshWarper:
         self._first = np.searchsorted(between, np.arange(self.low - 1))
         self._count = np.bincount(between, minlength=self.low - 1)
         self.edge_pixels = 0  # full-size pixels the last flow computed exactly (instrumentation)
+        self.coef: np.ndarray | None = None  # (6, M) float32: the last flow's affine maps
 
     @property
     def ids(self) -> np.ndarray:
@@ -124,15 +127,9 @@ class MeshWarper:
         fill = cv2.fillConvexPoly
         for t in order:
             fill(ids, pts[t], int(t), lineType=cv2.LINE_8, shift=SHIFT)
-        # Six float32 gathers from a (6, M) table beat one (L*L, 2, 3) float64 gather + einsum.
         coef = affine_maps(dst, src, self.tris).reshape(-1, 6).T.astype(np.float32)  # (6, M)
-        lin = tuple(coef[k][ids] for k in range(6))  # a .. f, each (L, L)
-        a, b, c, d, e, f = lin
-        gx, gy = (g.reshape(self.low, self.low) for g in (self._gx, self._gy))
-        xy = np.empty((self.low, self.low, 2), np.float32)
-        xy[..., 0] = a * gx + b * gy + c
-        xy[..., 1] = d * gx + e * gy + f
-        out = cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        self.coef = coef
+        out, xy, (a, b, _, d, e, _) = self._upsampled(coef, ids)
         self.edge_pixels = 0
         if not front.all():  # a one-sheeted map (nothing behind anything) has no jumps
             hidden = low[~front].reshape(-1, 2)
@@ -151,6 +148,43 @@ class MeshWarper:
             for box in exact:
                 self._exact(out, box, order, area2, t_lo, t_hi, dst, coef)
         return out
+
+    def _upsampled(self, coef: np.ndarray, ids: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """The full-size source map (S, S, 2) float32 of the triangle map `ids` (L, L) under
+        per-triangle affine maps `coef` (6, M) float32, bilinearly upsampled; also the map
+        (L, L, 2) and its six coefficient planes (L, L)."""
+        # Six float32 gathers from a (6, M) table beat one (L*L, 2, 3) float64 gather + einsum.
+        lin = tuple(coef[k][ids] for k in range(6))  # a .. f, each (L, L)
+        a, b, c, d, e, f = lin
+        gx, gy = (g.reshape(self.low, self.low) for g in (self._gx, self._gy))
+        xy = np.empty((self.low, self.low, 2), np.float32)
+        xy[..., 0] = a * gx + b * gy + c
+        xy[..., 1] = d * gx + e * gy + f
+        return cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR), xy, lin
+
+    def box(self, x0: int, y0: int, x1: int, y1: int) -> MapBox:
+        """The map pixels full-size box [x0, x1) x [y0, y1) reads, to upsample planes of the
+        map (L, L, ...) into that box exactly as `flow`'s upsampling of the whole map would."""
+        u = (np.arange(x0, x1, dtype=np.float32) + 0.5) * self.scale - 0.5
+        v = (np.arange(y0, y1, dtype=np.float32) + 0.5) * self.scale - 0.5
+        u, v = np.clip(u, 0, self.low - 1), np.clip(v, 0, self.low - 1)
+        c0, r0 = int(u[0]), int(v[0])
+        c1, r1 = min(int(u[-1]) + 2, self.low), min(int(v[-1]) + 2, self.low)
+        mx, my = np.meshgrid(u - c0, v - r0)
+        return MapBox(np.s_[r0:r1, c0:c1], np.s_[y0:y1, x0:x1], mx, my)
+
+    def map_of(self, rows: np.ndarray, maps: np.ndarray, box: MapBox) -> np.ndarray:
+        """The source map (h, w, 2) float32 of the full-size `box` under the last `flow`'s
+        triangle map and affine maps, with triangles `rows` (K,) mapped by `maps` (K, 2, 3)
+        instead: a second source for some triangles (render.reveal), without `flow`'s exact
+        edges."""
+        coef = self.coef.copy()
+        coef[:, rows] = maps.reshape(-1, 6).T
+        a, b, c, d, e, f = (row[self._ids[box.low]] for row in coef)
+        gx, gy = (g.reshape(self.low, self.low)[box.low] for g in (self._gx, self._gy))
+        xy = np.stack([a * gx + b * gy + c, d * gx + e * gy + f], 2)
+        return box.upsample(xy, window=True)
 
     def _exact(self, out: np.ndarray, box: tuple[int, int, int, int], order: np.ndarray,
                area2: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray, dst: np.ndarray,
@@ -224,6 +258,23 @@ class MeshWarper:
         best = cand[np.arange(len(cand)), score.argmax(1)]
         tid = np.where(score.max(1) >= 0, best, cand[:, 0])  # none: a sliver between them
         _apply_maps(out, y, x, tid, coef)
+
+
+class MapBox:
+    """A full-size box (`full`: its slice of the frame) and the map pixels (`low`: the slice
+    of the (L, L) map) it reads; mx, my: (h, w) each pixel's position in that map window."""
+
+    def __init__(self, low: tuple, full: tuple, mx: np.ndarray, my: np.ndarray) -> None:
+        self.low, self.full, self.mx, self.my = low, full, mx, my
+
+    def upsample(self, plane: np.ndarray, nearest: bool = False, window: bool = False
+                 ) -> np.ndarray:
+        """The box's pixels of a map plane (L, L, ...) float32 or uint8, bilinear (or nearest);
+        window: `plane` is already the map's window (`low`)."""
+        window = np.ascontiguousarray(plane if window else plane[self.low])
+        return cv2.remap(window, self.mx, self.my,
+                         cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
 
 
 def _apply_maps(out: np.ndarray, y: np.ndarray, x: np.ndarray, tid: np.ndarray,
