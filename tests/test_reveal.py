@@ -19,10 +19,9 @@ def test_mirror_points_pair_the_two_sides(basis):
     assert mirror[1] == 1  # the nose tip lies on the midline
 
 
-def test_the_portrait_at_rest_is_untouched(astronaut, basis):
-    from vasa.render import RenderConfig, Renderer
-
-    r = Renderer(astronaut, basis, RenderConfig(reveal=True))
+def test_the_portrait_at_rest_is_untouched(astronaut, astronaut_renderer):
+    r = astronaut_renderer
+    assert r.reveal is not None  # on by default
     dst, _ = r.mesh_frame(astronaut.pose, astronaut.dynamics)
     assert not r.reveal.weights(dst).any()
 
@@ -45,7 +44,7 @@ def test_a_far_cheek_turned_into_view_loses_its_streaks(turned, basis):
     from vasa.render import RenderConfig, Renderer
 
     plain = Renderer(turned, basis, RenderConfig(reveal=False))
-    filled = Renderer(turned, basis, RenderConfig(reveal=True))
+    filled = Renderer(turned, basis)
     back = turned.pose.copy()
     back[1] -= np.radians(25)
     before = plain.render(back, turned.dynamics)
@@ -54,7 +53,7 @@ def test_a_far_cheek_turned_into_view_loses_its_streaks(turned, basis):
     assert filled.reveal.weights(dst).max() == 1.0  # some triangles are fully redrawn
     stretch = stretch_of(filled, dst)
     assert stretch.mask.sum() > 200
-    assert streak_ratio(after, stretch) < 0.9 * streak_ratio(before, stretch)  # 2.08 vs 2.42
+    assert streak_ratio(after, stretch) < 0.8 * streak_ratio(before, stretch)  # 1.69 vs 2.42
     # Only around the stretched cheek: the rest of the frame is the plain warp's.
     ys, xs = np.nonzero(np.any(after != before, axis=2))
     my, mx = np.nonzero(stretch.mask)

@@ -55,13 +55,20 @@ def streak_ratio(image: np.ndarray, stretch: Stretch) -> float:
     pixels of `image` (S, S, 3) uint8; nan if none."""
     if not stretch.mask.any():
         return float("nan")
+    across, along = streak_energies(image, stretch)
+    return across / max(along, 1e-6)
+
+
+def streak_energies(image: np.ndarray, stretch: Stretch) -> tuple[float, float]:
+    """(across, along): the summed squared gradient across and along the stretch over the
+    stretched pixels of `image` (S, S, 3) uint8, to pool over frames."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)[stretch.mask]
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)[stretch.mask]
     u = stretch.along[stretch.mask]
     along = gx * u[:, 0] + gy * u[:, 1]
     across = -gx * u[:, 1] + gy * u[:, 0]
-    return float((across ** 2).sum() / max((along ** 2).sum(), 1e-6))
+    return float((across ** 2).sum()), float((along ** 2).sum())
 
 
-__all__ = ["STRETCH", "Stretch", "streak_ratio", "stretch_of"]
+__all__ = ["STRETCH", "Stretch", "streak_energies", "streak_ratio", "stretch_of"]

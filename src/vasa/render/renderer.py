@@ -70,9 +70,8 @@ class RenderConfig:
     person over the still backdrop through a person matte made once per portrait
     (`render.matte`), so the backdrop never moves; False: paste the warped crop as it is (the
     backdrop near the head moves with it). reveal: a far cheek the turn magnifies takes its
-    detail from the near cheek (`render.reveal`; off by default: it lowers the streaks but
-    copies the near side's creases too, benchmarks/results/reveal.md); False: the stretched
-    warp as it is.
+    detail from the near cheek (`render.reveal`, benchmarks/results/reveal.md); False: the
+    stretched warp as it is.
     outline_inset: how far inside MediaPipe's face oval the face's mesh ends (`mesh.outline`)."""
 
     flow_scale: float = 0.4
@@ -83,7 +82,7 @@ class RenderConfig:
     refiner_model: str | None = None
     eye_refiner_model: str | None = None
     matte: bool = True
-    reveal: bool = False
+    reveal: bool = True
     outline_inset: float = OUTLINE_INSET
 
 

@@ -6,10 +6,13 @@ pixels, lines along the outline, become streaks across the cheek, and whatever t
 touches (hair, an earring) is pulled over it. A face is nearly symmetric, and the near cheek's
 mirror triangles are seen wide in the portrait: they hold the skin's detail. So where a face
 triangle is magnified past START (fully from FULL), and its mirror triangle is better resolved
-in the portrait, its pixels take the detail (what a blur of DETAIL_SIGMA removes) of the mirror
-triangle's source, and the light of their own side: the low frequencies of the stretched warp,
-which are right even where its detail is streaks. At rest nothing is magnified, so the portrait
-renders as it is, and the change is continuous in the pose, so nothing pops.
+in the portrait, its pixels take the detail of the mirror triangle's source (its ratio to its
+own blur of DETAIL_SIGMA, within MAX_DETAIL: skin grain, not a crease or the near side's
+outline) times the light of their own side: the stretched warp blurred within the face, right
+even where its detail is streaks. At rest nothing is magnified, so the portrait renders as it
+is, and the weight grows continuously with the stretch, so nothing pops.
+
+scripts/reveal_report.py measures it (`vasa.evaluation.streaks`, benchmarks/results/reveal.md).
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import numpy as np
 from vasa.render.mesh import signed_areas
 from vasa.render.warp import MeshWarper, affine_maps, remap
 
-START, FULL = 3.0, 6.0  # a face triangle's area over its source's: mirror detail from / fully at
+# A face triangle's area over its source's: mirror detail from START, fully from FULL. Under
+# about 3x a stretched band still shows the portrait's own texture, only softer.
+START, FULL = 3.0, 6.0
 RESOLVED = 1.5  # the mirror triangle's source area over the triangle's own, at least
 DETAIL_SIGMA = 0.04  # Gaussian blur separating light from detail, in eye distances
 NEIGHBOURS = np.ones((3, 3), np.uint8)
-FEATHER_PX = 2.0
-# Grey levels: skin's own detail is small; larger differences from the mirror's blur are
-# features or edges of the near side (its outline against hair or an ear), not to be copied.
-MAX_DETAIL = 12.0  # the blend weight's blur, in pixels: no edge along the triangles' sides
+# Skin's own detail changes the light by a few percent; more, against the mirror's blur, is a
+# feature or edge of the near side (a crease, its outline against hair or an ear), not copied.
+# The detail is a ratio: the near cheek may be lit twice as bright as the far one.
+MAX_DETAIL = 0.08  # the blend weight's blur, in pixels: no edge along the triangles' sides
 
 
 def mirror_points(shape: np.ndarray) -> np.ndarray:
@@ -84,7 +89,7 @@ class RevealFill:
         if len(rows) == 0:
             return  # the magnified triangles are hidden behind nearer ones
         size, scale = warper.size, warper.scale
-        pad = 3 * self.sigma + 2 * FEATHER_PX + 2 / scale
+        pad = 3 * self.sigma + 2 / scale
         x0, y0 = (max(int((v.min() + 0.5) / scale - 0.5 - pad), 0) for v in (cols, rows))
         x1, y1 = (min(int((v.max() + 1.5) / scale - 0.5 + pad) + 1, size) for v in (cols, rows))
         box = warper.box(x0, y0, x1, y1)
@@ -98,11 +103,14 @@ class RevealFill:
         # the used region's edge), each a blur normalised by its region.
         face = box.upsample(self.face[ids].astype(np.float32), nearest=True)[..., None]
         light = _blur_within(own, face, self.sigma)
-        used = box.upsample((w_low > 0).astype(np.float32), nearest=True)[..., None]
-        detail = np.clip(mirrored - _blur_within(mirrored, used, self.sigma), -MAX_DETAIL,
-                         MAX_DETAIL)
-        w = cv2.GaussianBlur(box.upsample(w_low), (0, 0), FEATHER_PX)[..., None] * used
-        frame[box.full] = np.clip(own + w * (light + detail - own), 0, 255).astype(np.uint8)
+        # Bilinear, the weight rises over a map step from the eroded edge, inside the used
+        # triangles' pixels only (a blur would spread it onto the blended ones, a mask would
+        # cut it along the map's staircase); the mirror's own pixels are where it is above 0.
+        w = box.upsample(w_low)[..., None]
+        used = (w > 0).astype(np.float32)
+        detail = np.clip(mirrored / np.maximum(_blur_within(mirrored, used, self.sigma), 1.0),
+                         1 - MAX_DETAIL, 1 + MAX_DETAIL)
+        frame[box.full] = np.clip(own + w * (light * detail - own), 0, 255).astype(np.uint8)
 
 
 def _blur_within(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
