@@ -4,14 +4,14 @@ Every portrait (the shared data's and the bundled astronaut) turns -25..25 degre
 added to its own pose (5 degree steps), and the three-quarter portraits are reenacted by a real
 clip (as `vasa reenact` retargets it). Each frame is rendered twice with this tree: "before"
 is the renderer as it was (RenderConfig(reveal=False, outline_inset=0): the same pixels as
-the commit before the change), "after" the defaults (the outline drawn inside MediaPipe's
-oval), "mirror" the defaults with `reveal=True` (render.reveal). The streak ratio
+the commit before the change), "inset" the outline drawn inside MediaPipe's oval alone
+(reveal=False), "after" the defaults (the inset and render.reveal's mirror detail). The streak ratio
 (`vasa.evaluation.streaks`) is pooled over the pixels any of them stretches.
 
     python scripts/reveal_report.py [--sheet out/reveal_sheet.png] [--json OUT]
 
 Writes benchmarks/results/reveal.md; --sheet also writes, per portrait, its frame with the
-most streak energy before: before | after | mirror, cropped around the stretched pixels.
+most streak energy before: before | inset | after, cropped around the stretched pixels.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
 DEFAULT_CLIP = SHARED / "clips" / "LivePortrait__assets__examples__driving__d12.mp4"
 REENACTED = ("astronaut", "source__s4", "source__s8", "AOC", "alex-lacamoire", "audrey")
 YAWS = [y for y in range(-25, 26, 5) if y != 0]
-VARIANTS = {"before": RenderConfig(reveal=False, outline_inset=0.0), "after": RenderConfig(),
-            "mirror": RenderConfig(reveal=True)}
+VARIANTS = {"before": RenderConfig(reveal=False, outline_inset=0.0),
+            "inset": RenderConfig(reveal=False), "after": RenderConfig()}
 TILE = 160  # px: a sheet tile's side
 
 
@@ -76,7 +76,7 @@ def run(path: Path, driving: MotionLatents | None, size: int) -> dict:
             times: dict[str, float] = {}
             frames, stretch = {}, None
             for k, r in renderers.items():
-                frames[k] = r.render(pose, dyn, times if k == "mirror" else None)
+                frames[k] = r.render(pose, dyn, times if k == "after" else None)
                 s = stretch_of(r, r.mesh_frame(pose, dyn)[0])
                 # The pixels any frame stretches, each read along the first direction found:
                 # the same pixels and directions for all.
@@ -118,18 +118,18 @@ def markdown(results: dict[str, dict], clip: str) -> str:
              ("Reproduce: `python scripts/reveal_report.py --sheet out/reveal_sheet.png` "
               "(2 CPU cores). Before: `RenderConfig(reveal=False, outline_inset=0)`, the "
               "renderer of the commit before this change (pixel-identical); after: the "
-              "defaults; mirror: the defaults with `reveal=True`. Same run, same frames."), "",
+              "defaults; inset: the defaults with `reveal=False`. Same run, same frames."), "",
              ("Streak ratio (`vasa.evaluation.streaks`): gradient energy across each face "
               "triangle's stretch over the energy along it, over the pixels any variant "
               f"draws with face triangles stretched past {STRETCH:g}x in one direction (eyes and "
               "mouth excluded); about 1 for texture with no direction tied to the stretch, far "
               "above for streaks. Frames: frames with stretched pixels / frames; px: their mean "
-              "count; before, after, mirror: pooled over those frames (energy across over "
+              "count; before, inset, after: pooled over those frames (energy across over "
               "energy along, each summed over every frame's stretched pixels)."), "",
              (f"Cases: yaw {YAWS[0]}..{YAWS[-1]} degrees added to the portrait's pose "
               f"({len(YAWS)} frames); reenact: driven by {clip}."), "",
-             ("| portrait | yaw frames | px | before | after | mirror | reenact frames | px | "
-              "before | after | mirror |"), "|---" * 11 + "|"]
+             ("| portrait | yaw frames | px | before | inset | after | reenact frames | px | "
+              "before | inset | after |"), "|---" * 11 + "|"]
     pooled: dict[str, list[dict]] = {"yaw": [], "reenact": []}
     for name, res in results.items():
         cells = []
@@ -144,7 +144,7 @@ def markdown(results: dict[str, dict], clip: str) -> str:
         cells += [str(len(p)), ""] + [f"{_pooled(p, k):.2f}" for k in VARIANTS]
     lines.append("| **all frames, pooled** | " + " | ".join(cells) + " |")
     ms = [r["reveal_ms"] for rows in pooled.values() for r in rows]
-    lines += ["", (f"`reveal` stage (mirror), frames with stretched pixels: median "
+    lines += ["", (f"`reveal` stage (after), frames with stretched pixels: median "
                    f"{np.median(ms):.2f} ms, max {np.max(ms):.2f} ms (frames without any skip "
                    "it).")]
     return "\n".join(lines) + "\n"

@@ -35,7 +35,7 @@ DEFAULT_PORTRAIT = Path(__file__).resolve().parent / "assets" / "astronaut.jpg"
 DEFAULT_DRIVING = DEFAULT_PORTRAIT.with_name("obama_address_8s.mp4")
 RENDER_TARGET_FPS = 200.0  # renderer alone at 512x512
 REENACT_TARGET_FPS = 40.0  # decode + track + render + encode
-STAGES = ("decode", "vertices", "flow", "remap", "mouth", "eyes")
+STAGES = ("decode", "vertices", "flow", "remap", "reveal", "mouth", "eyes")
 _clock = time.perf_counter
 
 
