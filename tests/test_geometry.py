@@ -136,6 +136,7 @@ def test_the_outline_is_drawn_inside_the_oval():
     angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
     circle = 100 + 50 * np.stack([np.cos(angles), np.sin(angles)], 1)
     rows = np.arange(36)
-    radius = np.linalg.norm(outline(circle, rows) - 100, axis=1)
-    assert np.allclose(radius, 50 * (1 - OUTLINE_INSET), atol=1e-6)
-    assert np.allclose(np.linalg.norm(outline(circle, rows, 0.0) - 100, axis=1), 50)
+    inset = np.where(np.arange(36) < 18, OUTLINE_INSET, 0.0)  # as above the jaw / along it
+    radius = np.linalg.norm(outline(circle, rows, inset) - 100, axis=1)
+    assert np.allclose(radius, np.where(inset > 0, 50 * (1 - OUTLINE_INSET), 50), atol=1e-6)
+    assert np.allclose(np.linalg.norm(outline(circle, rows) - 100, axis=1), 50)

@@ -72,7 +72,8 @@ class RenderConfig:
     backdrop near the head moves with it). reveal: a far cheek the turn magnifies takes its
     detail from the near cheek (`render.reveal`, benchmarks/results/reveal.md); False: the
     stretched warp as it is.
-    outline_inset: how far inside MediaPipe's face oval the face's mesh ends (`mesh.outline`)."""
+    outline_inset: how far inside MediaPipe's face oval, above the jaw, the face's mesh ends
+    (`mesh.OUTLINE_INSET`)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -125,6 +126,9 @@ class Renderer:
         self.size = portrait.size
         self.identity = portrait.identity(self.basis)
         self.layout = make_layout(portrait.canonical)
+        # The outline's inset per oval point (`mesh.OUTLINE_INSET`): above the jaw only.
+        self._inset = np.r_[np.full(len(self.layout.upper), self.config.outline_inset),
+                            np.zeros(len(self.layout.jaw))]
         self.appearance = build_appearance(portrait.image, portrait.landmarks,
                                            self.basis.iris_right, self.basis.iris_left)
         # An eye shut in the portrait has no iris to show: it stays shut (no sprite to paste).
@@ -212,8 +216,9 @@ class Renderer:
     def _outlined(self, face_xy: np.ndarray) -> np.ndarray:
         """Face vertices (F, 2) with the oval moved out to the outline one sees (mesh.outline)."""
         out = face_xy.copy()
-        oval = np.concatenate([self.layout.upper, self.layout.jaw])
-        out[oval] = outline(face_xy, oval, self.config.outline_inset)
+        lay = self.layout
+        oval = np.concatenate([lay.upper, lay.jaw])
+        out[oval] = outline(face_xy, oval, self._inset)
         return out
 
     def _vertices(self, landmarks: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
