@@ -108,7 +108,11 @@ def test_page_streams_a_file_and_paints_frames_with_audio(page, tmp_path):
     # Audio and video on one clock: each frame painted within a display refresh of its time.
     assert 0 <= s["syncErrorMeanMs"] < 40
     page.screenshot(path=str(tmp_path / "page.png"))
-    page.click("#stop-speech")
+    if page.is_enabled("#stop-speech"):
+        page.click("#stop-speech")
+        assert "stopped" in page.inner_text("#status")
+    else:  # a loaded machine: the server's frames lag, and the whole file was already sent
+        assert "idling" in page.inner_text("#status")
 
 
 def test_page_streams_the_fake_microphone(page):
