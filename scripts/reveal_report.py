@@ -26,25 +26,19 @@ import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
+from fold_report import DEFAULT_CLIP, ROOT, SHARED, portraits  # the same cases as the folds
+
 from vasa.evaluation.streaks import STRETCH, Stretch, streak_energies, stretch_of
 from vasa.latent.motion import MotionLatents
 from vasa.latent.retarget import retarget
 from vasa.portrait import load_portrait
 from vasa.render import RenderConfig, Renderer
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
-DEFAULT_CLIP = SHARED / "clips" / "LivePortrait__assets__examples__driving__d12.mp4"
 REENACTED = ("astronaut", "source__s4", "source__s8", "AOC", "alex-lacamoire", "audrey")
 YAWS = [y for y in range(-25, 26, 5) if y != 0]
 VARIANTS = {"before": RenderConfig(reveal=False, outline_inset=0.0),
             "inset": RenderConfig(reveal=False), "after": RenderConfig()}
 TILE = 160  # px: a sheet tile's side
-
-
-def portraits() -> list[Path]:
-    return sorted((SHARED / "portraits").iterdir()) + [ASTRONAUT]
 
 
 def _cases(portrait, basis, driving: MotionLatents | None) -> dict[str, tuple]:
@@ -70,7 +64,7 @@ def run(path: Path, driving: MotionLatents | None, size: int) -> dict:
     renderers = {k: Renderer(portrait, config=c) for k, c in VARIANTS.items()}
     out = {"cases": {}}
     worst = (-1.0, None)
-    for case, (poses, dyns) in _cases(portrait, portrait_basis(renderers), driving).items():
+    for case, (poses, dyns) in _cases(portrait, renderers["after"].basis, driving).items():
         rows = []
         for pose, dyn in zip(poses, dyns):
             times: dict[str, float] = {}
@@ -94,10 +88,6 @@ def run(path: Path, driving: MotionLatents | None, size: int) -> dict:
         out["cases"][case] = rows
     out["sheet"] = worst[1]
     return out
-
-
-def portrait_basis(renderers: dict) -> object:
-    return next(iter(renderers.values())).basis
 
 
 def _pooled(rows: list[dict], variant: str) -> float:

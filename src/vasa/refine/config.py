@@ -52,8 +52,9 @@ class TrainRefinerConfig:
     PatchGAN term (0: none; L1 and SSIM alone draw the mean of the possible mouths: soft
     teeth). init: a refiner to start from (.pt, or an exported .onnx / .int8.onnx such as the
     bundled one), to fine-tune it. device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
-    eval_every/save_every: steps. seed. minutes: a time budget (None: none): after TIMING_STEPS steps the run shortens `steps` to what fits, so the
-    schedule still decays to its end and the export happens in time."""
+    eval_every/save_every: steps. seed. minutes: a time budget (None: none): after
+    TIMING_STEPS steps the run shortens `steps` to what fits, so the schedule still decays to
+    its end and the export happens in time."""
 
     steps: int = 4000
     batch: int = 32

@@ -307,4 +307,3 @@ def unfold(src: np.ndarray, depth: np.ndarray, tris: np.ndarray, skip: np.ndarra
                     out[v] = target
                     break
     return out
-

@@ -17,6 +17,8 @@ samples the image.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -154,14 +156,21 @@ class MeshWarper:
         """The full-size source map (S, S, 2) float32 of the triangle map `ids` (L, L) under
         per-triangle affine maps `coef` (6, M) float32, bilinearly upsampled; also the map
         (L, L, 2) and its six coefficient planes (L, L)."""
+        xy, lin = self._map(coef, ids, np.s_[:, :])
+        return cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR), xy, lin
+
+    def _map(self, coef: np.ndarray, ids: np.ndarray, window: tuple
+             ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """The source map (h, w, 2) float32 of a `window` of the triangle map `ids` (L, L)
+        under per-triangle affine maps `coef` (6, M) float32, and its six coefficient planes."""
         # Six float32 gathers from a (6, M) table beat one (L*L, 2, 3) float64 gather + einsum.
-        lin = tuple(coef[k][ids] for k in range(6))  # a .. f, each (L, L)
+        lin = tuple(coef[k][ids[window]] for k in range(6))  # a .. f, each (h, w)
         a, b, c, d, e, f = lin
-        gx, gy = (g.reshape(self.low, self.low) for g in (self._gx, self._gy))
-        xy = np.empty((self.low, self.low, 2), np.float32)
+        gx, gy = (g.reshape(self.low, self.low)[window] for g in (self._gx, self._gy))
+        xy = np.empty(a.shape + (2,), np.float32)
         xy[..., 0] = a * gx + b * gy + c
         xy[..., 1] = d * gx + e * gy + f
-        return cv2.resize(xy, (self.size, self.size), interpolation=cv2.INTER_LINEAR), xy, lin
+        return xy, lin
 
     def box(self, x0: int, y0: int, x1: int, y1: int) -> MapBox:
         """The map pixels full-size box [x0, x1) x [y0, y1) reads, to upsample planes of the
@@ -181,10 +190,7 @@ class MeshWarper:
         edges."""
         coef = self.coef.copy()
         coef[:, rows] = maps.reshape(-1, 6).T
-        a, b, c, d, e, f = (row[self._ids[box.low]] for row in coef)
-        gx, gy = (g.reshape(self.low, self.low)[box.low] for g in (self._gx, self._gy))
-        xy = np.stack([a * gx + b * gy + c, d * gx + e * gy + f], 2)
-        return box.upsample(xy, window=True)
+        return box.upsample(self._map(coef, self._ids, box.low)[0], window=True)
 
     def _exact(self, out: np.ndarray, box: tuple[int, int, int, int], order: np.ndarray,
                area2: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray, dst: np.ndarray,
@@ -260,12 +266,15 @@ class MeshWarper:
         _apply_maps(out, y, x, tid, coef)
 
 
+@dataclass
 class MapBox:
     """A full-size box (`full`: its slice of the frame) and the map pixels (`low`: the slice
     of the (L, L) map) it reads; mx, my: (h, w) each pixel's position in that map window."""
 
-    def __init__(self, low: tuple, full: tuple, mx: np.ndarray, my: np.ndarray) -> None:
-        self.low, self.full, self.mx, self.my = low, full, mx, my
+    low: tuple
+    full: tuple
+    mx: np.ndarray
+    my: np.ndarray
 
     def upsample(self, plane: np.ndarray, nearest: bool = False, window: bool = False
                  ) -> np.ndarray:
