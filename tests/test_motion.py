@@ -454,6 +454,45 @@ def test_an_emotion_does_not_open_the_mouth_in_silence(tiny_model, astronaut, ba
     assert gaps["surprise"][:20].mean() > gaps["neutral"][:20].mean() + 0.01  # speech: it shows
 
 
+def test_lids_keep_to_a_lids_speed():
+    """A one-frame dip gains closing frames before it and reopens over 4 frames, keeping its
+    depth and time; a blink already that slow and open eyes are left alone; the added blink
+    keeps to the same speeds."""
+    from vasa.motion.blinks import BLINK_PROFILE, CLOSE_PER_FRAME, OPEN_PER_FRAME, limit_lid_speed
+
+    eyes = np.ones((12, 2))
+    eyes[4] = 0.1
+    got = limit_lid_speed(eyes)
+    assert got[:, 0] == pytest.approx([1, 1, 0.8, 0.45, 0.1, 0.3, 0.5, 0.7, 0.9, 1, 1, 1])
+    assert np.array_equal(got[:, 0], got[:, 1])
+    assert np.array_equal(limit_lid_speed(got), got)
+    assert np.array_equal(limit_lid_speed(np.ones((5, 2))), np.ones((5, 2)))
+    added = np.concatenate([[1.0], BLINK_PROFILE, [1.0]])
+    assert np.diff(added).min() >= -CLOSE_PER_FRAME - 1e-9
+    assert np.diff(added).max() <= OPEN_PER_FRAME + 1e-9
+
+
+def test_one_frame_eyelid_dips_are_flutter_or_a_blink_never_a_flash():
+    """refine deepens a generated dip into a blink only if it is below the knee also filtered
+    over 3 frames: a one-frame dip to 0.75 stays a flutter, one to 0.5 becomes a blink that
+    closes over 2 frames and reopens at a lid's speed (a frame of shut eyes between open
+    ones was a twitch)."""
+    from vasa.motion.blinks import OPEN_PER_FRAME
+    from vasa.motion.engine import refine
+    from vasa.motion.features import FEATURES
+
+    feats = np.zeros((40, 34))
+    feats[:, FEATURES.dynamics.eyes] = 1.0
+    feats[10, FEATURES.dynamics.eyes] = 0.75  # the generator's one-frame dip: noise
+    feats[30, FEATURES.dynamics.eyes] = 0.5  # a deep one: a blink
+    eyes = refine(feats, 0, pose_sigma=0)[:, FEATURES.dynamics.eyes]
+    assert eyes[10] == pytest.approx([0.75, 0.75]) and eyes[11, 0] == pytest.approx(0.95)
+    assert eyes[30, 0] < 0.15  # deepened
+    assert eyes[28, 0] < 1.0 and eyes[29, 0] < 0.5  # closing over 2 frames
+    assert eyes[31, 0] == pytest.approx(eyes[30, 0] + OPEN_PER_FRAME, abs=1e-6)
+    assert np.diff(eyes[:, 0]).max() <= OPEN_PER_FRAME + 1e-6
+
+
 def test_blinks_are_added_where_the_motion_has_none():
     """Open eyes for 20 s get a blink every 2-5 s (10-30 a minute), fully shut; generated
     blinks count and reset the wait; chunking does not change the result."""

@@ -120,6 +120,20 @@ def test_blink_rate_duration_and_closure():
     assert len(mo.blink_durations_ms(np.full((100, 2), 0.3))) == 0
 
 
+def test_lid_reopening_tells_a_snap_from_a_blink():
+    """A lid shut for one frame between open ones reopens by the whole open level at once; a
+    blink that reopens over 4 frames, by a quarter of it. One-frame dips count, where the
+    blink count leaves them out."""
+    eyes = np.full((200, 2), 0.3)
+    eyes[50] = 0.03  # a twitch: one shut frame
+    eyes[120:125] = np.array([0.15, 0.03, 0.03, 0.03, 0.03])[:, None]  # a blink ...
+    eyes[125:129] = 0.3 * np.array([0.25, 0.5, 0.75, 1.0])[:, None]  # ... reopening in 4 frames
+    steps = mo.lid_reopen_steps(eyes)
+    assert steps == pytest.approx([0.9, 0.25])
+    assert len(mo.blink_spans(eyes)) == 1
+    assert len(mo.lid_reopen_steps(np.full((100, 2), 0.3))) == 0
+
+
 def test_measure_collects_every_measure(basis):
     t = 100
     env = syllables(t)
@@ -131,6 +145,7 @@ def test_measure_collects_every_measure(basis):
     assert m.frames == t and m.lost == 0 and m.crossed_share == 0.0
     assert m.envelope_lag == 0 and m.envelope_corr > 0.95
     assert m.blinks_per_min == 0.0 and m.blink_ms is None and m.delta_p == 0.0
+    assert m.lid_reopen is None
     assert set(m.to_dict()) >= {"opening_mean", "opening_std", "opening_silence"}
 
 

@@ -75,20 +75,26 @@ def main_gaze(gaze: np.ndarray, bin_deg: float = 5.0) -> np.ndarray:
     return g[sel].mean(0).astype(np.float32)
 
 
-def _blink_runs(eye_open: np.ndarray, fps: float) -> list[tuple[int, int]]:
-    """(start, stop) frame spans of blinks in (T, 2) eyelid openness."""
+def open_share(eye_open: np.ndarray, fps: float = 25.0) -> np.ndarray:
+    """Mean eyelid openness of (T, 2) over its open level (T,): 1 open, 0 shut. The open level
+    is a running median over OPEN_WINDOW_S, so slow changes such as looking down stay near 1."""
     o = np.asarray(eye_open, np.float64).reshape(len(eye_open), -1).mean(1)  # (T,)
     if len(o) == 0:
         raise ValueError("blink_count: empty eye-openness signal")
     half = max(1, int(OPEN_WINDOW_S * fps) // 2)
     padded = np.pad(o, half, mode="edge")
     level = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), 1)  # (T,)
-    shut = o < BLINK_DROP * level
+    return o / np.maximum(level, 1e-9)
+
+
+def _blink_runs(eye_open: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    """(start, stop) frame spans of blinks in (T, 2) eyelid openness."""
+    shut = open_share(eye_open, fps) < BLINK_DROP
     edges = np.flatnonzero(np.diff(shut.astype(np.int8), prepend=0, append=0))
     runs = []
     for a, b in zip(edges[::2], edges[1::2]):
         # A blink closes and reopens inside the clip: a span touching either end is not one.
-        if a > 0 and b < len(o) and BLINK_SECONDS[0] <= (b - a) / fps <= BLINK_SECONDS[1]:
+        if a > 0 and b < len(shut) and BLINK_SECONDS[0] <= (b - a) / fps <= BLINK_SECONDS[1]:
             runs.append((int(a), int(b)))
     return runs
 

@@ -4,8 +4,15 @@ The generator places blinks where its training speech had them, and on some voic
 10-20 s without one; re-tracked from the video, the median portrait blinked 9.1 times a minute
 on held-out speech (people: 10-30; issue 12). After each blink (generated or added) the next
 gap is drawn from GAP_S (seeded, so a run is repeatable); if the generated eyes have not closed
-by then, a blink of BLINK_PROFILE (openness ratio per frame: 280 ms, fully shut for 2 frames)
+by then, a blink of BLINK_PROFILE (openness ratio per frame: 320 ms, fully shut for 2 frames)
 is laid over them. Generated blinks are left as they are. Not in the paper.
+
+Every lid movement, generated or added, keeps to a lid's speed (`limit_lid_speed`): a blink
+closes in about 100 ms and opens again in about 200 ms. The generator sometimes dips the lids
+for a single frame; deepened into a blink (`engine.refine`) that drew a frame of shut eyes
+between two open ones, which a viewer sees as a twitch. Re-tracked (`mouth_metrics.
+lid_reopen_steps`), real speakers' lids reopen by a median 0.28-0.38 of the open level a frame;
+generated ones reopened by 0.51 (median of 14 portraits; `scripts/cross_identity_eval.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,28 @@ from vasa.timebase import MOTION_FPS
 
 GAP_S = (2.0, 5.0)  # seconds without a blink after which one is added (uniform draw)
 SHUT = 0.5  # openness ratio under which the eyes count as closed (a generated blink)
-BLINK_PROFILE = np.array([0.7, 0.3, 0.04, 0.02, 0.08, 0.35, 0.75])  # ratio per frame
+# Lid speed, in openness ratio per 25 fps frame. Closing: open (0.85) to shut in 2-3 frames,
+# opening in 4 (a blink's opening phase is about twice as long as its closing: 75-100 ms
+# against 150-250 ms).
+CLOSE_PER_FRAME = 0.35
+OPEN_PER_FRAME = 0.2
+# An added blink, ratio per frame from open eyes (1) and back: it keeps to those speeds.
+BLINK_PROFILE = np.array([0.65, 0.3, 0.04, 0.02, 0.2, 0.4, 0.6, 0.8])
+
+
+def limit_lid_speed(ratios: np.ndarray, close: float = CLOSE_PER_FRAME,
+                    open_: float = OPEN_PER_FRAME) -> np.ndarray:
+    """Eyelid openness ratios (T, ...) with every dip widened until the lids close at most
+    `close` and reopen at most `open_` a frame: the largest signal under `ratios` that keeps to
+    those speeds (a min-plus filter with a lopsided V, as two running passes). Frames are only
+    ever lowered, so a dip keeps its depth and its time; a single shut frame gains a closing
+    frame before it and an opening phase after it."""
+    out = np.array(ratios, np.float64)
+    for t in range(1, len(out)):  # reopening: at most `open_` above the frame before
+        out[t] = np.minimum(out[t], out[t - 1] + open_)
+    for t in range(len(out) - 2, -1, -1):  # closing: at most `close` above the frame after
+        out[t] = np.minimum(out[t], out[t + 1] + close)
+    return out
 
 
 class BlinkKeeper:

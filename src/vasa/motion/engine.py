@@ -26,7 +26,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.expressions import EmotionDirections
 from vasa.latent.face_model import lip_direction, lip_gap, move_lip_gap
 from vasa.latent.motion import MotionLatents
-from vasa.motion.blinks import BlinkKeeper
+from vasa.motion.blinks import BlinkKeeper, limit_lid_speed
 from vasa.motion.checkpoint import MotionModel
 from vasa.motion.closure import CONTEXT, LipClosure, load_closure
 from vasa.motion.controls import Controls, check_controls
@@ -76,6 +76,7 @@ BLINK_GAMMA = 4.0  # eyelid dips below BLINK_KNEE deepened as knee * (ratio / kn
 #                   Re-tracked blinks/min on the 7 held-out clips with the shipped model: 8.0 at
 #                   gamma 3, 11.5 at 4 (real clips: 19.4); 2 left blinks half-closed
 BLINK_KNEE = 0.85  # ratio = openness / rest openness; shallower flutter is left alone
+BLINK_SPAN = np.array([0.25, 0.5, 0.25])  # a dip is deepened if also under the knee filtered
 
 
 def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -102,7 +103,13 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
       19 generated vs 37 in the data; to 50-90%: 54 vs 20), so deepening the dips it places
       restores the blink rate without inventing blink times; dips above the knee (flutter)
       stay as they are, or the eyes would look half shut. Both eyes take the deeper one's
-      dip: people blink with both eyes.
+      dip: people blink with both eyes. A dip is deepened where it is below the knee also
+      after a [1 2 1]/4 filter over time (BLINK_SPAN): a one-frame dip of the generator's
+      (to 0.7 between open frames) is its noise, not a blink, and deepened it drew a frame of
+      shut eyes between open ones. Then the lids keep to a lid's speed
+      (`blinks.limit_lid_speed`), so a blink closes over 2-3 frames and reopens over 4. The
+      context rows carry a dip's reopening into this window; the rows past the emitted frames
+      give a dip's closing frames before it.
     """
     out = np.array(features, np.float64)
     pose, eyes_at = FEATURES.pose, FEATURES.dynamics.eyes
@@ -113,7 +120,10 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
     # Blinks are bilateral: a dip of either eye below the knee closes both (the model's two
     # eyes dip unevenly, and deepening one alone drew winks in the contact sheets).
     both = np.clip(eyes.min(1, keepdims=True), 0.0, None)
-    out[:, eyes_at] = np.where(both < k, k * (both / k) ** blink_gamma, eyes)
+    padded = np.pad(both[:, 0], 1, mode="edge")
+    span = np.convolve(padded, BLINK_SPAN, mode="valid")[:, None]  # (T, 1)
+    deep = (both < k) & (span < k)
+    out[:, eyes_at] = limit_lid_speed(np.where(deep, k * (both / k) ** blink_gamma, eyes))
     return out[context:].astype(np.float32)
 
 
