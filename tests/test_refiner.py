@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from conftest import ASSETS
@@ -36,6 +37,29 @@ def test_paste_back_of_the_frames_own_crop_changes_nothing_outside_the_mask(astr
     assert changed.any()
     assert np.abs(xs - centre[0]).max() < 0.6 * mc.MOUTH_IOD * iod  # only around the mouth
     assert np.abs(ys - centre[1]).max() < 0.6 * mc.MOUTH_IOD * iod
+
+
+def test_a_pasted_change_keeps_the_frames_detail_outside_the_mouth_opening(astronaut):
+    """A refinement that changes nothing leaves a frame finer than the crop as it was on the
+    lips and skin (keep = 1); inside the opening the crop is taken whole, so there the frame
+    takes the crop's coarser picture, as a plain paste does everywhere."""
+    frame = np.ascontiguousarray(np.repeat(np.repeat(astronaut.image, 2, 0), 2, 1))
+    lm = astronaut.landmarks.copy()
+    lm[:, :2] *= 2  # the face twice as large: the crop samples the frame down
+    a = mc.mouth_affine(lm)
+    lips = mc.lip_points(lm, a)
+    same = mc.crop(frame, a).astype(np.float32)
+    mask, keep = mc.paste_mask(lips), mc.detail_mask(lips)
+    assert keep.min() == 0.0 and keep.max() == 1.0
+    plain, kept = frame.copy(), frame.copy()
+    mc.paste(plain, same, a, mask)
+    mc.paste(kept, same, a, mask, start=same, keep=keep)
+    band = ((mask > 0.99) & (keep > 0.99)).astype(np.uint8)  # lips and skin, pasted whole
+    band = cv2.warpAffine(band, cv2.invertAffineTransform(a), frame.shape[1::-1],
+                          flags=cv2.INTER_NEAREST).astype(bool)
+    assert band.sum() > 1000
+    assert np.abs(kept.astype(int) - frame)[band].max() <= 1  # rounding only
+    assert np.abs(plain.astype(int) - frame)[band].mean() > 1  # sampled down and up
 
 
 def test_jpeg_store_round_trip():

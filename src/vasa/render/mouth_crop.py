@@ -84,9 +84,27 @@ def paste_mask(lips: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
 
 
-def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.ndarray) -> None:
+def detail_mask(lips: np.ndarray) -> np.ndarray:
+    """(CROP, CROP) float32 in [0, 1]: where a pasted refinement keeps the frame's own detail
+    (`paste`'s `keep`): everywhere but the mouth opening, grown by PASTE_GROW and feathered.
+    Inside the opening the warp's detail is its seam along the inner lips and the lips'
+    texture stretched into streaks; there the refined crop is taken whole."""
+    grow = max(3, round(PASTE_GROW * CROP)) | 1
+    mask = cv2.dilate(_fill(lips[NUM_OUTER:]),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    return 1.0 - cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+
+
+def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.ndarray,
+          start: np.ndarray | None = None, keep: np.ndarray | None = None) -> None:
     """Blend a refined crop back into `frame` (H, W, 3) uint8 in place, through `mask`, only
-    over the box the mask covers (the rest of the frame is not touched or resampled)."""
+    over the box the mask covers (the rest of the frame is not touched or resampled).
+
+    With `start`, the crop the refinement started from, and `keep` (CROP, CROP) in [0, 1]:
+    where `keep` is 1 only the change (refined - start) is added to the frame's own pixels.
+    Where the frame is finer than the crop (eyes over about 100 px apart: the crop spans 1.25
+    eye distances in CROP px), the lips and skin around the mouth then keep the frame's
+    detail instead of the crop's, sampled down and up again."""
     inv = cv2.invertAffineTransform(affine)
     ys, xs = np.nonzero(mask > 1e-3)
     if len(xs) == 0:
@@ -102,9 +120,15 @@ def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.n
     shift = inv.copy()
     shift[:, 2] -= (x0, y0)
     box = (int(x1 - x0), int(y1 - y0))
-    rgb = cv2.warpAffine(refined, shift, box, flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    def back(crop: np.ndarray) -> np.ndarray:  # crop -> frame box
+        return cv2.warpAffine(np.ascontiguousarray(crop, np.float32), shift, box,
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     alpha = cv2.warpAffine(mask, shift, box, flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
     patch = frame[y0:y1, x0:x1].astype(np.float32)
-    patch += (rgb - patch) * alpha
+    step = back(refined) - patch
+    if start is not None and keep is not None:
+        k = back(keep)[..., None]
+        step += k * (back(refined - start) - step)
+    patch += step * alpha
     frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)

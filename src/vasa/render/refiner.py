@@ -101,8 +101,10 @@ class MouthRefiner(_CropRefiner):
             return
         a = mc.mouth_affine(landmarks)
         lips = mc.lip_points(landmarks, a)
-        refined = self.refine_crop(mc.crop(frame, a), lips)
-        mc.paste(frame, refined, a, mc.paste_mask(lips) * min(weight, 1.0))
+        warped = mc.crop(frame, a)
+        refined = self.refine_crop(warped, lips)
+        mc.paste(frame, refined, a, mc.paste_mask(lips) * min(weight, 1.0),
+                 start=warped.astype(np.float32), keep=mc.detail_mask(lips))
 
 
 class EyeRefiner(_CropRefiner):
