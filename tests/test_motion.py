@@ -493,6 +493,24 @@ def test_one_frame_eyelid_dips_are_flutter_or_a_blink_never_a_flash():
     assert np.diff(eyes[:, 0]).max() <= OPEN_PER_FRAME + 1e-6
 
 
+def test_a_spread_blink_is_redrawn_around_its_lowest_frame():
+    """A generated blink spread over 5 frames under half open keeps its lowest frame; the
+    frames around it rise to a lid's closing and reopening speeds from there (never above the
+    ratios before deepening), so it stays under half open for 2 frames."""
+    from vasa.motion.blinks import CLOSE_PER_FRAME, OPEN_PER_FRAME, sharpen_blinks
+
+    raw = np.array([0.84, 0.66, 0.58, 0.68, 0.74, 0.79, 0.9])[:, None].repeat(2, 1)
+    deep = np.array([0, 1, 1, 1, 1, 1, 0], bool)
+    deepened = np.where(deep[:, None], 0.85 * (raw / 0.85) ** 4, raw)
+    assert (deepened[:, 0] < 0.5).sum() == 4
+    got = sharpen_blinks(deepened, raw, deep)[:, 0]
+    assert got[2] == pytest.approx(deepened[2, 0])  # the lowest frame
+    assert got[1] == pytest.approx(got[2] + CLOSE_PER_FRAME)
+    assert got[3:6] == pytest.approx(got[2] + OPEN_PER_FRAME * np.arange(1, 4))
+    assert (got < 0.5).sum() == 2 and np.all(got <= raw[:, 0] + 1e-12)
+    assert got[0] == raw[0, 0] and got[6] == raw[6, 0]  # outside the dip: unchanged
+
+
 def test_blinks_are_added_where_the_motion_has_none():
     """Open eyes for 20 s get a blink every 2-5 s (10-30 a minute), fully shut; generated
     blinks count and reset the wait; chunking does not change the result."""

@@ -26,7 +26,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.expressions import EmotionDirections
 from vasa.latent.face_model import lip_direction, lip_gap, move_lip_gap
 from vasa.latent.motion import MotionLatents
-from vasa.motion.blinks import BlinkKeeper, limit_lid_speed
+from vasa.motion.blinks import BlinkKeeper, limit_lid_speed, sharpen_blinks
 from vasa.motion.checkpoint import MotionModel
 from vasa.motion.closure import CONTEXT, LipClosure, load_closure
 from vasa.motion.controls import Controls, check_controls
@@ -106,8 +106,10 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
       dip: people blink with both eyes. A dip is deepened where it is below the knee also
       after a [1 2 1]/4 filter over time (BLINK_SPAN): a one-frame dip of the generator's
       (to 0.7 between open frames) is its noise, not a blink, and deepened it drew a frame of
-      shut eyes between open ones. Then the lids keep to a lid's speed
-      (`blinks.limit_lid_speed`), so a blink closes over 2-3 frames and reopens over 4. The
+      shut eyes between open ones. Each deepened dip is then redrawn as one blink around its
+      lowest frame (`blinks.sharpen_blinks`: the model spreads a blink over 5-6 frames), and
+      the lids keep to a lid's speed (`blinks.limit_lid_speed`), so a blink closes over 2-3
+      frames and reopens over 4. The
       context rows carry a dip's reopening into this window; the rows past the emitted frames
       give a dip's closing frames before it.
     """
@@ -123,7 +125,8 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
     padded = np.pad(both[:, 0], 1, mode="edge")
     span = np.convolve(padded, BLINK_SPAN, mode="valid")[:, None]  # (T, 1)
     deep = (both < k) & (span < k)
-    out[:, eyes_at] = limit_lid_speed(np.where(deep, k * (both / k) ** blink_gamma, eyes))
+    deepened = np.where(deep, k * (both / k) ** blink_gamma, eyes)
+    out[:, eyes_at] = limit_lid_speed(sharpen_blinks(deepened, eyes, deep[:, 0]))
     return out[context:].astype(np.float32)
 
 
