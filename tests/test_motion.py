@@ -511,6 +511,21 @@ def test_a_spread_blink_is_redrawn_around_its_lowest_frame():
     assert got[0] == raw[0, 0] and got[6] == raw[6, 0]  # outside the dip: unchanged
 
 
+def test_the_lids_keep_their_speed_across_streaming_windows():
+    """A window that ends mid-blink and a next one that opens the eyes at once (the window
+    guessed a blink the next did not draw): the reopening keeps to a lid's speed across the
+    joint, as in one call; chunking does not change the result."""
+    from vasa.motion.blinks import OPEN_PER_FRAME, BlinkKeeper
+
+    eyes = np.ones((10, 2))
+    eyes[3:5] = [[0.6, 0.6], [0.1, 0.1]]  # the first window closes the eyes ...
+    keeper = BlinkKeeper(seed=3)
+    got = np.concatenate([keeper(eyes[:5]), keeper(eyes[5:])])  # ... the next opens them
+    assert got[5, 0] == pytest.approx(0.1 + OPEN_PER_FRAME)
+    assert np.diff(got[:, 0]).max() <= OPEN_PER_FRAME + 1e-9
+    assert np.array_equal(got, BlinkKeeper(seed=3)(eyes))
+
+
 def test_blinks_are_added_where_the_motion_has_none():
     """Open eyes for 20 s get a blink every 2-5 s (10-30 a minute), fully shut; generated
     blinks count and reset the wait; chunking does not change the result."""
