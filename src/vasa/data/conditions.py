@@ -87,14 +87,16 @@ def open_share(eye_open: np.ndarray, fps: float = 25.0) -> np.ndarray:
     return o / np.maximum(level, 1e-9)
 
 
-def _blink_runs(eye_open: np.ndarray, fps: float) -> list[tuple[int, int]]:
-    """(start, stop) frame spans of blinks in (T, 2) eyelid openness."""
+def _blink_runs(eye_open: np.ndarray, fps: float, shortest: float = BLINK_SECONDS[0]
+                ) -> list[tuple[int, int]]:
+    """(start, stop) frame spans of blinks in (T, 2) eyelid openness; `shortest`: the least
+    duration in seconds (0: one-frame dips too)."""
     shut = open_share(eye_open, fps) < BLINK_DROP
     edges = np.flatnonzero(np.diff(shut.astype(np.int8), prepend=0, append=0))
     runs = []
     for a, b in zip(edges[::2], edges[1::2]):
         # A blink closes and reopens inside the clip: a span touching either end is not one.
-        if a > 0 and b < len(shut) and BLINK_SECONDS[0] <= (b - a) / fps <= BLINK_SECONDS[1]:
+        if a > 0 and b < len(shut) and shortest <= (b - a) / fps <= BLINK_SECONDS[1]:
             runs.append((int(a), int(b)))
     return runs
 

@@ -169,12 +169,13 @@ def opening_in_silence(opening: np.ndarray, envelope: np.ndarray,
     return out[0], out[1]
 
 
-def blink_spans(eye_open: np.ndarray, fps: float = FPS) -> list[tuple[int, int]]:
+def blink_spans(eye_open: np.ndarray, fps: float = FPS,
+                shortest: float = conditions.BLINK_SECONDS[0]) -> list[tuple[int, int]]:
     """(start, stop) frames of each blink in (T, 2) eye openness: the blinks that
     `conditions.blink_count` counts (openness under half its running open level for 0.05-0.8 s),
-    so rate and duration always describe the same blinks."""
+    so rate and duration always describe the same blinks; shortest=0 keeps one-frame dips."""
     # The one blink detector of the project (private there: its public face is blink_count).
-    return conditions._blink_runs(eye_open, fps)
+    return conditions._blink_runs(eye_open, fps, shortest)
 
 
 def blink_durations_ms(eye_open: np.ndarray, fps: float = FPS) -> np.ndarray:
@@ -203,13 +204,8 @@ def lid_reopen_steps(eye_open: np.ndarray, fps: float = FPS) -> np.ndarray:
     shut in one frame (a twitch): 0.7-0.9. The blink count leaves one-frame dips out as
     tracker noise, and that is where a generator's twitches hide."""
     r = conditions.open_share(eye_open, fps)
-    shut = r < conditions.BLINK_DROP
-    edges = np.flatnonzero(np.diff(shut.astype(np.int8), prepend=0, append=0))
-    steps = []
-    for a, b in zip(edges[::2], edges[1::2]):
-        if a > 0 and b + REOPEN_FRAMES <= len(r) and (b - a) / fps <= conditions.BLINK_SECONDS[1]:
-            low = a + int(np.argmin(r[a:b]))
-            steps.append(np.diff(r[low:b + REOPEN_FRAMES]).max())
+    steps = [np.diff(r[a + int(np.argmin(r[a:b])):b + REOPEN_FRAMES]).max()
+             for a, b in blink_spans(eye_open, fps, shortest=0.0) if b + REOPEN_FRAMES <= len(r)]
     return np.array(steps)
 
 

@@ -62,7 +62,7 @@ def sharpen_blinks(ratios: np.ndarray, ceiling: np.ndarray, dips: np.ndarray,
         low = a + int(np.argmin(out[a:b].min(1)))
         t = np.arange(a, b)[:, None]
         v = out[low] + np.where(t < low, close * (low - t), open_ * (t - low))  # (b - a, E)
-        out[a:b] = np.minimum(np.maximum(out[a:b], v), np.maximum(ceiling[a:b], out[a:b]))
+        out[a:b] = np.minimum(np.maximum(out[a:b], v), ceiling[a:b])  # deepening only lowers
     return out
 
 
@@ -70,10 +70,9 @@ class BlinkKeeper:
     """keeper(eye ratios (T, 2)) -> ratios with blinks added; call in frame order.
 
     It also keeps the lids' reopening to a lid's speed across calls, from the last frame it
-    returned: a
-    streaming window (`vasa serve`: 2 frames emitted, the rest of the window a guess) may
-    start a blink that the next window does not finish, and refining each window alone let
-    the lids snap open between them (hop 2: 11 one-frame rises over 0.2 in 8 s of AOC before
+    returned: a streaming window (`vasa serve`: 2 frames emitted, the rest of the window a
+    guess) may start a blink that the next window does not finish, and refining each window
+    alone let the lids snap open between them (hop 2: 11 one-frame rises over 0.2 in 8 s of AOC before
     the speed limit, 2 with it inside windows only, none with this)."""
 
     def __init__(self, seed: int = 0) -> None:

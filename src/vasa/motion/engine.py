@@ -76,7 +76,7 @@ BLINK_GAMMA = 4.0  # eyelid dips below BLINK_KNEE deepened as knee * (ratio / kn
 #                   Re-tracked blinks/min on the 7 held-out clips with the shipped model: 8.0 at
 #                   gamma 3, 11.5 at 4 (real clips: 19.4); 2 left blinks half-closed
 BLINK_KNEE = 0.85  # ratio = openness / rest openness; shallower flutter is left alone
-BLINK_SPAN = np.array([0.25, 0.5, 0.25])  # a dip is deepened if also under the knee filtered
+BLINK_SPAN = np.array([0.25, 0.5, 0.25])  # time filter a dip must stay under the knee through
 
 
 def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -109,9 +109,8 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
       shut eyes between open ones. Each deepened dip is then redrawn as one blink around its
       lowest frame (`blinks.sharpen_blinks`: the model spreads a blink over 5-6 frames), and
       the lids keep to a lid's speed (`blinks.limit_lid_speed`), so a blink closes over 2-3
-      frames and reopens over 4. The
-      context rows carry a dip's reopening into this window; the rows past the emitted frames
-      give a dip's closing frames before it.
+      frames and reopens over 4. The context rows carry a dip's reopening into this window;
+      the rows past the emitted frames give a dip's closing frames before it.
     """
     out = np.array(features, np.float64)
     pose, eyes_at = FEATURES.pose, FEATURES.dynamics.eyes

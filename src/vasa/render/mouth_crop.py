@@ -75,24 +75,26 @@ def lip_masks(lips: np.ndarray) -> np.ndarray:
     return np.stack([_fill(lips[:NUM_OUTER]), _fill(lips[NUM_OUTER:])]).astype(np.float32) / 255
 
 
+def _grown(contour: np.ndarray) -> np.ndarray:
+    """(CROP, CROP) float32 in [0, 1]: inside a lip contour, grown by PASTE_GROW and
+    feathered by as much."""
+    grow = max(3, round(PASTE_GROW * CROP)) | 1
+    mask = cv2.dilate(_fill(contour), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    return cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+
+
 def paste_mask(lips: np.ndarray) -> np.ndarray:
     """(CROP, CROP) float32 in [0, 1]: where refined pixels replace the warp. The outer lips
-    grown by PASTE_GROW and feathered, so the change fades out on skin, never at a hard edge."""
-    grow = max(3, round(PASTE_GROW * CROP)) | 1
-    mask = cv2.dilate(_fill(lips[:NUM_OUTER]),
-                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    return cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+    grown and feathered, so the change fades out on skin, never at a hard edge."""
+    return _grown(lips[:NUM_OUTER])
 
 
 def detail_mask(lips: np.ndarray) -> np.ndarray:
     """(CROP, CROP) float32 in [0, 1]: where a pasted refinement keeps the frame's own detail
-    (`paste`'s `keep`): everywhere but the mouth opening, grown by PASTE_GROW and feathered.
-    Inside the opening the warp's detail is its seam along the inner lips and the lips'
-    texture stretched into streaks; there the refined crop is taken whole."""
-    grow = max(3, round(PASTE_GROW * CROP)) | 1
-    mask = cv2.dilate(_fill(lips[NUM_OUTER:]),
-                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    return 1.0 - cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+    (`paste`'s `keep`): everywhere but the mouth opening, grown and feathered. Inside the
+    opening the warp's detail is its seam along the inner lips and the lips' texture
+    stretched into streaks; there the refined crop is taken whole."""
+    return 1.0 - _grown(lips[NUM_OUTER:])
 
 
 def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.ndarray,

@@ -39,11 +39,11 @@ NEIGHBOURS = np.ones((3, 3), np.uint8)  # the weight map's erosion: one map pixe
 def mirror_points(shape: np.ndarray) -> np.ndarray:
     """(N,) the index of each point's mirror image across the face's midline in a symmetric
     face `shape` (N, 3) (the face basis's template; mesh landmarks pair left with right)."""
-    flipped = shape.astype(np.float64)
-    flipped[:, 0] = 2 * np.median(shape[:, 0]) - shape[:, 0]
+    points = shape.astype(np.float64)
+    flipped = points.copy()
+    flipped[:, 0] = 2 * np.median(points[:, 0]) - points[:, 0]
     # Squared distances from each flipped point to every point, as |a|^2 - 2 a.b (+ |b|^2,
     # the same along a row): one product, a millisecond, where the broadcast took fifteen.
-    points = shape.astype(np.float64)
     d = (points ** 2).sum(1)[None, :] - 2 * flipped @ points.T
     return d.argmin(1)
 
