@@ -59,6 +59,21 @@ def test_an_implausible_mask_is_refused(astronaut_framed):
     faceless[: p.output_shape[0] // 2] = False  # the top half: the face is cut off
     faceless[:, : p.output_shape[1] // 2] = False
     assert "face" in check_mask(faceless, p.landmarks, p.framing.to_crop)
+    no_hair = _face_hull(p)  # the face and the body, not the hair round the face
+    no_hair[p.output_shape[0] * 3 // 4:] = True
+    assert "surround" in check_mask(no_hair, p.landmarks, p.framing.to_crop)
+
+
+def test_a_matte_that_cuts_the_face_out_of_its_hair_is_refused(shared_data):
+    """Audrey: black hair on a dark backdrop. GrabCut keeps her face and gives the hair to the
+    backdrop; with that matte the head slides over still hair and leaves a grey ghost of
+    itself in the plate. Refused, the renderer moves the hair with the head as without one."""
+    from vasa.portrait import load_portrait
+
+    p = load_portrait(shared_data / "portraits" / "MakeItTalk__examples__audrey.jpg", 512,
+                      framed=True)
+    m, why = person_matte(p.framing.picture, p.landmarks, p.framing.to_crop)
+    assert m is None and "surround" in why
 
 
 def test_the_fill_continues_the_surrounding_colour():

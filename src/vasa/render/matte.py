@@ -43,6 +43,13 @@ BORDER = 0.03  # width of the border band (share of the picture's long side)
 MIN_BORDER = 0.2  # share of the band that must be sure backdrop, else the band outside the core
 # Plausible person areas (share of the picture) and the share of the face it must hold.
 MIN_AREA, MAX_AREA, MIN_FACE_IN = 0.04, 0.92, 0.97
+# The face's surround: a ring SURROUND face widths wide outside the landmarks' hull, over the
+# upper half of the face (forehead, temples: hair or skin, person either way). A matte that
+# leaves most of it to the backdrop has cut the face out of its hair (dark hair on a dark
+# backdrop: GrabCut cannot tell them apart); the head then slides over still hair and leaves
+# the plate's flat fill where it was, a grey ghost of the head (Audrey: 0.35 of the ring;
+# s3, whose hair is a shade off the wall: 0.54; the other 19 public portraits 0.77-1.0).
+SURROUND, MIN_SURROUND = 0.08, 0.6
 EDGE_RADIUS = 0.01  # guided filter radius (share of the long side): soft hair edges
 EDGE_EPS = 1e-3
 HOLE_GROW = 0.012  # the plate's hole: the mask grown by this share of the long side
@@ -174,6 +181,14 @@ def check_mask(person: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray) -
     inside = float(person[face > 0].mean()) if face.any() else 0.0
     if inside < MIN_FACE_IN:
         return f"person holds {inside:.0%} of the face (at least {MIN_FACE_IN:.0%})"
+    oval = _to_picture(landmarks[topo.FACE_OVAL, :2], to_crop)
+    grow = max(3, round(2 * SURROUND * float(np.ptp(oval[:, 0])))) | 1
+    ring = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) > face
+    ring[int(np.clip((oval[:, 1].min() + oval[:, 1].max()) / 2, 0, person.shape[0])):] = False
+    surround = float(person[ring].mean()) if ring.any() else 1.0
+    if surround < MIN_SURROUND:
+        return (f"person holds {surround:.0%} of the face's surround, the hair and temples "
+                f"(at least {MIN_SURROUND:.0%}): hair and backdrop look alike")
     return None
 
 
