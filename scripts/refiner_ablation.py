@@ -8,6 +8,7 @@ mouth inside, no irises, no lids), painted (the painted mouth and the drawn iris
 
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
+        [--only refiner] [--clips N] [--out PATH]
 
 Writes benchmarks/results/refiner_ablation.{md,json} and out/refiner_ablation.png (per clip: truth,
 then each variant, whole frame, a zoomed mouth row and a zoomed eye row).
@@ -41,7 +42,7 @@ SHEETS = ROOT / "out"  # contact sheets hold frames of ../shared/data: kept out 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
 KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
-        "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blinks")
+        "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blink_sharp_ratio", "blinks")
 log = logging.getLogger("refiner_ablation")
 
 
@@ -100,6 +101,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds per clip (at 25 fps)")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--clips", type=int, default=0, help="at most this many clips (0: all)")
+    ap.add_argument("--only", nargs="+", metavar="RENDERER",
+                    help="render only these rows (e.g. refiner: a before/after of one renderer "
+                         "against another tree, PYTHONPATH=OTHER/src)")
     ap.add_argument("--out", default=str(OUT), help="output path without suffix")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -108,6 +112,12 @@ def main() -> None:
     if args.clips:
         items = items[:args.clips]
     vs = variants(args.refiner, args.eye_refiner, dict(a.split("=", 1) for a in args.also))
+    if args.only:
+        unknown = set(args.only) - set(vs)
+        if unknown:
+            ap.error(f"--only {', '.join(sorted(unknown))}: rows are {', '.join(vs)}")
+        vs = {k: v for k, v in vs.items() if k in args.only}
+    row = next(iter(vs))  # blink frames are the truth's: the same in every row
     frames = round(args.seconds * 25)
     per_clip, shown = {}, []
     t0 = time.perf_counter()
@@ -132,18 +142,19 @@ def main() -> None:
             f"{len(per_clip)} held-out clips, {args.seconds:g} s each at {args.size} px, "
             f"refiners `{Path(args.refiner).name}`, `{Path(args.eye_refiner).name}`, "
             f"{time.perf_counter() - t0:.0f} s; "
-            f"{sum(c['refiner']['blinks'] for c in per_clip.values())} blink frames in "
-            f"{sum(c['refiner']['blinks'] > 0 for c in per_clip.values())} clips.")
+            f"{sum(c[row]['blinks'] for c in per_clip.values())} blink frames in "
+            f"{sum(c[row]['blinks'] > 0 for c in per_clip.values())} clips.")
     columns = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
                "(render/real) | teeth flicker (frames/clip) | eyes PSNR | eyes SSIM | "
-               "blink eyes PSNR | blink eyes SSIM |")
+               "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) |")
     lines = [head, *([f"Also: {', '.join(args.also)}."] if args.also else []), "", columns,
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, s in mean.items():
         lines.append(f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
                      f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
                      f"{s['flicker']:.1f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
-                     f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} |")
+                     f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | "
+                     f"{s['blink_sharp_ratio']:.2f} |")
     summary = len(lines)  # the header and the table of means: what is printed
     lines += ["", "Per clip (mouth PSNR / SSIM):", "",
               "| clip | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
@@ -154,8 +165,8 @@ def main() -> None:
               "", "| clip | blink frames | " + " | ".join(vs) + " |",
               "|---|---|" + "---|" * len(vs)]
     for name, c in per_clip.items():
-        key = "blink" if c["refiner"]["blinks"] else "eyes"
-        lines.append(f"| {name} | {c['refiner']['blinks']} | " + " | ".join(
+        key = "blink" if c[row]["blinks"] else "eyes"
+        lines.append(f"| {name} | {c[row]['blinks']} | " + " | ".join(
             f"{c[k]['psnr_' + key]:.2f} / {c[k]['ssim_' + key]:.3f}" for k in vs) + " |")
     with atomic_output(out.with_suffix(".md")) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")

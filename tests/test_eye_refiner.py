@@ -47,6 +47,41 @@ def test_the_eye_band_round_trip_changes_only_the_eyes(astronaut):
     assert np.abs(ys - centre[1]).max() < 0.4 * iod  # the brows and cheeks stay
 
 
+def test_a_pasted_eye_change_keeps_the_brows_and_skin_of_a_fine_frame(astronaut):
+    """A refinement that changes nothing leaves a frame finer than the band as it was round
+    the eyes (brows, crease, lower lids); inside the openings, the target's and the rest-open
+    eye a closing lid covers, the band is taken whole, as a plain paste takes it everywhere."""
+    import cv2
+
+    frame = np.ascontiguousarray(np.repeat(np.repeat(astronaut.image, 2, 0), 2, 1))
+    lm = astronaut.landmarks.copy()
+    lm[:, :2] *= 2  # the face twice as large: the band samples the frame down
+    a = ec.eye_affine(lm)
+    rest = ec.eye_points(lm, a)
+    shut = rest.copy()  # both eyes shut: every contour point on its eye's corner line
+    for k in range(2):
+        eye = shut[k * ec.NUM_EYE:(k + 1) * ec.NUM_EYE]
+        eye[:, 1] = np.interp(eye[:, 0], *zip(*sorted([eye[0], eye[ec.NUM_EYE // 2]],
+                                                      key=lambda p: p[0])))
+    keep, keep_rest = ec.detail_mask(shut), ec.detail_mask(shut, rest)
+    # Shut eyes alone: only the lash lines are taken whole; with the rest-open eyes, all a
+    # closing lid covers.
+    assert 0 < (keep < 0.5).sum() < 0.6 * (keep_rest < 0.5).sum()
+    assert keep_rest.min() == 0.0 and keep_rest.max() == 1.0
+    assert np.all(keep_rest[ec.eye_masks(rest)[0] > 0.5] < 0.05)  # the open eyes, whole
+    same = ec.crop(frame, a).astype(np.float32)
+    mask = ec.paste_mask(shut)
+    plain, kept = frame.copy(), frame.copy()
+    ec.paste(plain, same, a, mask)
+    ec.paste(kept, same, a, mask, start=same, keep=keep_rest)
+    band = ((mask > 0.5) & (keep_rest > 0.99)).astype(np.uint8)  # lid skin round the eyes
+    band = cv2.warpAffine(band, cv2.invertAffineTransform(a), frame.shape[1::-1],
+                          flags=cv2.INTER_NEAREST).astype(bool)
+    assert band.sum() > 1000
+    assert np.abs(kept.astype(int) - frame)[band].max() <= 1  # rounding only
+    assert np.abs(plain.astype(int) - frame)[band].mean() > 1  # sampled down and up
+
+
 def test_eye_targets_oversample_blinks_and_gaze_changes():
     from vasa.refine.config import PairsConfig
     from vasa.refine.pairs import _eye_targets

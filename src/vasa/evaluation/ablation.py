@@ -14,7 +14,8 @@ differ only by the renderer. Scores per variant:
   interior popping on and off shows up here);
 - eyes PSNR / SSIM inside the lids' ellipses (`render.eye_crop.lid_ellipses`, the region the eye
   synthesis changes), over every frame and over blink frames only (the real eyes' closure past
-  BLINK_CLOSURE of the portrait's openness), where the drawn lid and the eye refiner differ.
+  BLINK_CLOSURE of the portrait's openness), where the drawn lid and the eye refiner differ;
+  and the eyes' sharpness on blink frames, render over truth as for the mouth.
 """
 
 from __future__ import annotations
@@ -73,12 +74,15 @@ class VariantScores:
     ssim_eyes: list[float] = field(default_factory=list)
     psnr_blink: list[float] = field(default_factory=list)  # blink frames only (may be none)
     ssim_blink: list[float] = field(default_factory=list)
+    blink_sharp_ratio: list[float] = field(default_factory=list)
 
     def summary(self, truth_brightness: list[float]) -> dict[str, float]:
         out = {k: float(np.mean(v)) if v else float("nan") for k, v in asdict(self).items()
-               if k not in ("brightness", "sharp_ratio")}
+               if k not in ("brightness", "sharp_ratio", "blink_sharp_ratio")}
         out["blinks"] = len(self.psnr_blink)
-        out["sharp_ratio"] = float(np.median(self.sharp_ratio))
+        for k in ("sharp_ratio", "blink_sharp_ratio"):
+            values = getattr(self, k)
+            out[k] = float(np.median(values)) if values else float("nan")
         jump = np.abs(np.diff(self.brightness)) - np.abs(np.diff(truth_brightness))
         out["flicker"] = int((jump > FLICKER_LV).sum())
         return out
@@ -107,6 +111,7 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
         blink = float(np.max(1 - motion.dynamics[i][eyes] / rest)) > BLINK_CLOSURE
         truth_brightness.append(float(gt[i][mouth].mean()))
         gt_sharp = sharpness(gt[i], mouth)
+        gt_eye_sharp = sharpness(gt[i], eye) if blink else 0.0
         if i in keep:
             kept[i] = {"truth": gt[i]}
         for k, r in renderers.items():
@@ -123,6 +128,7 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
             if blink:
                 s.psnr_blink.append(s.psnr_eyes[-1])
                 s.ssim_blink.append(s.ssim_eyes[-1])
+                s.blink_sharp_ratio.append(sharpness(img, eye) / max(gt_eye_sharp, 1e-6))
             if i in keep:
                 kept[i][k] = img
     return {k: s.summary(truth_brightness) for k, s in scores.items()}, kept

@@ -41,6 +41,10 @@ CHANNELS = ("drawn R", "drawn G", "drawn B", "reference R", "reference G", "refe
 LID_RAISE = 0.12
 LID_AXES = (0.72, 0.5)
 FEATHER = 0.1
+# The pasted refinement keeps the frame's own detail (`detail_mask`) outside the eye openings
+# grown by this many eye widths (the lash line and the squeezed lid lie just outside them),
+# feathered by as much.
+OPENING_GROW = 0.15
 SHIFT = 4
 
 
@@ -82,6 +86,25 @@ def eye_masks(points: np.ndarray) -> np.ndarray:
                    round(r * (1 << SHIFT)), 255, -1, cv2.LINE_AA, SHIFT)
     irises = np.minimum(irises, opening)
     return np.stack([opening, irises]).astype(np.float32) / 255
+
+
+def detail_mask(points: np.ndarray, rest: np.ndarray | None = None) -> np.ndarray:
+    """(HEIGHT, WIDTH) float32 in [0, 1]: where a pasted refinement keeps the frame's own
+    detail (`mouth_crop.paste`'s `keep`): everywhere but the eye openings, the target's
+    `points` and, with `rest` (the same eyes at the portrait's openness, POINTS-ordered band
+    pixels), the open eye a closing lid now covers, grown by OPENING_GROW eye widths and
+    feathered. The band spans 1.6 outer-corner distances in 128 px, so a face whose eyes are
+    over 80 px apart is sampled down into it; the brows, the crease and the skin round the eyes
+    then keep the frame's grain and lines instead of a blurred copy. Inside the openings a
+    blink's lid skin and lashes are the network's to draw, and the frame's detail there is
+    the squeezed lash line it replaces."""
+    polygons = [points[k * NUM_EYE:(k + 1) * NUM_EYE] for k in range(2)]
+    if rest is not None:
+        polygons += [rest[k * NUM_EYE:(k + 1) * NUM_EYE] for k in range(2)]
+    width = float(np.mean([np.hypot(*(e[NUM_EYE // 2] - e[0])) for e in polygons[:2]]))
+    grow = max(3, round(OPENING_GROW * width)) | 1
+    mask = cv2.dilate(_fill(polygons), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    return 1.0 - cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
 
 
 def lid_ellipses(points: np.ndarray) -> list[tuple[np.ndarray, tuple[float, float], float]]:

@@ -120,15 +120,21 @@ class EyeRefiner(_CropRefiner):
         band whose target eye points are `points` (`eye_crop.POINTS`, band pixels)."""
         return self.run(drawn, ec.eye_masks(points))
 
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0) -> None:
+    def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0,
+                 rest: np.ndarray | None = None) -> None:
         """Refine the eyes of `frame` (H, W, 3) uint8 in place; `landmarks` (478, >=2) are the
-        target's pixel landmarks; `weight` in [0, 1] scales the paste mask."""
+        target's pixel landmarks; `weight` in [0, 1] scales the paste mask; `rest`: the same
+        landmarks with the eyes at the portrait's openness (what a closing lid covers).
+        Pasted as a change outside the eye openings (`eye_crop.detail_mask`)."""
         if weight <= 0.0:
             return
         a = ec.eye_affine(landmarks)
         points = ec.eye_points(landmarks, a)
-        refined = self.refine_crop(ec.crop(frame, a), points)
-        ec.paste(frame, refined, a, ec.paste_mask(points) * min(weight, 1.0))
+        drawn = ec.crop(frame, a)
+        refined = self.refine_crop(drawn, points)
+        keep = ec.detail_mask(points, None if rest is None else ec.eye_points(rest, a))
+        ec.paste(frame, refined, a, ec.paste_mask(points) * min(weight, 1.0),
+                 start=drawn.astype(np.float32), keep=keep)
 
 
 @functools.lru_cache(maxsize=4)

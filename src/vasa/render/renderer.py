@@ -41,6 +41,7 @@ from vasa.render.mouth import lip_gap, paint_mouth
 from vasa.render.refiner import (
     DEFAULT_EYE_REFINER,
     DEFAULT_REFINER,
+    EYE_START,
     EyeRefiner,
     MouthRefiner,
     eye_refiner_weight,
@@ -300,7 +301,9 @@ class Renderer:
             closure = tuple(float(np.clip(1 - now[i] / max(rest[i], MIN_OPEN), 0, 1))
                             for i in (0, 1))
             lm_open = None
-            if max(closure) > LID_START:  # where the eyes are at rest: the lid skin's extent
+            # Where the eyes are at rest: the drawn lid skin's extent, and what the eye
+            # refiner (from EYE_START) redraws whole.
+            if max(closure) > min(LID_START, EYE_START):
                 opened = np.array(dynamics)
                 opened[self.basis.layout.eyes] = np.maximum(rest, now)
                 lm_open = to_pixels(decode_canonical(p.canonical, p.dynamics, opened,
@@ -308,7 +311,7 @@ class Renderer:
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(pose[SCALE] / p.pose[SCALE]), closure, lm_open)
             if self.eye_refiner is not None:  # over the drawn lids, which it was trained on
-                self.eye_refiner(frame, lm, eye_refiner_weight(closure))
+                self.eye_refiner(frame, lm, eye_refiner_weight(closure), lm_open)
         clock("eyes")
         return frame
 
