@@ -6,6 +6,11 @@ twice from the same rendered crop: without the matte (the previous output) and w
 over backdrop pixels (matte < 0.02, more than BAND of the long side from the person's edge):
   changed - share whose colour differs from the still picture by more than TOL levels;
   moved   - the same, leaving out the pixels the turned person now covers (those must change).
+And, with the matte, the person left behind: pixels of the still person (matte over 0.5) that
+the turned person has left (its warped matte under 0.5) where the output still shows the
+still picture (within TOL) although the plate there differs from it (by over 4 TOL), where the
+paste is at full weight: the still face's edge seen through the moved one's soft edge, an
+outline beside a turned cheek (pixels a frame, mean over the poses).
 Also: the matte's setup time per portrait, and the time per frame with and without it, side
 by side (`timing`). Writes the table to benchmarks/results/matte.md and, per portrait,
 out/matte_motion/*.png (still picture, without, with, the plate; yaw +20, then pitch -10).
@@ -86,9 +91,9 @@ def main() -> None:
         return
     out = Path(args.out)
     (out / "matte_motion").mkdir(parents=True, exist_ok=True)
-    lines = ["| portrait | setup ms | person | changed off | changed on | moved off | moved on |",
-             "|---|---|---|---|---|---|---|"]
-    totals = np.zeros(4)
+    lines = [("| portrait | setup ms | person | changed off | changed on | moved off | moved on | "
+              "person left behind (px) |"), "|---|---|---|---|---|---|---|---|"]
+    totals = np.zeros(5)
     setups = []
     for path in portrait_paths():
         p = load_portrait(path, 512, framed=True)
@@ -99,12 +104,13 @@ def main() -> None:
         parts = path.stem.split("__")
         name = parts[-2] if parts[-1] == "ref" else parts[-1]
         if matte is None:
-            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | |")
+            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | |")
             continue
         renderer = Renderer(p, config=RenderConfig(refiner=False))
         pastes = {"off": PasteBack(p.framing, p.size), "on": PasteBack(p.framing, p.size, matte)}
         still = backdrop(matte.alpha)
-        counts = np.zeros(4)
+        counts = np.zeros(5)
+        differs = np.abs(picture.astype(np.int16) - matte.plate).max(2) > 4 * TOL
         shown = []
         for label, move in POSES.items():
             pose = p.pose.copy()
@@ -122,6 +128,12 @@ def main() -> None:
                 c = changed(frames[key], picture) & still
                 counts[i] += c.sum() / max(still.sum(), 1)
                 counts[2 + i] += (c & ~covered).sum() / max((still & ~covered).sum(), 1)
+            moved = np.ones(picture.shape[:2], np.float32)  # outside the crop: not moved
+            on = pastes["on"]
+            full = on.to_picture(on.weights(renderer.flow)) > 0.99  # the paste not fading out
+            moved[on.roi] = np.where(full, on.to_picture(alphas["on"]) / 255, 1.0)
+            left = (matte.alpha > 0.5) & (moved < 0.5) & differs
+            counts[4] += (left & ~changed(frames["on"], picture)).sum()
             if label in SHOWN:
                 shown.append(np.concatenate([picture, frames["off"], frames["on"], matte.plate],
                                             1))
@@ -129,7 +141,7 @@ def main() -> None:
         totals += counts
         setups.append(setup)
         lines.append(f"| {name} | {setup:.0f} | {matte.alpha.mean():.0%} | {counts[0]:.2%} | "
-                     f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} |")
+                     f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} | {counts[4]:.0f} |")
         print(lines[-1], flush=True)
         sheet = np.concatenate(shown, 0)
         cv2.imwrite(str(out / "matte_motion" / f"{name}.png"),
@@ -137,7 +149,7 @@ def main() -> None:
     n = len(setups)
     totals /= max(n, 1)
     lines.append(f"| mean of {n} | {np.mean(setups):.0f} | | {totals[0]:.2%} | {totals[1]:.2%} | "
-                 f"{totals[2]:.2%} | {totals[3]:.2%} |")
+                 f"{totals[2]:.2%} | {totals[3]:.2%} | {totals[4]:.0f} |")
     text = "\n".join(lines) + "\n\n" + timing(args.timing_frames)
     print(text)
     Path(args.table).parent.mkdir(parents=True, exist_ok=True)

@@ -120,6 +120,26 @@ def test_the_backdrop_does_not_move(astronaut_framed, matte, basis):
     assert moved_before > 300 and uncovered_seen
 
 
+def test_a_turned_head_leaves_no_outline_of_its_still_edge(astronaut_framed, matte, basis):
+    """Behind the moved head's soft edge, where the still person was and the moved one is
+    not, lies the plate: the still face's edge does not show through as an outline."""
+    p = astronaut_framed
+    renderer = Renderer(p, basis, RenderConfig(refiner=False))
+    out = PictureRenderer(renderer)
+    paste = out.paste
+    checked = 0
+    for move in MOVES:
+        out.render(_posed(p, move), p.dynamics)
+        w = paste.to_picture(paste.weights(renderer.flow))
+        moved = paste.to_picture(renderer.carried)
+        _, behind = paste._through_matte(w, renderer.carried)
+        left = (paste.alpha_roi > 192) & (moved < 64) & (w > 0.99)
+        assert left.sum() > 50
+        assert (np.abs(behind.astype(int) - paste.plate_roi)[left].max(1) <= 1).mean() > 0.99
+        checked += 1
+    assert checked == len(MOVES)
+
+
 def test_at_rest_the_matte_changes_nothing_outside_the_face(astronaut_framed, matte, basis):
     p = astronaut_framed
     plain = PictureRenderer(Renderer(p, basis, RenderConfig(refiner=False, matte=False)))

@@ -38,6 +38,7 @@ FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to
 MARGIN_PX = 3
 UNCOVER_GAIN = 4  # the plate shows fully where a quarter of the still person's alpha is gone
 GROW = np.ones((5, 5), np.uint8)  # the mattes' 2 px growth when finding what is uncovered
+EDGE_LEVELS = 8  # of 255: matte drops under this are the two resamplings', not motion
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class PasteBack:
                                              borderMode=cv2.BORDER_REFLECT_101)
             self.alpha_roi = np.ascontiguousarray(a8[self.roi])
             self.grown_roi = cv2.dilate(self.alpha_roi, GROW)
+            self.edge_roi = cv2.subtract(self.alpha_roi, EDGE_LEVELS)
             self.plate_roi = np.ascontiguousarray(matte.plate[self.roi])
 
     def weights(self, flow: np.ndarray | None = None) -> np.ndarray:
@@ -150,7 +152,12 @@ class PasteBack:
         # fraction of a pixel.
         # Both mattes grown by GROW first: the picture's own edge pixels (the person's colour
         # past where the matte falls to 0) go with the person rather than stay as an outline.
-        u8 = cv2.multiply(cv2.subtract(self.grown_roi, cv2.dilate(a8, GROW)), UNCOVER_GAIN)
+        # The growth leaves the still person's own edge within GROW of the moved person's soft
+        # edge: there the moved edge, partly transparent, showed the still face's edge through
+        # it, a pale outline beside a turned cheek (s4). So also where the still matte
+        # exceeds the moved one (beyond resampling's few levels) the plate lies behind.
+        u8 = cv2.multiply(cv2.max(cv2.subtract(self.grown_roi, cv2.dilate(a8, GROW)),
+                                  cv2.subtract(self.edge_roi, a8)), UNCOVER_GAIN)
         x, y, bw, bh = cv2.boundingRect(cv2.threshold(u8, 63, 255, cv2.THRESH_TOZERO)[1])
         if bw and bh:
             box = np.s_[y:y + bh, x:x + bw]
