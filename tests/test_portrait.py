@@ -77,6 +77,16 @@ def test_tiny_face_is_refused(tmp_path, astro_rgb):
         load_portrait(path)
 
 
+def test_a_face_cut_through_the_eyes_is_refused_and_one_at_the_edge_renders(astro_rgb):
+    """Cut 120 px from the top, the astronaut's picture shows her mouth and chin at its edge;
+    the detector still places the face, eyes outside the picture: refused with the reason.
+    Cut 90 px, her brows touch the edge: it is a portrait."""
+    with pytest.raises(NoFaceError, match="cut.png: the face is cut by the picture's edge"):
+        make_portrait(np.ascontiguousarray(astro_rgb[120:]), "cut.png", size=256, framed=True)
+    p = make_portrait(np.ascontiguousarray(astro_rgb[90:]), "edge.png", size=256, framed=True)
+    assert p.output_shape[1] == 256 and abs(p.output_shape[0] - 256 * (512 - 90) / 512) <= 1
+
+
 def test_unreadable_files(tmp_path):
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import (
     decode_canonical,
@@ -387,6 +388,12 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
     basis = basis or default_basis()
     with FaceLandmarker(model_path, max_faces=4) as tracker:
         face = choose_face(detect_faces(tracker, image), name, face_index)
+        eyes = face.landmarks[topo.RIGHT_EYE + topo.LEFT_EYE, :2]
+        if np.any(eyes < 0) or np.any(eyes >= image.shape[1::-1]):
+            # The detector places a face whose eyes the picture has cut off (a chin and mouth
+            # at its top edge); nothing in the picture shows them, so nothing can animate them.
+            raise NoFaceError(f"{name}: the face is cut by the picture's edge (its eyes lie "
+                              "outside it); use a picture that shows the whole face")
         yaw = np.degrees(fit_pose(face.landmarks, basis, 1.0)[1])
         if abs(yaw) > MAX_YAW_DEG:
             raise NoFaceError(f"{name}: face turned {abs(yaw):.0f} degrees from the camera, too "
@@ -406,7 +413,9 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
         # Re-track on the aligned crop: centred and at working resolution, landmarks are better.
         faces = tracker.detect(track)
         if not faces:
-            raise NoFaceError(f"{name}: face lost after cropping")
+            raise NoFaceError(f"{name}: the face found in the picture is not found again in its "
+                              "aligned crop (cut by the picture's edge, or too blurred); use a "
+                              "picture that shows the whole face")
         lm = faces[0].landmarks
     if framed:
         lm = lm.copy()
