@@ -255,7 +255,9 @@ def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut_
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        (ended,) = await asyncio.gather(task, return_exceptions=True)
+        if not isinstance(ended, asyncio.CancelledError | type(None)):
+            raise ended  # the stream died: its error, not a count that stopped
         return [live.frames.get_nowait() for _ in range(live.frames.qsize())], live, session
 
     got, live, session = asyncio.run(body())

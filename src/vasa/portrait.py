@@ -388,10 +388,11 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
     basis = basis or default_basis()
     with FaceLandmarker(model_path, max_faces=4) as tracker:
         face = choose_face(detect_faces(tracker, image), name, face_index)
-        eyes = face.landmarks[topo.RIGHT_EYE + topo.LEFT_EYE, :2]
-        if np.any(eyes < 0) or np.any(eyes >= image.shape[1::-1]):
+        eyes = np.stack([face.landmarks[e, :2].mean(0) for e in (topo.RIGHT_EYE, topo.LEFT_EYE)])
+        if not np.any(np.all((eyes >= 0) & (eyes < image.shape[1::-1]), axis=1)):
             # The detector places a face whose eyes the picture has cut off (a chin and mouth
             # at its top edge); nothing in the picture shows them, so nothing can animate them.
+            # One eye inside is enough: a face cut down its side renders.
             raise NoFaceError(f"{name}: the face is cut by the picture's edge (its eyes lie "
                               "outside it); use a picture that shows the whole face")
         yaw = np.degrees(fit_pose(face.landmarks, basis, 1.0)[1])
