@@ -19,6 +19,7 @@ import numpy as np
 from vasa.latent import topology as topo
 from vasa.render.mouth_crop import (  # noqa: F401  (paste: any crop shape)
     EYE_CORNERS,
+    grown,
     paste,
     upright_affine,
 )
@@ -102,9 +103,7 @@ def detail_mask(points: np.ndarray, rest: np.ndarray | None = None) -> np.ndarra
     if rest is not None:
         polygons += [rest[k * NUM_EYE:(k + 1) * NUM_EYE] for k in range(2)]
     width = float(np.mean([np.hypot(*(e[NUM_EYE // 2] - e[0])) for e in polygons[:2]]))
-    grow = max(3, round(OPENING_GROW * width)) | 1
-    mask = cv2.dilate(_fill(polygons), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    return 1.0 - cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+    return 1.0 - grown(_fill(polygons), max(3, round(OPENING_GROW * width)) | 1)
 
 
 def lid_ellipses(points: np.ndarray) -> list[tuple[np.ndarray, tuple[float, float], float]]:

@@ -75,12 +75,17 @@ def lip_masks(lips: np.ndarray) -> np.ndarray:
     return np.stack([_fill(lips[:NUM_OUTER]), _fill(lips[NUM_OUTER:])]).astype(np.float32) / 255
 
 
+def grown(mask: np.ndarray, grow: int) -> np.ndarray:
+    """float32 in [0, 1]: a uint8 0/255 `mask` grown by an ellipse `grow` px across (odd) and
+    feathered by as much. The mouth's and the eyes' paste and detail masks."""
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    return cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+
+
 def _grown(contour: np.ndarray) -> np.ndarray:
     """(CROP, CROP) float32 in [0, 1]: inside a lip contour, grown by PASTE_GROW and
     feathered by as much."""
-    grow = max(3, round(PASTE_GROW * CROP)) | 1
-    mask = cv2.dilate(_fill(contour), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    return cv2.GaussianBlur(mask, (grow, grow), 0).astype(np.float32) / 255
+    return grown(_fill(contour), max(3, round(PASTE_GROW * CROP)) | 1)
 
 
 def paste_mask(lips: np.ndarray) -> np.ndarray:

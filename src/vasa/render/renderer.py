@@ -301,9 +301,10 @@ class Renderer:
             closure = tuple(float(np.clip(1 - now[i] / max(rest[i], MIN_OPEN), 0, 1))
                             for i in (0, 1))
             lm_open = None
-            # Where the eyes are at rest: the drawn lid skin's extent, and what the eye
-            # refiner (from EYE_START) redraws whole.
-            if max(closure) > min(LID_START, EYE_START):
+            # Where the eyes are at rest: the drawn lid skin's extent (from LID_START), and
+            # what the eye refiner (from EYE_START) redraws whole.
+            if max(closure) > (LID_START if self.eye_refiner is None
+                               else min(LID_START, EYE_START)):
                 opened = np.array(dynamics)
                 opened[self.basis.layout.eyes] = np.maximum(rest, now)
                 lm_open = to_pixels(decode_canonical(p.canonical, p.dynamics, opened,
