@@ -27,7 +27,7 @@ from vasa.portrait import load_portrait
 from vasa.timebase import SAMPLE_RATE
 
 PRESETS = {"offline": (None, None), "streaming": (2, 1)}  # (hop, look-ahead)
-OPEN_PER_FRAME = 0.2  # the lid speed of vasa.motion.blinks (here too for older trees)
+OPEN_PER_FRAME = 0.3  # the lid speed of vasa.motion.blinks (here too for older trees, whose was 0.2)
 CHUNK = SAMPLE_RATE // 5  # 200 ms of audio a push, as a client streams it
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     if len(args.inputs) % 2:
         ap.error("give PORTRAIT AUDIO pairs")
-    print("| portrait | audio | preset | frames | rises over 0.2 | largest rise | "
+    print(f"| portrait | audio | preset | frames | rises over {OPEN_PER_FRAME} | largest rise | "
           "largest drop | frames under half open |")
     print("|---|---|---|---|---|---|---|---|")
     for portrait, audio in zip(args.inputs[::2], args.inputs[1::2]):

@@ -4,7 +4,8 @@ Every held-out talking clip of the manifest (speakers the refiner and the motion
 saw): its first frame is the portrait, its own motion drives it, its real frames are the truth
 (`vasa.evaluation.ablation`). All variants render the same motion in one run: warp only (no synthesis: no
 mouth inside, no irises, no lids), painted (the painted mouth and the drawn irises and lids,
-`--no-refiner`), refiner (the mouth and eye refiners, the default).
+`--no-refiner`), refiner (the mouth and eye refiners, the default), and the refiner with the
+tracked eyelid ratios asked as the portrait's render reads them (as `vasa generate` asks).
 
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
@@ -31,6 +32,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
 from vasa.evaluation.ablation import ablate_clip
 from vasa.files import atomic_output
+from vasa.pipelines.calibrate import mouth_and_lid_response
 from vasa.render import RenderConfig
 from vasa.render import eye_crop as ec
 from vasa.render import mouth_crop as mc
@@ -43,7 +45,15 @@ DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
 KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
         "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blink_sharp_ratio", "blinks")
+# The refiner with the eyelid ratios asked as its renders read them (`vasa.motion.lids`), as
+# `vasa generate` asks its generated ones; the other rows render the tracked ratios as they are.
+LIDS_ROW = "refiner, lids as read"
 log = logging.getLogger("refiner_ablation")
+
+
+def lid_response(portrait, renderer, basis):
+    """The portrait's eyelid response, measured as `vasa generate` measures it."""
+    return mouth_and_lid_response(portrait, renderer, basis)[1]
 
 
 def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
@@ -57,6 +67,7 @@ def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
     for name, path in (also or {}).items():
         out[f"refiner {name}"] = RenderConfig(refiner=True, refiner_model=path,
                                               eye_refiner_model=eye_refiner)
+    out[LIDS_ROW] = out["refiner"]
     return out
 
 
@@ -124,7 +135,8 @@ def main() -> None:
     for item in items:
         try:
             scores, kept = ablate_clip(item.video, vs, frames, args.size,
-                                       keep=(frames // 3, 2 * frames // 3))
+                                       keep=(frames // 3, 2 * frames // 3),
+                                       lids={k: lid_response for k in vs if k == LIDS_ROW})
         except (ValueError, OSError) as e:
             log.warning("%s: skipped: %s", item.video.name, e)
             continue

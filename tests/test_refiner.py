@@ -228,9 +228,19 @@ def test_the_renderer_ablation_scores_each_variant_on_the_same_motion():
     from vasa.evaluation.ablation import ablate_clip
     from vasa.render import RenderConfig
 
-    variants = {"warp only": RenderConfig(mouth=False), "painted": RenderConfig(refiner=False)}
+    from vasa.motion.lids import PROBES, LidResponse
+
+    painted = RenderConfig(refiner=False)
+    variants = {"warp only": RenderConfig(mouth=False), "painted": painted,
+                "as read": painted, "shut-reading": painted}
+    # Rows whose lid ratios are asked through a response: the neutral one changes nothing; one
+    # whose renders read half as open as asked opens the eyes further.
+    lids = {"as read": lambda p, r, b: LidResponse(),
+            "shut-reading": lambda p, r, b: LidResponse(PROBES, tuple(0.5 * x for x in PROBES))}
     scores, kept = ablate_clip(ASSETS / "obama_address_8s.mp4", variants, max_frames=6,
-                               size=256, keep=(3,))
+                               size=256, keep=(3,), lids=lids)
     assert set(scores) == set(variants) and set(kept[3]) == {"truth", *variants}
     for s in scores.values():
         assert 10 < s["psnr_mouth"] < 60 and 0 < s["ssim_mouth"] <= 1 and s["flicker"] >= 0
+    assert np.array_equal(kept[3]["as read"], kept[3]["painted"])
+    assert not np.array_equal(kept[3]["shut-reading"], kept[3]["painted"])

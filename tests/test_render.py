@@ -218,9 +218,9 @@ def test_the_generated_opening_is_the_one_seen(astronaut, astronaut_renderer, ba
     the refiner's lips more so than with the painted ones (latent 0.04 reads 0.003 vs 0.014)."""
     from vasa.latent.face_model import encode_landmarks, lip_gap, move_lip_gap
     from vasa.motion.mouth import seen_as_generated
-    from vasa.pipelines.calibrate import mouth_response
+    from vasa.pipelines.calibrate import mouth_and_lid_response
 
-    response = mouth_response(astronaut, astronaut_renderer, basis)
+    response, _ = mouth_and_lid_response(astronaut, astronaut_renderer, basis)
     assert 0.5 < response.gain < 2.0
     rest, rest_gap = astronaut.talking_rest(basis), lip_gap(basis.template)
     for asked in (0.06, 0.14):
@@ -230,6 +230,34 @@ def test_the_generated_opening_is_the_one_seen(astronaut, astronaut_renderer, ba
         _, _, canonical = encode_landmarks(tracker.detect(frame)[0].landmarks, basis,
                                            astronaut.size)
         assert abs(lip_gap(canonical) - asked) < 0.02, asked
+
+
+def test_the_generated_lid_opening_is_the_one_seen(astronaut, astronaut_renderer, basis,
+                                                  tracker):
+    """The astronaut's rendered lids read shut from a latent ratio of 0.3 of her rest's and
+    half open at 0.5; the measured response, inverted, makes a generated ratio read as itself
+    (within 0.1 of the rest's openness), where asked as it is, 0.3 read 0.1 or less."""
+    from vasa.latent.face_model import encode_landmarks, eye_measures
+    from vasa.motion.lids import seen_as_generated
+    from vasa.pipelines.calibrate import mouth_and_lid_response
+
+    _, response = mouth_and_lid_response(astronaut, astronaut_renderer, basis)
+    assert response.usable and response.seen[response.ratios.index(0.3)] < 0.2
+    rest = astronaut.talking_rest(basis)
+
+    def read(ratio: float) -> float:
+        dynamics = rest.copy()
+        dynamics[basis.layout.eyes] *= ratio
+        frame = astronaut_renderer.render(astronaut.pose, dynamics)
+        canonical = encode_landmarks(tracker.detect(frame)[0].landmarks, basis,
+                                     astronaut.size)[2]
+        return float(eye_measures(canonical, basis)[:2].mean())
+
+    open_ = read(1.0)
+    assert read(0.3) / open_ < 0.15
+    for asked in (0.3, 0.6):
+        assert abs(read(float(seen_as_generated(np.array(asked), response))) / open_
+                   - asked) < 0.1, asked
 
 
 def test_a_small_crop_keeps_the_lips_free_of_map_specks(astronaut_framed, basis):

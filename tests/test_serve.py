@@ -160,7 +160,8 @@ def test_stream_session_equals_offline_engine(tiny_model, astronaut_framed, basi
     engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
                           astronaut.talking_rest(basis),
                           replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead,
-                          mouth_response=session.engine.mouth_response)
+                          mouth_response=session.engine.mouth_response,
+                          lid_response=session.engine.lid_response)
     offline = engine.push(audio) + engine.flush()
     assert [f.index for f in got] == [m.index for m in offline] == list(range(len(offline)))
     renderer = output_renderer(Renderer(astronaut, basis))
@@ -283,7 +284,8 @@ def test_live_stream_idles_then_speaks_and_equals_offline(tiny_model, astronaut_
     engine = MotionEngine(tiny_model, get_extractor(), astronaut.pose,
                           astronaut.talking_rest(basis),
                           replace(FAST.controls), hop=FAST.hop, lookahead=FAST.lookahead,
-                          mouth_response=session.engine.mouth_response)
+                          mouth_response=session.engine.mouth_response,
+                          lid_response=session.engine.lid_response)
     offline = engine.push(np.concatenate([played, np.zeros(16000, np.float32)]))
     renderer = output_renderer(Renderer(astronaut, basis))
     for f in got:

@@ -16,10 +16,17 @@ differ only by the renderer. Scores per variant:
   synthesis changes), over every frame and over blink frames only (the real eyes' closure past
   BLINK_CLOSURE of the portrait's openness), where the drawn lid and the eye refiner differ;
   and the eyes' sharpness on blink frames, render over truth as for the mouth.
+
+A variant named in `lids` renders the motion's eyelid ratios asked as that renderer reads them
+(`vasa.motion.lids`; `lids[name](portrait, renderer, basis)` measures the response, as
+`vasa generate` does): the tracked truth is in the tracker's terms, so this row tells whether
+asking so brings the render closer to the real blink frames, a check of the calibration
+against pictures rather than the tracker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,12 +36,16 @@ import numpy as np
 from vasa.evaluation.reconstruction import face_mask, inter_ocular, psnr, self_reenactment, ssim
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
+from vasa.motion.lids import LidResponse
+from vasa.motion.lids import seen_as_generated as lid_seen_as_generated
+from vasa.portrait import Portrait
 from vasa.render import RenderConfig, Renderer
 from vasa.render import eye_crop as ec
 
 MOUTH_GROW = 0.12  # eye distances the lips' hull is grown by for the mouth region
 FLICKER_LV = 6.0  # grey levels of unexplained frame-to-frame brightness jump that count
 BLINK_CLOSURE = 0.25  # closure (1 - openness / the portrait's) from which a frame is a blink
+LidCalibration = Callable[[Portrait, Renderer, FaceBasis], LidResponse]
 
 
 def mouth_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -90,7 +101,8 @@ class VariantScores:
 
 def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames: int = 125,
                 size: int = 512, fps: float = 25.0, basis: FaceBasis | None = None,
-                keep: tuple[int, ...] = ()) -> tuple[dict[str, dict[str, float]],
+                keep: tuple[int, ...] = (), lids: dict[str, LidCalibration] | None = None
+                ) -> tuple[dict[str, dict[str, float]],
                                                       dict[int, dict[str, np.ndarray]]]:
     """Scores per variant name, and the frames of indices `keep` ({index: {name or 'truth':
     frame}}, for contact sheets). Frames where the real face is not tracked are skipped."""
@@ -99,6 +111,7 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
     renderers = {k: Renderer(portrait, basis, cfg) for k, cfg in variants.items()}
     eyes = basis.layout.eyes
     rest = np.maximum(portrait.dynamics[eyes], 1e-3)
+    asked = {k: measure(portrait, renderers[k], basis) for k, measure in (lids or {}).items()}
     scores = {k: VariantScores() for k in variants}
     truth_brightness: list[float] = []
     kept: dict[int, dict[str, np.ndarray]] = {}
@@ -115,7 +128,11 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
         if i in keep:
             kept[i] = {"truth": gt[i]}
         for k, r in renderers.items():
-            img = r.render(motion.pose[i], motion.dynamics[i])
+            dynamics = motion.dynamics[i]
+            if k in asked:
+                dynamics = dynamics.copy()
+                dynamics[eyes] = rest * lid_seen_as_generated(dynamics[eyes] / rest, asked[k])
+            img = r.render(motion.pose[i], dynamics)
             s = scores[k]
             s.psnr_face.append(psnr(img, gt[i], face))
             s.ssim_face.append(ssim(img, gt[i], face))

@@ -26,6 +26,7 @@ from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.expressions import EmotionDirections
 from vasa.latent.face_model import lip_direction, lip_gap, move_lip_gap
 from vasa.latent.motion import MotionLatents
+from vasa.motion import lids
 from vasa.motion.blinks import BlinkKeeper, limit_lid_speed, sharpen_blinks
 from vasa.motion.checkpoint import MotionModel
 from vasa.motion.closure import CONTEXT, LipClosure, load_closure
@@ -140,9 +141,10 @@ class MotionEngine:
     template's, which `talking_rest` gives); close_in_silence: close the mouth where the audio
     is silent (`vasa.motion.silence`); close_lips: shut the lips inside speech where the audio
     says a speaker's would be (`vasa.motion.closure`; `closure`: the model, default the bundled
-    one); mouth_response: how far this portrait's rendered mouth
-    opens per unit of latent opening (`vasa.pipelines.calibrate.mouth_response`; neutral by
-    default), inverted so the generated opening is the one seen. gaze_response: how far this portrait's
+    one); mouth_response: how far this portrait's rendered mouth opens per unit of latent
+    opening, and lid_response: how open its rendered eyes read per latent openness ratio
+    (`vasa.pipelines.calibrate.mouth_and_lid_response`; neutral by default), each inverted so
+    the generated opening is the one seen. gaze_response: how far this portrait's
     rendered eyes and head turn the gaze (`vasa.pipelines.calibrate.gaze_response`), used when
     a gaze is requested. expressions: the emotion directions a requested emotion adds
     (default: the bundled ones, loaded when an emotion is first asked for). lip_step: the
@@ -155,6 +157,7 @@ class MotionEngine:
                  gaze_response: GazeResponse | None = None, basis: FaceBasis | None = None,
                  rest_gap: float | None = None, close_in_silence: bool = True,
                  mouth_response: MouthResponse | None = None, close_lips: bool = True,
+                 lid_response: lids.LidResponse | None = None,
                  closure: LipClosure | None = None,
                  expressions: EmotionDirections | None = None,
                  lip_step: float = MAX_STEP) -> None:
@@ -187,6 +190,7 @@ class MotionEngine:
         self.close_in_silence = bool(close_in_silence)
         self.closure = (closure or load_closure(extractor=model.extractor)) if close_lips else None
         self.mouth_response = mouth_response or MouthResponse()
+        self.lid_response = lid_response or lids.LidResponse()
         self._gate = SilenceGate()
         self._pause = PauseHold()
         self._slew = OpeningSlew(lip_step)
@@ -346,7 +350,9 @@ class MotionEngine:
         feats = refine(m.norm.motion_inverse(np.concatenate([hist_before, x])), len(hist_before),
                        self.pose_sigma, self.blink_gamma)
         feats = feats[:n]
-        feats[:, FEATURES.dynamics.eyes] = self._blinks(feats[:, FEATURES.dynamics.eyes])
+        eyes = FEATURES.dynamics.eyes
+        # Blinks are kept and shaped as the ratios to be seen; then the ratios that render so.
+        feats[:, eyes] = lids.seen_as_generated(self._blinks(feats[:, eyes]), self.lid_response)
         lat = self._controlled(to_latents(feats, self.pose, self.dynamics, c.motion_scale,
                                           c.still_head), loud, gaze, shut)
         return [TimedFrame(s + i, frame_time(s + i), lat.pose[i], lat.dynamics[i])

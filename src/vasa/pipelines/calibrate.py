@@ -9,9 +9,10 @@ import numpy as np
 
 from vasa.data.conditions import gaze_angles
 from vasa.latent.basis import FaceBasis
-from vasa.latent.face_model import encode_landmarks, lip_gap, move_lip_gap
+from vasa.latent.face_model import MIN_OPEN, encode_landmarks, eye_measures, lip_gap, move_lip_gap
 from vasa.latent.motion import PITCH, YAW, MotionLatents
 from vasa.motion.gaze import GazeResponse, GazeSteer
+from vasa.motion.lids import PROBES, LidResponse
 from vasa.motion.mouth import MouthResponse
 from vasa.portrait import Portrait
 from vasa.render import Renderer
@@ -27,22 +28,40 @@ MAX_AIM = np.radians(8.0)  # `aim_gaze` corrects a request by at most this much,
 MOUTH_PROBE = 0.05  # eye distances of inner-lip gap the mouth probes open and close by
 
 
-def mouth_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis) -> MouthResponse:
+def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis
+                           ) -> tuple[MouthResponse, LidResponse]:
     """Measure a portrait's MouthResponse from 3 probe renders (its talking rest, the mouth
-    MOUTH_PROBE more closed and more open); the neutral response where one cannot be
-    tracked."""
+    MOUTH_PROBE more closed and more open) and its LidResponse from the rest and one render
+    per `lids.PROBES` ratio of the rest's eyelid openness, with one tracker; the neutral
+    response of either where one of its probes cannot be tracked."""
     rest = portrait.talking_rest(basis)
-    seen = []
+    eyes = basis.layout.eyes
     with FaceLandmarker() as tracker:
-        for change in (-MOUTH_PROBE, 0.0, MOUTH_PROBE):
-            faces = tracker.detect(renderer.render(portrait.pose,
-                                                   move_lip_gap(rest, change, basis)))
+        def read(dynamics: np.ndarray) -> np.ndarray | None:
+            faces = tracker.detect(renderer.render(portrait.pose, dynamics))
             if not faces:
-                return MouthResponse()
-            _, _, canonical = encode_landmarks(faces[0].landmarks, basis, portrait.size)
-            seen.append(lip_gap(canonical))
-    return MouthResponse(gain=(seen[2] - seen[0]) / (2 * MOUTH_PROBE),
-                         offset=seen[1] - lip_gap(basis.template))
+                return None
+            return encode_landmarks(faces[0].landmarks, basis, portrait.size)[2]
+
+        at_rest = read(rest)
+        mouth = [read(move_lip_gap(rest, change, basis)) for change in (-MOUTH_PROBE, MOUTH_PROBE)]
+        lids = []
+        for ratio in PROBES:
+            closed = np.array(rest, np.float32)
+            closed[eyes] *= ratio
+            lids.append(read(closed))
+    mouth_response, lid_response = MouthResponse(), LidResponse()
+    if at_rest is None:
+        return mouth_response, lid_response
+    if all(c is not None for c in mouth):
+        mouth_response = MouthResponse(gain=(lip_gap(mouth[1]) - lip_gap(mouth[0]))
+                                       / (2 * MOUTH_PROBE),
+                                       offset=lip_gap(at_rest) - lip_gap(basis.template))
+    open_rest = float(eye_measures(at_rest, basis)[:2].mean())
+    if all(c is not None for c in lids) and open_rest > MIN_OPEN:
+        lid_response = LidResponse(PROBES, tuple(float(eye_measures(c, basis)[:2].mean())
+                                                 / open_rest for c in lids))
+    return mouth_response, lid_response
 
 
 def gaze_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis) -> GazeResponse:

@@ -23,7 +23,7 @@ from vasa.motion.checkpoint import load_model
 from vasa.motion.controls import check_controls
 from vasa.motion.engine import MotionEngine
 from vasa.overlap import Drain
-from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_response, rest_frames
+from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_and_lid_response, rest_frames
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
@@ -72,10 +72,10 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
                                  framed=not cfg.crop)
         renderer = Renderer(portrait, basis, cfg.render)  # the crop: what calibration tracks
         output = output_renderer(renderer)  # what is written: the picture, or the crop
+        mouth, lids = mouth_and_lid_response(portrait, renderer, basis)
         engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
                               cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead,
-                              close_lips=cfg.close_lips,
-                              mouth_response=mouth_response(portrait, renderer, basis))
+                              close_lips=cfg.close_lips, mouth_response=mouth, lid_response=lids)
         # A requested gaze is steered with this portrait's rendered eye gain and an aim that
         # re-tracks as the request (the portrait steered to it, rendered and tracked back);
         # without one nothing is measured.

@@ -39,7 +39,7 @@ from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
 from vasa.motion.gaze import GazeResponse
 from vasa.overlap import Background
-from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_response, rest_frames
+from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_and_lid_response, rest_frames
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, even, load_portrait
 from vasa.render import Renderer
@@ -75,11 +75,11 @@ class StreamSession:
         self.portrait, self.basis = portrait, basis or default_basis()
         self.renderer = Renderer(portrait, self.basis)  # the crop: what calibration tracks
         self.output = output_renderer(self.renderer)  # what is streamed
+        mouth, lids = mouth_and_lid_response(portrait, self.renderer, self.basis)
         self.engine = MotionEngine(model, extractor, portrait.pose,
                                    portrait.talking_rest(self.basis), replace(self.config.controls),
                                    hop=self.config.hop, lookahead=self.config.lookahead,
-                                   mouth_response=mouth_response(portrait, self.renderer,
-                                                                 self.basis))
+                                   mouth_response=mouth, lid_response=lids)
         self._gaze: GazeResponse | None = None  # measured gains and aims, once calibrated
         self._aimed: set[tuple[float, float]] = set()  # targets calibrated (aimed or not)
         self._calibration: Background[tuple[tuple[float, float], GazeResponse]] | None = None
