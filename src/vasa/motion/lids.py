@@ -16,6 +16,7 @@ ratios. Not in the paper (its decoder is learned end to end with its latent spac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,7 +42,22 @@ class LidResponse:
 
     @property
     def usable(self) -> bool:
-        return len(self.seen) == len(self.ratios) and min(self.seen) <= MAX_SHUT_READING
+        return min(self.seen) <= MAX_SHUT_READING
+
+    @cached_property
+    def inverse(self) -> tuple[np.ndarray, np.ndarray]:
+        """(readings, ratios): the curve to interpolate a reading's ratio on, made once (the
+        engine inverts every window). A reading never rises as the lids close (tracking noise
+        can say so): from the rest down, each probe reads at most what the one above it read;
+        ties are parted by a hair so the inverse is a function (a plateau maps to its most
+        closed ratio)."""
+        r = np.append(np.asarray(self.ratios, np.float64), 1.0)
+        seen = np.append(np.clip(self.seen, 0.0, 1.0), 1.0)
+        order = np.argsort(r)
+        r, seen = r[order], np.minimum.accumulate(seen[order][::-1])[::-1]
+        for i in range(1, len(seen)):
+            seen[i] = max(seen[i], seen[i - 1] + 1e-6)
+        return seen, r
 
 
 def seen_as_generated(ratios: np.ndarray, response: LidResponse) -> np.ndarray:
@@ -51,14 +67,4 @@ def seen_as_generated(ratios: np.ndarray, response: LidResponse) -> np.ndarray:
     ratios = np.asarray(ratios, np.float64)
     if not response.usable:
         return ratios
-    r = np.append(np.asarray(response.ratios, np.float64), 1.0)
-    seen = np.append(np.clip(response.seen, 0.0, 1.0), 1.0)
-    order = np.argsort(r)
-    r, seen = r[order], seen[order]
-    # A reading never rises as the lids close (tracking noise can say so): from the rest down,
-    # each probe reads at most what the one above it read; ties are parted by a hair so the
-    # inverse is a function (a plateau maps to its most closed ratio).
-    seen = np.minimum.accumulate(seen[::-1])[::-1]
-    for i in range(1, len(seen)):
-        seen[i] = max(seen[i], seen[i - 1] + 1e-6)
-    return np.where(ratios < 1.0, np.interp(ratios, seen, r), ratios)
+    return np.where(ratios < 1.0, np.interp(ratios, *response.inverse), ratios)
