@@ -80,6 +80,30 @@ def test_no_fold_when_the_astronaut_turns_or_nods(astronaut, astronaut_renderer,
             assert _drawn_turned_over(r, dst, depth) == 0
 
 
+def test_speech_moves_the_chin_not_the_collar(astronaut, astronaut_renderer, basis):
+    """A speaker's collar does not bob with the jaw (mesh.NECK_DROP): the mouth opened wide
+    moves the neck ring under a fifth of what it moves the jaw, while a turn of the head still
+    carries the neck with it (mesh.NECK_FOLLOW)."""
+    r = astronaut_renderer
+    face, _, _, neck = r.layout.slices[:4]
+    jaw = r.layout.jaw
+
+    def moved(pose, dyn):
+        dst, _ = r.mesh_frame(pose, dyn)
+        rest, _ = r.mesh_frame(astronaut.pose, astronaut.dynamics)
+        step = np.linalg.norm(dst - rest, axis=1)
+        return step[face][jaw].max(), step[neck].max()
+
+    wide = astronaut.dynamics.copy()
+    wide[basis.layout.pca] += 2.5 * open_direction(basis)
+    jaw_px, neck_px = moved(astronaut.pose, wide)
+    assert jaw_px > 5 and neck_px < 0.2 * jaw_px, (jaw_px, neck_px)
+    turned = astronaut.pose.copy()
+    turned[1] += np.radians(15)
+    jaw_px, neck_px = moved(turned, astronaut.dynamics)
+    assert neck_px > 0.35 * jaw_px, (jaw_px, neck_px)
+
+
 def test_a_three_quarter_portrait_turned_back_does_not_tear(tmp_path, astronaut,
                                                             astronaut_renderer, basis):
     """A portrait turned 25 degrees shows its far cheek from behind; its mesh is unfolded

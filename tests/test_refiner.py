@@ -226,9 +226,8 @@ def test_a_black_and_white_portrait_keeps_a_grey_mouth(astronaut):
 
 def test_the_renderer_ablation_scores_each_variant_on_the_same_motion():
     from vasa.evaluation.ablation import ablate_clip
-    from vasa.render import RenderConfig
-
     from vasa.motion.lids import PROBES, LidResponse
+    from vasa.render import RenderConfig
 
     painted = RenderConfig(refiner=False)
     variants = {"warp only": RenderConfig(mouth=False), "painted": painted,

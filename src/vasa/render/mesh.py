@@ -41,7 +41,12 @@ BLEND_RING_SCALE = 1.65  # between head and background: follows part of the head
 BLEND_FOLLOW = 0.35  # the background bends smoothly instead of with one kink per triangle
 NECK_RING_SCALE = 1.25
 NECK_DEPTH = 0.8  # the throat lies this far behind the jaw line: the chin passes in front of it
-NECK_FOLLOW = 0.5  # share of its jaw point's motion a neck anchor follows (the rest: shoulders)
+NECK_FOLLOW = 0.5  # share of its jaw point's motion with the head a neck anchor follows
+# ... and of its jaw point's drop in speech (the face's dynamics, the pose held). A speaker's
+# collar does not bob with the jaw: the skin under the chin stretches and the chin passes in
+# front of the throat. At 0.5, as for the head's motion, a held-out speaker's jaw moved the
+# body under the chin by 1.6-4.1 px (512 px crop, scripts/collar_report.py).
+NECK_DROP = 0.15
 NECK_TIE = 3  # neck anchors this many from an end of the jaw move with the head ring's end
 FIXED_RING_SCALE = 2.1
 JAW_Y = 0.55  # canonical y below which oval points count as jaw (their ring is neck, not hair)

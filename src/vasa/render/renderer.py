@@ -26,6 +26,7 @@ from vasa.render.mesh import (
     HEAD_DEPTH,
     HEAD_RING_SCALES,
     NECK_DEPTH,
+    NECK_DROP,
     NECK_FOLLOW,
     OUTLINE_INSET,
     anchor_rest,
@@ -193,6 +194,7 @@ class Renderer:
         face_rows, head, blend, neck, fixed, _ = lay.slices
         px = p.pose[SCALE] * self.size  # pixels per canonical unit
         self._rest = place(p.canonical, p.pose, self.size)  # (478, 3) portrait under its pose
+        self._jaw_canon = p.canonical[lay.face[lay.jaw]]
         face_xy = self._outlined(self._rest[lay.face, :2])
         xy = np.concatenate([face_xy, anchor_rest(lay, face_xy), self.border])
         depth = np.full(len(xy), FAR)
@@ -233,7 +235,8 @@ class Renderer:
         depth = self.src_depth.copy()
         xy[face] = self._outlined(landmarks[lay.face, :2]) + self._face_offset
         depth[face] = landmarks[lay.face, 2]
-        h = placer(pose, self.size)(self._head_canon)
+        to_pixels = placer(pose, self.size)
+        h = to_pixels(self._head_canon)
         xy[head], depth[head] = h[:, :2], h[:, 2]
         # Shares of the outer head ring's motion along its ray and of the jaw's: displacement
         # falls off monotonically from the head to the still background and shoulders.
@@ -241,10 +244,12 @@ class Renderer:
         xy[blend] += BLEND_FOLLOW * (h[ring, :2] - self._head_src[ring, :2])
         depth[blend] += h[ring, 2] - self._head_src[ring, 2]
         jaw = lay.face[lay.jaw]
-        moved = landmarks[jaw] - self._rest[jaw]
+        carried = to_pixels(self._jaw_canon)  # the portrait's own jaw, moved by the head alone
+        moved = (NECK_FOLLOW * (carried - self._rest[jaw])
+                 + NECK_DROP * (landmarks[jaw] - carried))  # the head's motion; speech's
         side = h[lay.neck_side] - self._head_src[lay.neck_side]
         tie = lay.neck_tie[:, None]
-        moved = tie * side + (1 - tie) * NECK_FOLLOW * moved  # the ends join the head rings
+        moved = tie * side + (1 - tie) * moved  # the ends join the head rings
         xy[neck] += moved[:, :2]
         depth[neck] += moved[:, 2]
         return xy, depth
