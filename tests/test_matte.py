@@ -87,6 +87,22 @@ def test_the_fill_continues_the_surrounding_colour():
     assert filled[32, 31, 0] > 150 and filled[32, 64, 2] > 150  # each side keeps its colour
 
 
+def test_a_head_is_filled_from_the_backdrop_beside_it_not_below_the_shoulders():
+    """A head (a disc) on a body that runs to the picture's bottom edge, over a light backdrop
+    that is dark below the shoulders (the astronaut's flag and desk): the fill where a turned
+    head would uncover takes the light backdrop around the head."""
+    picture = np.full((200, 200, 3), 210, np.uint8)
+    picture[120:] = (90, 10, 20)  # below the shoulders
+    hole = np.zeros((200, 200), bool)
+    cv2.circle(hole.view(np.uint8), (100, 70), 40, 1, -1)
+    hole[100:, 40:160] = True  # the body
+    filled = fill_background(picture, hole)
+    head = np.zeros_like(hole)
+    cv2.circle(head.view(np.uint8), (100, 70), 40, 1, -1)
+    head[95:] = False  # the head's upper part, beside the light backdrop
+    assert filled[head].min() > 190, filled[head].min()
+
+
 def test_the_backdrop_does_not_move(astronaut_framed, matte, basis):
     p = astronaut_framed
     picture = p.framing.picture
@@ -183,3 +199,23 @@ def test_the_command_line_turns_it_off():
                        (["reenact", "p.jpg", "d.mp4", "-o", "o.mp4"], _reenact_config)):
         assert make(parser.parse_args(argv)).render.matte
         assert not make(parser.parse_args([*argv, "--no-matte"])).render.matte
+
+
+def test_the_matte_made_beside_the_calibration_is_the_one_made_alone(astronaut_framed, basis):
+    """The pipelines make the matte on a thread while the mouth and lid probes render
+    (calibrate.calibrated_output): the same matte, responses and frames as one after the
+    other; with the matte off, none is made."""
+    from vasa.pipelines.calibrate import calibrated_output, mouth_and_lid_response
+    from vasa.render.paste import picture_matte
+
+    p = astronaut_framed
+    both = Renderer(p, basis, RenderConfig(refiner=False))
+    output, mouth, lids = calibrated_output(p, both, basis)
+    alone = Renderer(p, basis, RenderConfig(refiner=False))
+    expected = PictureRenderer(alone)
+    assert (mouth, lids) == mouth_and_lid_response(p, alone, basis)
+    assert np.array_equal(output.paste.matte.alpha, expected.paste.matte.alpha)
+    assert np.array_equal(output.paste.matte.plate, expected.paste.matte.plate)
+    pose = _posed(p, MOVES[0])
+    assert np.array_equal(output.render(pose, p.dynamics), expected.render(pose, p.dynamics))
+    assert picture_matte(Renderer(p, basis, RenderConfig(refiner=False, matte=False))) is None

@@ -14,8 +14,10 @@ from vasa.latent.motion import PITCH, YAW, MotionLatents
 from vasa.motion.gaze import GazeResponse, GazeSteer
 from vasa.motion.lids import PROBES, LidResponse
 from vasa.motion.mouth import MouthResponse
+from vasa.overlap import Background
 from vasa.portrait import Portrait
 from vasa.render import Renderer
+from vasa.render.paste import PictureRenderer, output_renderer, picture_matte
 from vasa.tracking import FaceLandmarker
 
 PROBE = 0.08  # latent iris offset of the eye probes, in eye widths (about 11 degrees)
@@ -62,6 +64,19 @@ def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBa
         lid_response = LidResponse(PROBES, tuple(float(eye_measures(c, basis)[:2].mean())
                                                  / open_rest for c in lids))
     return mouth_response, lid_response
+
+
+def calibrated_output(portrait: Portrait, renderer: Renderer, basis: FaceBasis
+                      ) -> tuple[Renderer | PictureRenderer, MouthResponse, LidResponse]:
+    """What a pipeline writes for `renderer` (`paste.output_renderer`) and the portrait's
+    `mouth_and_lid_response`, with the person matte made on a thread meanwhile: the matte's
+    GrabCut and the probes' renders and tracking run in OpenCV, ONNX Runtime and MediaPipe,
+    which release the GIL, so on two cores the setup takes about the longer of the two rather
+    than their sum. The probes render the crop, which the matte does not change."""
+    with Background(lambda stop: picture_matte(renderer), "matte") as matte:
+        mouth, lids = mouth_and_lid_response(portrait, renderer, basis)
+        output = output_renderer(renderer, matte.result())
+    return output, mouth, lids
 
 
 def gaze_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis) -> GazeResponse:

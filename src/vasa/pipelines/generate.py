@@ -23,11 +23,10 @@ from vasa.motion.checkpoint import load_model
 from vasa.motion.controls import check_controls
 from vasa.motion.engine import MotionEngine
 from vasa.overlap import Drain
-from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_and_lid_response, rest_frames
+from vasa.pipelines.calibrate import aim_gaze, calibrated_output, gaze_response, rest_frames
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer
-from vasa.render.paste import output_renderer
 from vasa.timebase import MOTION_FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from vasa.timing import StageClock
 
@@ -71,8 +70,8 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
         portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis,
                                  framed=not cfg.crop)
         renderer = Renderer(portrait, basis, cfg.render)  # the crop: what calibration tracks
-        output = output_renderer(renderer)  # what is written: the picture, or the crop
-        mouth, lids = mouth_and_lid_response(portrait, renderer, basis)
+        # What is written (the picture, or the crop), and how the portrait renders a mouth and lids.
+        output, mouth, lids = calibrated_output(portrait, renderer, basis)
         engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
                               cfg.controls, hop=cfg.hop, lookahead=cfg.lookahead,
                               close_lips=cfg.close_lips, mouth_response=mouth, lid_response=lids)

@@ -39,11 +39,10 @@ from vasa.motion.controls import Controls, check_controls
 from vasa.motion.engine import MotionEngine
 from vasa.motion.gaze import GazeResponse
 from vasa.overlap import Background
-from vasa.pipelines.calibrate import aim_gaze, gaze_response, mouth_and_lid_response, rest_frames
+from vasa.pipelines.calibrate import aim_gaze, calibrated_output, gaze_response, rest_frames
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, even, load_portrait
 from vasa.render import Renderer
-from vasa.render.paste import output_renderer
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
@@ -74,8 +73,8 @@ class StreamSession:
         check_portrait(portrait, self.config)
         self.portrait, self.basis = portrait, basis or default_basis()
         self.renderer = Renderer(portrait, self.basis)  # the crop: what calibration tracks
-        self.output = output_renderer(self.renderer)  # what is streamed
-        mouth, lids = mouth_and_lid_response(portrait, self.renderer, self.basis)
+        # What is streamed (the picture, or the crop), and how it renders a mouth and lids.
+        self.output, mouth, lids = calibrated_output(portrait, self.renderer, self.basis)
         self.engine = MotionEngine(model, extractor, portrait.pose,
                                    portrait.talking_rest(self.basis), replace(self.config.controls),
                                    hop=self.config.hop, lookahead=self.config.lookahead,

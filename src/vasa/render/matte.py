@@ -16,7 +16,7 @@ landmarks the portrait already has, in the face's upright frame:
 The hard mask keeps the part joined to the face, gets soft edges from a guided filter (He et
 al. 2010) on the picture, and is refused when it looks implausible (`check_mask`): the caller
 then renders as without a matte. The plate is the picture with the person (grown a little)
-filled from the surrounding backdrop: push-pull interpolation (Gortler et al. 1996) deep inside,
+filled from the nearest backdrop, blurred the more the deeper (`fill_background`), and by
 Telea's inpainting in the band a turning head uncovers (`make_plate`).
 """
 
@@ -54,6 +54,7 @@ EDGE_RADIUS = 0.01  # guided filter radius (share of the long side): soft hair e
 EDGE_EPS = 1e-3
 HOLE_GROW = 0.012  # the plate's hole: the mask grown by this share of the long side
 FILL_BAND = 0.08  # the plate's band inpainted from the backdrop (share of the long side)
+FILL_SOFTEN = 0.5  # the plate's fill is blurred over this share of its depth into the hole
 INPAINT_RADIUS = 5  # px, Telea's neighbourhood
 
 
@@ -201,25 +202,36 @@ def soft_alpha(picture: np.ndarray, person: np.ndarray) -> np.ndarray:
 
 
 def fill_background(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """`picture` (H, W, 3) uint8 with `hole` (H, W) bool filled by push-pull: the known pixels
-    are averaged down a pyramid (weighted by how much of each cell is known), and each level's
-    unknown pixels take the coarser level's value, upsampled."""
-    known = (~hole).astype(np.float32)
-    levels = [(picture.astype(np.float32) * known[..., None], known)]
-    while min(levels[-1][1].shape) > 2 and levels[-1][1].min() == 0:
-        c, k = levels[-1]
-        size = (max(1, c.shape[1] // 2), max(1, c.shape[0] // 2))
-        levels.append((cv2.resize(c, size, interpolation=cv2.INTER_AREA),
-                       cv2.resize(k, size, interpolation=cv2.INTER_AREA)))
-    c, k = levels[-1]
-    filled = c / np.maximum(k, 1e-6)[..., None]
-    for c, k in reversed(levels[:-1]):
-        up = cv2.resize(filled, (k.shape[1], k.shape[0]), interpolation=cv2.INTER_LINEAR)
-        own = c / np.maximum(k, 1e-6)[..., None]
-        wgt = np.clip(k, 0.0, 1.0)[..., None]
-        filled = own * wgt + up * (1 - wgt)
+    """`picture` (H, W, 3) uint8 with `hole` (H, W) bool filled from the nearest backdrop: each
+    hole pixel takes the colour of the backdrop pixel nearest to it (a Voronoi fill), blurred
+    over about FILL_SOFTEN of its depth (a pyramid: each pixel blends the two levels around
+    the blur it wants). Beside the person the fill continues the backdrop just outside it;
+    deeper, it is a smooth mix of the backdrop around. Push-pull (Gortler et al. 1996), which
+    this replaces, averaged whatever its coarse cells held, so a head's surround took the
+    colours under the shoulders: the astronaut's was the flag's red and the desk's black."""
     out = picture.copy()
-    out[hole] = np.clip(filled[hole] + 0.5, 0, 255).astype(np.uint8)
+    if not hole.any() or hole.all():
+        return out
+    known = ~hole
+    depth, labels = cv2.distanceTransformWithLabels(hole.astype(np.uint8), cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    colour = np.zeros((int(labels.max()) + 1, 3), np.float32)
+    colour[labels[known]] = picture[known]
+    level = colour[labels]  # (H, W, 3): the nearest backdrop pixel's colour
+    ys, xs = np.nonzero(hole)
+    # Level k is blurred over about 2**k px: the two levels around log2 of the blur wanted.
+    want = np.log2(np.maximum(FILL_SOFTEN * depth[ys, xs], 1.0))
+    filled = np.zeros((len(ys), 3), np.float32)
+    small, k = level, 0
+    h, w = hole.shape
+    while True:
+        filled += np.clip(1.0 - np.abs(want - k), 0.0, 1.0)[:, None] * level[ys, xs]
+        if min(small.shape[:2]) < 4 or k >= want.max():
+            filled += np.clip(want - k, 0.0, 1.0)[:, None] * level[ys, xs]  # past the top
+            break
+        small, k = cv2.pyrDown(small), k + 1
+        level = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    out[ys, xs] = np.clip(filled + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
@@ -239,10 +251,10 @@ def person_matte(picture: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray
 
 
 def make_plate(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The backdrop plate: `picture` (H, W, 3) uint8 with `hole` (H, W) bool filled. Push-pull
-    everywhere, then the band next to the backdrop (what a turning head uncovers) again by
-    Telea's inpainting (2004), which carries the backdrop's edges and stripes in where push-pull
-    leaves a flat average; inpainted deeper it would streak."""
+    """The backdrop plate: `picture` (H, W, 3) uint8 with `hole` (H, W) bool filled. The nearest
+    backdrop everywhere (`fill_background`), then the band next to the backdrop (what a turning
+    head uncovers) again by Telea's inpainting (2004), which carries the backdrop's edges and
+    stripes in where that fill is a soft average; inpainted deeper it would streak."""
     plate = fill_background(picture, hole)
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     band = (hole & (depth < FILL_BAND * max(hole.shape))).astype(np.uint8)

@@ -167,22 +167,36 @@ class PasteBack:
         return wa, behind
 
 
+MAKE = object()  # PictureRenderer's matte: made there, as the renderer's config asks
+
+
+def picture_matte(renderer: Renderer) -> PersonMatte | None:
+    """The person matte of `renderer`'s framed portrait (None where its config asks for none,
+    or the mask found is refused: logged, the backdrop near the head then moves with it).
+    Pure: it may run on a thread while the renderer renders (pipelines.calibrate)."""
+    portrait = renderer.portrait
+    if not renderer.config.matte or not portrait.framed:
+        return None
+    framing = portrait.framing
+    matte, why = person_matte(framing.picture, portrait.landmarks, framing.to_crop)
+    if why is not None:
+        log.warning("%s: no person matte (%s); the backdrop near the head moves with it",
+                    portrait.source or "portrait", why)
+    return matte
+
+
 class PictureRenderer:
     """A `Renderer` whose frames are the portrait's picture (H, W, 3), the animated crop
-    pasted back. render(pose, dynamics) as `Renderer.render`; timings gain a "paste" stage."""
+    pasted back. render(pose, dynamics) as `Renderer.render`; timings gain a "paste" stage.
+    matte: the picture's person matte (`picture_matte`; None: none), by default made here."""
 
-    def __init__(self, renderer: Renderer) -> None:
+    def __init__(self, renderer: Renderer, matte: PersonMatte | None | object = MAKE) -> None:
         portrait = renderer.portrait
         if not portrait.framed:
             raise ValueError("PictureRenderer needs a portrait loaded with framed=True")
         self.renderer = renderer
-        matte = None
-        if renderer.config.matte:
-            framing = portrait.framing
-            matte, why = person_matte(framing.picture, portrait.landmarks, framing.to_crop)
-            if why is not None:
-                log.warning("%s: no person matte (%s); the backdrop near the head moves with "
-                            "it", portrait.source or "portrait", why)
+        if matte is MAKE:
+            matte = picture_matte(renderer)
         self.paste = PasteBack(portrait.framing, renderer.size, matte)
         renderer.carry(self.paste.alpha_crop)
 
@@ -199,10 +213,11 @@ class PictureRenderer:
         return frame
 
 
-def output_renderer(renderer: Renderer) -> Renderer | PictureRenderer:
+def output_renderer(renderer: Renderer, matte: PersonMatte | None | object = MAKE
+                    ) -> Renderer | PictureRenderer:
     """What the pipelines write for `renderer`'s portrait: its picture when it was loaded
-    framed, else the crop itself."""
-    return PictureRenderer(renderer) if renderer.portrait.framed else renderer
+    framed (with `matte`, as PictureRenderer takes it), else the crop itself."""
+    return PictureRenderer(renderer, matte) if renderer.portrait.framed else renderer
 
 
-__all__ = ["PasteBack", "PictureRenderer", "output_renderer"]
+__all__ = ["MAKE", "PasteBack", "PictureRenderer", "output_renderer", "picture_matte"]

@@ -1,0 +1,110 @@
+"""How well does the background plate continue the backdrop? A held-out test on every public
+portrait (issue 13).
+
+What a moving head uncovers is shown from the plate (`render.matte.make_plate`): the picture
+with the person (grown) filled from the backdrop. There is no truth behind a person, so the
+test hides a ring of real backdrop beside the person (RING of the long side wide around the
+plate's hole), fills hole and ring together, and scores the fill against the hidden pixels of
+the ring's inner half (the part farther from the backdrop left visible: 15-31 px at 512 px,
+as deep as a turned head's uncovered band reaches). Columns, per portrait and mean: mean
+absolute error (colour levels) and the mean lightness error (L*, signed: + is lighter than the
+backdrop), over the whole ring and over its part above the chin (where a head uncovers
+backdrop; the body does not move); and the plate's time to make. Writes a sheet (default
+out/plate_sheet.png: picture, plate, held-out fill) of the portraits named by --sheet.
+
+    PYTHONPATH=src python scripts/plate_report.py [--out FILE] [--sheet NAME ...]
+
+Run it with another tree's `src` on PYTHONPATH for a before/after in one session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matte_sheets import portrait_paths
+
+from vasa.io import atomic_output
+from vasa.latent import topology as topo
+from vasa.portrait import load_portrait
+from vasa.render.matte import make_plate, person_matte
+
+ROOT = Path(__file__).resolve().parents[1]
+RING = 0.06  # share of the picture's long side
+TILE = 240
+
+
+def lightness(image: np.ndarray) -> np.ndarray:
+    """L* (0-100) of an RGB uint8 image."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
+
+
+def chin_row(portrait) -> float:
+    """The picture row of the face's chin (its lowest oval point)."""
+    inv = cv2.invertAffineTransform(portrait.framing.to_crop)
+    oval = portrait.landmarks[list(topo.FACE_OVAL), :2] @ inv[:, :2].T + inv[:, 2]
+    return float(oval[:, 1].max())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, help="also write the table here")
+    ap.add_argument("--sheet", nargs="*", default=["astronaut", "tys", "s4", "AOC"],
+                    help="portraits shown in the sheet")
+    ap.add_argument("--sheet-out", type=Path, default=ROOT / "out" / "plate_sheet.png")
+    args = ap.parse_args()
+    lines = ["| portrait | error | L* error | above the chin: error | L* error | plate ms |",
+             "|---|---|---|---|---|---|"]
+    sums, count, tiles = np.zeros(5), 0, []
+    for path in portrait_paths():
+        p = load_portrait(path, 512, framed=True)
+        picture = p.framing.picture
+        matte, _ = person_matte(picture, p.landmarks, p.framing.to_crop)
+        parts = path.stem.split("__")
+        name = parts[-2] if parts[-1] == "ref" else parts[-1]
+        if matte is None:
+            lines.append(f"| {name} | refused | | | | |")
+            continue
+        side = max(picture.shape[:2])
+        depth = cv2.distanceTransform((~matte.hole).astype(np.uint8), cv2.DIST_L2, 3)
+        ring = ~matte.hole & (depth <= RING * side)
+        held = ring & (depth <= RING * side / 2)  # the half next to the person
+        head = held.copy()
+        head[int(chin_row(p)):] = False
+        t0 = time.perf_counter()
+        make_plate(picture, matte.hole)
+        ms = (time.perf_counter() - t0) * 1000
+        plate = make_plate(picture, matte.hole | ring)
+        err = np.abs(plate.astype(np.float32) - picture).mean(2)
+        dl = lightness(plate) - lightness(picture)
+        row = [err[held].mean(), dl[held].mean(), err[head].mean(), dl[head].mean(), ms]
+        sums += row
+        count += 1
+        lines.append(f"| {name} | {row[0]:.1f} | {row[1]:+.1f} | {row[2]:.1f} | {row[3]:+.1f} "
+                     f"| {ms:.0f} |")
+        print(lines[-1], flush=True)
+        if name in args.sheet:
+            scale = TILE / picture.shape[0]
+            tiles.append(np.concatenate([cv2.resize(x, None, fx=scale, fy=scale)
+                                         for x in (picture, matte.plate, plate)], 1))
+    m = sums / max(count, 1)
+    lines.append(f"| **mean of {count}** | {m[0]:.1f} | {m[1]:+.1f} | {m[2]:.1f} | {m[3]:+.1f} "
+                 f"| {m[4]:.0f} |")
+    print(lines[-1])
+    if args.out:
+        with atomic_output(args.out) as tmp:
+            Path(tmp).write_text("\n".join(lines) + "\n")
+    if tiles:
+        width = max(t.shape[1] for t in tiles)
+        sheet = np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0)))
+                                for t in tiles], 0)
+        args.sheet_out.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.sheet_out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        print(f"wrote {args.sheet_out}")
+
+
+if __name__ == "__main__":
+    main()
