@@ -472,6 +472,29 @@ def test_lids_keep_to_a_lids_speed():
     assert np.diff(added).max() <= OPEN_PER_FRAME + 1e-9
 
 
+def test_the_lids_level_stays_near_the_rest_and_blinks_still_shut():
+    """Between blinks the generator's lids wandered to 0.7 of their rest for seconds (a
+    drowsy look; real speakers' stay within 0.84-1.10): their level is soft-limited to
+    1 +- LID_LEVEL_LIMIT, a level near the rest is kept, a blink in a low stretch still shuts,
+    a jump of the level does not flash the lids past it, and a window that starts later (with
+    the context rows refine has) gives the same frames."""
+    from vasa.motion.engine import LID_LEVEL_LIMIT, level_lids
+
+    eyes = np.ones((60, 2))
+    eyes[20:50] = 0.7
+    eyes[40:43] = [[0.3, 0.3], [0.0, 0.0], [0.3, 0.3]]  # a blink in the low stretch
+    got = level_lids(eyes)
+    capped = 1 - LID_LEVEL_LIMIT * np.tanh(0.3 / LID_LEVEL_LIMIT)
+    assert got[:20] == pytest.approx(1.0)
+    assert got[30:40] == pytest.approx(capped) and capped > 0.85
+    assert got[41, 0] == 0.0 and got[40, 0] < 0.5
+    assert got[50:].max() <= 1.0 + 1e-12  # back to the rest: no flash past it
+    assert got[58:] == pytest.approx(1.0)
+    near = np.full((20, 2), 0.97)
+    assert np.abs(level_lids(near) - near).max() < 0.005
+    assert np.array_equal(level_lids(eyes[25:])[10:], got[35:])
+
+
 def test_one_frame_eyelid_dips_are_flutter_or_a_blink_never_a_flash():
     """refine deepens a generated dip into a blink only if it is below the knee also filtered
     over 3 frames: a one-frame dip to 0.75 stays a flutter, one to 0.5 becomes a blink that

@@ -78,6 +78,14 @@ BLINK_GAMMA = 4.0  # eyelid dips below BLINK_KNEE deepened as knee * (ratio / kn
 #                   gamma 3, 11.5 at 4 (real clips: 19.4); 2 left blinks half-closed
 BLINK_KNEE = 0.85  # ratio = openness / rest openness; shallower flutter is left alone
 BLINK_SPAN = np.array([0.25, 0.5, 0.25])  # time filter a dip must stay under the knee through
+# The lids' level (their open ratio between blinks) soft-limited to 1 +- LID_LEVEL_LIMIT. Real
+# speakers' per-second median ratio stays within 0.84-1.10 of their median (6 held-out speakers,
+# re-tracked); the generator's wandered to 0.70-1.22 on some speeches (French, LP s18: a
+# quarter of the open frames under 0.85, real 2-8%), a drowsy look for seconds at a time.
+LID_LEVEL_LIMIT = 0.12
+# Frames the level is read over, the frame and those before it: causal and within the previous
+# window's context rows (MotionConfig.prev, 10), so where windows start does not change it.
+LID_LEVEL_SPAN = 9
 
 
 def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -89,11 +97,31 @@ def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([np.convolve(padded[:, d], k, mode="valid") for d in range(x.shape[1])], 1)
 
 
+def level_lids(eyes: np.ndarray, limit: float = LID_LEVEL_LIMIT,
+               span: int = LID_LEVEL_SPAN) -> np.ndarray:
+    """Eyelid ratios (T, E) scaled so that their level (both eyes' mean ratio, its upper
+    quartile over the last `span` frames: a blink, shut for fewer, does not lower it) is
+    1 + limit * tanh((level - 1) / limit): near the rest it is kept, far from it capped at
+    +- limit. Blinks scale with it and still shut. Each ratio stays between its own value and
+    that level, so a level that has just jumped (and the estimate, looking back, lags) never
+    flashes the lids past either."""
+    eyes = np.asarray(eyes, np.float64)
+    padded = np.pad(eyes.mean(1), (span - 1, 0), mode="edge")
+    level = np.percentile(np.lib.stride_tricks.sliding_window_view(padded, span), 75, axis=1)
+    target = (1.0 + limit * np.tanh((level - 1.0) / limit))[:, None]
+    scaled = eyes * target / np.maximum(level, 1e-3)[:, None]
+    return np.clip(scaled, np.minimum(eyes, target), np.maximum(eyes, target))
+
+
 def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
            blink_gamma: float = BLINK_GAMMA) -> np.ndarray:
     """Two corrections of generated features (T, 34), whose first `context` rows are frames
-    already emitted (used as the filter's past, not returned). Neither is in the paper; both
+    already emitted (used as the filter's past, not returned). None is in the paper; all
     undo what a model trained on 20 minutes of tracked video learns from its data:
+
+    - eyelid level soft-limited near the rest (`level_lids`): between blinks the model's lids
+      wandered to 0.70 of their rest for seconds on some speeches (drowsy), real speakers'
+      stay within 0.84-1.10.
 
     - head pose (FEATURES.pose) smoothed with a Gaussian of `pose_sigma` frames: the training
       poses carry the tracker's frame-to-frame jitter and the model reproduces it (generated
@@ -117,7 +145,7 @@ def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
     pose, eyes_at = FEATURES.pose, FEATURES.dynamics.eyes
     if pose_sigma > 0:
         out[:, pose] = _gaussian_smooth(out[:, pose], pose_sigma)
-    eyes = out[:, eyes_at]
+    eyes = out[:, eyes_at] = level_lids(out[:, eyes_at])
     k = BLINK_KNEE
     # Blinks are bilateral: a dip of either eye below the knee closes both (the model's two
     # eyes dip unevenly, and deepening one alone drew winks in the contact sheets).
