@@ -10,7 +10,11 @@ And, with the matte, the person left behind: pixels of the still person (matte o
 the turned person has left (its warped matte under 0.5) where the output still shows the
 still picture (within TOL) although the plate there differs from it (by over 4 TOL), where the
 paste is at full weight: the still face's edge seen through the moved one's soft edge, an
-outline beside a turned cheek (pixels a frame, mean over the poses).
+outline beside a turned cheek (pixels a frame, mean over the poses). And the seam step: where the
+plate shows (the output equals the plate, not the still picture), its lightness against the
+still picture's just outside that patch, each pixel of a 3 px ring outside it against the
+patch's nearest pixel 1-3 px inside (mean |L*|, over the poses that uncover any): the patch's
+outline one sees beside a turned head (s4's light crescent by its dark painted halo).
 Also: the matte's setup time per portrait, and the time per frame with and without it, side
 by side (`timing`). Writes the table to benchmarks/results/matte.md and, per portrait,
 out/matte_motion/*.png (still picture, without, with, the plate; yaw +20, then pitch -10).
@@ -48,6 +52,28 @@ def backdrop(alpha: np.ndarray) -> np.ndarray:
     band = max(1, round(BAND * max(alpha.shape)))
     near = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((2 * band + 1,) * 2, np.uint8))
     return near == 0
+
+
+def seam_step(frame: np.ndarray, picture: np.ndarray, plate: np.ndarray,
+              covered: np.ndarray) -> float | None:
+    """Mean |L*| step across the edge of the patch where `frame` shows `plate` (None: no
+    patch): each frame pixel 1-3 px outside it that shows the still picture, against the
+    patch's nearest pixel 1-3 px inside."""
+    shows = (np.abs(frame.astype(np.int16) - plate).max(2) <= TOL) & changed(frame, picture)
+    shows = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if shows.sum() < 20:
+        return None
+    inside = cv2.distanceTransform(shows, cv2.DIST_L2, 3)
+    outside, labels = cv2.distanceTransformWithLabels(
+        (inside < 1) | (inside > 3), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    band = (inside >= 1) & (inside <= 3)  # the patch's own pixels next to its edge
+    ring = (shows == 0) & (outside <= 3) & ~covered & ~changed(frame, picture)
+    if not ring.any():
+        return None
+    lightness = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
+    nearest = np.zeros(int(labels.max()) + 1, np.float32)
+    nearest[labels[band]] = lightness[band]
+    return float(np.abs(lightness[ring] - nearest[labels[ring]]).mean())
 
 
 def changed(frame: np.ndarray, picture: np.ndarray) -> np.ndarray:
@@ -92,9 +118,9 @@ def main() -> None:
     out = Path(args.out)
     (out / "matte_motion").mkdir(parents=True, exist_ok=True)
     lines = [("| portrait | setup ms | person | changed off | changed on | moved off | moved on | "
-              "person left behind (px) |"), "|---|---|---|---|---|---|---|---|"]
+              "person left behind (px) | seam step (L*) |"), "|---|---|---|---|---|---|---|---|---|"]
     totals = np.zeros(5)
-    setups = []
+    setups, seams = [], []
     for path in portrait_paths():
         p = load_portrait(path, 512, framed=True)
         picture = p.framing.picture
@@ -104,14 +130,14 @@ def main() -> None:
         parts = path.stem.split("__")
         name = parts[-2] if parts[-1] == "ref" else parts[-1]
         if matte is None:
-            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | |")
+            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | | |")
             continue
         renderer = Renderer(p, config=RenderConfig(refiner=False))
         pastes = {"off": PasteBack(p.framing, p.size), "on": PasteBack(p.framing, p.size, matte)}
         still = backdrop(matte.alpha)
         counts = np.zeros(5)
         differs = np.abs(picture.astype(np.int16) - matte.plate).max(2) > 4 * TOL
-        shown = []
+        shown, steps = [], []
         for label, move in POSES.items():
             pose = p.pose.copy()
             for index, degrees in move.items():
@@ -134,14 +160,19 @@ def main() -> None:
             moved[on.roi] = np.where(full, on.to_picture(alphas["on"]) / 255, 1.0)
             left = (matte.alpha > 0.5) & (moved < 0.5) & differs
             counts[4] += (left & ~changed(frames["on"], picture)).sum()
+            if (step := seam_step(frames["on"], picture, matte.plate, covered)) is not None:
+                steps.append(step)
             if label in SHOWN:
                 shown.append(np.concatenate([picture, frames["off"], frames["on"], matte.plate],
                                             1))
         counts /= len(POSES)
         totals += counts
         setups.append(setup)
+        step = float(np.mean(steps)) if steps else float("nan")
+        seams.append(step)
         lines.append(f"| {name} | {setup:.0f} | {matte.alpha.mean():.0%} | {counts[0]:.2%} | "
-                     f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} | {counts[4]:.0f} |")
+                     f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} | {counts[4]:.0f} | "
+                     f"{step:.1f} |")
         print(lines[-1], flush=True)
         sheet = np.concatenate(shown, 0)
         cv2.imwrite(str(out / "matte_motion" / f"{name}.png"),
@@ -149,7 +180,8 @@ def main() -> None:
     n = len(setups)
     totals /= max(n, 1)
     lines.append(f"| mean of {n} | {np.mean(setups):.0f} | | {totals[0]:.2%} | {totals[1]:.2%} | "
-                 f"{totals[2]:.2%} | {totals[3]:.2%} | {totals[4]:.0f} |")
+                 f"{totals[2]:.2%} | {totals[3]:.2%} | {totals[4]:.0f} | "
+                 f"{np.nanmean(seams):.1f} |")
     text = "\n".join(lines) + "\n\n" + timing(args.timing_frames)
     print(text)
     Path(args.table).parent.mkdir(parents=True, exist_ok=True)
