@@ -115,18 +115,17 @@ def level_lids(eyes: np.ndarray, limit: float = LID_LEVEL_LIMIT,
 
 def refine(features: np.ndarray, context: int, pose_sigma: float = POSE_SIGMA,
            blink_gamma: float = BLINK_GAMMA) -> np.ndarray:
-    """Two corrections of generated features (T, 34), whose first `context` rows are frames
+    """Three corrections of generated features (T, 34), whose first `context` rows are frames
     already emitted (used as the filter's past, not returned). None is in the paper; all
     undo what a model trained on 20 minutes of tracked video learns from its data:
-
-    - eyelid level soft-limited near the rest (`level_lids`): between blinks the model's lids
-      wandered to 0.70 of their rest for seconds on some speeches (drowsy), real speakers'
-      stay within 0.84-1.10.
 
     - head pose (FEATURES.pose) smoothed with a Gaussian of `pose_sigma` frames: the training
       poses carry the tracker's frame-to-frame jitter and the model reproduces it (generated
       Delta P 0.50-0.62 deg/frame in latents, as the tracked data, against 0.39 re-tracked
       from real video); the filter keeps head motion slower than ~0.2 s.
+    - the eyelids' level soft-limited near the rest (`level_lids`), first: between blinks the
+      model's lids wandered to 0.70 of their rest for seconds on some speeches (a drowsy
+      look) where real speakers' stay within 0.84-1.10.
     - eyelid openness ratios (FEATURES.dynamics.eyes) below BLINK_KNEE deepened with `blink_gamma`:
       the model spreads blinks into shallow dips (per minute, dips to < 50% of the open level:
       19 generated vs 37 in the data; to 50-90%: 54 vs 20), so deepening the dips it places
