@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=7.0, help="first seconds of the clip")
     ap.add_argument("--out", type=Path, help="also write the table here")
     args = ap.parse_args()
+    from matte_sheets import portrait_name
+
     from vasa.io import atomic_output
     from vasa.latent.basis import default_basis
     from vasa.latent.motion import MotionLatents
@@ -108,8 +110,7 @@ def main() -> None:
                          shift_limit=0.1)
             row += measure(renderer, m)
         sums += row
-        parts = path.stem.split("__")
-        name = parts[-2] if parts[-1] == "ref" else parts[-1]
+        name = portrait_name(path)
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row) + " |")
         print(lines[-1], flush=True)
     lines.append("| **mean** | " + " | ".join(f"{v:.2f}" for v in sums / len(paths)) + " |")

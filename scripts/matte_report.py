@@ -30,7 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from matte_sheets import portrait_paths
+from matte_sheets import portrait_name, portrait_paths
 
 from vasa.latent.motion import PITCH, YAW
 from vasa.portrait import load_portrait
@@ -127,8 +127,7 @@ def main() -> None:
         t0 = time.perf_counter()
         matte, why = person_matte(picture, p.landmarks, p.framing.to_crop)
         setup = (time.perf_counter() - t0) * 1000
-        parts = path.stem.split("__")
-        name = parts[-2] if parts[-1] == "ref" else parts[-1]
+        name = portrait_name(path)
         if matte is None:
             lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | | |")
             continue

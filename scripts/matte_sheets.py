@@ -32,6 +32,13 @@ def portrait_paths() -> list[Path]:
         ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"]
 
 
+def portrait_name(path: Path) -> str:
+    """A public portrait's short name: its file's last part ("s4", "Macron"), the folder's for
+    V-Express's "ref" files ("AOC", "tys")."""
+    parts = path.stem.split("__")
+    return parts[-2] if parts[-1] == "ref" else parts[-1]
+
+
 def overlay(picture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     a = alpha[..., None]
     tint = picture * 0.35 + np.array([90, 0, 120]) * 0.3

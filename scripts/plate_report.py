@@ -25,7 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from matte_sheets import portrait_paths
+from matte_sheets import portrait_name, portrait_paths
 
 from vasa.io import atomic_output
 from vasa.latent import topology as topo
@@ -63,8 +63,7 @@ def main() -> None:
         p = load_portrait(path, 512, framed=True)
         picture = p.framing.picture
         matte, _ = person_matte(picture, p.landmarks, p.framing.to_crop)
-        parts = path.stem.split("__")
-        name = parts[-2] if parts[-1] == "ref" else parts[-1]
+        name = portrait_name(path)
         if matte is None:
             lines.append(f"| {name} | refused | | | | |")
             continue

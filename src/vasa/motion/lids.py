@@ -9,8 +9,8 @@ warp's picture. Re-tracked, ratio 0.4 reads 0.03-0.45 across the 21 public portr
 0.25) and ratio 0.2 reads as shut on most: every blink stayed shut for longer than generated
 (blink 150-190 ms under half open, real speakers 80-110 ms; `scripts/cross_identity_eval.py`).
 `LidResponse` is that curve for one portrait, measured from probe renders
-(`vasa.pipelines.calibrate.lid_response`), and `seen_as_generated` inverts it on the generated
-ratios. Not in the paper (its decoder is learned end to end with its latent space).
+(`vasa.pipelines.calibrate.mouth_and_lid_response`), and `seen_as_generated` inverts it on the
+generated ratios. Not in the paper (its decoder is learned end to end with its latent space).
 """
 
 from __future__ import annotations
