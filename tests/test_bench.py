@@ -11,7 +11,8 @@ from vasa.bench import STAGES, bench_render, format_render_bench
 def test_bench_render_small() -> None:
     b = bench_render(size=256, frames=5, warmup=2)
     assert b.frames == 5 and b.size == 256 and b.remap.size == 256
-    numbers = [b.ms_per_frame, b.mean_ms_per_frame, b.fps, b.remap.ms, b.remap_ratio]
+    numbers = [b.ms_per_frame, b.mean_ms_per_frame, b.fps, b.remap.ms, b.remap_ratio,
+               b.two_at_once_fps, b.in_turn_fps]
     assert all(math.isfinite(x) and x > 0 for x in numbers)
     assert set(b.stages_ms) == set(STAGES) == set(b.stages_mean_ms)
     assert all(math.isfinite(v) and v >= 0 for v in b.stages_ms.values())
@@ -19,3 +20,4 @@ def test_bench_render_small() -> None:
     assert b.stages_ms["flow"] > 0 and b.stages_ms["remap"] > 0
     table = format_render_bench(b)
     assert all(f"| {s} |" in table for s in STAGES)
+    assert "two at once / in turn" in table

@@ -98,3 +98,43 @@ def test_background_returns_raises_and_cancels():
     with Background(work) as job:
         time.sleep(0.05)
     assert not job._thread.is_alive() and steps
+
+
+def test_pipelined_keeps_order_overlaps_raises_and_stops():
+    from vasa.overlap import pipelined
+
+    threads = set()
+
+    def first(x):
+        threads.add(threading.current_thread().name)
+        return x * 10
+
+    assert list(pipelined(first, lambda y: y + 1, range(50), name="half")) == [
+        10 * i + 1 for i in range(50)]
+    assert threads == {"half"}  # the first half ran on its thread, never in the caller
+
+    # Item 1's first half runs while item 0's second half waits for it: they overlap.
+    started = {i: threading.Event() for i in range(3)}
+
+    def mark(x):
+        started[x].set()
+        return x
+
+    def second(y):
+        if y + 1 in started:
+            assert started[y + 1].wait(5), "the next first half did not run meanwhile"
+        return y
+
+    assert list(pipelined(mark, second, range(3))) == [0, 1, 2]
+
+    got = []
+    with pytest.raises(ValueError, match="bad frame"):
+        got.extend(pipelined(lambda x: x, lambda y: y, _failing(4)))
+    assert got == [0, 1, 2, 3]
+
+    seen = []
+    gen = pipelined(lambda x: seen.append(x) or x, lambda y: y, iter(range(10**6)), depth=2)
+    assert next(gen) == 0
+    gen.close()  # leaving early stops the thread: the source is not run on
+    time.sleep(0.1)
+    assert len(seen) <= 5

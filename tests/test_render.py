@@ -302,3 +302,29 @@ def test_the_lips_are_warped_at_full_resolution(astronaut, basis):
         box = np.s_[max(y0, 0):y1, max(x0, 0):x1]
         assert (np.abs(a[box] - b[box]).max(2) > 8).sum() <= 10  # 29 off in the lips' box without
     assert np.abs(a - b).max() > 8  # elsewhere the coarse map is an approximation
+
+
+def test_frames_rendered_two_at_once_are_the_frames_rendered_in_turn(astronaut, astronaut_framed,
+                                                                     astronaut_renderer, basis):
+    """`render_frames` (the next frame's warp on a thread beside this one's refiners and paste)
+    gives the frames `render` gives one by one, in order: crop and picture, with the mouth
+    open, a blink and a turn, so every stage that keeps scratch state runs."""
+    from vasa.render import Renderer, render_frames
+    from vasa.render.paste import PictureRenderer
+
+    k, eyes = basis.num_pca, basis.layout.eyes
+    motion = []
+    for i in range(8):
+        pose, dyn = astronaut.pose.copy(), astronaut.dynamics.copy()
+        pose[1] += np.radians(3 * i)  # yaw
+        dyn[:k] += 0.3 * i * open_direction(basis)
+        dyn[eyes] *= 1 - 0.12 * i  # towards a blink
+        motion.append((pose, dyn))
+    picture = PictureRenderer(Renderer(astronaut_framed, basis), matte=None)
+    for output in (astronaut_renderer, picture):
+        one_by_one = [output.render(p, d) for p, d in motion]
+        together = list(render_frames(output, iter(motion)))
+        assert len(together) == len(motion)
+        for a, b in zip(one_by_one, together):
+            assert np.array_equal(a, b)
+        assert len({f.tobytes() for f in together}) == len(motion)  # the frames do change

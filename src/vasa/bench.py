@@ -27,12 +27,14 @@ from vasa.latent.face_model import decode_canonical
 from vasa.latent.retarget import retarget
 from vasa.pipelines.reenact import ReenactConfig, reenact
 from vasa.portrait import load_portrait
-from vasa.render import Renderer
+from vasa.render import Renderer, render_frames
 from vasa.render.mouth import lip_gap
 from vasa.tracking.video import track_video
 
 DEFAULT_PORTRAIT = Path(__file__).resolve().parent / "assets" / "astronaut.jpg"
 DEFAULT_DRIVING = DEFAULT_PORTRAIT.with_name("obama_address_8s.mp4")
+# Rounds of all frames rendered in turn, then two at once (`render_frames`), alternating.
+PIPELINE_ROUNDS = 2
 RENDER_TARGET_FPS = 200.0  # renderer alone at 512x512
 REENACT_TARGET_FPS = 40.0  # decode + track + render + encode
 STAGES = ("decode", "vertices", "flow", "remap", "reveal", "mouth", "eyes")
@@ -54,7 +56,10 @@ class RenderBench:
     mean, the sustained rate). stages_ms/stages_mean_ms: median/mean per stage, from the
     renderer's own stage clock (`render(..., timings=)`). mouth_active:
     share of frames where the lips open wider than the portrait's, the only ones the mouth
-    synthesis paints. remap_ratio: ms_per_frame / remap.ms."""
+    synthesis paints. remap_ratio: ms_per_frame / remap.ms. two_at_once_fps: frames/s of
+    `render_frames` over the same frames (the next frame's warp on a thread beside this one's
+    refiners), timed in rounds alternating with as many `render` calls in turn
+    (in_turn_fps), so that the ratio of the two is from the same minutes."""
 
     size: int
     frames: int
@@ -67,6 +72,8 @@ class RenderBench:
     mouth_active: float
     remap: RemapBench
     remap_ratio: float
+    two_at_once_fps: float
+    in_turn_fps: float
     threads: int = field(default_factory=cv2.getNumThreads)
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     target_fps: float = RENDER_TARGET_FPS
@@ -158,13 +165,23 @@ def bench_render(portrait_path: str | Path = DEFAULT_PORTRAIT, size: int = 512,
         active[i] = lip_gap(canonical) > max(renderer.source_gap, 0.01)  # mouth painted
     ms = float(np.median(times) * 1e3)
     bare = RemapBench(size, float(np.median(remap_times) * 1e3), frames)
+    in_turn = two_at_once = 0.0
+    for _ in range(PIPELINE_ROUNDS):
+        t0 = _clock()
+        for i in range(frames):
+            renderer.render(poses[i], dyns[i])
+        t1 = _clock()
+        for _ in render_frames(renderer, zip(poses, dyns)):
+            pass
+        in_turn, two_at_once = in_turn + t1 - t0, two_at_once + _clock() - t1
     return RenderBench(
         size=size, frames=frames, motion_source=f"{driving.name} ({len(motion)} frames tracked)",
         ms_per_frame=ms, mean_ms_per_frame=float(times.mean() * 1e3), fps=1e3 / ms,
         stages_ms={s: float(v) for s, v in zip(STAGES, np.median(stage_times, 0) * 1e3)},
         stages_mean_ms={s: float(v) for s, v in zip(STAGES, stage_times.mean(0) * 1e3)},
         mouth_active=float(active.mean()), remap=bare,
-        remap_ratio=ms / bare.ms)
+        remap_ratio=ms / bare.ms, two_at_once_fps=PIPELINE_ROUNDS * frames / two_at_once,
+        in_turn_fps=PIPELINE_ROUNDS * frames / in_turn)
 
 
 def trim_clip(path: str | Path, seconds: float, out_path: str | Path) -> Path:
@@ -220,6 +237,13 @@ def format_render_bench(b: RenderBench) -> str:
          f"| {1e3 / b.mean_ms_per_frame:.1f} |"),
         (f"| bare `cv2.remap` {b.remap.size}x{b.remap.size}x3 (median) "
          f"| {b.remap.ms:.3f} | {1e3 / b.remap.ms:.1f} |"),
+        (f"| `Renderer.render` in turn, all frames, {PIPELINE_ROUNDS} rounds "
+         f"| {1e3 / b.in_turn_fps:.3f} | {b.in_turn_fps:.1f} |"),
+        (f"| `render_frames` (two at once), the same rounds "
+         f"| {1e3 / b.two_at_once_fps:.3f} | {b.two_at_once_fps:.1f} |"),
+        "",
+        (f"two at once / in turn = **{b.two_at_once_fps / b.in_turn_fps:.2f}x** "
+         "(what the pipelines run)."),
         "",
         f"render / remap = **{b.remap_ratio:.1f}x**; {_verdict(b.fps, b.target_fps)}.",
         "",

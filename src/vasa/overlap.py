@@ -3,7 +3,8 @@
 The heavy calls of our stages release the GIL while they work: MediaPipe's graph (a ctypes
 call), PyAV's codecs, OpenCV and ONNX Runtime. So on a 2-core machine a stage moved to a thread
 runs on the other core: decoding ahead of the tracker (`Prefetch`), encoding behind the
-renderer (`Drain`), tracking while the portrait is loaded (`Background`).
+renderer (`Drain`), tracking while the portrait is loaded (`Background`), and a frame's first
+half beside the previous frame's second (`pipelined`: the renderer's warp and its refiners).
 
 Each helper keeps the order of its items, holds at most `depth` of them (memory stays bounded
 whatever the video's length), raises an error of its thread in the caller (where the caller
@@ -22,6 +23,7 @@ from typing import Generic, Self, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 class _End:
@@ -240,4 +242,14 @@ class Background(Generic[R]):
         self.cancel()
 
 
-__all__ = ["Background", "Drain", "Prefetch"]
+def pipelined(first: Callable[[T], R], second: Callable[[R], S], items: Iterable[T],
+               depth: int = 2, name: str = "pipeline") -> Iterator[S]:
+    """second(first(item)) for each item, in order: `first` runs on a thread (a `Prefetch`,
+    at most `depth` items ahead), so item k + 1's first half overlaps item k's second half.
+    The items are also iterated on that thread. Leaving the loop early stops the thread."""
+    with Prefetch(map(first, items), depth, name) as halves:
+        for half in halves:
+            yield second(half)
+
+
+__all__ = ["Background", "Drain", "Prefetch", "pipelined"]

@@ -26,7 +26,7 @@ from vasa.overlap import Drain
 from vasa.pipelines.calibrate import aim_gaze, calibrated_output, gaze_response, rest_frames
 from vasa.pipelines.config import GenerateConfig
 from vasa.portrait import load_portrait
-from vasa.render import Renderer
+from vasa.render import Renderer, render_frames
 from vasa.timebase import MOTION_FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from vasa.timing import StageClock
 
@@ -92,8 +92,7 @@ def generate(portrait_path: str | Path, audio_path: str | Path, out_path: str | 
                 tqdm(total=total, desc="generating", unit="frame", disable=not progress) as bar:
 
             def emit(frames: list) -> None:
-                for f in frames:
-                    img = output.render(f.pose, f.dynamics)
+                for img in render_frames(output, ((f.pose, f.dynamics) for f in frames)):
                     clock("render")
                     encoder.put(partial(writer.write, img))  # a new array: never changed
                     clock("encode")

@@ -6,6 +6,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from vasa.latent.retarget import DriverReference, driver_lip_change, retarget
 from vasa.overlap import Drain, Prefetch
 from vasa.pipelines.config import ReenactConfig
 from vasa.portrait import load_portrait
-from vasa.render import Renderer
+from vasa.render import Renderer, render_frames
 from vasa.render.paste import PictureRenderer, output_renderer
 from vasa.tracking import NoFaceError
 from vasa.tracking.video import LostCount, TrackTimes, hold_lost, stream_video
@@ -143,17 +144,22 @@ def _first_seconds(tracked: Iterable[Tracked], found: int, path: str | Path) -> 
 def _render(output: Renderer | PictureRenderer, motion: Iterable[MotionLatents],
             driving_path: str | Path, fps: float, audio: np.ndarray | None, out_path: Path,
             cfg: ReenactConfig, update: Callable[[int], object]) -> dict[str, float]:
-    """Render each frame of `motion` (one frame each) into `out_path`, encoding on a thread
-    ENCODE_BEHIND frames behind. Returns the busy seconds of "render" and "encode"."""
+    """Render each frame of `motion` (one frame each) into `out_path` (`render_frames`: two
+    frames at once), encoding on a thread ENCODE_BEHIND frames behind. Returns the seconds
+    of "render" (spent waiting for or finishing frames) and "encode" (busy)."""
     driving = (Prefetch(read_frames(driving_path, fps=fps, max_side=cfg.size), name="decode")
                if cfg.side_by_side else None)
     t_render = 0.0
     try:
         with (VideoWriter(out_path, fps, audio, AUDIO_RATE, cfg.crf) as writer,
-              Drain(writer.write, ENCODE_BEHIND, "encode") as encoder):
-            for m in motion:
+              Drain(writer.write, ENCODE_BEHIND, "encode") as encoder,
+              closing(render_frames(output, ((m.pose[0], m.dynamics[0]) for m in motion)))
+              as frames):
+            while True:
                 t1 = time.perf_counter()
-                frame = output.render(m.pose[0], m.dynamics[0])
+                frame = next(frames, None)  # its warp ran on a thread, beside the last finish
+                if frame is None:
+                    break
                 if driving is not None:
                     src = next(driving, None)
                     left = (letterbox(src, *frame.shape[:2]) if src is not None

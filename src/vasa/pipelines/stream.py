@@ -42,7 +42,7 @@ from vasa.overlap import Background
 from vasa.pipelines.calibrate import aim_gaze, calibrated_output, gaze_response, rest_frames
 from vasa.pipelines.config import StreamConfig
 from vasa.portrait import Portrait, even, load_portrait
-from vasa.render import Renderer
+from vasa.render import Renderer, render_frames
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME, frame_time
 
 
@@ -59,6 +59,19 @@ class StreamFrame:
     index: int
     time: float
     image: np.ndarray
+    audio: np.ndarray
+    stamp: Any = None
+
+
+@dataclass
+class StreamMotion:
+    """A frame's motion before it is rendered (`StreamSession.push_motion`): pose (6,),
+    dynamics (D,); index, time, audio and stamp as `StreamFrame`'s."""
+
+    index: int
+    time: float
+    pose: np.ndarray
+    dynamics: np.ndarray
     audio: np.ndarray
     stamp: Any = None
 
@@ -172,6 +185,26 @@ class StreamSession:
 
     def push_audio(self, chunk: np.ndarray, stamp: Any = None) -> list[StreamFrame]:
         """Feed float32 mono 16 kHz audio (N,); returns the frames that became ready."""
+        return self.render(self.push_motion(chunk, stamp))
+
+    def push_silence(self, seconds: float) -> list[StreamFrame]:
+        """Silence while no speech arrives: the model's idle motion (blinks, small head motion,
+        closed mouth) keeps the face alive. Frames from it carry stamp None."""
+        return self.push_audio(np.zeros(round(seconds * SAMPLE_RATE), np.float32), None)
+
+    def flush(self) -> list[StreamFrame]:
+        """The frames of the audio still held back for look-ahead (the last window may be
+        partial), then a fresh start: the next push is frame 0 again."""
+        self._take_calibration()
+        frames = self._motion(self.engine.flush())
+        self._reset_audio()
+        return self.render(frames)
+
+    def push_motion(self, chunk: np.ndarray, stamp: Any = None) -> list[StreamMotion]:
+        """`push_audio`'s first half: the motion of the frames that became ready, not yet
+        rendered (`render`). The two halves touch separate state (the motion engine, the
+        renderer), so a window's `render` may run on one thread while the next window's
+        `push_motion` runs on another (`vasa.serve.live`); each half's calls stay in order."""
         chunk = np.asarray(chunk, np.float32)
         if chunk.ndim != 1:
             raise ValueError(f"audio chunk must be mono (N,), got shape {chunk.shape}")
@@ -183,20 +216,13 @@ class StreamSession:
         self._stamps.append((self._received, stamp))
         self._received += len(chunk)
         self._pending = np.concatenate([self._pending, chunk])
-        return self._frames(self.engine.push(chunk))
+        return self._motion(self.engine.push(chunk))
 
-    def push_silence(self, seconds: float) -> list[StreamFrame]:
-        """Silence while no speech arrives: the model's idle motion (blinks, small head motion,
-        closed mouth) keeps the face alive. Frames from it carry stamp None."""
-        return self.push_audio(np.zeros(round(seconds * SAMPLE_RATE), np.float32), None)
-
-    def flush(self) -> list[StreamFrame]:
-        """The frames of the audio still held back for look-ahead (the last window may be
-        partial), then a fresh start: the next push is frame 0 again."""
-        self._take_calibration()
-        frames = self._frames(self.engine.flush())
-        self._reset_audio()
-        return frames
+    def render(self, motion: list[StreamMotion]) -> list[StreamFrame]:
+        """`push_audio`'s second half: the frames of `motion` (`render_frames`: two at once)."""
+        images = render_frames(self.output, ((m.pose, m.dynamics) for m in motion))
+        return [StreamFrame(m.index, m.time, image, m.audio, m.stamp)
+                for m, image in zip(motion, list(images))]
 
     def _stamp_for(self, start: int) -> Any:
         """The first stamp among the pushes overlapping samples [start, start + 640): the
@@ -210,7 +236,7 @@ class StreamSession:
                 return stamp
         return None
 
-    def _frames(self, motion: list) -> list[StreamFrame]:
+    def _motion(self, motion: list) -> list[StreamMotion]:
         out = []
         for m in motion:
             start = m.index * SAMPLES_PER_FRAME
@@ -218,9 +244,8 @@ class StreamSession:
             audio = self._pending[lo:lo + SAMPLES_PER_FRAME]
             if len(audio) < SAMPLES_PER_FRAME:  # the last frame of a flush: pad its audio
                 audio = np.pad(audio, (0, SAMPLES_PER_FRAME - len(audio)))
-            image = self.output.render(m.pose, m.dynamics)
-            out.append(StreamFrame(m.index, frame_time(m.index), image, audio.copy(),
-                                   self._stamp_for(start)))
+            out.append(StreamMotion(m.index, frame_time(m.index), m.pose, m.dynamics,
+                                    audio.copy(), self._stamp_for(start)))
         if motion:  # audio of emitted frames is no longer needed
             self._emitted = motion[-1].index + 1
             done = self._emitted * SAMPLES_PER_FRAME
@@ -254,4 +279,4 @@ def open_session(portrait: str | Path, model: str | Path = DEFAULT_MODEL,
     return StreamSession(motion, extractor, face, basis, config)
 
 
-__all__ = ["StreamConfig", "StreamFrame", "StreamSession", "check_portrait", "open_session"]
+__all__ = ["StreamConfig", "StreamFrame", "StreamMotion", "StreamSession", "check_portrait", "open_session"]

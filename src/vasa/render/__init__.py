@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vasa.render.renderer import RenderConfig, Renderer
+    from vasa.render.renderer import RenderConfig, Renderer, render_frames
 
-__all__ = ["RenderConfig", "Renderer"]
+__all__ = ["RenderConfig", "Renderer", "render_frames"]
 
 
 def __getattr__(name: str):

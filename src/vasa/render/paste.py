@@ -28,7 +28,7 @@ import numpy as np
 
 from vasa.portrait import Framing
 from vasa.render.matte import PersonMatte, person_matte
-from vasa.render.renderer import Renderer
+from vasa.render.renderer import Renderer, Warped
 from vasa.timing import StageClock
 
 FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to 1
@@ -204,11 +204,24 @@ class PictureRenderer:
     def shape(self) -> tuple[int, int]:
         return self.paste.picture.shape[:2]
 
+    def warp(self, pose: np.ndarray, dynamics: np.ndarray,
+             timings: dict[str, float] | None = None) -> Warped:
+        """`Renderer.warp` of the crop."""
+        return self.renderer.warp(pose, dynamics, timings)
+
+    def finish(self, w: Warped, timings: dict[str, float] | None = None) -> np.ndarray:
+        """`Renderer.finish` of the crop, pasted back into the picture."""
+        return self._paste(self.renderer.finish(w, timings), w.flow, w.carried, timings)
+
     def render(self, pose: np.ndarray, dynamics: np.ndarray,
                timings: dict[str, float] | None = None) -> np.ndarray:
-        crop = self.renderer.render(pose, dynamics, timings)
+        r = self.renderer
+        return self._paste(r.render(pose, dynamics, timings), r.flow, r.carried, timings)
+
+    def _paste(self, crop: np.ndarray, flow: np.ndarray, carried: np.ndarray | None,
+               timings: dict[str, float] | None) -> np.ndarray:
         clock = StageClock(timings)
-        frame = self.paste(crop, self.renderer.flow, self.renderer.carried)
+        frame = self.paste(crop, flow, carried)
         clock("paste")
         return frame
 

@@ -9,7 +9,9 @@ the target gaze and, in a blink, the closing lids (drawn, then the learned eye r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -18,6 +20,7 @@ from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import MIN_OPEN, decode_canonical, place, placer, unplace
 from vasa.latent.motion import SCALE, MotionLatents
+from vasa.overlap import pipelined
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
 from vasa.render.eyes import LID_START, paint_eyes
@@ -109,6 +112,19 @@ def detail_boxes(landmarks: np.ndarray) -> tuple[tuple[int, int, int, int], ...]
         boxes.append((int(lo[0] - pad), int(lo[1] - pad), int(hi[0] + pad) + 1,
                       int(hi[1] + pad) + 1))
     return tuple(boxes)
+
+
+@dataclass
+class Warped:
+    """A frame between `Renderer.warp` and `Renderer.finish`."""
+
+    frame: np.ndarray  # (S, S, 3) uint8: the warped portrait; finish draws into it
+    pose: np.ndarray  # (6,) float64
+    dynamics: np.ndarray  # (D,) float64
+    canonical: np.ndarray  # (478, 3): the decoded face, canonical frame
+    landmarks: np.ndarray  # (478, 3): that face placed in the frame, pixels
+    flow: np.ndarray  # (S, S, 2) float32: each pixel's source position (render.paste reads it)
+    carried: np.ndarray | None  # (S, S) uint8: the carried plane, warped (`Renderer.carry`)
 
 
 SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
@@ -263,12 +279,15 @@ class Renderer:
                                      np.asarray(dynamics, np.float64).reshape(-1), self.basis)
         return self._vertices(placer(pose, self.size)(canonical), pose)
 
-    def render(self, pose: np.ndarray, dynamics: np.ndarray,
-               timings: dict[str, float] | None = None) -> np.ndarray:
-        """One frame (S, S, 3) uint8 for pose (6,) and dynamics (D,).
+    def warp(self, pose: np.ndarray, dynamics: np.ndarray,
+             timings: dict[str, float] | None = None) -> Warped:
+        """The first half of `render`: the portrait warped to pose (6,) and dynamics (D,),
+        before the mouth and eyes are drawn (`finish`). It touches only the warp's own state
+        (the mesh warper, the reveal), `finish` only the refiners': the two halves of
+        successive frames may run on two threads at once (`render_frames`).
 
-        timings: if given, seconds spent per stage are added to it (for benchmarks):
-        decode, vertices, flow, remap, mouth, eyes (drawn and refined).
+        timings: if given, seconds spent per stage are added to it: decode, vertices, flow,
+        remap, reveal.
         """
         clock = StageClock(timings)
         pose = np.asarray(pose, np.float64).reshape(-1)
@@ -279,27 +298,35 @@ class Renderer:
                              "openness and gaze): motion made for another basis")
         p = self.portrait
         canonical = decode_canonical(p.canonical, p.dynamics, dynamics, self.basis)
-        to_pixels = placer(pose, self.size)
-        lm = to_pixels(canonical)
+        lm = placer(pose, self.size)(canonical)
         clock("decode")
         dst, depth = self._vertices(lm, pose)
         clock("vertices")
-        flow = self.flow = self.warper.flow(dst, self.src, depth, detail_boxes(lm))
+        flow = self.warper.flow(dst, self.src, depth, detail_boxes(lm))
         clock("flow")
+        carried = None
         if self._rgba is None:
             frame = remap(self.appearance.image, flow)
         else:
             warped = remap(self._rgba, flow)
             frame = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
-            self.carried = cv2.extractChannel(warped, 3)
+            carried = cv2.extractChannel(warped, 3)
         clock("remap")
         if self.reveal is not None:
             self.reveal(frame, self.appearance.image, dst, self.warper)
         clock("reveal")
+        return Warped(frame, pose, dynamics, canonical, lm, flow, carried)
+
+    def finish(self, w: Warped, timings: dict[str, float] | None = None) -> np.ndarray:
+        """The second half of `render`: the mouth interior and the eyes drawn into `w.frame`
+        (in place), which is returned. timings: as `warp`'s, stages mouth and eyes."""
+        clock = StageClock(timings)
+        p, frame, lm, dynamics = self.portrait, w.frame, w.landmarks, w.dynamics
+        to_pixels = placer(w.pose, self.size)
         if self.refiner is not None:
-            self.refiner(frame, lm, refiner_weight(lip_gap(canonical), self.source_gap))
+            self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap))
         elif self.config.mouth:
-            paint_mouth(frame, lm, canonical, to_pixels, self.appearance, self.source_gap)
+            paint_mouth(frame, lm, w.canonical, to_pixels, self.appearance, self.source_gap)
         clock("mouth")
         if self.config.eyes:
             now, rest = dynamics[self.basis.layout.eyes], p.dynamics[self.basis.layout.eyes]
@@ -315,11 +342,23 @@ class Renderer:
                 lm_open = to_pixels(decode_canonical(p.canonical, p.dynamics, opened,
                                                      self.basis))
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
-                       float(pose[SCALE] / p.pose[SCALE]), closure, lm_open)
+                       float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open)
             if self.eye_refiner is not None:  # over the drawn lids, which it was trained on
                 self.eye_refiner(frame, lm, eye_refiner_weight(closure), lm_open)
         clock("eyes")
         return frame
+
+    def render(self, pose: np.ndarray, dynamics: np.ndarray,
+               timings: dict[str, float] | None = None) -> np.ndarray:
+        """One frame (S, S, 3) uint8 for pose (6,) and dynamics (D,): `warp` then `finish`;
+        `flow` and `carried` keep the frame's source map and carried plane.
+
+        timings: if given, seconds spent per stage are added to it (for benchmarks):
+        decode, vertices, flow, remap, reveal, mouth, eyes (drawn and refined).
+        """
+        w = self.warp(pose, dynamics, timings)
+        self.flow, self.carried = w.flow, w.carried
+        return self.finish(w, timings)
 
     def render_sequence(self, motion: MotionLatents):
         """Yield one frame per motion frame."""
@@ -327,4 +366,28 @@ class Renderer:
             yield self.render(pose, dyn)
 
 
-__all__ = ["RenderConfig", "Renderer"]
+class TwoHalves(Protocol):
+    """A renderer in two halves: `Renderer`, or `render.paste.PictureRenderer`."""
+
+    def warp(self, pose: np.ndarray, dynamics: np.ndarray) -> Warped: ...
+
+    def finish(self, w: Warped) -> np.ndarray: ...
+
+
+# Frames warped ahead of the one being finished: 2 keeps the warp thread busy through the
+# jitter of either half, at two frames' flow (2 MB each at 512 px) of memory.
+WARP_AHEAD = 2
+
+
+def render_frames(output: TwoHalves, motion: Iterable[tuple[np.ndarray, np.ndarray]]
+                  ) -> Iterator[np.ndarray]:
+    """`output.render(pose, dynamics)` of each (pose, dynamics) in `motion`, in order, on two
+    cores: the next frame's warp (mesh, flow, remap) runs on a thread while this frame's mouth,
+    eyes (the ONNX refiners) and paste run here. Both halves spend most of their time in
+    OpenCV and ONNX Runtime, which release the GIL, so on 2 cores this renders 1.2-1.35x as
+    many frames a second as calling `render` in turn (`benchmarks/bench_render.py`), with
+    identical frames (tests/test_render.py)."""
+    return pipelined(lambda m: output.warp(*m), output.finish, motion, WARP_AHEAD, "warp")
+
+
+__all__ = ["RenderConfig", "Renderer", "TwoHalves", "Warped", "render_frames"]

@@ -4,8 +4,9 @@ the model work is `StreamSession`'s, the real-time pacing `LiveStream`'s.
 Routes: `/` the page and its two scripts; `/api/portrait` (POST an image: an id back),
 `/api/speech.wav` (the bundled speech), `/api/health` (sessions, memory); `/ws` one session.
 
-Compute (motion windows, rendering, JPEG) runs in `workers` threads, one job per window, so the
-event loop only moves bytes; portrait uploads are encoded in one more thread, outside the
+Compute (motion windows, rendering, JPEG) runs in `workers` threads, two jobs per window (its
+motion, then its frames, beside the next window's motion: `LiveStream.run`), so the event loop
+only moves bytes; portrait uploads are encoded in one more thread, outside the
 sessions' workers. At most `max_sessions` run, counted from a valid start message; the next one
 is told "busy" and closed (1013). A connection has `start_timeout_s` to start, and one client
 address holds at most `max_peer_connections` sockets, so idle sockets cannot squat the slots.
