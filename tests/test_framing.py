@@ -166,14 +166,14 @@ def test_crop_generate_writes_the_renderers_frames(tmp_path, tiny_model_file, ba
     from vasa.portrait import load_portrait
 
     rendered, written = [], []
-    render, write = Renderer.render, VideoWriter.write
+    finish, write = Renderer.finish, VideoWriter.write
 
-    def hooked_render(self, pose, dynamics, *rest, **kw):
-        frame = render(self, pose, dynamics, *rest, **kw)
-        rendered.append((np.array(pose), np.array(dynamics), frame.copy()))
+    def hooked_finish(self, w, *rest, **kw):  # every frame's last step (`render`, two at once)
+        frame = finish(self, w, *rest, **kw)
+        rendered.append((np.array(w.pose), np.array(w.dynamics), frame.copy()))
         return frame
 
-    monkeypatch.setattr(Renderer, "render", hooked_render)
+    monkeypatch.setattr(Renderer, "finish", hooked_finish)
     monkeypatch.setattr(VideoWriter, "write",
                         lambda self, frame: (written.append(frame.copy()), write(self, frame))[1])
     wav = ASSETS / "obama_address_8s.mp4"
@@ -182,7 +182,7 @@ def test_crop_generate_writes_the_renderers_frames(tmp_path, tiny_model_file, ba
     generate(ASSETS / "astronaut.jpg", wav, tmp_path / "crop.mp4", cfg, progress=False)
     frames = rendered[-len(written):]  # the calibration probes come first
     assert len(written) == 200 and all(f.shape == (128, 128, 3) for f in written)
-    monkeypatch.setattr(Renderer, "render", render)
+    monkeypatch.setattr(Renderer, "finish", finish)
     reference = Renderer(load_portrait(ASSETS / "astronaut.jpg", 128, basis=basis), basis)
     for (pose, dynamics, frame), out in zip(frames[::40], written[::40]):
         assert np.array_equal(out, frame)
