@@ -590,3 +590,56 @@ def test_lid_ratios_are_asked_so_that_they_read_as_generated():
     floor = LidResponse(response.ratios, (0.5, 0.5, 0.5, 0.5, 0.55, 0.7, 0.9))
     assert min(floor.seen) > MAX_SHUT_READING
     assert np.array_equal(seen_as_generated(ratios, floor), ratios)
+
+
+def test_the_onnx_export_computes_what_the_model_file_does(tmp_path, tiny_model_file, astronaut,
+                                                           caplog):
+    """`vasa export-motion` writes M.onnx beside M.pt; load_model runs it (`infer`) while it
+    was made from that very file, and its forward passes and an engine's frames match
+    PyTorch's; a stale export (the model file changed since) is reported and left unused."""
+    import logging
+    import shutil
+
+    from vasa.cli import main
+    from vasa.motion.checkpoint import load_model
+    from vasa.motion.onnx_dit import OnnxDiT
+
+    path = tmp_path / "tiny.pt"
+    shutil.copy(tiny_model_file, path)
+    assert load_model(path).exported is None  # none yet: PyTorch
+    main(["export-motion", str(path)])
+    model = load_model(path)
+    assert isinstance(model.infer, OnnxDiT) and path.with_suffix(".onnx").is_file()
+    x, t = torch.randn(3, TINY.window, TINY.motion_dim), torch.rand(3)
+    c = _cond(3)
+    c.drop_gaze[1] = True
+    c.drop_audio[2, 3:] = True
+    with torch.no_grad():
+        for b in (1, 3):  # the batch is dynamic: one term, or three guidance terms
+            sub = Conditions(**{k: v[:b] for k, v in c.__dict__.items()})
+            want = model.net(x[:b], t[:b], sub)
+            assert torch.allclose(model.infer(x[:b], t[:b], sub), want, atol=1e-4)
+    fast = _engine(model, astronaut, 3, 2).push(np.random.default_rng(0).normal(
+        0, 0.1, 16000 * 2).astype(np.float32))
+    model.exported = None
+    slow = _engine(model, astronaut, 3, 2).push(np.random.default_rng(0).normal(
+        0, 0.1, 16000 * 2).astype(np.float32))
+    assert len(fast) == len(slow) > 0
+    for a, b in zip(fast, slow):
+        assert np.allclose(a.dynamics, b.dynamics, atol=1e-3)
+
+    raw = torch.load(path, weights_only=True)
+    raw["info"] = {**raw["info"], "edited": 1}
+    torch.save(raw, path)  # the model file changes; its export does not
+    with caplog.at_level(logging.WARNING):
+        assert load_model(path).exported is None
+    assert "made from another version" in caplog.text
+
+
+def test_the_bundled_model_runs_its_bundled_export():
+    """The bundled motion_dit.onnx was exported from the bundled motion_dit.pt (re-export with
+    `vasa export-motion` after retraining, or it would silently run the slower PyTorch path)."""
+    from vasa.motion.checkpoint import load_model
+    from vasa.motion.config import DEFAULT_MODEL
+
+    assert load_model(DEFAULT_MODEL).exported is not None

@@ -34,6 +34,12 @@ def _build_expressions(args: argparse.Namespace) -> None:
           f"{sum(explained) / len(explained):.3f} (mean)")
 
 
+def _export_motion(args: argparse.Namespace) -> None:
+    from vasa.motion.checkpoint import export_model
+
+    print(f"wrote {export_model(args.model, args.out)}")
+
+
 def _refiner_pairs(args: argparse.Namespace) -> None:
     from vasa.refine.pairs import PairsConfig, build_pairs_from_manifest
 
@@ -422,6 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--out", default=str(DEFAULT_EXPRESSIONS), help="output .npz")
     ex.add_argument("--workers", type=int, default=2, help="tracking processes")
     ex.set_defaults(func=_build_expressions)
+
+    em = sub.add_parser("export-motion", help="export a motion model file to ONNX beside it "
+                        "(what generate, reenact and serve then run: the same network, faster "
+                        "on a CPU)")
+    em.add_argument("model", help="motion model file (.pt)")
+    em.add_argument("-o", "--out", default=None, help="output .onnx (default: beside the model)")
+    em.set_defaults(func=_export_motion)
 
     from vasa.refine.config import PairsConfig, RefinerConfig, TrainRefinerConfig
 

@@ -12,6 +12,7 @@ from vasa.compat import check_trained_with
 from vasa.io import atomic_output
 from vasa.motion.config import DEFAULT_MODEL, MotionConfig
 from vasa.motion.dit import MotionDiT
+from vasa.motion.onnx_dit import OnnxDiT, beside, export_dit, file_sha256
 
 FORMAT = 1
 
@@ -53,6 +54,13 @@ class MotionModel:
     extractor: str
     basis_version: str
     info: dict
+    exported: OnnxDiT | None = None  # the file's ONNX export (`onnx_dit`), where it matches
+
+    @property
+    def infer(self) -> MotionDiT | OnnxDiT:
+        """What sampling calls: the export when there is one (the same network, faster on a
+        CPU), else the network."""
+        return self.exported or self.net
 
 
 def save_model(path: str | Path, net: MotionDiT, norm: Normalizer, extractor: str,
@@ -82,7 +90,8 @@ def load_torch_file(path: Path, what: str) -> dict:
 
 def load_model(path: str | Path = DEFAULT_MODEL, extractor: str | None = None,
                basis_version: str | None = None) -> MotionModel:
-    """Load a model file; refuse one made for another audio extractor or face basis."""
+    """Load a model file; refuse one made for another audio extractor or face basis. Its ONNX
+    export beside it, made from this very file, is loaded too (`MotionModel.infer`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: motion model not found (train one with "
@@ -96,4 +105,11 @@ def load_model(path: str | Path = DEFAULT_MODEL, extractor: str | None = None,
     net.load_state_dict({k: v.float() for k, v in raw["state"].items()})
     net.eval()
     return MotionModel(net, Normalizer.from_state(raw["norm"]), raw["extractor"],
-                       raw["basis_version"], raw.get("info", {}))
+                       raw["basis_version"], raw.get("info", {}),
+                       beside(path, file_sha256(path), net.cfg))
+
+
+def export_model(path: str | Path, out: str | Path | None = None) -> Path:
+    """Export a model file to ONNX (`onnx_dit`), to `out` (default: beside it), from its weights
+    as stored, so the graph computes what the file does. Returns the export's path."""
+    return export_dit(load_model(path).net, path, out)

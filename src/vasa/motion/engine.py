@@ -353,7 +353,7 @@ class MotionEngine:
             drop_emotion=torch.tensor([c.emotion is None]))
         gen = torch.Generator().manual_seed(c.seed * 1_000_003 + j)
         noise = torch.randn((1, cfg.window, cfg.motion_dim), generator=gen)
-        den = guided_denoiser(m.net, cond, c.cfg_audio, c.cfg_gaze,
+        den = guided_denoiser(m.infer, cond, c.cfg_audio, c.cfg_gaze,
                               c.cfg_emotion if c.emotion is not None else 0.0)
         x = sample_ddim(den, noise, c.steps)[0].numpy()  # (W, M) normalised
         if not np.all(np.isfinite(x)):  # never hand NaN to the renderer (it would hang or crash)

@@ -11,9 +11,10 @@ import torch
 
 from vasa.motion.diffusion import Denoiser
 from vasa.motion.dit import Conditions, MotionDiT
+from vasa.motion.onnx_dit import OnnxDiT
 
 
-def guided_denoiser(model: MotionDiT, cond: Conditions, cfg_audio: float = 0.0,
+def guided_denoiser(model: MotionDiT | OnnxDiT, cond: Conditions, cfg_audio: float = 0.0,
                     cfg_gaze: float = 0.0, cfg_emotion: float = 0.0) -> Denoiser:
     """(x_t (B, W, M), t (B,)) -> guided X0 estimate (B, W, M)."""
     scales = [(s, cond.with_drops(**{name: True})) for s, name in

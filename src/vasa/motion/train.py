@@ -28,7 +28,7 @@ from tqdm import tqdm
 from vasa.data.format import Dataset
 from vasa.data.offsets import load_av_offsets
 from vasa.io import atomic_output
-from vasa.motion.checkpoint import load_torch_file, save_model
+from vasa.motion.checkpoint import export_model, load_torch_file, save_model
 from vasa.motion.config import MotionConfig, TrainMotionConfig
 from vasa.motion.data import WindowSampler, condition_defaults, fit_normalizer, load_segments
 from vasa.motion.diffusion import training_loss
@@ -203,6 +203,9 @@ def train_motion(data_dir: str | Path, out_dir: str | Path,
     if rank == 0:
         save_model(path, ema.cpu(), norm, ds.meta.audio_extractor, ds.meta.basis_version,
                    info(step))
+        for done in (path, out / "best.pt"):  # what inference runs (`onnx_dit`)
+            if done.is_file():
+                export_model(done)
     return path
 
 

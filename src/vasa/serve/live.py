@@ -114,8 +114,8 @@ class LiveStream:
         Each window is two compute jobs: its motion (`StreamSession.push_motion`), then its
         frames (`render`, `encode`, queued for the transport by a task of their own). The
         next window's motion is made while the last window's frames render, so on two
-        workers a window costs the longer of the two jobs, not their sum (on the 2-core
-        machine: about 36 and 23 ms a frame). Renders stay one at a time, in order."""
+        workers a window costs the longer of the two jobs, not their sum
+        (`benchmarks/bench_stream.py`). Renders stay one at a time, in order."""
         rendering: asyncio.Task[bool] | None = None
         try:
             while not self.closed:
