@@ -124,10 +124,11 @@ class LiveStream:
                     return
                 motion = await self.runner(
                     lambda c=chunk, s=stamp: self.session.push_motion(c, s))
+                if not motion:  # a piece that completed no window: the last may still render
+                    continue
                 if rendering is not None and not await rendering:
                     return
-                rendering = (asyncio.ensure_future(self._deliver(motion)) if motion
-                             else None)
+                rendering = asyncio.ensure_future(self._deliver(motion))
             if rendering is not None:
                 await rendering
         finally:
