@@ -321,6 +321,61 @@ def test_a_burst_is_paced_and_held_back(tiny_model, astronaut_framed, basis, spe
     assert ahead < 0.3 + 0.1  # never more than max_ahead (+ one window) ahead of real time
 
 
+def test_a_windows_motion_is_made_while_the_window_before_it_renders():
+    """LiveStream.run: window j + 1's motion job runs while window j's frames render (on two
+    workers), pieces that complete no window do not wait for a render, and frames keep
+    their order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    windows = 6
+    started = [threading.Event() for _ in range(windows + 1)]
+    overlapped = []
+
+    class Session:  # each 1280 samples complete a window; each 320-sample piece does not
+        config = SimpleNamespace(hop=2)
+        received = 0
+
+        @property
+        def received_s(self):
+            return self.received / 16000
+
+        @property
+        def samples_to_next_window(self):
+            return 1280 - self.received % 1280
+
+        def push_motion(self, chunk, stamp=None):
+            self.received += len(chunk)
+            if self.received % 1280:
+                return []
+            j = self.received // 1280 - 1
+            started[j].set()
+            return [j]
+
+        def render(self, motion):
+            (j,) = motion
+            if j + 1 < windows:
+                overlapped.append(started[j + 1].wait(5))
+            return [SimpleNamespace(index=j)]
+
+    async def body():
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(2) as pool:
+            live = LiveStream(Session(), LiveConfig(max_ahead_s=100, max_buffer_s=100),
+                              runner=lambda job: loop.run_in_executor(pool, job))
+            for _ in range(windows * 4):
+                await live.put_audio(np.zeros(320, np.float32))
+            task = asyncio.create_task(live.run())
+            got = [await live.get_frame() for _ in range(windows)]
+            live.close()
+            await task
+        return [f.index for f in got]
+
+    assert asyncio.run(body()) == list(range(windows))
+    assert overlapped == [True] * (windows - 1)
+
+
 # ---- the server ------------------------------------------------------------------------------
 
 
