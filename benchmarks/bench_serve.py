@@ -324,7 +324,8 @@ def main() -> None:
     p.add_argument("--hop", type=int, default=2)
     p.add_argument("--lookahead", type=int, default=1)
     p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2, help="the server's compute threads (2, "
+                   "its default: a window's motion beside the last window's frames)")
     p.add_argument("--playout-delay", type=float, default=0.3,
                    help="the server's playout delay: late = after it (0.3)")
     p.add_argument("--skip", default="",

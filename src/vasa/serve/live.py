@@ -42,6 +42,8 @@ from vasa.pipelines.stream import StreamFrame, StreamSession
 from vasa.timebase import SAMPLE_RATE
 
 # A compute job runner: the server hands jobs to its worker threads; tests may run them inline.
+# One that submits the job when called (`loop.run_in_executor`), not when awaited, lets
+# `LiveStream.run` queue a window's frames ahead of the next window's motion.
 Runner = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 
@@ -128,19 +130,21 @@ class LiveStream:
                     continue
                 if rendering is not None and not await rendering:
                     return
-                rendering = asyncio.ensure_future(self._deliver(motion))
+                # Handed to the workers now, before the next window's motion: with one worker
+                # a window's frames must not wait behind the next window's motion.
+                job = self.runner(lambda m=motion: [self.encode(f)
+                                                    for f in self.session.render(m)])
+                rendering = asyncio.ensure_future(self._deliver(job))
             if rendering is not None:
                 await rendering
         finally:
             if rendering is not None and not rendering.done():
                 rendering.cancel()
 
-    async def _deliver(self, motion: list) -> bool:
-        """Render and encode `motion`'s frames (one compute job) and queue them for the
-        transport; False once the stream is closed."""
-        frames = await self.runner(
-            lambda: [self.encode(f) for f in self.session.render(motion)])
-        for f in frames:
+    async def _deliver(self, job: Awaitable[list]) -> bool:
+        """Queue the frames of a window's render job for the transport; False once the
+        stream is closed."""
+        for f in await job:
             if not await self.put_frame(f):
                 return False
         return True

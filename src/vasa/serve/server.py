@@ -387,8 +387,8 @@ class Server:
                    session: StreamSession, free: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
 
-        async def runner(job):
-            return await loop.run_in_executor(self.compute, job)
+        def runner(job):  # submitted at the call, not at the first await (`LiveStream.run`)
+            return loop.run_in_executor(self.compute, job)
 
         live = LiveStream(session, self.cfg.live, runner, self._encode)
         s = self.cfg.stream
