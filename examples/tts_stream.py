@@ -25,7 +25,7 @@ import numpy as np
 
 from vasa.io import VideoWriter, load_audio
 from vasa.motion.checkpoint import DEFAULT_MODEL
-from vasa.serve import StreamFrame, open_session
+from vasa.pipelines.stream import StreamFrame, open_session
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "vasa" / "assets"
 RATE = 16000

@@ -178,3 +178,17 @@ def test_the_dynamics_layout_is_named_once():
     f = FEATURES.dynamics
     assert (f.pca, f.eyes, f.gaze, FEATURES.dim) == (slice(6, 30), slice(30, 32),
                                                      slice(32, 34), MOTION_DIM)
+
+
+def test_every_example_imports_what_it_uses():
+    """The examples are run by hand, not by the suite: at least every name they import from
+    the package exists (examples/tts_stream.py imported StreamFrame from where it no longer
+    lived, and failed at its first line)."""
+    import importlib
+
+    for path in (PACKAGE.parents[1] / "examples").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vasa"):
+                module = importlib.import_module(node.module)
+                missing = [a.name for a in node.names if not hasattr(module, a.name)]
+                assert not missing, f"{path.name}: {node.module} has no {missing}"
