@@ -10,4 +10,8 @@ for round in 1 2; do
   echo "== round $round: reenact before (bundled)"; PYTHONPATH=${BEFORE:-/tmp/head}/src .venv/bin/python ${BEFORE:-/tmp/head}/benchmarks/bench_reenact.py 2>&1 | grep -E "frames/s"
   echo "== round $round: reenact now (bundled)"; .venv/bin/python benchmarks/bench_reenact.py 2>&1 | grep -E "frames/s"
 done
-echo "== serve first frame (now)"; .venv/bin/python benchmarks/bench_serve.py --skip sustained,capacity --trials 8 2>&1 | grep -i -E "first|ms" | head -12
+# The server of each tree, in turns (its own bench_serve.py: it writes that tree's results/).
+for t in before now; do
+  if [ $t = before ]; then P=${BEFORE:-/tmp/head}; else P=.; fi
+  echo "== serve $t"; PYTHONPATH=$P/src .venv/bin/python $P/benchmarks/bench_serve.py --skip sustained,capacity --trials 8 --workers 2 2>&1 | grep -E "^first|^gaze" | sed -E "s/'changes'.*//"
+done
