@@ -60,12 +60,10 @@ def export_dit(net: MotionDiT, source: str | Path, path: str | Path | None = Non
     path = Path(path) if path is not None else onnx_path(source)
     cfg = net.cfg
     flat = _Flat(net).float().cpu().eval()
-    z, no = torch.zeros, torch.zeros
+    z, no = torch.zeros, (lambda *shape: torch.zeros(*shape, dtype=torch.bool))
     example = Conditions(z(1, cfg.window, cfg.audio_dim), z(1, cfg.prev, cfg.motion_dim),
                          z(1, cfg.prev, cfg.audio_dim), z(1, 2), z(1, 1), z(1, cfg.emotion_dim),
-                         no(1, cfg.window, dtype=torch.bool), no(1, dtype=torch.bool),
-                         no(1, dtype=torch.bool), no(1, dtype=torch.bool),
-                         no(1, dtype=torch.bool))
+                         no(1, cfg.window), no(1), no(1), no(1), no(1))
     args = (z(1, cfg.window, cfg.motion_dim), z(1), *example.__dict__.values())
     with atomic_output(path) as tmp, warnings.catch_warnings():
         # The TorchScript exporter (as the refiners'): no onnxscript needed; torch warns that
@@ -75,11 +73,33 @@ def export_dit(net: MotionDiT, source: str | Path, path: str | Path | None = Non
                           dynamic_axes={k: {0: "batch"} for k in (*INPUTS, OUTPUT)},
                           opset_version=17, dynamo=False)
         graph = onnx.load(tmp)
+        _half_weights(graph)
         entry = graph.metadata_props.add()
         entry.key, entry.value = SOURCE_KEY, file_sha256(source)
         onnx.save(graph, tmp)
-    net.eval()  # exporting a wrapper put in train mode would leave the network's dropout on
     return path
+
+
+def _half_weights(model) -> None:
+    """Store every float32 weight that float16 holds exactly (all of a model file's: it keeps
+    fp16 weights) as float16, cast back by a Cast node: half the file, the same numbers. ONNX
+    Runtime folds the casts when it loads the graph, so inference runs on float32 as before."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    casts = []
+    for weight in model.graph.initializer:
+        if weight.data_type != TensorProto.FLOAT:
+            continue
+        x = numpy_helper.to_array(weight)
+        half = x.astype(np.float16)
+        if x.size < 2 or not np.array_equal(half.astype(np.float32), x):
+            continue  # scalars and anything float16 would round: kept as they are
+        name = weight.name
+        weight.CopyFrom(numpy_helper.from_array(half, f"{name}.fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=TensorProto.FLOAT))
+    nodes = casts + list(model.graph.node)  # the casts first: the graph stays in order
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
 
 
 class OnnxDiT:
