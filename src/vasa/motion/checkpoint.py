@@ -12,7 +12,7 @@ from vasa.compat import check_trained_with
 from vasa.io import atomic_output
 from vasa.motion.config import DEFAULT_MODEL, MotionConfig
 from vasa.motion.dit import MotionDiT
-from vasa.motion.onnx_dit import OnnxDiT, beside, export_dit, file_sha256
+from vasa.motion.onnx_dit import OnnxDiT, beside, export_dit
 
 FORMAT = 1
 
@@ -106,7 +106,7 @@ def load_model(path: str | Path = DEFAULT_MODEL, extractor: str | None = None,
     net.eval()
     return MotionModel(net, Normalizer.from_state(raw["norm"]), raw["extractor"],
                        raw["basis_version"], raw.get("info", {}),
-                       beside(path, file_sha256(path), net.cfg))
+                       beside(path, net.cfg))
 
 
 def export_model(path: str | Path, out: str | Path | None = None) -> Path:

@@ -123,9 +123,10 @@ class OnnxDiT:
         return torch.from_numpy(out)
 
 
-def beside(model_path: str | Path, sha256: str, cfg) -> OnnxDiT | None:
-    """The export beside a model file, if there is one made from this file (`sha256`), else None
-    (a stale export is reported and left unused)."""
+def beside(model_path: str | Path, cfg) -> OnnxDiT | None:
+    """The export beside a model file, if there is one made from this very file, else None (a
+    stale export is reported and left unused). The file is hashed only when an export is
+    there to check."""
     path = onnx_path(model_path)
     if not path.is_file():
         return None
@@ -134,7 +135,7 @@ def beside(model_path: str | Path, sha256: str, cfg) -> OnnxDiT | None:
     except Exception as err:  # noqa: BLE001 (ORT raises its own untyped errors)
         log.warning("%s: unreadable (%s); running the model with PyTorch", path, str(err)[:200])
         return None
-    if dit.session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY) != sha256:
+    if dit.session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY) != file_sha256(model_path):
         log.warning("%s: made from another version of %s; running the model with PyTorch "
                     "(re-export: vasa export-motion %s)", path, model_path, model_path)
         return None

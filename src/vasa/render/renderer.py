@@ -322,11 +322,11 @@ class Renderer:
         (in place), which is returned. timings: as `warp`'s, stages mouth and eyes."""
         clock = StageClock(timings)
         p, frame, lm, dynamics = self.portrait, w.frame, w.landmarks, w.dynamics
-        to_pixels = placer(w.pose, self.size)
         if self.refiner is not None:
             self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap))
         elif self.config.mouth:
-            paint_mouth(frame, lm, w.canonical, to_pixels, self.appearance, self.source_gap)
+            paint_mouth(frame, lm, w.canonical, placer(w.pose, self.size), self.appearance,
+                        self.source_gap)
         clock("mouth")
         if self.config.eyes:
             now, rest = dynamics[self.basis.layout.eyes], p.dynamics[self.basis.layout.eyes]
@@ -339,8 +339,8 @@ class Renderer:
                                else min(LID_START, EYE_START)):
                 opened = np.array(dynamics)
                 opened[self.basis.layout.eyes] = np.maximum(rest, now)
-                lm_open = to_pixels(decode_canonical(p.canonical, p.dynamics, opened,
-                                                     self.basis))
+                lm_open = placer(w.pose, self.size)(decode_canonical(p.canonical, p.dynamics,
+                                                                      opened, self.basis))
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open)
             if self.eye_refiner is not None:  # over the drawn lids, which it was trained on
