@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import open_direction
+from conftest import ASSETS, open_direction
 
 from vasa.evaluation.folds import count_folds, flipped_triangles
 from vasa.render.mesh import facing, signed_areas
@@ -150,6 +150,77 @@ def test_occlusion_edges_sample_their_own_triangle(astronaut, astronaut_renderer
     err = np.linalg.norm(flow - exact, axis=-1)
     assert r.warper.edge_pixels > 0
     assert np.percentile(err, 99.9) < 4.0  # the rest: one-pixel differences along edges
+
+
+def _supersampled_reference(r, pose, dynamics, image: np.ndarray) -> np.ndarray:
+    """The frame's warp at twice the size with an exact full-resolution map, averaged over
+    each output pixel's footprint (`taps` points a side, centred on the pixel): what the
+    edge pixels are sampled to match."""
+    from vasa.render.warp import MeshWarper, remap
+
+    dst, depth = r.mesh_frame(pose, dynamics)
+    flow = MeshWarper(r.tris, 2 * r.size, 1.0, footprint=None).flow((dst + 0.5) * 2 - 0.5,
+                                                                    r.src, depth)
+    n = r.warper.taps  # even: OpenCV's box covers 2 i + 1 - n / 2 .. 2 i + n / 2
+    return cv2.blur(remap(image, flow), (n, n))[1::2, 1::2].astype(np.float32)
+
+
+@pytest.mark.parametrize("yaw", [-25, 25])
+def test_occlusion_edges_are_antialiased(astronaut, basis, yaw):
+    """Along an occlusion edge (the turned cheek's outline over the far side) each pixel is
+    the mean over its footprint, so the outline blends its two sides by coverage as a
+    supersampled warp does, instead of a staircase with lone light or dark pixels."""
+    from vasa.render import RenderConfig, Renderer
+
+    plain = {"reveal": False, "mouth": False, "eyes": False}
+    smooth = Renderer(astronaut, basis, RenderConfig(**plain))
+    sharp = Renderer(astronaut, basis, RenderConfig(antialias=False, **plain))
+    assert smooth.warper.taps >= 2 and sharp.warper.taps == 0
+    pose = astronaut.pose.copy()
+    pose[1] += np.radians(yaw)
+    soft = smooth.warp(pose, astronaut.dynamics).frame
+    hard = sharp.warp(pose, astronaut.dynamics).frame
+    assert sharp.warper.edges is None
+    edges = smooth.warper.edges
+    assert edges is not None and len(edges.y) > 50
+    ref = _supersampled_reference(smooth, pose, astronaut.dynamics,
+                                  smooth.appearance.image)[edges.y, edges.x]
+
+    def off(frame: np.ndarray) -> np.ndarray:
+        return np.abs(frame[edges.y, edges.x] - ref).max(1)
+
+    assert off(soft).mean() < 0.5 * off(hard).mean(), (off(soft).mean(), off(hard).mean())
+    assert (off(soft) > 40).sum() < 0.25 * max((off(hard) > 40).sum(), 1)
+    # Away from the edges the two warps are the same frame.
+    away = np.ones(soft.shape[:2], bool)
+    away[edges.y, edges.x] = False
+    assert np.array_equal(soft[away], hard[away])
+
+
+def test_an_enlarged_picture_blends_its_edges_over_its_own_pixels(basis):
+    """A small picture enlarged to the output's size holds no detail finer than its own
+    pixels: its occlusion edges are sampled over one of them (two output pixels wide)."""
+    from vasa.portrait import make_portrait
+    from vasa.render import RenderConfig, Renderer
+
+    image = cv2.cvtColor(cv2.imread(str(ASSETS / "astronaut.jpg")), cv2.COLOR_BGR2RGB)
+    small = cv2.resize(image, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    p = make_portrait(small, "small", 2 * max(small.shape[:2]), basis=basis, framed=True)
+    assert abs(p.enlarged - 2.0) < 0.05
+    crop = make_portrait(image, "crop", 256, basis=basis)  # the crop mode's own scale
+    assert crop.enlarged < 1.0
+    r = Renderer(p, basis, RenderConfig(reveal=False, mouth=False, eyes=False))
+    assert r.warper.taps == 4
+    pose = p.pose.copy()
+    pose[1] += np.radians(25)
+    frame = r.warp(pose, p.dynamics).frame
+    edges = r.warper.edges
+    assert edges is not None and edges.source.shape[1:] == (4, 4, 2)
+    # Each edge pixel is the mean of its 16 samples of the image (INTER_AREA rounding).
+    i = len(edges.y) // 2
+    samples = cv2.remap(r.appearance.image, edges.source[i], None, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3).astype(np.float32)
+    assert np.abs(frame[edges.y[i], edges.x[i]] - samples.mean(0)).max() <= 1.0
 
 
 def test_the_outline_is_drawn_inside_the_oval():

@@ -70,11 +70,14 @@ class Framing:
 
     to_crop: (2, 3) affine, picture pixels -> crop pixels. shape: (H, W) of the picture.
     picture: (H, W, 3) uint8 RGB, the picture at output scale, when the output is the picture
-    (framed); None when the output is the crop: the source image (of any size) is not kept."""
+    (framed); None when the output is the crop: the source image (of any size) is not kept.
+    enlarged: crop pixels per pixel of the image as read (over 1: the image was enlarged, and
+    one of its pixels, the finest detail or edge it holds, spans that many crop pixels)."""
 
     to_crop: np.ndarray
     shape: tuple[int, int]
     picture: np.ndarray | None = None
+    enlarged: float = 1.0
 
 
 @dataclass
@@ -95,6 +98,12 @@ class Portrait:
     def size(self) -> int:
         """The crop's side in pixels (what `Renderer.render` returns)."""
         return int(self.image.shape[0])
+
+    @property
+    def enlarged(self) -> float:
+        """Crop pixels per pixel of the image it was cut from (`Framing.enlarged`; 1 when
+        unknown)."""
+        return 1.0 if self.framing is None else float(self.framing.enlarged)
 
     @property
     def framed(self) -> bool:
@@ -303,6 +312,11 @@ def crop_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: F
     return m
 
 
+def _linear_scale(m: np.ndarray) -> float:
+    """The scale of a (2, 3) affine (the square root of its linear part's determinant)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(m, np.float64)[:, :2]))))
+
+
 def even(n: float) -> int:
     """`n` rounded to an even number, at least 2 (H.264's 4:2:0 colour needs even sides)."""
     return max(2, 2 * round(n / 2))
@@ -425,9 +439,11 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
         picture = cv2.resize(image, wh, interpolation=cv2.INTER_AREA if wh[0] < image.shape[1]
                              else cv2.INTER_CUBIC)
         crop = cut_crop(picture, m, side)
-        framing = Framing(m, (wh[1], wh[0]), picture)
+        framing = Framing(m, (wh[1], wh[0]), picture,
+                          _linear_scale(m) * np.sqrt(wh[0] * wh[1] / (image.shape[0]
+                                                                       * image.shape[1])))
     else:
-        crop, framing = track, Framing(m, image.shape[:2])
+        crop, framing = track, Framing(m, image.shape[:2], None, _linear_scale(m))
     pose, dyn, canonical = encode_landmarks(lm, basis, side)
     return Portrait(image=crop, landmarks=lm, canonical=canonical, pose=pose, dynamics=dyn,
                     basis_version=basis.version, source=name, framing=framing)

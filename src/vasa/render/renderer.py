@@ -78,7 +78,9 @@ class RenderConfig:
     detail from the near cheek (`render.reveal`, benchmarks/results/reveal.md); False: the
     stretched warp as it is.
     outline_inset: how far inside MediaPipe's face oval, above the jaw, the face's mesh ends
-    (`mesh.OUTLINE_INSET`)."""
+    (`mesh.OUTLINE_INSET`). antialias: the pixels along an occlusion edge (a turned cheek's
+    outline over the hair) are each sampled over their footprint in the portrait's image
+    (`warp.Edges`); False: sharp to the pixel, a staircase."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -90,6 +92,7 @@ class RenderConfig:
     matte: bool = True
     reveal: bool = True
     outline_inset: float = OUTLINE_INSET
+    antialias: bool = True
 
 
 # Landmark contours the unfolding leaves where they are.
@@ -162,7 +165,8 @@ class Renderer:
         self.tris = triangulate(np.concatenate([face, anchor_rest(lay, face), self.border]))
         self.openings = opening_triangles(self.tris, lay.landmark_of())
         self._source()
-        self.warper = MeshWarper(self.tris, self.size, self.config.flow_scale)
+        self.warper = MeshWarper(self.tris, self.size, self.config.flow_scale,
+                                 portrait.enlarged if self.config.antialias else None)
         self.reveal = None
         if self.config.reveal:
             self.reveal = RevealFill(self.tris, lay.landmark_of(),
@@ -305,10 +309,13 @@ class Renderer:
         flow = self.warper.flow(dst, self.src, depth, detail_boxes(lm))
         clock("flow")
         carried = None
+        image = self.appearance.image if self._rgba is None else self._rgba
+        warped = remap(image, flow)
+        if self.warper.edges is not None:  # occlusion edges (a turned cheek's outline)
+            self.warper.edges.antialias(warped, image)
         if self._rgba is None:
-            frame = remap(self.appearance.image, flow)
+            frame = warped
         else:
-            warped = remap(self._rgba, flow)
             frame = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
             carried = cv2.extractChannel(warped, 3)
         clock("remap")

@@ -12,7 +12,10 @@ near, so the nearer surface wins where they overlap. Where the surface is one sh
 continuous, so bilinear upsampling to full size is nearly exact; along an occlusion edge it
 jumps, and there each pixel takes its own triangle's map, as it does in the caller's `exact`
 boxes (the lips: triangles of a few px^2), rasterised at full resolution. One cv2.remap
-samples the image.
+samples the image; the pixels along an occlusion edge are then anti-aliased (`Edges`): each
+is the mean of samples at sub-pixel points over its footprint, each from the surface nearest
+there, so an outline that crosses a pixel blends its two sides by the share each covers, as a
+camera's pixel does, instead of a one-pixel staircase.
 """
 
 from __future__ import annotations
@@ -29,6 +32,26 @@ MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is take
 JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
 TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
 SLIVER_AREA2 = 2.0  # twice a target triangle's area (px^2) under which exact boxes skip it
+# An occlusion edge's pixels are each the mean of samples over the pixel's footprint in the
+# portrait's own image: one output pixel, or, where the image was enlarged, one of its pixels
+# (`Portrait.enlarged`), within MAX_FOOTPRINT. A camera's edge is that soft: cut sharp to the
+# output pixel, a turned cheek's outline over an enlarged picture's hair looks cut out with
+# scissors. The samples lie on a grid of half pixels (the pixel's 2 x 2 points, or 4 x 4 over
+# two pixels, ...), rasterised like the map but at twice the resolution. Against the whole
+# frame supersampled so, over every portrait's generated motion, the edge pixels' error fell
+# from 4.0 to 0.7 grey levels and their specks (off by over 40) 24-fold, for 0.6 ms a frame
+# (scripts/edge_report.py, benchmarks/results/edges.md).
+MAX_FOOTPRINT = 3.0
+REMAP_ROW = 256  # edge pixels per row of the map that samples them (`Edges.antialias`)
+TILE_PX = 16  # side of the tiles that select the triangles an edge's samples may fall in
+
+
+def footprint_taps(footprint: float) -> int:
+    """Samples per axis (even) on the half-pixel grid over a square `footprint` output pixels
+    wide, rounded, within 1..MAX_FOOTPRINT: 2 for one pixel, 4 for two, 6 for three."""
+    return 2 * round(float(np.clip(footprint, 1.0, MAX_FOOTPRINT)))
+
+
 # The map's side, at least: a 512 px crop's at the default 0.4. The default framing renders
 # the face at its size in the picture (a 259 px crop for the bundled portrait), where a 0.4 map
 # is 104 px and misses triangles of a few px^2; the neighbour's map carried across samples the
@@ -85,11 +108,15 @@ class MeshWarper:
     """Backward warp for a fixed triangle list and output size.
 
     size: output side in pixels; flow_scale: resolution of the rasterised map relative to it,
-    but never under MIN_FLOW_PX (nor over the frame).
+    but never under MIN_FLOW_PX (nor over the frame); footprint: the width, in output pixels,
+    over which an occlusion edge's pixels are sampled (`footprint_taps`); None: they are not
+    (sharp to the pixel; `edges` stays None).
     """
 
-    def __init__(self, tris: np.ndarray, size: int, flow_scale: float = 0.5) -> None:
+    def __init__(self, tris: np.ndarray, size: int, flow_scale: float = 0.5,
+                 footprint: float | None = 1.0) -> None:
         self.tris = tris
+        self.taps = 0 if footprint is None else footprint_taps(footprint)
         self.size = size
         self.low = min(size, max(MIN_FLOW_PX, round(size * flow_scale)))
         self.scale = self.low / size
@@ -103,6 +130,8 @@ class MeshWarper:
         self._first = np.searchsorted(between, np.arange(self.low - 1))
         self._count = np.bincount(between, minlength=self.low - 1)
         self.edge_pixels = 0  # full-size pixels the last flow computed exactly (instrumentation)
+        self._edge_yx: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp),) * 2
+        self.edges: Edges | None = None  # the last flow's occlusion-edge pixels, supersampled
         self.coef: np.ndarray | None = None  # (6, M) float32: the last flow's affine maps
 
     @property
@@ -133,6 +162,7 @@ class MeshWarper:
         self.coef = coef
         out, xy, (a, b, _, d, e, _) = self._upsampled(coef, ids)
         self.edge_pixels = 0
+        self.edges = None
         if not front.all():  # a one-sheeted map (nothing behind anything) has no jumps
             hidden = low[~front].reshape(-1, 2)
             lo = np.clip(np.floor(hidden.min(0)) - 2, 0, self.low).astype(int)
@@ -143,12 +173,17 @@ class MeshWarper:
                 rank = np.empty(len(order), np.intp)
                 rank[order] = np.arange(len(order))
                 self._refine(out, cells, lo, dst, coef, rank)
+        corners = dst[self.tris]
+        t_lo, t_hi = corners.min(1), corners.max(1)  # (M, 2) each
+        area2 = 2 * signed_areas(dst, self.tris)
+        if self.edge_pixels and self.taps:
+            self.edges = self._supersampled(order, area2, t_lo, t_hi, dst, coef)
         if exact and self.low < self.size:
-            corners = dst[self.tris]
-            t_lo, t_hi = corners.min(1), corners.max(1)  # (M, 2) each
-            area2 = 2 * signed_areas(dst, self.tris)
             for box in exact:
                 self._exact(out, box, order, area2, t_lo, t_hi, dst, coef)
+        if self.edges is not None:  # a sub-pixel point no triangle took: its pixel's own source
+            e = self.edges
+            e.source[:] = np.where(np.isnan(e.source), out[e.y, e.x][:, None, None], e.source)
         return out
 
     def _upsampled(self, coef: np.ndarray, ids: np.ndarray
@@ -241,7 +276,8 @@ class MeshWarper:
         """Exact source coordinates in `out` (S, S, 2), in place, for the full-size pixels in
         torn `cells` (at map pixel `origin` (x, y)). Each takes the map of the triangle drawn
         last (`rank`: (M,) draw position) among its cell corners' triangles that contain it,
-        so an occlusion edge is sharp to the pixel instead of a 2.5-pixel staircase."""
+        so an occlusion edge is sharp to the pixel instead of a 2.5-pixel staircase. The
+        pixels are kept for `_supersampled`."""
         i, j = np.nonzero(cells)
         i, j = i + origin[1], j + origin[0]
         k = np.arange(int(self._count.max()))
@@ -251,6 +287,7 @@ class MeshWarper:
         y = np.broadcast_to(ys[:, :, None], ok.shape)[ok]
         x = np.broadcast_to(xs[:, None, :], ok.shape)[ok]
         self.edge_pixels = len(y)
+        self._edge_yx = y, x
         per_cell = ok.sum((1, 2))
         i, j = np.repeat(i, per_cell), np.repeat(j, per_cell)
         ids = self._ids
@@ -264,6 +301,88 @@ class MeshWarper:
         best = cand[np.arange(len(cand)), score.argmax(1)]
         tid = np.where(score.max(1) >= 0, best, cand[:, 0])  # none: a sliver between them
         _apply_maps(out, y, x, tid, coef)
+
+    def _supersampled(self, order: np.ndarray, area2: np.ndarray, t_lo: np.ndarray,
+                      t_hi: np.ndarray, dst: np.ndarray, coef: np.ndarray) -> Edges:
+        """The `_refine`d pixels' source positions at `taps` x `taps` points each, on a grid
+        of half pixels: the triangles near them drawn in `flow`'s order into an index map of
+        that grid (as `_exact` draws its boxes, at twice the resolution). A point no triangle
+        took (between slivers) is NaN until `flow` gives it its pixel's source."""
+        y, x = self._edge_yx
+        n = self.taps
+        # A footprint wider than a pixel reaches across the edge from pixels beside the torn
+        # cells: they are sampled too.
+        grow = int(np.ceil((n - 2) / 4))
+        if grow:
+            x0, y0 = int(x.min()) - grow, int(y.min()) - grow
+            mask = np.zeros((int(y.max()) - y0 + grow + 1, int(x.max()) - x0 + grow + 1),
+                            np.uint8)
+            mask[y - y0, x - x0] = 1
+            mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+            y, x = np.nonzero(mask)
+            keep = (y + y0 >= 0) & (y + y0 < self.size) & (x + x0 >= 0) & (x + x0 < self.size)
+            y, x = y[keep] + y0, x[keep] + x0
+        # Pixel p's samples: p + (k - (n - 1) / 2) / 2, k < n; grid point u at position
+        # origin + (u - (n - 1) / 2) / 2, so that p's k-th sample is u = 2 (p - origin) + k.
+        x0, y0 = int(x.min()), int(y.min())
+        w, h = 2 * (int(x.max()) - x0) + n, 2 * (int(y.max()) - y0) + n
+        # The triangles that may cover a sample: those whose bounding box meets a TILE_PX
+        # tile holding an edge pixel (its samples reach under a pixel past it), found with a
+        # summed-area table of the tiles (edges on both cheeks have a box the size of the face).
+        ny, nx = (int(y.max()) - y0) // TILE_PX + 1, (int(x.max()) - x0) // TILE_PX + 1
+        table = np.zeros((ny + 1, nx + 1), np.int32)
+        table[(y - y0) // TILE_PX + 1, (x - x0) // TILE_PX + 1] = 1
+        table = table.cumsum(0).cumsum(1)
+        reach = (n - 1) / 4 + 1
+        c0, r0 = np.floor((t_lo[order] - reach - (x0, y0)) / TILE_PX).astype(np.intp).T
+        c1, r1 = np.floor((t_hi[order] + reach - (x0, y0)) / TILE_PX).astype(np.intp).T
+        meets = (c1 >= 0) & (c0 < nx) & (r1 >= 0) & (r0 < ny)
+        c0, c1 = np.clip(c0, 0, nx - 1), np.clip(c1, 0, nx - 1) + 1
+        r0, r1 = np.clip(r0, 0, ny - 1), np.clip(r1, 0, ny - 1) + 1
+        hits = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
+        near = order[meets & (hits > 0)]
+        near = near[np.abs(area2[near]) >= SLIVER_AREA2 / 4]  # (`_exact`'s slivers, at 2x)
+        grid = (2 * (dst[self.tris[near]] - (x0, y0)) + (n - 1) / 2) * (1 << SHIFT)
+        ids = np.full((h, w), -1, np.int32)
+        for t, q in zip(near, np.round(grid).astype(np.int32)):
+            cv2.fillConvexPoly(ids, q, int(t), lineType=cv2.LINE_8, shift=SHIFT)
+        k = np.arange(n)
+        u = (2 * (x - x0))[:, None, None] + k[None, None, :]  # (P, 1, n)
+        v = (2 * (y - y0))[:, None, None] + k[None, :, None]  # (P, n, 1)
+        tid = ids[v, u]  # (P, n, n)
+        px = (x0 + (u - (n - 1) / 2) / 2).astype(np.float32)
+        py = (y0 + (v - (n - 1) / 2) / 2).astype(np.float32)
+        g = np.take(np.ascontiguousarray(coef.T), tid, axis=0)  # (P, n, n, 6): a .. f
+        source = np.empty(tid.shape + (2,), np.float32)
+        source[..., 0] = g[..., 0] * px + g[..., 1] * py + g[..., 2]
+        source[..., 1] = g[..., 3] * px + g[..., 4] * py + g[..., 5]
+        source[tid < 0] = np.nan
+        return Edges(y, x, source)
+
+
+@dataclass
+class Edges:
+    """The pixels (y, x: (P,) each) along the last flow's occlusion edges, and each one's
+    source position at every point of its footprint's grid (P, n, n, 2) float32."""
+
+    y: np.ndarray
+    x: np.ndarray
+    source: np.ndarray
+
+    def antialias(self, frame: np.ndarray, image: np.ndarray) -> None:
+        """Each edge pixel of `frame` (S, S[, C]) uint8, warped from `image` (the same
+        channels), replaced in place by the mean of `image` at its footprint's sources."""
+        p, n = self.source.shape[:2]
+        # The samples laid out as n x n blocks, REMAP_ROW pixels' blocks a row (OpenCV's maps
+        # are under 32767 points a side), so one INTER_AREA resize takes each block's mean.
+        rows = -(-p // REMAP_ROW)
+        blocks = np.zeros((rows * REMAP_ROW, n, n, 2), np.float32)
+        blocks[:p] = self.source
+        points = blocks.reshape(rows, REMAP_ROW, n, n, 2).transpose(0, 2, 1, 3, 4)
+        samples = cv2.remap(image, points.reshape(rows * n, REMAP_ROW * n, 2), None,
+                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mean = cv2.resize(samples, (REMAP_ROW, rows), interpolation=cv2.INTER_AREA)
+        frame[self.y, self.x] = mean.reshape((rows * REMAP_ROW,) + frame.shape[2:])[:p]
 
 
 @dataclass
