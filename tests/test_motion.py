@@ -592,6 +592,36 @@ def test_lid_ratios_are_asked_so_that_they_read_as_generated():
     assert np.array_equal(seen_as_generated(ratios, floor), ratios)
 
 
+def test_lip_gaps_are_asked_so_that_they_read_as_generated():
+    """A portrait whose lips read 0.07 under their latent gap at rest, then open 1.2x as fast
+    up to 0.1 over it and 0.6x beyond (thick closed lips; a refiner's wide mouth read
+    narrower): each generated gap is asked where the measured map reads it; past the probes
+    the end slopes carry on; a slope under GAIN_RANGE (a failed reading) is clipped, so the
+    map still rises; the neutral response keeps the gaps."""
+    from vasa.motion.mouth import GAIN_RANGE, MouthResponse, seen_as_generated
+
+    rest = 0.088
+    gaps = np.linspace(0.0, 0.35, 36)
+    assert np.allclose(seen_as_generated(gaps, rest, MouthResponse()), gaps)
+    changes = (-0.05, 0.0, 0.05, 0.1, 0.15)
+    seen = (-0.1, -0.07, -0.01, 0.05, 0.08)
+    response = MouthResponse(changes, seen)
+    asked = seen_as_generated(gaps, rest, response)
+    assert np.all(np.diff(asked) > 0)
+    # Where the probes were read, the map's read-out of the asked gap is the generated one.
+    read = rest + np.interp(asked - rest, changes, seen)
+    inside = (gaps >= rest - 0.1) & (gaps <= rest + 0.08)
+    assert np.allclose(read[inside], gaps[inside], atol=1e-9)
+    # Past the widest probe, at its slope (0.6): 0.06 more seen is 0.1 more asked.
+    wide = float(seen_as_generated(np.array(rest + 0.14), rest, response))
+    assert wide == pytest.approx(rest + 0.15 + 0.06 / 0.6)
+    # A reading that falls as the mouth opens (tracking noise) is taken at the lowest slope.
+    noisy = MouthResponse(changes, (-0.05, 0.0, 0.05, 0.04, 0.1))
+    c, o = noisy.curve
+    assert np.all(np.diff(c + o) / np.diff(c) >= GAIN_RANGE[0] - 1e-9)
+    assert np.all(np.diff(seen_as_generated(gaps, rest, noisy)) > 0)
+
+
 def test_the_onnx_export_computes_what_the_model_file_does(tmp_path, tiny_model_file, astronaut,
                                                            caplog):
     """`vasa export-motion` writes M.onnx beside M.pt; load_model runs it (`infer`) while it

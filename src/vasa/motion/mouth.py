@@ -4,19 +4,27 @@ opening, so the generated opening is the one seen.
 The renderer warps the portrait's own lips and paints a mouth interior between them; re-tracked
 from the frames, a closed-mouth portrait's painted opening reads about 1.5x the latent one, an
 open portrait's real teeth nearly 1x (cross-identity table, issue 12: opening std 1.58x the
-real speaker on closed-mouth portraits against 1.04x on an open one). `MouthResponse` is that
-map for one portrait, measured from probe renders (`vasa.pipelines.calibrate.mouth_response`),
-and `seen_as_generated` inverts it on the generated inner-lip gaps.
+real speaker on closed-mouth portraits against 1.04x on an open one). Nor is the map a line:
+Trump's thick closed lips read 0.01 at the talking rest's 0.09 and then open 1.2x as fast,
+and Macron's mouth opens 1.1x near the rest but 0.5-0.8x past 0.14 (the refiner's wide
+mouths read narrower). `MouthResponse` is the map for one portrait, the re-tracked gap of probe
+renders from just under the rest to a wide opening (`vasa.pipelines.calibrate`), and
+`seen_as_generated` inverts it, piece by piece, on the generated inner-lip gaps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-GAIN_RANGE = (0.5, 2.0)  # a measured gain outside this is a failed measurement: clipped
-OFFSET_RANGE = (-0.05, 0.05)  # likewise for the offset at rest, eye distances
+# A slope of the measured map (seen gap per latent gap) outside this is a failed measurement:
+# clipped, so the inverse never multiplies a gap by more than 2 or less than 0.5.
+GAIN_RANGE = (0.5, 2.0)
+# The most the rest may read off its latent gap, eye distances (Trump's closed lips: -0.074;
+# beyond this, a tracking failure).
+OFFSET_RANGE = (-0.1, 0.1)
 # Eye distances the generated inner-lip gap may move from one frame to the next (40 ms). The
 # generator now and then jumps further: a 3-frame plateau at 0.30 shut to 0.05 in one frame
 # on the AOC photo, the mouth snapping like a trap. Re-tracked, 0.47% of generated frames
@@ -28,11 +36,34 @@ MAX_STEP = 0.15
 
 @dataclass(frozen=True)
 class MouthResponse:
-    """Re-tracked inner-lip gap of a render = rest + offset + gain * (latent gap - rest), with
-    `rest` the template's gap (where `Portrait.talking_rest` puts the mouth)."""
+    """Renders at latent inner-lip gaps rest + `changes` re-track at rest + `seen` (eye
+    distances; `rest` is the template's gap, where `Portrait.talking_rest` puts the mouth;
+    one of the changes is 0). Empty: the neutral response, read as asked."""
 
-    gain: float = 1.0
-    offset: float = 0.0
+    changes: tuple[float, ...] = ()
+    seen: tuple[float, ...] = ()
+
+    @cached_property
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(changes, offsets): the map as seen gap = rest + change + offset, interpolated
+        between the probes and carried on at the end slopes, each slope (seen per latent)
+        clipped to GAIN_RANGE and taken outward from the rest, whose offset is clipped to
+        OFFSET_RANGE; so the map rises everywhere (tracking noise cannot fold it)."""
+        if not self.changes:
+            return np.zeros(1), np.zeros(1)
+        order = np.argsort(self.changes)
+        c = np.asarray(self.changes, np.float64)[order]
+        s = np.asarray(self.seen, np.float64)[order]
+        k = int(np.argmin(np.abs(c)))
+        seen = np.empty_like(s)
+        seen[k] = c[k] + np.clip(s[k] - c[k], *OFFSET_RANGE)  # relative to the rest gap
+        for i in range(k + 1, len(c)):
+            seen[i] = seen[i - 1] + np.clip((s[i] - s[i - 1]) / (c[i] - c[i - 1]),
+                                            *GAIN_RANGE) * (c[i] - c[i - 1])
+        for i in range(k - 1, -1, -1):
+            seen[i] = seen[i + 1] - np.clip((s[i + 1] - s[i]) / (c[i + 1] - c[i]),
+                                            *GAIN_RANGE) * (c[i + 1] - c[i])
+        return c, seen - c
 
 
 class OpeningSlew:
@@ -57,7 +88,16 @@ class OpeningSlew:
 
 
 def seen_as_generated(gap: np.ndarray, rest: float, response: MouthResponse) -> np.ndarray:
-    """Latent gaps (T,) whose renders are seen at the generated gaps `gap` (T,)."""
-    gain = float(np.clip(response.gain, *GAIN_RANGE))
-    offset = float(np.clip(response.offset, *OFFSET_RANGE))
-    return rest + (np.asarray(gap, np.float64) - rest - offset) / gain
+    """Latent gaps (T,) whose renders are seen at the generated gaps `gap` (T,): the inverse of
+    `response.curve`, linear past its ends at the end slopes (1 when it has one point)."""
+    gap = np.asarray(gap, np.float64)
+    changes, offsets = response.curve
+    seen = changes + offsets  # the seen gaps over rest, rising
+    if len(changes) == 1:
+        return gap - offsets[0]
+    latent = np.interp(gap - rest, seen, changes)
+    lo = (changes[1] - changes[0]) / (seen[1] - seen[0])
+    hi = (changes[-1] - changes[-2]) / (seen[-1] - seen[-2])
+    latent = np.where(gap - rest < seen[0], changes[0] + (gap - rest - seen[0]) * lo, latent)
+    latent = np.where(gap - rest > seen[-1], changes[-1] + (gap - rest - seen[-1]) * hi, latent)
+    return rest + latent
