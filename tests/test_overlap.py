@@ -138,3 +138,22 @@ def test_pipelined_keeps_order_overlaps_raises_and_stops():
     gen.close()  # leaving early stops the thread: the source is not run on
     time.sleep(0.1)
     assert len(seen) <= 5
+
+
+def test_stop_all_stops_helpers_no_block_owns():
+    """Ctrl-C can land between a helper's thread starting and the `with` that would close it:
+    `stop_all` (the CLI's interrupt path) stops such orphans, each kind, before shutdown."""
+    from itertools import count
+
+    from vasa.overlap import stop_all
+
+    waiting = Prefetch(count(), depth=2)  # blocked putting into its full queue
+    sink = Drain(lambda item: None, depth=2)  # blocked taking from its empty queue
+    work = Background(lambda stop: stop.wait(30))
+    time.sleep(0.1)
+    threads = [waiting._thread, sink._thread, work._thread]
+    assert all(t.is_alive() for t in threads)
+    t0 = time.monotonic()
+    stop_all()
+    assert not any(t.is_alive() for t in threads) and time.monotonic() - t0 < 5
+    stop_all()  # idempotent: nothing left to stop

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from vasa.overlap import stop_all
 from vasa.timebase import MOTION_FPS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -649,9 +650,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vasa: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # exit codes as a shell reports a signal: 128 + its number
+        stop_all()
         print("vasa: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
     except Terminated:
+        stop_all()
         print("vasa: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     finally:

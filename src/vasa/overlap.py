@@ -10,7 +10,10 @@ Each helper keeps the order of its items, holds at most `depth` of them (memory 
 whatever the video's length), raises an error of its thread in the caller (where the caller
 would have met it without the thread), and stops its thread when the caller leaves early (an
 error of its own, Ctrl-C). Threads are daemons: one stuck in a C call never keeps the process
-alive after the main thread has gone.
+alive after the main thread has gone. A signal can still land between a helper's thread
+starting and the `with` block that would close it; `stop_all` (the CLI's Ctrl-C and SIGTERM
+paths) stops such orphans before the interpreter shuts down, where a daemon thread caught in
+MediaPipe's or ONNX Runtime's C++ aborted the process ("FATAL: exception not rethrown").
 """
 
 from __future__ import annotations
@@ -18,12 +21,24 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, Self, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
+
+
+# Every helper whose thread may still run, for `stop_all`.
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop and join the thread of every helper still running, owned or orphaned (each
+    helper's stop is idempotent). For the main thread's way out after Ctrl-C or SIGTERM."""
+    for helper in list(_LIVE):
+        helper.close()
 
 
 class _End:
@@ -65,6 +80,7 @@ class Prefetch(Generic[T]):
         self._done = False
         self.busy_s = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        _LIVE.add(self)
         self._thread.start()
 
     def _put(self, item: object) -> bool:
@@ -145,6 +161,7 @@ class Drain(Generic[T]):
         self._error: BaseException | None = None
         self.busy_s = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        _LIVE.add(self)
         self._thread.start()
 
     def _run(self) -> None:
@@ -211,6 +228,7 @@ class Background(Generic[R]):
         self._value: R | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
+        _LIVE.add(self)
         self._thread.start()
 
     def _run(self, work: Callable[[threading.Event], R]) -> None:
@@ -235,6 +253,8 @@ class Background(Generic[R]):
         self._stop.set()
         self._thread.join()
 
+    close = cancel  # as the other helpers (`stop_all`)
+
     def __enter__(self) -> Self:
         return self
 
@@ -252,4 +272,4 @@ def pipelined(first: Callable[[T], R], second: Callable[[R], S], items: Iterable
             yield second(half)
 
 
-__all__ = ["Background", "Drain", "Prefetch", "pipelined"]
+__all__ = ["Background", "Drain", "Prefetch", "pipelined", "stop_all"]
