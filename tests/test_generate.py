@@ -102,6 +102,7 @@ def test_control_errors_name_the_flag_and_refuse_nan(tmp_path, tiny_model_file, 
     cases = [(("--cfg-audio", "-1"), "--cfg-audio must be in 0..10"),
              (("--distance", "9"), "--distance must be in 0.5..3.0"),
              (("--motion-scale", "nan"), "--motion-scale must be in 0..3"),
+             (("--mouth-scale", "3"), "--mouth-scale must be in 0..2"),
              (("--gaze", "80,0"), "--gaze angles must be within"),
              (("--gaze", "nan,0"), "--gaze angles must be finite"),
              (("--emotion", "joyful"), "--emotion must be one of")]

@@ -194,7 +194,8 @@ def test_non_finite_controls_are_refused():
             parse_gaze(text)
     with pytest.raises(ValueError, match="emotion must be one of"):
         parse_emotion("nan,0,0,0,0,0,0")
-    for name in ("cfg_audio", "cfg_gaze", "cfg_emotion", "motion_scale", "distance"):
+    for name in ("cfg_audio", "cfg_gaze", "cfg_emotion", "motion_scale", "mouth_scale",
+                 "distance"):
         with pytest.raises(ValueError, match=f"{name} must be in"):
             check_controls(Controls(**{name: float("nan")}))
     with pytest.raises(ValueError, match="emotion must be 7 values"):
@@ -427,6 +428,37 @@ def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
     # A pause keeps the last spoken opening (or less) for a second, then the mouth shuts.
     assert gaps[True][70:].max() < 0.005  # the rest of a 3 s silence: closed
     assert gaps[False][70:].mean() > 0.02  # the random model alone leaves it open
+
+
+def test_lip_motion_scales_the_opening(astronaut, basis):
+    """`mouth_scale` scales the generated inner-lip gap: the bundled model's mouth on real
+    speech opens 1.5x as wide at 1.5 (here without the per-frame speed limit, which the
+    scaled motion still obeys) and stays shut at 0; the head is untouched."""
+    from vasa.audio import get_extractor
+    from vasa.io import load_audio
+    from vasa.latent.face_model import lip_direction, lip_gap
+    from vasa.motion.checkpoint import load_model
+    from vasa.motion.controls import Controls
+    from vasa.motion.engine import MotionEngine
+
+    extractor = get_extractor()
+    model = load_model(extractor=extractor.spec.id, basis_version=basis.version)
+    audio = load_audio(ASSETS / "obama_address_8s.mp4", 16000)[:4 * 16000]
+    rest = astronaut.talking_rest(basis)
+    d, pca, rest_gap = lip_direction(basis), basis.layout.pca, lip_gap(basis.template)
+    gaps, poses = {}, {}
+    for scale in (0.0, 1.0, 1.5):
+        e = MotionEngine(model, extractor, astronaut.pose, rest,
+                         Controls(steps=4, mouth_scale=scale), close_lips=False,
+                         lip_step=10.0)
+        frames = e.push(audio) + e.flush()
+        gaps[scale] = np.array([rest_gap + (f.dynamics[pca] - rest[pca]) @ d for f in frames])
+        poses[scale] = np.stack([f.pose for f in frames])
+    wide = {s: np.percentile(g, 95) for s, g in gaps.items()}
+    assert wide[1.0] > rest_gap + 0.03  # the model opens the mouth past the rest here
+    assert wide[1.5] == pytest.approx(1.5 * wide[1.0], rel=0.02)
+    assert np.abs(gaps[0.0]).max() < 1e-3
+    assert np.array_equal(poses[0.0], poses[1.0]) and np.array_equal(poses[1.5], poses[1.0])
 
 
 def test_an_emotion_does_not_open_the_mouth_in_silence(tiny_model, astronaut, basis):

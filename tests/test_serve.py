@@ -114,15 +114,17 @@ def test_protocol_refuses_malformed_messages_with_clear_errors():
 def test_controls_are_checked_against_the_model_ranges():
     base = Controls(steps=5)
     c = apply_controls(base, parse_text('{"type": "controls", "gaze": "left", "emotion": '
-                                        '"happiness", "distance": 1.5, "motion_scale": 0.5}'))
+                                        '"happiness", "distance": 1.5, "motion_scale": 0.5, '
+                                        '"mouth_scale": 1.4}'))
     # gaze is kept as asked (an offset from the model's forward), resolved by the engine
     assert c.gaze.resolve((0.0, -0.1)) == pytest.approx((-0.26, -0.1))
-    assert c.emotion[0] > 0 and c.distance == 1.5
+    assert c.emotion[0] > 0 and c.distance == 1.5 and c.mouth_scale == 1.4
     assert c.steps == 5 and base.gaze is None  # the base is not changed
     back = apply_controls(c, parse_text('{"type": "controls", "distance": null}'))
     assert back.distance is None and back.gaze == c.gaze
     for update, words in [(ControlUpdate(cfg_audio=20.0), "cfg_audio must be in 0..10"),
                           (ControlUpdate(motion_scale=-1.0), "motion_scale must be in 0..3"),
+                          (ControlUpdate(mouth_scale=2.5), "mouth_scale must be in 0..2"),
                           (ControlUpdate(gaze="sideways"), "gaze must be one of"),
                           (ControlUpdate(emotion="glee"), "emotion must be one of")]:
         with pytest.raises(ProtocolError, match=words):

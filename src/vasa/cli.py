@@ -110,6 +110,7 @@ def _controls(args: argparse.Namespace):
                             cfg_gaze=args.cfg_gaze, cfg_emotion=args.cfg_emotion,
                             emotion_intensity=args.emotion_intensity,
                             steps=args.steps, motion_scale=args.motion_scale,
+                            mouth_scale=args.mouth_scale,
                             still_head=args.still_head, seed=args.seed)
         check_controls(controls)
     except ControlError as err:
@@ -176,7 +177,7 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--emotion", default=None, help=control_help("emotion"))
     for name, kind in (("cfg_audio", float), ("cfg_gaze", float), ("cfg_emotion", float),
                        ("emotion_intensity", float), ("steps", int), ("seed", int),
-                       ("motion_scale", float)):
+                       ("motion_scale", float), ("mouth_scale", float)):
         p.add_argument(_flag(name), type=kind, default=getattr(c, name), help=control_help(name))
     p.add_argument("--still-head", action="store_true", default=c.still_head,
                    help=control_help("still_head"))

@@ -401,8 +401,8 @@ class MotionEngine:
     def _controlled(self, lat: MotionLatents, loudness: np.ndarray,
                     gaze: tuple[float, float], shut: np.ndarray | None = None) -> MotionLatents:
         """What the learned conditions alone do not deliver, applied to a window's latents:
-        a requested emotion shown, the mouth closed in silence and shut where the audio says
-        lips shut, a requested gaze steered."""
+        a requested emotion shown, the lip motion scaled as asked, the mouth closed in silence
+        and shut where the audio says lips shut, a requested gaze steered."""
         c, pca = self.controls, self.basis.layout.pca
         shut = np.zeros(len(loudness)) if shut is None else shut
         # The emotion first, then the mouth's constraints on the face it made: an emotion's
@@ -413,7 +413,8 @@ class MotionEngine:
                                      * self._expressions().offset(c.emotion)).astype(np.float32)
         d = lip_direction(self.basis)
         gap = self.rest_gap + (lat.dynamics[:, pca] - self.dynamics[pca]) @ d
-        limited = self._slew(gap)  # no snapping from wide open to shut in one frame
+        asked = c.mouth_scale * gap  # the lip-motion control: shut lips stay shut
+        limited = self._slew(asked)  # no snapping from wide open to shut in one frame
         if (self.close_in_silence or self.mouth_response != MouthResponse() or shut.any()
                 or not np.array_equal(limited, gap)):
             seen = np.maximum(limited, 0.0)  # the opening to be seen

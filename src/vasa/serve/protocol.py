@@ -15,8 +15,8 @@ Server -> client
 
 Controls: gaze (forward, left, right, up, down or "THETA,PHI" degrees), distance (0.5..3 or
 null = the model's typical), emotion (a name, 7 comma-separated values or null), cfg_audio,
-cfg_gaze, cfg_emotion (0..10), emotion_intensity (0..3), motion_scale (0..3), still_head
-(bool). Sampler steps are the server's preset, not a client control: they set the CPU cost of
+cfg_gaze, cfg_emotion (0..10), emotion_intensity (0..3), motion_scale (0..3), mouth_scale
+(0..2), still_head (bool). Sampler steps are the server's preset, not a client control: they set the CPU cost of
 every session.
 """
 
@@ -67,6 +67,7 @@ class ControlUpdate:
     cfg_emotion: float | None = None
     emotion_intensity: float | None = None
     motion_scale: float | None = None
+    mouth_scale: float | None = None
     still_head: bool | None = None
     reset: tuple[str, ...] = ()
 
@@ -80,7 +81,7 @@ class Start:
 
 
 _NUMBERS = {"distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "emotion_intensity",
-            "motion_scale"}
+            "motion_scale", "mouth_scale"}
 _NULLABLE = {"distance", "emotion"}
 
 
@@ -135,7 +136,7 @@ def apply_controls(base: Controls, update: ControlUpdate) -> Controls:
         if update.emotion is not None:
             c.emotion = parse_emotion(update.emotion)
         for name in ("distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "emotion_intensity",
-                     "motion_scale", "still_head"):
+                     "motion_scale", "mouth_scale", "still_head"):
             value = getattr(update, name)
             if value is not None:
                 setattr(c, name, value)
