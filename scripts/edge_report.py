@@ -23,30 +23,25 @@ both renderers in alternating frames.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from portrait_report import ROOT, SHARED, run
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
 from vasa.audio import get_extractor
-from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
 from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
 from vasa.motion.engine import MotionEngine
 from vasa.portrait import load_portrait
 from vasa.render.renderer import RenderConfig, Renderer
 from vasa.render.warp import MAX_FOOTPRINT, MeshWarper, remap
-from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME
+from vasa.timebase import SAMPLES_PER_FRAME
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
 DEFAULT_SPEECH = SHARED / "clips" / "Talking-Face_PC-AVS__misc__Audio_Source__00015.mp4"
 SPECK = 40  # grey levels: an edge pixel this far off the reference is a visible speck
 
@@ -138,23 +133,7 @@ def table(rows: list[dict], speech: Path, frames: int) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--speech", type=Path, default=DEFAULT_SPEECH)
-    ap.add_argument("--frames", type=int, default=150)
-    ap.add_argument("--portraits", type=Path, nargs="*", default=None,
-                    help="default: every portrait in ../shared/data/portraits and the astronaut")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "edges.md")
-    args = ap.parse_args()
-    paths = args.portraits or sorted((SHARED / "portraits").iterdir()) + [ASTRONAUT]
-    audio = load_audio(args.speech, SAMPLE_RATE)
-    rows = []
-    for p in paths:
-        rows.append(measure(p, audio, args.frames))
-        print(rows[-1], flush=True, file=sys.stderr)
-    text = "\n".join(table(rows, args.speech, args.frames)) + "\n"
-    with atomic_output(args.out) as tmp:
-        Path(tmp).write_text(text)
-    print(text)
+    run(__doc__, DEFAULT_SPEECH, ROOT / "benchmarks" / "results" / "edges.md", measure, table)
 
 
 if __name__ == "__main__":

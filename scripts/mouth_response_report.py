@@ -20,18 +20,16 @@ whatever is asked below it).
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from portrait_report import ROOT, SHARED, run
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
 from vasa.audio import get_extractor
-from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
 from vasa.latent.face_model import encode_landmarks, lip_direction, lip_gap, move_lip_gap
 from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
@@ -40,12 +38,9 @@ from vasa.motion.mouth import GAIN_RANGE, MouthResponse
 from vasa.pipelines.calibrate import MOUTH_PROBES
 from vasa.portrait import load_portrait
 from vasa.render.renderer import Renderer
-from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME
+from vasa.timebase import SAMPLES_PER_FRAME
 from vasa.tracking import FaceLandmarker
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
 DEFAULT_SPEECH = SHARED / "clips" / "SadTalker__test__examples__source_image__RD_Radio2_000.mp4"
 NEAR_REST = (-0.05, 0.0, 0.05)
 LINE_OFFSET = 0.05  # the line's bound on the rest's offset
@@ -121,24 +116,8 @@ def table(rows: list[dict], speech: Path, frames: int) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--speech", type=Path, default=DEFAULT_SPEECH)
-    ap.add_argument("--frames", type=int, default=150)
-    ap.add_argument("--portraits", type=Path, nargs="*", default=None,
-                    help="default: every portrait in ../shared/data/portraits and the astronaut")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results"
-                    / "mouth_response.md")
-    args = ap.parse_args()
-    paths = args.portraits or sorted((SHARED / "portraits").iterdir()) + [ASTRONAUT]
-    audio = load_audio(args.speech, SAMPLE_RATE)
-    rows = []
-    for p in paths:
-        rows.append(measure(p, audio, args.frames))
-        print(rows[-1], flush=True, file=sys.stderr)
-    text = "\n".join(table(rows, args.speech, args.frames)) + "\n"
-    with atomic_output(args.out) as tmp:
-        Path(tmp).write_text(text)
-    print(text)
+    run(__doc__, DEFAULT_SPEECH, ROOT / "benchmarks" / "results" / "mouth_response.md",
+        measure, table)
 
 
 if __name__ == "__main__":
