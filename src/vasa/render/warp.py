@@ -243,10 +243,7 @@ class MeshWarper:
         # ill-conditioned map samples far away (a bright dot under a painting's nostril). Their
         # neighbours cover those pixels; any left uncovered keep the coarse map.
         near = near[np.abs(area2[near]) >= SLIVER_AREA2]
-        ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
-        pts = np.round((dst[self.tris[near]] - (x0, y0)) * (1 << SHIFT)).astype(np.int32)
-        for t, q in zip(near, pts):
-            cv2.fillConvexPoly(ids, q, int(t), lineType=cv2.LINE_8, shift=SHIFT)
+        ids = _index_map(near, dst[self.tris[near]] - (x0, y0), (y1 - y0, x1 - x0))
         hit = ids >= 0
         if not hit.any():
             return
@@ -342,20 +339,14 @@ class MeshWarper:
         hits = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
         near = order[meets & (hits > 0)]
         near = near[np.abs(area2[near]) >= SLIVER_AREA2 / 4]  # (`_exact`'s slivers, at 2x)
-        grid = (2 * (dst[self.tris[near]] - (x0, y0)) + (n - 1) / 2) * (1 << SHIFT)
-        ids = np.full((h, w), -1, np.int32)
-        for t, q in zip(near, np.round(grid).astype(np.int32)):
-            cv2.fillConvexPoly(ids, q, int(t), lineType=cv2.LINE_8, shift=SHIFT)
+        ids = _index_map(near, 2 * (dst[self.tris[near]] - (x0, y0)) + (n - 1) / 2, (h, w))
         k = np.arange(n)
         u = (2 * (x - x0))[:, None, None] + k[None, None, :]  # (P, 1, n)
         v = (2 * (y - y0))[:, None, None] + k[None, :, None]  # (P, n, 1)
         tid = ids[v, u]  # (P, n, n)
         px = (x0 + (u - (n - 1) / 2) / 2).astype(np.float32)
         py = (y0 + (v - (n - 1) / 2) / 2).astype(np.float32)
-        g = np.take(np.ascontiguousarray(coef.T), tid, axis=0)  # (P, n, n, 6): a .. f
-        source = np.empty(tid.shape + (2,), np.float32)
-        source[..., 0] = g[..., 0] * px + g[..., 1] * py + g[..., 2]
-        source[..., 1] = g[..., 3] * px + g[..., 4] * py + g[..., 5]
+        source = _mapped(px, py, tid, coef)
         source[tid < 0] = np.nan
         return Edges(y, x, source)
 
@@ -405,14 +396,31 @@ class MapBox:
                          borderMode=cv2.BORDER_REPLICATE)
 
 
+def _index_map(tris: np.ndarray, corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) int32: the triangle drawn last at each pixel, -1 where none is: triangles `tris`
+    (K,) drawn in that order, with corners (K, 3, 2) in this map's pixels (centres on
+    integer coordinates)."""
+    ids = np.full(shape, -1, np.int32)
+    for t, q in zip(tris, np.round(corners * (1 << SHIFT)).astype(np.int32)):
+        cv2.fillConvexPoly(ids, q, int(t), lineType=cv2.LINE_8, shift=SHIFT)
+    return ids
+
+
+def _mapped(x: np.ndarray, y: np.ndarray, tid: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """(..., 2) float32 source positions of full-size points (x, y) (float32, broadcasting
+    to `tid`'s shape) under their triangles' `tid` affine maps (`coef`: (6, M) rows a .. f)."""
+    a, b, c, d, e, f = (row[tid] for row in coef)
+    out = np.empty(tid.shape + (2,), np.float32)
+    out[..., 0] = a * x + b * y + c
+    out[..., 1] = d * x + e * y + f
+    return out
+
+
 def _apply_maps(out: np.ndarray, y: np.ndarray, x: np.ndarray, tid: np.ndarray,
                 coef: np.ndarray) -> None:
     """out[y, x] = source position of full-size pixel (x, y) under triangle `tid`'s affine
     map (`coef`: (6, M) rows a .. f), in place."""
-    xf, yf = x.astype(np.float32), y.astype(np.float32)
-    a, b, c, d, e, f = (row[tid] for row in coef)
-    out[y, x, 0] = a * xf + b * yf + c
-    out[y, x, 1] = d * xf + e * yf + f
+    out[y, x] = _mapped(x.astype(np.float32), y.astype(np.float32), tid, coef)
 
 
 def remap(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
