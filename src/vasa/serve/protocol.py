@@ -135,8 +135,7 @@ def apply_controls(base: Controls, update: ControlUpdate) -> Controls:
             c.gaze = parse_gaze(update.gaze)
         if update.emotion is not None:
             c.emotion = parse_emotion(update.emotion)
-        for name in ("distance", "cfg_audio", "cfg_gaze", "cfg_emotion", "emotion_intensity",
-                     "motion_scale", "mouth_scale", "still_head"):
+        for name in (*sorted(_NUMBERS), "still_head"):  # set as given
             value = getattr(update, name)
             if value is not None:
                 setattr(c, name, value)
