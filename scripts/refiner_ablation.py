@@ -4,8 +4,9 @@ Every held-out talking clip of the manifest (speakers the refiner and the motion
 saw): its first frame is the portrait, its own motion drives it, its real frames are the truth
 (`vasa.evaluation.ablation`). All variants render the same motion in one run: warp only (no synthesis: no
 mouth inside, no irises, no lids), painted (the painted mouth and the drawn irises and lids,
-`--no-refiner`), refiner (the mouth and eye refiners, the default), and the refiner with the
-tracked eyelid ratios asked as the portrait's render reads them (as `vasa generate` asks).
+`--no-refiner`), refiner (the mouth and eye refiners, the default), the refiner with the
+tracked eyelid ratios asked as the portrait's render reads them (as `vasa generate` asks), and
+the refiner over the warp's stretched mouth inside (no `render.interior`).
 
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
@@ -22,6 +23,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -48,6 +50,7 @@ KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "fl
 # The refiner with the eyelid ratios asked as its renders read them (`vasa.motion.lids`), as
 # `vasa generate` asks its generated ones; the other rows render the tracked ratios as they are.
 LIDS_ROW = "refiner, lids as read"
+STRETCHED_ROW = "refiner, teeth stretched"
 log = logging.getLogger("refiner_ablation")
 
 
@@ -64,6 +67,9 @@ def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
            "painted": RenderConfig(refiner=False),
            "refiner": RenderConfig(refiner=True, refiner_model=refiner,
                                    eye_refiner_model=eye_refiner)}
+    # The mouth's inside as the warp stretches it (`RenderConfig.interior` off): what the
+    # redrawn teeth of an open-mouthed portrait (`render.interior`) change.
+    out[STRETCHED_ROW] = replace(out["refiner"], interior=False)
     for name, path in (also or {}).items():
         out[f"refiner {name}"] = RenderConfig(refiner=True, refiner_model=path,
                                               eye_refiner_model=eye_refiner)

@@ -628,8 +628,9 @@ def test_lip_gaps_are_asked_so_that_they_read_as_generated():
     """A portrait whose lips read 0.07 under their latent gap at rest, then open 1.2x as fast
     up to 0.1 over it and 0.6x beyond (thick closed lips; a refiner's wide mouth read
     narrower): each generated gap is asked where the measured map reads it; past the probes
-    the end slopes carry on; a slope under GAIN_RANGE (a failed reading) is clipped, so the
-    map still rises; the neutral response keeps the gaps."""
+    the narrowest probe's slope carries on below it and slope 1 past the widest (nothing was
+    measured there: the end slope multiplied the generator's peaks); a slope under GAIN_RANGE
+    (a failed reading) is clipped, so the map still rises; the neutral response keeps the gaps."""
     from vasa.motion.mouth import GAIN_RANGE, MouthResponse, seen_as_generated
 
     rest = 0.088
@@ -644,9 +645,16 @@ def test_lip_gaps_are_asked_so_that_they_read_as_generated():
     read = rest + np.interp(asked - rest, changes, seen)
     inside = (gaps >= rest - 0.1) & (gaps <= rest + 0.08)
     assert np.allclose(read[inside], gaps[inside], atol=1e-9)
-    # Past the widest probe, at its slope (0.6): 0.06 more seen is 0.1 more asked.
+    # Past the widest probe at slope 1, not its own 0.6: 0.06 more seen is 0.06 more asked.
     wide = float(seen_as_generated(np.array(rest + 0.14), rest, response))
-    assert wide == pytest.approx(rest + 0.15 + 0.06 / 0.6)
+    assert wide == pytest.approx(rest + 0.15 + 0.06)
+    # A saturating reading (a smile's stretched teeth look shut: slopes clipped to 0.5) asks
+    # twice the change inside the probes, but a peak past them only as much again as seen.
+    flat = MouthResponse(changes, (-0.045, 0.006, 0.052, 0.075, 0.088))
+    peak = float(seen_as_generated(np.array(0.32), rest, flat))
+    c, o = flat.curve
+    assert peak == pytest.approx(rest + 0.15 + (0.32 - rest - (c[-1] + o[-1])))
+    assert peak < 0.40  # was 0.48: a glowing blob of stretched teeth
     # A reading that falls as the mouth opens (tracking noise) is taken at the lowest slope.
     noisy = MouthResponse(changes, (-0.05, 0.0, 0.05, 0.04, 0.1))
     c, o = noisy.curve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import cv2
@@ -60,6 +61,49 @@ def test_a_pasted_change_keeps_the_frames_detail_outside_the_mouth_opening(astro
     assert band.sum() > 1000
     assert np.abs(kept.astype(int) - frame)[band].max() <= 1  # rounding only
     assert np.abs(plain.astype(int) - frame)[band].mean() > 1  # sampled down and up
+
+
+def test_a_pasted_blur_leaves_the_lips_and_skin_their_detail(astronaut):
+    """A refinement that only blurs (what an L1 regressor learns on pairs that never align to
+    the pixel) is pasted on the lips and skin as a low-passed change: the frame keeps most of
+    its fine detail there, where the blurred crop itself has little."""
+    frame = astronaut.image.copy()
+    a = mc.mouth_affine(astronaut.landmarks)
+    lips = mc.lip_points(astronaut.landmarks, a)
+    start = mc.crop(frame, a).astype(np.float32)
+    blurred = cv2.GaussianBlur(start, (0, 0), 2.0)
+    mask, keep = mc.paste_mask(lips), mc.detail_mask(lips)
+    mc.paste(frame, blurred, a, mask, start=start, keep=keep)
+    band = ((mask > 0.9) & (keep > 0.9)).astype(np.uint8)
+    def detail(img: np.ndarray) -> float:  # mean squared Laplacian over the band
+        lap = cv2.Laplacian(cv2.cvtColor(np.asarray(img, np.float32), cv2.COLOR_RGB2GRAY),
+                            cv2.CV_32F)
+        return float((lap ** 2)[band > 0].mean())
+    assert band.sum() > 300
+    assert detail(blurred) < 0.3 * detail(start)
+    # Cropped again (resampled once more); the whole change pasted kept 0.16 of it.
+    assert detail(mc.crop(frame, a)) > 0.5 * detail(start)
+
+
+def test_the_warp_keeps_the_portraits_own_teeth_where_it_carries_them():
+    """`carried`: a target opening no larger than the portrait's is the portrait's own mouth
+    moved (its teeth: the refiner blurred them); one twice its area or more is stretched lips,
+    the refiner's to draw; two shut mouths count as carried. detail_mask keeps the frame's
+    detail over that share of the opening."""
+    assert mc.carried(300.0, 300.0) == 1.0
+    assert mc.carried(150.0, 300.0) == 1.0
+    assert mc.carried(2 * 300.0 + mc.OPENING_SLACK, 300.0) == 0.0
+    assert 0.0 < mc.carried(450.0, 300.0) < 1.0
+    assert mc.carried(300.0, 1.0) == 0.0  # a closed portrait opened
+    assert mc.carried(0.0, 0.0) == 1.0
+    corners = np.array([[40.0, 50.0], [80.0, 50.0], [80.0, 60.0], [40.0, 60.0], [40.0, 50.0]])
+    t = np.arange(5) / 5  # 5 points along each side of a 40 x 10 box
+    lips = np.zeros((40, 2))
+    lips[mc.NUM_OUTER:] = np.concatenate([a + t[:, None] * (b - a)
+                                          for a, b in itertools.pairwise(corners)])
+    assert mc.opening_area(lips) == pytest.approx(400.0)
+    assert mc.detail_mask(lips, 1.0).min() == 1.0
+    assert mc.detail_mask(lips, 0.0).min() == 0.0
 
 
 def test_jpeg_store_round_trip():

@@ -89,7 +89,13 @@ class OpeningSlew:
 
 def seen_as_generated(gap: np.ndarray, rest: float, response: MouthResponse) -> np.ndarray:
     """Latent gaps (T,) whose renders are seen at the generated gaps `gap` (T,): the inverse of
-    `response.curve`, linear past its ends at the end slopes (1 when it has one point)."""
+    `response.curve`, linear under its narrowest probe at the end slope, and past its widest
+    probe at slope 1 (a constant offset, as with a single point).
+
+    Past the widest probe nothing was measured, and carrying the end slope on multiplied the
+    generator's peaks: on a smiling portrait with its teeth showing (Alex Lacamoire's), whose
+    wide probes read 0.5x as the stretched teeth look shut to the tracker, a 3-frame peak of
+    0.32 eye distances was asked as 0.48 and drew a glowing white blob for a mouth."""
     gap = np.asarray(gap, np.float64)
     changes, offsets = response.curve
     seen = changes + offsets  # the seen gaps over rest, rising
@@ -97,7 +103,6 @@ def seen_as_generated(gap: np.ndarray, rest: float, response: MouthResponse) -> 
         return gap - offsets[0]
     latent = np.interp(gap - rest, seen, changes)
     lo = (changes[1] - changes[0]) / (seen[1] - seen[0])
-    hi = (changes[-1] - changes[-2]) / (seen[-1] - seen[-2])
     latent = np.where(gap - rest < seen[0], changes[0] + (gap - rest - seen[0]) * lo, latent)
-    latent = np.where(gap - rest > seen[-1], changes[-1] + (gap - rest - seen[-1]) * hi, latent)
+    latent = np.where(gap - rest > seen[-1], changes[-1] + (gap - rest - seen[-1]), latent)
     return rest + latent

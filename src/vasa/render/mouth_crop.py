@@ -26,6 +26,16 @@ CHANNELS = ("warped R", "warped G", "warped B", "reference R", "reference G", "r
 IN_CHANNELS = len(CHANNELS)
 PASTE_GROW = 0.04  # paste mask: the outer lip contour grown by this share of the crop side
 SHIFT = 4
+# Where a pasted refinement keeps the frame's detail, its change is taken through a Gaussian of
+# this sigma (crop pixels). The refiners are L1/SSIM regressors trained on pairs whose warp and
+# real frame never align to the pixel, so besides their corrections (shading, colour, the lip
+# outline's shape) they learnt to blur: on a sharp photo the change carried that blur onto the
+# lips and skin the warp had placed well (a 256 px Audrey Hepburn photo: lips smeared into the
+# skin). Low-passed, the change keeps the corrections and the warp keeps its lines and grain.
+DETAIL_SIGMA = 1.5
+# An opening this many times the portrait's (in area) is the refiner's alone (`carried`).
+CARRY_STRETCH = 2.0
+OPENING_SLACK = 8.0  # square crop pixels: a slit a pixel high and a few long
 
 
 def upright_affine(landmarks: np.ndarray, centre: tuple[int, ...], size: tuple[int, int],
@@ -94,12 +104,31 @@ def paste_mask(lips: np.ndarray) -> np.ndarray:
     return _grown(lips[:NUM_OUTER])
 
 
-def detail_mask(lips: np.ndarray) -> np.ndarray:
+def opening_area(lips: np.ndarray) -> float:
+    """Area of the mouth opening (the inner lip contour) in square crop pixels: the crop has a
+    fixed size in eye distances, so areas of different frames and faces compare."""
+    inner = lips[NUM_OUTER:].astype(np.float64)
+    x, y = inner[:, 0], inner[:, 1]
+    return 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1)))
+
+
+def carried(area: float, source_area: float) -> float:
+    """How much of a target opening of `area` the warp fills with the portrait's own mouth
+    (0..1): all of it when the opening is no larger than the portrait's (the teeth and tongue
+    it shows, moved), none from CARRY_STRETCH times its area (a closed portrait's opening is
+    the lips' edge stretched into streaks). OPENING_SLACK keeps two shut mouths at 1."""
+    stretch = (area + OPENING_SLACK) / (source_area + OPENING_SLACK)
+    return float(np.clip((CARRY_STRETCH - stretch) / (CARRY_STRETCH - 1.0), 0.0, 1.0))
+
+
+def detail_mask(lips: np.ndarray, carry: float = 0.0) -> np.ndarray:
     """(CROP, CROP) float32 in [0, 1]: where a pasted refinement keeps the frame's own detail
     (`paste`'s `keep`): everywhere but the mouth opening, grown and feathered. Inside the
     opening the warp's detail is its seam along the inner lips and the lips' texture
-    stretched into streaks; there the refined crop is taken whole."""
-    return 1.0 - _grown(lips[NUM_OUTER:])
+    stretched into streaks; there the refined crop is taken whole, except for the share
+    `carry` (`carried`) the warp fills with the portrait's own teeth: on an open-mouthed
+    portrait the refiner blurred crisp teeth the warp had moved into place."""
+    return 1.0 - (1.0 - float(carry)) * _grown(lips[NUM_OUTER:])
 
 
 def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.ndarray,
@@ -108,10 +137,11 @@ def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.n
     over the box the mask covers (the rest of the frame is not touched or resampled).
 
     With `start`, the crop the refinement started from, and `keep` (CROP, CROP) in [0, 1]:
-    where `keep` is 1 only the change (refined - start) is added to the frame's own pixels.
-    Where the frame is finer than the crop (eyes over about 100 px apart: the crop spans 1.25
-    eye distances in CROP px), the lips and skin around the mouth then keep the frame's
-    detail instead of the crop's, sampled down and up again."""
+    where `keep` is 1 only the change (refined - start), low-passed (DETAIL_SIGMA), is added to
+    the frame's own pixels. The lips and skin around the mouth then keep the frame's detail:
+    the crop's, which the network's blur would take, and where the frame is finer than the
+    crop (eyes over about 100 px apart: the crop spans 1.25 eye distances in CROP px) the
+    frame's own instead of the crop's, sampled down and up again."""
     inv = cv2.invertAffineTransform(affine)
     ys, xs = np.nonzero(mask > 1e-3)
     if len(xs) == 0:
@@ -136,6 +166,7 @@ def paste(frame: np.ndarray, refined: np.ndarray, affine: np.ndarray, mask: np.n
     step = back(refined) - patch
     if start is not None and keep is not None:
         k = back(keep)[..., None]
-        step += k * (back(refined - start) - step)
+        change = cv2.GaussianBlur(np.asarray(refined - start, np.float32), (0, 0), DETAIL_SIGMA)
+        step += k * (back(change) - step)
     patch += step * alpha
     frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)

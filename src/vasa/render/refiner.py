@@ -87,7 +87,9 @@ class MouthRefiner(_CropRefiner):
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray,
                  model_path: str | Path = DEFAULT_REFINER, threads: int = 2) -> None:
-        super().__init__(mc.crop(image, mc.mouth_affine(landmarks)), model_path, threads)
+        a = mc.mouth_affine(landmarks)
+        super().__init__(mc.crop(image, a), model_path, threads)
+        self.source_area = mc.opening_area(mc.lip_points(landmarks, a))
 
     def refine_crop(self, warped: np.ndarray, lips: np.ndarray) -> np.ndarray:
         """(S, S, 3) float32 0..255 refined crop of a warped (S, S, 3) uint8 crop whose target
@@ -103,8 +105,9 @@ class MouthRefiner(_CropRefiner):
         lips = mc.lip_points(landmarks, a)
         warped = mc.crop(frame, a)
         refined = self.refine_crop(warped, lips)
+        carry = mc.carried(mc.opening_area(lips), self.source_area)
         mc.paste(frame, refined, a, mc.paste_mask(lips) * min(weight, 1.0),
-                 start=warped.astype(np.float32), keep=mc.detail_mask(lips))
+                 start=warped.astype(np.float32), keep=mc.detail_mask(lips, carry))
 
 
 class EyeRefiner(_CropRefiner):

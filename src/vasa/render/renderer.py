@@ -24,6 +24,7 @@ from vasa.overlap import pipelined
 from vasa.portrait import Portrait
 from vasa.render.appearance import build_appearance
 from vasa.render.eyes import LID_START, paint_eyes
+from vasa.render.interior import MouthInterior
 from vasa.render.mesh import (
     BLEND_FOLLOW,
     HEAD_DEPTH,
@@ -80,7 +81,9 @@ class RenderConfig:
     outline_inset: how far inside MediaPipe's face oval, above the jaw, the face's mesh ends
     (`mesh.OUTLINE_INSET`). antialias: the pixels along an occlusion edge (a turned cheek's
     outline over the hair) are each sampled over their footprint in the portrait's image
-    (`warp.Edges`); False: sharp to the pixel, a staircase."""
+    (`warp.Edges`); False: sharp to the pixel, a staircase. interior: with `refiner`, a mouth
+    opening wider than the portrait's keeps the portrait's teeth at their size and opens dark
+    between them (`render.interior`); False: the warp stretches them."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -93,6 +96,7 @@ class RenderConfig:
     reveal: bool = True
     outline_inset: float = OUTLINE_INSET
     antialias: bool = True
+    interior: bool = True
 
 
 # Landmark contours the unfolding leaves where they are.
@@ -173,10 +177,12 @@ class Renderer:
                                      mirror_points(self.basis.template), self.src,
                                      self.openings, portrait.pose[SCALE] * self.size)
         self.source_gap = lip_gap(portrait.canonical)
-        self.refiner = None
+        self.refiner = self.interior = None
         if self.config.mouth and self.config.refiner:
             self.refiner = MouthRefiner(portrait.image, portrait.landmarks,
                                         self.config.refiner_model or DEFAULT_REFINER)
+            if self.config.interior:
+                self.interior = MouthInterior(portrait.image, portrait.landmarks)
         self.eye_refiner = None
         if self.config.eyes and self.config.refiner and self.config.eye_refiner:
             self.eye_refiner = EyeRefiner(portrait.image, portrait.landmarks,
@@ -330,6 +336,8 @@ class Renderer:
         clock = StageClock(timings)
         p, frame, lm, dynamics = self.portrait, w.frame, w.landmarks, w.dynamics
         if self.refiner is not None:
+            if self.interior is not None:  # what the refiner starts from: teeth unstretched
+                self.interior(frame, lm)
             self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap))
         elif self.config.mouth:
             paint_mouth(frame, lm, w.canonical, placer(w.pose, self.size), self.appearance,

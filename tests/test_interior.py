@@ -1,0 +1,79 @@
+"""The mouth's inside when it opens wider than the portrait's (`render.interior`)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vasa.latent import topology as topo
+from vasa.latent.face_model import move_lip_gap
+from vasa.portrait import load_portrait
+from vasa.render import RenderConfig, Renderer
+from vasa.render.interior import MouthInterior
+
+
+def _opening(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """bool (H, W): inside the inner lip contour of pixel landmarks."""
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(landmarks[topo.LIPS_INNER, :2]).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def test_a_smiles_teeth_keep_their_size_as_the_mouth_opens(shared_data, basis):
+    """Alex Lacamoire's portrait smiles with its teeth showing. Warped 0.2 eye distances wider
+    open, the warp stretches the teeth over the whole opening (a white blob 2-3x their area);
+    redrawn, they keep about their own area and the middle of the opening is dark."""
+    p = load_portrait(shared_data / "portraits" / "face_recognition__examples__alex-lacamoire.png",
+                      512, None, basis, framed=False)
+    interior = MouthInterior(p.image, p.landmarks)
+    assert interior.active
+    source = _opening(p.landmarks, p.image.shape)
+    luma = _luma(p.image)
+    bright = np.quantile(luma[source], 0.75) * 0.85  # the teeth's brightness
+    own_teeth = (luma[source] > bright).sum()
+    w = Renderer(p, basis, RenderConfig(mouth=False)).warp(
+        p.pose, move_lip_gap(p.talking_rest(basis), 0.2, basis))
+    target = _opening(w.landmarks, w.frame.shape)
+    assert target.sum() > 2 * source.sum()
+    stretched = (_luma(w.frame)[target] > bright).sum()
+    redrawn = w.frame.copy()
+    interior(redrawn, w.landmarks)
+    kept = (_luma(redrawn)[target] > bright).sum()
+    assert stretched > 1.8 * own_teeth
+    assert 0.6 * own_teeth < kept < 1.4 * own_teeth
+    # The middle of the opening (between the lips, half way) is the cavity: dark.
+    lm = w.landmarks
+    mid = np.round(0.5 * (lm[13, :2] + lm[14, :2])).astype(int)
+    assert _luma(redrawn)[mid[1], mid[0]] < 0.5 * bright
+    # Outside the opening's box nothing changes.
+    ys, xs = np.nonzero(target)
+    box = np.zeros(target.shape, bool)
+    box[ys.min() - 3:ys.max() + 4, xs.min() - 3:xs.max() + 4] = True
+    assert np.array_equal(redrawn[~box], w.frame[~box])
+
+
+def test_a_closed_mouth_or_an_unstretched_opening_is_left_to_the_warp(shared_data, astronaut,
+                                                                     basis):
+    """Trump's lips are together: nothing of its own to keep, nothing is drawn. The
+    astronaut's smile, rendered as it is, is not stretched: the warp's pixels stand."""
+    p = load_portrait(shared_data / "portraits" / "Audio2Head__demo__img__trump.jpg", 512, None,
+                      basis, framed=False)
+    interior = MouthInterior(p.image, p.landmarks)
+    assert not interior.active
+    w = Renderer(p, basis, RenderConfig(mouth=False)).warp(
+        p.pose, move_lip_gap(p.talking_rest(basis), 0.2, basis))
+    frame = w.frame.copy()
+    interior(frame, w.landmarks)
+    assert np.array_equal(frame, w.frame)
+    smile = MouthInterior(astronaut.image, astronaut.landmarks)
+    assert smile.active
+    w = Renderer(astronaut, basis, RenderConfig(mouth=False)).warp(astronaut.pose,
+                                                                   astronaut.dynamics)
+    frame = w.frame.copy()
+    smile(frame, w.landmarks)
+    assert np.abs(frame.astype(int) - w.frame).max() <= 40  # resampled, not redrawn
+    assert np.abs(frame.astype(int) - w.frame).mean() < 0.05
