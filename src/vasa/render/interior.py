@@ -16,7 +16,9 @@ upper inner lip and the bottom half the lower one, each at its own size, and the
 them takes the portrait's darkest inside colour. Columns no taller than the portrait's
 opening are left to the warp (its squeeze of the portrait's own), and a portrait with its lips
 together has nothing to keep (the opening is the refiner's to invent). The refiner then
-starts from the redrawn opening.
+starts from the redrawn opening, and the opening's share that was redrawn is not pasted
+over (`MouthRefiner`'s `redrawn`): taken whole, the refined crop turned the teeth into a soft
+white band and the cavity grey; low-passed, it laid a metallic grey sheen over the cavity.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import numpy as np
 from vasa.render import mouth_crop as mc
 
 DARKEST = 0.2  # the cavity's colour: the mean of this darkest share of the opening's pixels,
-CAVITY_SHADE = 0.35  # but no lighter than this share of the lips' colour
+CAVITY_SHADE = 0.35  # but no lighter than this share of the lips' colour,
+CAVITY_DEPTH = 0.45  # and darker by this share at the middle of the cavity
 STRETCH_START, STRETCH_RAMP = 1.0, 2.0  # crop pixels taller than the portrait's opening
 # Crop pixels of the portrait's own opening in a column from which its teeth are kept, and
 # over which they fade in; a portrait's opening lower than OWN_START on average shows none.
@@ -51,6 +54,18 @@ def lip_lines(lips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _at(line: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.interp(x, line[:, 0], line[:, 1])
+
+
+def _strength(tall: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """How far a column `tall` crop pixels high, where the portrait's is `own`, is redrawn (0..1).
+    Not at all until it is STRETCH_START taller than the portrait's: a turned or tilted head
+    changes the upright height a little, and a cavity line flickering across the teeth there
+    would be the redraw's own artifact. Nor where the portrait's own opening is a slit: its few
+    rows hold no teeth to keep, and the refiner, trained on such slits stretched, draws teeth
+    the redraw would not (held-out self-reenactment, mouth PSNR under the stretched warp's:
+    Obama from a 2 px slit 0.75 dB, from 4.6 px 0.6 dB, when the redraw started at 3 px)."""
+    return (np.clip((tall - own - STRETCH_START) / STRETCH_RAMP, 0.0, 1.0)
+            * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0))
 
 
 class MouthInterior:
@@ -77,11 +92,32 @@ class MouthInterior:
             lips = np.median(crop[outer & ~inner], 0)
             self.cavity = np.minimum(dark, CAVITY_SHADE * lips)
 
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> None:
+    def _source_column(self, x: np.ndarray, upper: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(share, x, top, bottom): for target crop x over a target's upper lip line, its share
+        of the mouth's width and the portrait's column at the same share, with the portrait's
+        inner lip lines there."""
+        share = (x - upper[0, 0]) / max(upper[-1, 0] - upper[0, 0], 1e-6)
+        sx = self.upper[0, 0] + np.clip(share, 0, 1) * (self.upper[-1, 0] - self.upper[0, 0])
+        return share, sx, _at(self.upper, sx), _at(self.lower, sx)
+
+    def _stretched(self, upper: np.ndarray, lower: np.ndarray) -> bool:
+        """Whether any column of a target opening is to be redrawn (checked on 32 columns)."""
+        x = np.linspace(upper[0, 0], upper[-1, 0], 34)[1:-1]
+        _, _, s_top, s_bottom = self._source_column(x, upper)
+        return bool(_strength(_at(lower, x) - _at(upper, x),
+                              np.maximum(s_bottom - s_top, 0.0)).any())
+
+    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
+        """Redraw the opening of `frame` (H, W, 3) uint8 in place, for its pixel `landmarks`
+        (478, >=2). Returns how much of the opening is now the portrait's own teeth and
+        cavity (0..1: the widest column's redraw strength), which the refiner keeps."""
         if not self.active:
-            return
+            return 0.0
         a = mc.mouth_affine(landmarks)
         upper, lower = lip_lines(mc.lip_points(landmarks, a))
+        if not self._stretched(upper, lower):
+            return 0.0  # the warp's own interior stands
         # The frame's box round the target opening, and each of its pixels in the upright crop.
         inv = cv2.invertAffineTransform(a)
         ring = np.concatenate([upper, lower]) @ inv[:, :2].T + inv[:, 2]
@@ -89,30 +125,16 @@ class MouthInterior:
         x0, y0 = np.clip(np.floor(ring.min(0)).astype(int) - 1, 0, [w, h])
         x1, y1 = np.clip(np.ceil(ring.max(0)).astype(int) + 2, 0, [w, h])
         if x1 <= x0 or y1 <= y0:
-            return
+            return 0.0
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64),
                              np.arange(y0, y1, dtype=np.float64))
         cx = a[0, 0] * gx + a[0, 1] * gy + a[0, 2]
         cy = a[1, 0] * gx + a[1, 1] * gy + a[1, 2]
         top, bottom = _at(upper, cx), _at(lower, cx)
         tall = bottom - top
-        # The portrait's column at the same share of the mouth's width.
-        share = (cx - upper[0, 0]) / max(upper[-1, 0] - upper[0, 0], 1e-6)
-        sx = self.upper[0, 0] + np.clip(share, 0, 1) * (self.upper[-1, 0] - self.upper[0, 0])
-        s_top, s_bottom = _at(self.upper, sx), _at(self.lower, sx)
+        share, sx, s_top, s_bottom = self._source_column(cx, upper)
         own = np.maximum(s_bottom - s_top, 0.0)
-        # How far each column is redrawn: not at all until it is STRETCH_START taller than the
-        # portrait's (a turned or tilted head changes the upright height a little, and a
-        # cavity line flickering across the teeth there would be the redraw's own artifact).
-        # Nor where the portrait's own opening is a slit: its few rows hold no teeth to keep,
-        # and the refiner, trained on such slits stretched, draws teeth the redraw would not
-        # (held-out self-reenactment, mouth PSNR under the stretched warp's: Obama from a 2 px
-        # slit 0.75 dB, from 4.6 px 0.6 dB with the redraw from 3 px).
-        strength = (np.clip((tall - own - STRETCH_START) / STRETCH_RAMP, 0.0, 1.0)
-                    * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
-                    * ((share > 0) & (share < 1)))
-        if not strength.any():
-            return  # nowhere stretched: the warp's own interior stands
+        strength = _strength(tall, own) * ((share > 0) & (share < 1))
         d_top, d_bottom = cy - top, bottom - cy
         sy = np.where(d_top <= d_bottom, s_top + d_top, s_bottom - d_bottom)
         # Teeth (the portrait's pixels) within half its opening of either lip, the cavity
@@ -124,7 +146,13 @@ class MouthInterior:
         my = (t[1, 0] * sx + t[1, 1] * sy + t[1, 2]).astype(np.float32)
         own_pixels = cv2.remap(self.image, mx, my, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        drawn = teeth[..., None] * own_pixels + (1 - teeth[..., None]) * self.cavity
+        # The cavity darkens away from the teeth, as the mouth deepens (flat, it read as a
+        # painted band).
+        depth = np.clip((np.minimum(d_top, d_bottom) - 0.5 * own)
+                        / np.maximum(0.5 * (tall - own), 1.0), 0.0, 1.0)
+        cavity = self.cavity * (1.0 - CAVITY_DEPTH * depth)[..., None]
+        drawn = teeth[..., None] * own_pixels + (1 - teeth[..., None]) * cavity
         box = frame[y0:y1, x0:x1].astype(np.float32)
         box += inside[..., None] * (drawn - box)
         frame[y0:y1, x0:x1] = np.clip(box + 0.5, 0, 255).astype(np.uint8)
+        return float(strength.max())

@@ -96,18 +96,23 @@ class MouthRefiner(_CropRefiner):
         lip contours are `lips` (40, 2) crop pixels."""
         return self.run(warped, mc.lip_masks(lips))
 
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0) -> None:
+    def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0,
+                 redrawn: float = 0.0) -> None:
         """Refine the mouth of `frame` (H, W, 3) uint8 in place; `landmarks` (478, >=2) are the
-        target's pixel landmarks; `weight` in [0, 1] scales the paste mask."""
+        target's pixel landmarks; `weight` in [0, 1] scales the paste mask; `redrawn`: how much
+        of the opening `render.interior` filled with the portrait's own teeth and cavity, which
+        is then not pasted over (the lips and skin round it still are)."""
         if weight <= 0.0:
             return
         a = mc.mouth_affine(landmarks)
         lips = mc.lip_points(landmarks, a)
         warped = mc.crop(frame, a)
         refined = self.refine_crop(warped, lips)
-        carry = mc.carried(mc.opening_area(lips), self.source_area)
-        mc.paste(frame, refined, a, mc.paste_mask(lips) * min(weight, 1.0),
-                 start=warped.astype(np.float32), keep=mc.detail_mask(lips, carry))
+        keep = mc.detail_mask(lips, mc.carried(mc.opening_area(lips), self.source_area))
+        mask = mc.paste_mask(lips) * min(weight, 1.0)
+        if redrawn > 0.0:
+            mask *= 1.0 - redrawn * (1.0 - mc.detail_mask(lips))
+        mc.paste(frame, refined, a, mask, start=warped.astype(np.float32), keep=keep)
 
 
 class EyeRefiner(_CropRefiner):

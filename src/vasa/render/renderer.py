@@ -336,9 +336,10 @@ class Renderer:
         clock = StageClock(timings)
         p, frame, lm, dynamics = self.portrait, w.frame, w.landmarks, w.dynamics
         if self.refiner is not None:
-            if self.interior is not None:  # what the refiner starts from: teeth unstretched
-                self.interior(frame, lm)
-            self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap))
+            # What the refiner starts from: a smile's teeth unstretched, kept as they are drawn.
+            redrawn = self.interior(frame, lm) if self.interior is not None else 0.0
+            self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap),
+                         redrawn)
         elif self.config.mouth:
             paint_mouth(frame, lm, w.canonical, placer(w.pose, self.size), self.appearance,
                         self.source_gap)
