@@ -118,3 +118,30 @@ def test_a_face_turned_beyond_the_limit_is_refused_saying_why(shared_data, monke
     with pytest.raises(NoFaceError, match=r"s8.jpg: face turned (1[5-9]|2\d|3\d) degrees from "
                                           r"the camera, too far to animate \(at most 10\)"):
         load_portrait(shared_data / "portraits" / "LivePortrait__assets__examples__source__s8.jpg")
+
+
+def test_shut_eyes_render_with_a_warning_that_they_stay_shut(astronaut, basis, monkeypatch,
+                                                             caplog, tmp_path):
+    """A picture whose eyes are shut has no iris to show: it renders (the renderer keeps those
+    eyes shut) and the user is told, naming the file. Open eyes say nothing."""
+    import dataclasses
+
+    import vasa.portrait as vp
+    from vasa.render import Renderer
+
+    assert astronaut.shut_eyes(basis) == (False, False)
+    shut = astronaut.dynamics.copy()
+    shut[basis.layout.eyes] = 0.0
+    closed = dataclasses.replace(astronaut, dynamics=shut)
+    assert closed.shut_eyes(basis) == (True, True)
+    assert Renderer(closed, basis).appearance.irises == (None, None)
+    path = _write(tmp_path / "eyes_shut.png", astronaut.image)
+    for portrait, expected in ((astronaut, None), (closed, "both eyes are shut")):
+        monkeypatch.setattr(vp, "make_portrait", lambda *a, p=portrait, **k: p)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vasa.portrait"):
+            vp.load_portrait(path, basis=basis)
+        if expected is None:
+            assert not caplog.records
+        else:
+            assert expected in caplog.text and "eyes_shut.png" in caplog.text

@@ -27,6 +27,7 @@ import numpy as np
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.latent.face_model import (
+    SHUT_EYE,
     decode_canonical,
     encode_landmarks,
     fit_pose,
@@ -123,6 +124,12 @@ class Portrait:
         eyes = basis.layout.eyes
         neutral[eyes] = np.maximum(self.dynamics[eyes], 0.28)
         return decode_canonical(self.canonical, self.dynamics, neutral, basis)
+
+    def shut_eyes(self, basis: FaceBasis) -> tuple[bool, bool]:
+        """Which of the portrait's eyes (right, left) are shut: they have no iris to show, so
+        they stay shut in every frame."""
+        shut = self.dynamics[basis.layout.eyes] < SHUT_EYE
+        return bool(shut[0]), bool(shut[1])
 
     def talking_rest(self, basis: FaceBasis) -> np.ndarray:
         """Dynamics (D,) the motion generator's offsets are added to: the portrait's own, with
@@ -466,6 +473,14 @@ def encode_frame(image: np.ndarray, name: str = "", basis: FaceBasis | None = No
 def load_portrait(path: str | Path, size: int = 512, face_index: int | None = None,
                   basis: FaceBasis | None = None, model_path: str | None = None,
                   framed: bool = False) -> Portrait:
-    """Read an image file and make a `Portrait` of its (largest) face (`make_portrait`)."""
-    return make_portrait(read_image(path), str(path), size, face_index, basis, model_path,
-                         framed=framed)
+    """Read an image file and make a `Portrait` of its (largest) face (`make_portrait`). A face
+    whose eyes are shut renders, with a warning: they stay shut."""
+    portrait = make_portrait(read_image(path), str(path), size, face_index, basis, model_path,
+                             framed=framed)
+    shut = portrait.shut_eyes(basis or default_basis())
+    if any(shut):
+        which = "both eyes are" if all(shut) else "one eye is"
+        log.warning("%s: %s shut in the picture and stay%s shut in the video (there is no iris "
+                    "to show; no blinks or gaze there): for those, use a picture with open eyes",
+                    path, which, "" if all(shut) else "s")
+    return portrait

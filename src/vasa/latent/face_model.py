@@ -22,6 +22,7 @@ _R_UP, _R_LO = np.array(topo.RIGHT_EYE_UPPER), np.array(topo.RIGHT_EYE_LOWER)
 _L_UP, _L_LO = np.array(topo.LEFT_EYE_UPPER), np.array(topo.LEFT_EYE_LOWER)
 _R_CORNERS, _L_CORNERS = list(topo.RIGHT_EYE_CORNERS), list(topo.LEFT_EYE_CORNERS)
 MIN_OPEN = 0.04  # eyelid gap / eye width below which an eye counts as closed in the portrait
+SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
 # Inner-lip landmark pairs, each upper point above its lower partner (corners left out: they
 # are shared). y points towards the chin in the canonical frame.
 _LIP_UP = np.array(topo.LIPS_INNER_UPPER[1:-1])

@@ -134,9 +134,6 @@ class Warped:
     carried: np.ndarray | None  # (S, S) uint8: the carried plane, warped (`Renderer.carry`)
 
 
-SHUT_EYE = 2 * MIN_OPEN  # eyelid gap / eye width under which a portrait's eye is taken as shut
-
-
 class Renderer:
     """Renders one portrait under any motion. Frames have the portrait's size (S, S, 3) uint8."""
 
@@ -157,7 +154,7 @@ class Renderer:
         self.appearance = build_appearance(portrait.image, portrait.landmarks,
                                            self.basis.iris_right, self.basis.iris_left)
         # An eye shut in the portrait has no iris to show: it stays shut (no sprite to paste).
-        shut = portrait.dynamics[self.basis.layout.eyes] < SHUT_EYE
+        shut = portrait.shut_eyes(self.basis)
         self.appearance.irises = tuple(None if s else sprite for s, sprite in
                                        zip(shut, self.appearance.irises))
         lay = self.layout
