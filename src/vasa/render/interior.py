@@ -13,8 +13,8 @@ with the jaw, and the cavity opens between them.
 column of the upright mouth (`mouth_crop`'s frame; a target column takes the portrait's column
 at the same share of the mouth's width), the top half of the portrait's opening follows the
 upper inner lip and the bottom half the lower one, each at its own size, and the band between
-them takes the portrait's darkest inside colour. Columns no taller than the portrait's
-opening are left to the warp (its squeeze of the portrait's own), and a portrait with its lips
+them takes the portrait's darkest inside colour. Columns stretched less than 1.3x are left to
+the warp (teeth stretched a little still look like teeth), and a portrait with its lips
 together has nothing to keep (the opening is the refiner's to invent). The refiner then
 starts from the redrawn opening, and the opening's share that was redrawn is not pasted
 over (`MouthRefiner`'s `redrawn`): taken whole, the refined crop turned the teeth into a soft
