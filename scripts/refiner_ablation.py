@@ -50,7 +50,7 @@ KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "fl
 # The refiner with the eyelid ratios asked as its renders read them (`vasa.motion.lids`), as
 # `vasa generate` asks its generated ones; the other rows render the tracked ratios as they are.
 LIDS_ROW = "refiner, lids as read"
-STRETCHED_ROW = "refiner, teeth stretched"
+STRETCHED_ROW = "refiner, no interior"
 log = logging.getLogger("refiner_ablation")
 
 
@@ -67,8 +67,9 @@ def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
            "painted": RenderConfig(refiner=False),
            "refiner": RenderConfig(refiner=True, refiner_model=refiner,
                                    eye_refiner_model=eye_refiner)}
-    # The mouth's inside as the warp stretches it (`RenderConfig.interior` off): what the
-    # redrawn teeth of an open-mouthed portrait (`render.interior`) change.
+    # The mouth's inside as the warp stretches it and the refiner draws it
+    # (`RenderConfig.interior` off): what the redrawn teeth of an open-mouthed portrait and the
+    # dark core of a wide opening (`render.interior`) change.
     out[STRETCHED_ROW] = replace(out["refiner"], interior=False)
     for name, path in (also or {}).items():
         out[f"refiner {name}"] = RenderConfig(refiner=True, refiner_model=path,

@@ -22,40 +22,44 @@ from vasa.io import atomic_output, read_frames
 from vasa.render import eye_crop, mouth_crop
 from vasa.tracking import FaceLandmarker
 
-TILE = 160  # px: a whole frame's long side, a mouth zoom's side; the eye band is TILE x TILE/2
+TILE = 160  # px (default): a whole frame's long side, a mouth zoom's side; the eye band is
+#              TILE x TILE/2
 
 
-def _whole(frame: np.ndarray) -> np.ndarray:
+def _whole(frame: np.ndarray, tile: int) -> np.ndarray:
     h, w = frame.shape[:2]
-    s = TILE / max(h, w)
+    s = tile / max(h, w)
     small = cv2.resize(frame, (max(int(w * s), 1), max(int(h * s), 1)),
                        interpolation=cv2.INTER_AREA)
-    out = np.full((TILE, TILE, 3), 255, np.uint8)
+    out = np.full((tile, tile, 3), 255, np.uint8)
     out[:small.shape[0], :small.shape[1]] = small
     return out
 
 
-def _zooms(frame: np.ndarray, landmarks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _zooms(frame: np.ndarray | None, landmarks: np.ndarray | None, tile: int
+           ) -> tuple[np.ndarray, np.ndarray]:
     if landmarks is None:
-        return (np.full((TILE, TILE, 3), 128, np.uint8),
-                np.full((TILE // 2, TILE, 3), 128, np.uint8))
+        return (np.full((tile, tile, 3), 128, np.uint8),
+                np.full((tile // 2, tile, 3), 128, np.uint8))
     mouth = mouth_crop.crop(frame, mouth_crop.mouth_affine(landmarks))
     eyes = eye_crop.crop(frame, eye_crop.eye_affine(landmarks))
-    return (cv2.resize(mouth, (TILE, TILE), interpolation=cv2.INTER_CUBIC),
-            cv2.resize(eyes, (TILE, TILE // 2), interpolation=cv2.INTER_CUBIC))
+    return (cv2.resize(mouth, (tile, tile), interpolation=cv2.INTER_CUBIC),
+            cv2.resize(eyes, (tile, tile // 2), interpolation=cv2.INTER_CUBIC))
 
 
-def block(video: Path, name: str, times: list[float], tracker: FaceLandmarker) -> np.ndarray:
+def block(video: Path, name: str, times: list[float], tracker: FaceLandmarker,
+          tile: int = TILE) -> np.ndarray:
     """Three rows (whole, mouth, eyes) of `video` at `times` (seconds, 25 fps frames)."""
     want = {round(t * 25): k for k, t in enumerate(times)}
     tiles: list = [None] * len(times)
     for i, frame in enumerate(read_frames(video, fps=25)):
         if i in want:
             faces = tracker.detect(frame)
-            tiles[want[i]] = (_whole(frame), *_zooms(frame, faces[0].landmarks if faces else None))
+            tiles[want[i]] = (_whole(frame, tile),
+                           *_zooms(frame, faces[0].landmarks if faces else None, tile))
         if i >= max(want):
             break
-    blank = (np.full((TILE, TILE, 3), 255, np.uint8), *_zooms(None, None))
+    blank = (np.full((tile, tile, 3), 255, np.uint8), *_zooms(None, None, tile))
     tiles = [t or blank for t in tiles]  # the video ended before this time
     rows = [np.concatenate([t[r] for t in tiles], 1) for r in range(3)]
     img = np.concatenate(rows, 0)
@@ -71,6 +75,8 @@ def main() -> None:
     ap.add_argument("--times", type=float, nargs="+",
                     default=[0.8, 1.8, 2.8, 3.8, 4.8, 5.8, 6.8, 7.6], help="seconds")
     ap.add_argument("--out", type=Path, default=Path("out/video_sheet.png"))
+    ap.add_argument("--tile", type=int, default=TILE,
+                    help=f"px: a whole frame's long side and a mouth zoom's side ({TILE})")
     args = ap.parse_args()
     blocks = []
     with FaceLandmarker() as tracker:
@@ -79,7 +85,7 @@ def main() -> None:
             path = Path(path)
             if not path.is_file():
                 raise SystemExit(f"video_sheet: no such video: {path}")
-            blocks.append(block(path, name or path.stem, args.times, tracker))
+            blocks.append(block(path, name or path.stem, args.times, tracker, args.tile))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out) as tmp:
         cv2.imwrite(os.fspath(tmp), cv2.cvtColor(np.concatenate(blocks, 0), cv2.COLOR_RGB2BGR))

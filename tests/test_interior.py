@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vasa.evaluation.interior import WIDE, read_interior
 from vasa.latent import topology as topo
 from vasa.latent.face_model import move_lip_gap
 from vasa.portrait import load_portrait
@@ -81,3 +82,30 @@ def test_a_closed_mouth_or_an_unstretched_opening_is_left_to_the_warp(shared_dat
     frame = w.frame.copy()
     assert smile(frame, w.landmarks) == 0.0
     assert np.array_equal(frame, w.frame)
+
+
+def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, basis):
+    """The "sad" portrait's lips are together: opened 0.25 eye distances, the refiner alone
+    fills the opening with a lip-coloured blur (its core read at 0.8-0.9 of the lips' luma).
+    With the interior its core is the cavity's dark, the lips are as the refiner drew them, and
+    a middling opening (0.05) is left to the refiner."""
+    p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
+                      512, None, basis, framed=False)
+    assert not MouthInterior(p.image, p.landmarks).active  # nothing to keep: no redraw
+    wide = move_lip_gap(p.talking_rest(basis), 0.25, basis)
+    plain = Renderer(p, basis, RenderConfig(interior=False))
+    drawn = Renderer(p, basis, RenderConfig())
+    w = plain.warp(p.pose, wide)
+    before = read_interior(plain.render(p.pose, wide), w.landmarks)
+    after = read_interior(drawn.render(p.pose, wide), w.landmarks)
+    assert after.opening > WIDE
+    assert before.core_ratio > 0.7
+    assert after.core_ratio < 0.6 * before.core_ratio
+    # Away from the opening, the two renderers agree to the pixel.
+    a, b = plain.render(p.pose, wide), drawn.render(p.pose, wide)
+    ys, xs = np.nonzero(_opening(w.landmarks, a.shape))
+    box = np.zeros(a.shape[:2], bool)
+    box[ys.min() - 2:ys.max() + 3, xs.min() - 2:xs.max() + 3] = True
+    assert np.array_equal(a[~box], b[~box])
+    middling = move_lip_gap(p.talking_rest(basis), 0.05, basis)
+    assert np.array_equal(plain.render(p.pose, middling), drawn.render(p.pose, middling))

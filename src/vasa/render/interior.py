@@ -23,6 +23,8 @@ white band and the cavity grey; low-passed, it laid a metallic grey sheen over t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -35,6 +37,17 @@ STRETCH_FROM, STRETCH_FULL = 1.3, 1.8  # a column's height over the portrait's o
 # Crop pixels of the portrait's own opening in a column from which its teeth are kept, and
 # over which they fade in; a portrait's opening lower than OWN_START on average shows none.
 OWN_START, OWN_RAMP = 5.0, 4.0
+# Where the portrait holds no teeth to keep (a slit or shut lips), the refiner invents the
+# inside and draws the mean of the mouths that fit: a pink or grey blur that reads as a smeared
+# mouth once the lips are far apart. From an opening of DEEPEN_FROM (in full from DEEPEN_FULL)
+# its core is taken towards the cavity colour, by at most DEEPEN_MAX, clear of a band along
+# each inner lip (DEEPEN_BAND of the column's opening) where teeth and the lips' inner edge
+# show. Under 0.15 IOD real mouths show their teeth at the core (held-out speakers: 1.1-1.2x
+# the lips' luma, `scripts/interior_report.py`); wider, their teeth or the dark (Obama 1.0x,
+# RD_Radio2 0.43x, Christie 0.60x), never a lip-coloured blur.
+DEEPEN_FROM, DEEPEN_FULL = 0.15 * mc.CROP / mc.MOUTH_IOD, 0.25 * mc.CROP / mc.MOUTH_IOD
+DEEPEN_MAX = 0.8
+DEEPEN_BAND = (0.15, 0.4)  # share of a column's opening from each lip: none, full
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
 
 
@@ -73,6 +86,39 @@ def _strength(tall: np.ndarray, own: np.ndarray) -> np.ndarray:
             * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0))
 
 
+@dataclass
+class _Box:
+    """A frame's pixel box round a target opening (x0:x1, y0:y1) and each of its pixels in the
+    upright crop (cx, cy)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    cx: np.ndarray
+    cy: np.ndarray
+
+    @classmethod
+    def around(cls, frame: np.ndarray, a: np.ndarray, upper: np.ndarray, lower: np.ndarray
+               ) -> _Box | None:
+        inv = cv2.invertAffineTransform(a)
+        ring = np.concatenate([upper, lower]) @ inv[:, :2].T + inv[:, 2]
+        h, w = frame.shape[:2]
+        x0, y0 = np.clip(np.floor(ring.min(0)).astype(int) - 1, 0, [w, h])
+        x1, y1 = np.clip(np.ceil(ring.max(0)).astype(int) + 2, 0, [w, h])
+        if x1 <= x0 or y1 <= y0:
+            return None
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64),
+                             np.arange(y0, y1, dtype=np.float64))
+        return cls(int(x0), int(y0), int(x1), int(y1), a[0, 0] * gx + a[0, 1] * gy + a[0, 2],
+                   a[1, 0] * gx + a[1, 1] * gy + a[1, 2])
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
 class MouthInterior:
     """One portrait's mouth interior: `__call__(frame, landmarks)` redraws a frame's opening in
     place where it is taller than the portrait's. `active`: the portrait shows an opening."""
@@ -85,17 +131,16 @@ class MouthInterior:
         xs = np.linspace(self.upper[0, 0], self.upper[-1, 0], 32)
         self.active = bool(np.mean(np.maximum(_at(self.lower, xs) - _at(self.upper, xs), 0))
                            >= OWN_START)
-        self.cavity = np.zeros(3, np.float32)
+        crop = mc.crop(image, a).astype(np.float32)
+        outer, inner = mc.lip_masks(mc.lip_points(landmarks, a)) > 0.5
+        # No lighter than the lips in deep shadow: a smile whose teeth fill its opening has no
+        # dark of its own (the astronaut's darkest fifth is grey teeth), a shut mouth none.
+        self.cavity = CAVITY_SHADE * np.median(crop[outer & ~inner], 0).astype(np.float32)
         if self.active:
-            crop = mc.crop(image, a).astype(np.float32)
-            outer, inner = mc.lip_masks(mc.lip_points(landmarks, a)) > 0.5
             pixels = crop[inner]
             luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-            dark = pixels[luma <= np.quantile(luma, DARKEST)].mean(0)
-            # A smile whose teeth fill its opening has no dark of its own (the astronaut's
-            # darkest fifth is grey teeth): no lighter than the lips in deep shadow.
-            lips = np.median(crop[outer & ~inner], 0)
-            self.cavity = np.minimum(dark, CAVITY_SHADE * lips)
+            self.cavity = np.minimum(pixels[luma <= np.quantile(luma, DARKEST)].mean(0),
+                                     self.cavity)
 
     def _source_column(self, x: np.ndarray, upper: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -123,18 +168,10 @@ class MouthInterior:
         upper, lower = lip_lines(mc.lip_points(landmarks, a))
         if not self._stretched(upper, lower):
             return 0.0  # the warp's own interior stands
-        # The frame's box round the target opening, and each of its pixels in the upright crop.
-        inv = cv2.invertAffineTransform(a)
-        ring = np.concatenate([upper, lower]) @ inv[:, :2].T + inv[:, 2]
-        h, w = frame.shape[:2]
-        x0, y0 = np.clip(np.floor(ring.min(0)).astype(int) - 1, 0, [w, h])
-        x1, y1 = np.clip(np.ceil(ring.max(0)).astype(int) + 2, 0, [w, h])
-        if x1 <= x0 or y1 <= y0:
+        box = _Box.around(frame, a, upper, lower)
+        if box is None:
             return 0.0
-        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64),
-                             np.arange(y0, y1, dtype=np.float64))
-        cx = a[0, 0] * gx + a[0, 1] * gy + a[0, 2]
-        cy = a[1, 0] * gx + a[1, 1] * gy + a[1, 2]
+        x0, y0, x1, y1, cx, cy = box.x0, box.y0, box.x1, box.y1, box.cx, box.cy
         top, bottom = _at(upper, cx), _at(lower, cx)
         tall = bottom - top
         share, sx, s_top, s_bottom = self._source_column(cx, upper)
@@ -161,3 +198,34 @@ class MouthInterior:
         box += inside[..., None] * (drawn - box)
         frame[y0:y1, x0:x1] = np.clip(box + 0.5, 0, 255).astype(np.uint8)
         return float(strength.max())
+
+    def deepen(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
+        """Darken, in place, the core of a wide opening of `frame` (H, W, 3) uint8 where the
+        portrait had no teeth of its own to keep there (after the refiner: what it drew near
+        the lips stays). Returns the largest weight used (0: nothing changed)."""
+        a = mc.mouth_affine(landmarks)
+        upper, lower = lip_lines(mc.lip_points(landmarks, a))
+        x = np.linspace(upper[0, 0], upper[-1, 0], 34)[1:-1]
+        if np.max(_at(lower, x) - _at(upper, x)) <= DEEPEN_FROM:
+            return 0.0
+        box = _Box.around(frame, a, upper, lower)
+        if box is None:
+            return 0.0
+        top, bottom = _at(upper, box.cx), _at(lower, box.cx)
+        tall = bottom - top
+        share, _, s_top, s_bottom = self._source_column(box.cx, upper)
+        own = np.maximum(s_bottom - s_top, 0.0)
+        # Columns whose own teeth the warp or the redraw shows are left as they are.
+        slit = 1.0 - np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
+        near = np.minimum(box.cy - top, bottom - box.cy) / np.maximum(tall, 1.0)
+        core = _smooth((near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
+        weight = (DEEPEN_MAX * slit * core * ((share > 0) & (share < 1))
+                  * _smooth((tall - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM)))
+        if not weight.any():
+            return 0.0
+        # Deeper towards the middle, as the redraw's cavity.
+        cavity = self.cavity * (1.0 - CAVITY_DEPTH * core)[..., None]
+        pixels = frame[box.y0:box.y1, box.x0:box.x1].astype(np.float32)
+        pixels += weight[..., None] * (cavity - pixels)
+        frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+        return float(weight.max())

@@ -83,7 +83,8 @@ class RenderConfig:
     outline over the hair) are each sampled over their footprint in the portrait's image
     (`warp.Edges`); False: sharp to the pixel, a staircase. interior: with `refiner`, a mouth
     opening wider than the portrait's keeps the portrait's teeth at their size and opens dark
-    between them (`render.interior`); False: the warp stretches them."""
+    between them, and a wide opening where the portrait had no teeth to keep is dark at its
+    core (`render.interior`); False: the warp and the refiner alone draw the inside."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -337,6 +338,8 @@ class Renderer:
             redrawn = self.interior(frame, lm) if self.interior is not None else 0.0
             self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap),
                          redrawn)
+            if self.interior is not None:  # a wide opening the portrait had no teeth for
+                self.interior.deepen(frame, lm)
         elif self.config.mouth:
             paint_mouth(frame, lm, w.canonical, placer(w.pose, self.size), self.appearance,
                         self.source_gap)

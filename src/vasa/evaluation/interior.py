@@ -1,0 +1,61 @@
+"""How dark the inside of an open mouth is, read from a frame's pixels: model-free.
+
+A real mouth opened wide shows a dark cavity between the teeth rows (the throat, the tongue
+in shadow); a renderer that stretches the portrait's lips, or a regressor that draws the mean
+of the mouths that fit, fills it with a pink or grey blur that reads as a smeared mouth. The
+measure is the median luma of the opening's core (the middle half of the mouth's width,
+at least a quarter of the column's opening away from either inner lip, so teeth hanging from
+the lips are left out) over the median luma of the lips, at frames whose inner lips are at
+least WIDE apart. Real held-out speakers' frames set the range it should fall in
+(`scripts/interior_report.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vasa.render import mouth_crop as mc
+from vasa.render.interior import lip_lines
+
+CROP_PER_IOD = mc.CROP / mc.MOUTH_IOD  # crop pixels per inter-ocular distance
+WIDE = 0.15  # IOD: an opening from which the cavity shows (a lively speaker's widest tenth)
+CORE_WIDTH = (0.25, 0.75)  # share of the mouth's width the core spans
+CORE_MARGIN = 0.25  # share of a column's opening kept clear of each inner lip
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@dataclass
+class InteriorReading:
+    """opening: the inner lips' widest gap over the core columns, IOD; core_ratio: the core's
+    median luma over the lips' (None where the core holds under MIN_CORE pixels)."""
+
+    opening: float
+    core_ratio: float | None
+
+
+MIN_CORE = 12  # crop pixels
+
+
+def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
+    """The reading of one RGB frame (H, W, 3) uint8 with its pixel landmarks (478, >=2)."""
+    a = mc.mouth_affine(landmarks)
+    crop = mc.crop(frame, a).astype(np.float32) @ _LUMA
+    lips = mc.lip_points(landmarks, a)
+    upper, lower = lip_lines(lips)
+    x0, x1 = upper[0, 0], upper[-1, 0]
+    xs = np.arange(mc.CROP, dtype=np.float64)
+    top, bottom = np.interp(xs, upper[:, 0], upper[:, 1]), np.interp(xs, lower[:, 0], lower[:, 1])
+    share = (xs - x0) / max(x1 - x0, 1e-6)
+    cols = (share >= CORE_WIDTH[0]) & (share <= CORE_WIDTH[1])
+    tall = np.where(cols, bottom - top, 0.0)
+    opening = float(tall.max()) / CROP_PER_IOD
+    ys = np.arange(mc.CROP, dtype=np.float64)[:, None]
+    margin = CORE_MARGIN * tall
+    core = cols & (ys >= top + margin) & (ys <= bottom - margin) & (tall > 0)
+    outer, inner = mc.lip_masks(lips) > 0.5
+    ring = outer & ~inner
+    if core.sum() < MIN_CORE or not ring.any():
+        return InteriorReading(opening, None)
+    return InteriorReading(opening, float(np.median(crop[core]) / max(np.median(crop[ring]), 1.0)))
