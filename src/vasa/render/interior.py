@@ -47,7 +47,8 @@ OWN_START, OWN_RAMP = 5.0, 4.0
 # RD_Radio2 0.43x, Christie 0.60x), never a lip-coloured blur.
 DEEPEN_FROM, DEEPEN_FULL = 0.15 * mc.CROP / mc.MOUTH_IOD, 0.25 * mc.CROP / mc.MOUTH_IOD
 DEEPEN_MAX = 0.8
-DEEPEN_BAND = (0.15, 0.4)  # share of a column's opening from each lip: none, full
+DEEPEN_BAND = (0.1, 0.45)  # share of a column's opening from each lip: none, full
+DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards each corner
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
 
 
@@ -219,7 +220,9 @@ class MouthInterior:
         slit = 1.0 - np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
         near = np.minimum(box.cy - top, bottom - box.cy) / np.maximum(tall, 1.0)
         core = _smooth((near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
-        weight = (DEEPEN_MAX * slit * core * ((share > 0) & (share < 1))
+        # Faded towards the corners: cut off square, it read as a dark bar laid in the mouth.
+        ends = _smooth(np.minimum(share, 1.0 - share) / DEEPEN_ENDS)
+        weight = (DEEPEN_MAX * slit * core * ends
                   * _smooth((tall - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM)))
         if not weight.any():
             return 0.0
