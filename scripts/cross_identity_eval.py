@@ -182,7 +182,7 @@ def generate(src: Path, portrait: Path, wav: Path, out: Path, threads: int) -> s
     return ""
 
 
-MEASURES_VERSION = 2  # bump when ci.measure_video changes: cached measures are then redone
+MEASURES_VERSION = 3  # bump when ci.measure_video changes: cached measures are then redone
 
 
 def _measure_or_error(video: Path, wav: Path) -> dict:

@@ -15,33 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from vasa.evaluation.interior import WIDE, read_interior
-from vasa.io import atomic_output, read_frames
+from vasa.evaluation.interior import MIDDLING, WIDE, summarise, video_readings
+from vasa.io import atomic_output
 from vasa.tracking import FaceLandmarker
-
-MIDDLING = 0.08  # IOD: from here to WIDE an opening shows some inside
-
-
-def readings(video: Path, seconds: float, tracker: FaceLandmarker) -> np.ndarray:
-    """(T, 2): opening (IOD) and core ratio (nan where unread) per frame with a face."""
-    out = []
-    for i, frame in enumerate(read_frames(video, fps=25)):
-        if i >= seconds * 25:
-            break
-        faces = tracker.detect(frame)
-        if faces:
-            r = read_interior(frame, faces[0].landmarks)
-            out.append((r.opening, np.nan if r.core_ratio is None else r.core_ratio))
-    return np.array(out, np.float64).reshape(-1, 2)
 
 
 def row(name: str, r: np.ndarray) -> str:
-    def med(sel: np.ndarray) -> str:
-        v = r[sel, 1]
-        v = v[np.isfinite(v)]
-        return f"{np.median(v):.2f} ({len(v)})" if len(v) else "n/a (0)"
-    wide, mid = r[:, 0] >= WIDE, (r[:, 0] >= MIDDLING) & (r[:, 0] < WIDE)
-    return f"| {name} | {len(r)} | {wide.mean():.0%} | {med(wide)} | {med(mid)} |"
+    s = summarise(r)
+
+    def cell(v: float | None, n: int) -> str:
+        return f"{v:.2f} ({n})" if v is not None else "n/a (0)"
+    return (f"| {name} | {s.frames} | {s.wide_share:.0%} | {cell(s.wide, s.wide_frames)} | "
+            f"{cell(s.middling, s.middling_frames)} |")
 
 
 def main() -> None:
@@ -59,7 +44,8 @@ def main() -> None:
             path = Path(path)
             if not path.is_file():
                 raise SystemExit(f"interior_report: no such video: {path}")
-            lines.append(row(name or path.stem, readings(path, args.seconds, tracker)))
+            lines.append(row(name or path.stem,
+                              video_readings(path, round(args.seconds * 25), tracker)))
             print(lines[-1], flush=True)
     if args.out:
         with atomic_output(args.out) as tmp:

@@ -48,3 +48,9 @@ def test_medians_over_speeches_then_portraits_with_the_range():
     assert rows.count("| m |") == 3
     real_rows = "\n".join(ci.real_table([("a", "A", "French", 6.0)], {"a": real}))
     assert "| a | A | French | 6.0 | 0.080 | 0.040 |" in real_rows
+    # The open mouth's inside, where it was read (here on no video: n/a), medians like the rest.
+    assert "| n/a / n/a |" in table
+    dark = ci.relative(measures(0.08, 0.04) | {"inside_wide": 0.4, "inside_middling": 1.1}, real)
+    assert (dark["inside_wide"], dark["inside_mid"]) == (0.4, 1.1)
+    row = ci.method_table({"m": ci.summarise({"p": ci.per_portrait({"a": dark})})})[-1]
+    assert row.endswith("| 0.40 / 1.10 |")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from vasa.evaluation.interior import WIDE, read_interior
+from vasa.evaluation.interior import WIDE, read_interior, summarise
 from vasa.latent import topology as topo
 from vasa.latent.face_model import move_lip_gap
 from vasa.portrait import load_portrait
@@ -109,3 +110,16 @@ def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, bas
     assert np.array_equal(a[~box], b[~box])
     middling = move_lip_gap(p.talking_rest(basis), 0.05, basis)
     assert np.array_equal(plain.render(p.pose, middling), drawn.render(p.pose, middling))
+
+
+def test_the_summary_reads_wide_and_middling_openings_apart():
+    """Medians of the core ratio at wide (>= WIDE) and middling (MIDDLING..WIDE) openings,
+    unread frames (nan) left out, and n/a where a video has no such frame."""
+    readings = np.array([[0.20, 0.4], [0.30, 0.5], [0.16, np.nan], [0.10, 1.2], [0.12, 1.0],
+                         [0.02, np.nan]])
+    s = summarise(readings)
+    assert s.frames == 6 and s.wide_share == pytest.approx(0.5)
+    assert (s.wide, s.wide_frames) == (pytest.approx(0.45), 2)
+    assert (s.middling, s.middling_frames) == (pytest.approx(1.1), 2)
+    shut = summarise(np.array([[0.01, np.nan], [0.02, np.nan]]))
+    assert shut.wide is None and shut.middling is None and shut.wide_share == 0.0

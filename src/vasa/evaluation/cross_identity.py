@@ -20,10 +20,13 @@ import numpy as np
 from vasa.audio import get_extractor
 from vasa.evaluation import mouth_metrics as mo
 from vasa.evaluation.evaluate import IDENTITY_FRAMES, LOG_ENERGY, identity_shapes
+from vasa.evaluation.interior import MIDDLING, WIDE, video_readings
+from vasa.evaluation.interior import summarise as inside_of
 from vasa.evaluation.phones import phone_segments
 from vasa.evaluation.syncnet import SyncModel, load_sync_model, sync_scores
 from vasa.io import load_audio
 from vasa.latent.basis import default_basis
+from vasa.tracking import FaceLandmarker
 from vasa.tracking.video import track_video
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,10 @@ def measure_video(video: Path, wav: Path) -> dict:
     if sync is not None:
         r = sync_scores(sync, tracked.motion.dynamics[:t], feats[:t], found=tracked.found[:t])
         m["s_c"] = float(r.s_c) if r.computable else None
+    # How dark the open mouth is inside, from the pixels (`evaluation.interior`).
+    with FaceLandmarker() as tracker:
+        inside = inside_of(video_readings(video, t, tracker))
+    m["inside_wide"], m["inside_middling"] = inside.wide, inside.middling
     return m
 
 
@@ -87,7 +94,8 @@ def relative(gen: dict, real: dict) -> dict:
             "bilabial_x": _ratio(gen.get("bilabial_closure"), real.get("bilabial_closure"),
                                  MIN_REAL_BILABIAL),
             "bilabial_real": real.get("bilabial_closure"),
-            "vowel": gen.get("vowel_closure"), "vowel_real": real.get("vowel_closure")}
+            "vowel": gen.get("vowel_closure"), "vowel_real": real.get("vowel_closure"),
+            "inside_wide": gen.get("inside_wide"), "inside_mid": gen.get("inside_middling")}
 
 
 def _median(values) -> float | None:
@@ -98,7 +106,7 @@ def _median(values) -> float | None:
 COLUMNS = ("open_mean_x", "open_std_x", "corr", "corr_x", "lag", "crossed", "open_silence",
            "open_speech", "blinks", "blink_ms", "lid_reopen", "delta_p_x", "s_c_x", "bilabial",
            "bilabial_x",
-           "bilabial_pool_x", "vowel", "vowel_pool_x")
+           "bilabial_pool_x", "vowel", "vowel_pool_x", "inside_wide", "inside_mid")
 
 
 def _pooled(rows: list[dict], gen: str, real: str) -> float | None:
@@ -159,7 +167,8 @@ def method_table(summary: dict[str, dict]) -> list[str]:
             "opening std x real [min, max]", "portraits in 0.5-2x", "envelope corr",
             "corr x real", "lag", "crossed lips", "opening silence / speech",
             "blinks/min [lowest]", "blink ms", "lid reopening", "Delta P x real", "S_C x real",
-            "lips shut at /p b m/ (x real)", "lips shut at open vowels (x real)"]
+            "lips shut at /p b m/ (x real)", "lips shut at open vowels (x real)",
+            "inside wide / middling"]
     rows = []
     for name, s in summary.items():
         rows.append([name, f"{s['pairs']} ({s['failed']})", _range_cell(s, "open_mean_x"),
@@ -171,7 +180,8 @@ def method_table(summary: dict[str, dict]) -> list[str]:
                      _f(s["blink_ms"], ".0f"), _f(s.get("lid_reopen")), _f(s["delta_p_x"]),
                      _f(s["s_c_x"]),
                      f"{_f(s['bilabial'])} ({_f(s['bilabial_pool_x'])})",
-                     f"{_f(s['vowel'])} ({_f(s['vowel_pool_x'])})"])
+                     f"{_f(s['vowel'])} ({_f(s['vowel_pool_x'])})",
+                     f"{_f(s.get('inside_wide'))} / {_f(s.get('inside_mid'))}"])
     return _table(head, rows)
 
 
@@ -180,12 +190,12 @@ def real_table(speeches: list[tuple[str, str, str, float]], real: dict[str, dict
     head = ["speech", "speaker", "language", "s", "opening mean", "opening std",
             "envelope corr", "lag", "crossed lips", "opening silence / speech", "blinks/min",
             "blink ms", "lid reopening", "Delta P", "S_C", "lips shut at /p b m/",
-            "at open vowels", "lost frames"]
+            "at open vowels", "inside wide / middling", "lost frames"]
     rows = []
     for key, speaker, language, seconds in speeches:
         m = real[key]
         if "error" in m:
-            rows.append([key, speaker, language, f"{seconds:.1f}", *["n/a"] * 13, m["error"]])
+            rows.append([key, speaker, language, f"{seconds:.1f}", *["n/a"] * 14, m["error"]])
             continue
         rows.append([key, speaker, language, f"{seconds:.1f}",
                      _f(m["opening_mean"], ".3f"), _f(m["opening_std"], ".3f"),
@@ -196,6 +206,7 @@ def real_table(speeches: list[tuple[str, str, str, float]], real: dict[str, dict
                      _f(m.get("lid_reopen")), _f(m["delta_p"], ".3f"), _f(m["s_c"]),
                      _f(m.get("bilabial_closure")),
                      _f(m.get("vowel_closure")),
+                     f"{_f(m.get('inside_wide'))} / {_f(m.get('inside_middling'))}",
                      f"{m['lost']}/{m['frames']}"])
     return _table(head, rows)
 
@@ -206,7 +217,7 @@ def portrait_table(per: dict[str, dict[str, dict]], mouths: dict[str, str]) -> l
     head = ["portrait", "mouth", "method", "opening mean x", "opening std x", "envelope corr",
             "corr x real", "lag", "crossed lips", "opening silence / speech", "blinks/min",
             "blink ms", "lid reopening", "Delta P x", "S_C x", "shut at /p b m/ x",
-            "at open vowels x", "failed"]
+            "at open vowels x", "inside wide / middling", "failed"]
     rows = []
     keys = list(next(iter(per.values()))) if per else []
     for key in keys:
@@ -219,7 +230,9 @@ def portrait_table(per: dict[str, dict[str, dict]], mouths: dict[str, str]) -> l
                          _f(r["blinks"], ".1f"), _f(r["blink_ms"], ".0f"),
                          _f(r.get("lid_reopen")), _f(r["delta_p_x"]), _f(r["s_c_x"]),
                          _f(r.get("bilabial_pool_x")),
-                         _f(r.get("vowel_pool_x")), str(r["failed"])])
+                         _f(r.get("vowel_pool_x")),
+                         f"{_f(r.get('inside_wide'))} / {_f(r.get('inside_mid'))}",
+                         str(r["failed"])])
     return _table(head, rows)
 
 
@@ -244,8 +257,12 @@ READING = (
     "amplitude). Lips shut at /p b m/ (at open vowels): share of those phones (an English "
     "phone recogniser, `vasa.evaluation.phones`) during which the lips come within 0.015 IOD "
     "of the video's closed level; the first is articulation, the second its false alarms; "
-    "x real: mean over a portrait's speeches over the real videos' mean. Each portrait's value is the median over its speeches; a method's row, the "
-    "median over portraits.")
+    "x real: mean over a portrait's speeches over the real videos' mean. Inside wide / "
+    f"middling: the median luma of the open mouth's core over its lips' at frames opened "
+    f"{WIDE:g} IOD or more / {MIDDLING:g}-{WIDE:g} (`vasa.evaluation.interior`, from the "
+    "frames' own landmarks): real wide mouths read 0.4-1.15 (their dark or their teeth), a "
+    "lip-coloured blur 0.7-0.9, teeth at middling openings over 1. Each portrait's value is "
+    "the median over its speeches; a method's row, the median over portraits.")
 CAVEATS = (
     "Caveats. The tracker fits a real face's mesh: lips drawn through each other can be "
     "re-tracked as merely closed, so crossed lips can be under-counted (look at the contact "

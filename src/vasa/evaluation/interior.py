@@ -12,7 +12,8 @@ least WIDE apart. Real held-out speakers' frames set the range it should fall in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from vasa.render.interior import lip_lines
 
 CROP_PER_IOD = mc.CROP / mc.MOUTH_IOD  # crop pixels per inter-ocular distance
 WIDE = 0.15  # IOD: an opening from which the cavity shows (a lively speaker's widest tenth)
+MIDDLING = 0.08  # IOD: from here to WIDE an opening shows some inside (teeth, mostly)
 CORE_WIDTH = (0.25, 0.75)  # share of the mouth's width the core spans
 CORE_MARGIN = 0.25  # share of a column's opening kept clear of each inner lip
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -59,3 +61,50 @@ def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
     if core.sum() < MIN_CORE or not ring.any():
         return InteriorReading(opening, None)
     return InteriorReading(opening, float(np.median(crop[core]) / max(np.median(crop[ring]), 1.0)))
+
+
+@dataclass
+class InteriorSummary:
+    """Over a video's frames: wide_share, the share opened at least WIDE; wide and middling,
+    the median core ratio at those frames and at MIDDLING-WIDE (None where there are none);
+    the frame counts behind them."""
+
+    frames: int
+    wide_share: float
+    wide: float | None
+    wide_frames: int
+    middling: float | None
+    middling_frames: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise(readings: np.ndarray) -> InteriorSummary:
+    """The summary of (T, 2) readings: opening (IOD) and core ratio (nan where unread)."""
+    r = np.asarray(readings, np.float64).reshape(-1, 2)
+
+    def median(sel: np.ndarray) -> tuple[float | None, int]:
+        v = r[sel, 1]
+        v = v[np.isfinite(v)]
+        return (float(np.median(v)) if len(v) else None), len(v)
+
+    wide, mid = r[:, 0] >= WIDE, (r[:, 0] >= MIDDLING) & (r[:, 0] < WIDE)
+    (w, nw), (m, nm) = median(wide), median(mid)
+    return InteriorSummary(len(r), float(wide.mean()) if len(r) else 0.0, w, nw, m, nm)
+
+
+def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:
+    """(T, 2) readings of the first `frames` frames of `video` (at 25 fps) where `tracker` (a
+    `vasa.tracking.FaceLandmarker`) finds a face: opening (IOD), core ratio (nan: unread)."""
+    from vasa.io import read_frames
+
+    out = []
+    for i, frame in enumerate(read_frames(video, fps=25)):
+        if i >= frames:
+            break
+        faces = tracker.detect(frame)
+        if faces:
+            r = read_interior(frame, faces[0].landmarks)
+            out.append((r.opening, np.nan if r.core_ratio is None else r.core_ratio))
+    return np.array(out, np.float64).reshape(-1, 2)
