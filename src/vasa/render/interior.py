@@ -19,6 +19,12 @@ together has nothing to keep (the opening is the refiner's to invent). The refin
 starts from the redrawn opening, and the opening's share that was redrawn is not pasted
 over (`MouthRefiner`'s `redrawn`): taken whole, the refined crop turned the teeth into a soft
 white band and the cavity grey; low-passed, it laid a metallic grey sheen over the cavity.
+
+Where the portrait has no teeth of its own to keep (lips together, or a slit), the refiner
+invents the inside, and at wide openings it drew the mean of the mouths that fit: a pink blur
+(the "sad" portrait), a grey smear (Taylor Swift). `MouthInterior.deepen`, after the refiner,
+takes such an opening's core towards the portrait's lips in deep shadow (the DEEPEN_*
+constants below), so a wide mouth reads as open.
 """
 
 from __future__ import annotations
@@ -122,7 +128,9 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 class MouthInterior:
     """One portrait's mouth interior: `__call__(frame, landmarks)` redraws a frame's opening in
-    place where it is taller than the portrait's. `active`: the portrait shows an opening."""
+    place where it is taller than the portrait's (before the refiner); `deepen(frame,
+    landmarks)` darkens a wide opening's core where the portrait had no teeth to keep (after
+    it). `active`: the portrait shows an opening."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
