@@ -12,20 +12,20 @@ least WIDE apart. Real held-out speakers' frames set the range it should fall in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vasa.io import read_frames
 from vasa.render import mouth_crop as mc
-from vasa.render.interior import lip_lines
+from vasa.render.interior import LUMA, lip_lines
 
-CROP_PER_IOD = mc.CROP / mc.MOUTH_IOD  # crop pixels per inter-ocular distance
 WIDE = 0.15  # IOD: an opening from which the cavity shows (a lively speaker's widest tenth)
 MIDDLING = 0.08  # IOD: from here to WIDE an opening shows some inside (teeth, mostly)
 CORE_WIDTH = (0.25, 0.75)  # share of the mouth's width the core spans
 CORE_MARGIN = 0.25  # share of a column's opening kept clear of each inner lip
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+MIN_CORE = 12  # crop pixels: a smaller core is not read
 
 
 @dataclass
@@ -37,13 +37,10 @@ class InteriorReading:
     core_ratio: float | None
 
 
-MIN_CORE = 12  # crop pixels
-
-
 def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
     """The reading of one RGB frame (H, W, 3) uint8 with its pixel landmarks (478, >=2)."""
     a = mc.mouth_affine(landmarks)
-    crop = mc.crop(frame, a).astype(np.float32) @ _LUMA
+    crop = mc.crop(frame, a).astype(np.float32) @ LUMA
     lips = mc.lip_points(landmarks, a)
     upper, lower = lip_lines(lips)
     x0, x1 = upper[0, 0], upper[-1, 0]
@@ -52,7 +49,7 @@ def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
     share = (xs - x0) / max(x1 - x0, 1e-6)
     cols = (share >= CORE_WIDTH[0]) & (share <= CORE_WIDTH[1])
     tall = np.where(cols, bottom - top, 0.0)
-    opening = float(tall.max()) / CROP_PER_IOD
+    opening = float(tall.max()) / mc.PX_PER_IOD
     ys = np.arange(mc.CROP, dtype=np.float64)[:, None]
     margin = CORE_MARGIN * tall
     core = cols & (ys >= top + margin) & (ys <= bottom - margin) & (tall > 0)
@@ -76,9 +73,6 @@ class InteriorSummary:
     middling: float | None
     middling_frames: int
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def summarise(readings: np.ndarray) -> InteriorSummary:
     """The summary of (T, 2) readings: opening (IOD) and core ratio (nan where unread)."""
@@ -97,8 +91,6 @@ def summarise(readings: np.ndarray) -> InteriorSummary:
 def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:
     """(T, 2) readings of the first `frames` frames of `video` (at 25 fps) where `tracker` (a
     `vasa.tracking.FaceLandmarker`) finds a face: opening (IOD), core ratio (nan: unread)."""
-    from vasa.io import read_frames
-
     out = []
     for i, frame in enumerate(read_frames(video, fps=25)):
         if i >= frames:

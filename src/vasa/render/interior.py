@@ -51,11 +51,12 @@ OWN_START, OWN_RAMP = 5.0, 4.0
 # show. Under 0.15 IOD real mouths show their teeth at the core (held-out speakers: 1.1-1.2x
 # the lips' luma, `scripts/interior_report.py`); wider, their teeth or the dark (Obama 1.0x,
 # RD_Radio2 0.43x, Christie 0.60x), never a lip-coloured blur.
-DEEPEN_FROM, DEEPEN_FULL = 0.15 * mc.CROP / mc.MOUTH_IOD, 0.25 * mc.CROP / mc.MOUTH_IOD
+DEEPEN_FROM, DEEPEN_FULL = 0.15 * mc.PX_PER_IOD, 0.25 * mc.PX_PER_IOD
 DEEPEN_MAX = 0.8
 DEEPEN_BAND = (0.1, 0.45)  # share of a column's opening from each lip: none, full
 DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards each corner
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB weights of brightness (Rec. 601)
 
 
 def lip_lines(lips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +75,18 @@ def lip_lines(lips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _at(line: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.interp(x, line[:, 0], line[:, 1])
+
+
+def _target(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(affine, upper, lower): a frame's mouth crop and its inner lip lines in it."""
+    a = mc.mouth_affine(landmarks)
+    upper, lower = lip_lines(mc.lip_points(landmarks, a))
+    return a, upper, lower
+
+
+def _columns(upper: np.ndarray) -> np.ndarray:
+    """32 crop x positions across the mouth, corners left out: the cheap checks' columns."""
+    return np.linspace(upper[0, 0], upper[-1, 0], 34)[1:-1]
 
 
 def _strength(tall: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -147,7 +160,7 @@ class MouthInterior:
         self.cavity = CAVITY_SHADE * np.median(crop[outer & ~inner], 0).astype(np.float32)
         if self.active:
             pixels = crop[inner]
-            luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+            luma = pixels @ LUMA
             self.cavity = np.minimum(pixels[luma <= np.quantile(luma, DARKEST)].mean(0),
                                      self.cavity)
 
@@ -162,7 +175,7 @@ class MouthInterior:
 
     def _stretched(self, upper: np.ndarray, lower: np.ndarray) -> bool:
         """Whether any column of a target opening is to be redrawn (checked on 32 columns)."""
-        x = np.linspace(upper[0, 0], upper[-1, 0], 34)[1:-1]
+        x = _columns(upper)
         _, _, s_top, s_bottom = self._source_column(x, upper)
         return bool(_strength(_at(lower, x) - _at(upper, x),
                               np.maximum(s_bottom - s_top, 0.0)).any())
@@ -173,8 +186,7 @@ class MouthInterior:
         cavity (0..1: the widest column's redraw strength), which the refiner keeps."""
         if not self.active:
             return 0.0
-        a = mc.mouth_affine(landmarks)
-        upper, lower = lip_lines(mc.lip_points(landmarks, a))
+        a, upper, lower = _target(landmarks)
         if not self._stretched(upper, lower):
             return 0.0  # the warp's own interior stands
         box = _Box.around(frame, a, upper, lower)
@@ -212,9 +224,8 @@ class MouthInterior:
         """Darken, in place, the core of a wide opening of `frame` (H, W, 3) uint8 where the
         portrait had no teeth of its own to keep there (after the refiner: what it drew near
         the lips stays). Returns the largest weight used (0: nothing changed)."""
-        a = mc.mouth_affine(landmarks)
-        upper, lower = lip_lines(mc.lip_points(landmarks, a))
-        x = np.linspace(upper[0, 0], upper[-1, 0], 34)[1:-1]
+        a, upper, lower = _target(landmarks)
+        x = _columns(upper)
         if np.max(_at(lower, x) - _at(upper, x)) <= DEEPEN_FROM:
             return 0.0
         box = _Box.around(frame, a, upper, lower)

@@ -16,6 +16,7 @@ from vasa.latent import topology as topo
 
 CROP = 128  # crop side in pixels (the network's input size)
 MOUTH_IOD = 1.25  # crop side in inter-ocular distances: lips, chin top and nostrils' base
+PX_PER_IOD = CROP / MOUTH_IOD  # crop pixels per inter-ocular distance
 EYE_CORNERS = (33, 263)  # outer eye corners: scale and roll of the crop
 MOUTH_CENTRE = (61, 291, 0, 17)  # mouth corners and outer lip midpoints
 LIPS = topo.LIPS_OUTER + topo.LIPS_INNER  # (40,) contour points kept per sample
