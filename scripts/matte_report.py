@@ -14,7 +14,10 @@ outline beside a turned cheek (pixels a frame, mean over the poses). And the sea
 plate shows (the output equals the plate, not the still picture), its lightness against the
 still picture's just outside that patch, each pixel of a 3 px ring outside it against the
 patch's nearest pixel 1-3 px inside (mean |L*|, over the poses that uncover any): the patch's
-outline one sees beside a turned head (s4's light crescent by its dark painted halo).
+outline one sees beside a turned head (s4's light crescent by its dark painted halo). And the
+plate shown: the share of the frame where the output shows the plate's fill (within TOL of it,
+over 4 TOL from the still picture), the backdrop the frame invents; a matte that takes backdrop
+for person moves it with the head and shows the fill where it was (AOC's drape, 43% person).
 Also: the matte's setup time per portrait, and the time per frame with and without it, side
 by side (`timing`). Writes the table to benchmarks/results/matte.md and, per portrait,
 out/matte_motion/*.png (still picture, without, with, the plate; yaw +20, then pitch -10).
@@ -118,8 +121,9 @@ def main() -> None:
     out = Path(args.out)
     (out / "matte_motion").mkdir(parents=True, exist_ok=True)
     lines = [("| portrait | setup ms | person | changed off | changed on | moved off | moved on | "
-              "person left behind (px) | seam step (L*) |"), "|---|---|---|---|---|---|---|---|---|"]
-    totals = np.zeros(5)
+              "person left behind (px) | seam step (L*) | plate shown |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    totals = np.zeros(6)
     setups, seams = [], []
     for path in portrait_paths():
         p = load_portrait(path, 512, framed=True)
@@ -129,12 +133,12 @@ def main() -> None:
         setup = (time.perf_counter() - t0) * 1000
         name = portrait_name(path)
         if matte is None:
-            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | | |")
+            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | | | |")
             continue
         renderer = Renderer(p, config=RenderConfig(refiner=False))
         pastes = {"off": PasteBack(p.framing, p.size), "on": PasteBack(p.framing, p.size, matte)}
         still = backdrop(matte.alpha)
-        counts = np.zeros(5)
+        counts = np.zeros(6)
         differs = np.abs(picture.astype(np.int16) - matte.plate).max(2) > 4 * TOL
         shown, steps = [], []
         for label, move in POSES.items():
@@ -159,6 +163,8 @@ def main() -> None:
             moved[on.roi] = np.where(full, on.to_picture(alphas["on"]) / 255, 1.0)
             left = (matte.alpha > 0.5) & (moved < 0.5) & differs
             counts[4] += (left & ~changed(frames["on"], picture)).sum()
+            fill = np.abs(frames["on"].astype(np.int16) - matte.plate).max(2) <= TOL
+            counts[5] += (fill & differs).mean()
             if (step := seam_step(frames["on"], picture, matte.plate, covered)) is not None:
                 steps.append(step)
             if label in SHOWN:
@@ -171,7 +177,7 @@ def main() -> None:
         seams.append(step)
         lines.append(f"| {name} | {setup:.0f} | {matte.alpha.mean():.0%} | {counts[0]:.2%} | "
                      f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} | {counts[4]:.0f} | "
-                     f"{step:.1f} |")
+                     f"{step:.1f} | {counts[5]:.2%} |")
         print(lines[-1], flush=True)
         sheet = np.concatenate(shown, 0)
         cv2.imwrite(str(out / "matte_motion" / f"{name}.png"),
@@ -180,7 +186,7 @@ def main() -> None:
     totals /= max(n, 1)
     lines.append(f"| mean of {n} | {np.mean(setups):.0f} | | {totals[0]:.2%} | {totals[1]:.2%} | "
                  f"{totals[2]:.2%} | {totals[3]:.2%} | {totals[4]:.0f} | "
-                 f"{np.nanmean(seams):.1f} |")
+                 f"{np.nanmean(seams):.1f} | {totals[5]:.2%} |")
     text = "\n".join(lines) + "\n\n" + timing(args.timing_frames)
     print(text)
     Path(args.table).parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,24 @@ def test_a_matte_that_cuts_the_face_out_of_its_hair_is_refused(shared_data):
     assert m is None and "surround" in why
 
 
+def test_a_backdrop_the_shade_of_the_hair_above_the_head_stays_backdrop(shared_data):
+    """AOC: dark hair under a dark blue drape, the flag either side. Seeded as likely person
+    from the top edge down (the grown prior covers a close-up's top), the drape went with the
+    hair, moved with the head and left the plate's grey smear beside it in every frame."""
+    from vasa.portrait import load_portrait
+
+    p = load_portrait(shared_data / "portraits" / "V-Express__test_samples__short_case__AOC__ref.jpg",
+                      512, framed=True)
+    m, why = person_matte(p.framing.picture, p.landmarks, p.framing.to_crop)
+    assert why is None, why
+    inv = cv2.invertAffineTransform(p.framing.to_crop)
+    face = p.landmarks[:, :2] @ inv[:, :2].T + inv[:, 2]
+    top = int(face[:, 1].min())  # the face's top (forehead) in the picture
+    x0, x1 = int(face[:, 0].min()), int(face[:, 0].max())
+    assert m.alpha[:top // 3, x0:x1].mean() < 0.1  # the drape at the picture's top
+    assert m.alpha[top - 10:top, (x0 + x1) // 2 - 20:(x0 + x1) // 2 + 20].mean() > 0.9  # hair
+
+
 def test_the_fill_continues_the_surrounding_colour():
     picture = np.zeros((64, 96, 3), np.uint8)
     picture[:, :48] = (200, 40, 40)

@@ -38,6 +38,7 @@ NECK_HALF = 0.22  # half width of the sure column from the chin down (neck, ches
 SHOULDER_Y = 0.55  # below the chin the likely body widens from the neck to...
 BODY_HALF = 1.6  # ... this half width at 1.5 face widths below the chin, and on down
 PRIOR_GROW = 0.6  # likely person: the head and body prior grown by this (face widths)
+TOP_GROW = 0.15  # the top band is sure backdrop outside the head ellipse grown by this
 HAIRLINE = 0.1  # sure person reaches this far above the oval's top
 BORDER = 0.03  # width of the border band (share of the picture's long side)
 MIN_BORDER = 0.2  # share of the band that must be sure backdrop, else the band outside the core
@@ -122,12 +123,19 @@ def seed_labels(shape: tuple[int, int], landmarks: np.ndarray, to_crop: np.ndarr
     edge = np.zeros((h, w), bool)
     edge[:band] = True
     edge[:chin_y, :band], edge[:chin_y, -band:] = True, True
+    def outside(grow: float) -> np.ndarray:  # outside the head and body prior, ungrown
+        core = np.zeros((h, w), np.uint8)
+        fill(core, head(grow), 1)
+        fill(core, body(0.0), 1)
+        return core == 0
+
     sure = edge & (labels == cv2.GC_PR_BGD)
     if sure.sum() < MIN_BORDER * edge.sum():  # a tight portrait: the prior fills the picture
-        core = np.zeros((h, w), np.uint8)
-        fill(core, head(0.0), 1)
-        fill(core, body(0.0), 1)
-        sure = edge & (core == 0)
+        sure = edge & outside(0.0)
+    # Above the head the grown prior reached the top edge on most close-ups, so a backdrop the
+    # hair's shade there (AOC's dark drape, the door behind Alex Lacamoire) had no sure pixel
+    # and went with the hair; the head ellipse already holds the hair's height (HAIR_UP).
+    sure[:band] |= outside(TOP_GROW)[:band]
     labels[sure] = cv2.GC_BGD
     face = cv2.convexHull(landmarks[:, :2].astype(np.float32))[:, 0]
     fill(labels, face, cv2.GC_FGD)
