@@ -194,14 +194,14 @@ def check_mask(person: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray) -
     cv2.fillPoly(face, [np.round(hull[:, 0]).astype(np.int32)], 1)
     inside = float(person[face > 0].mean()) if face.any() else 0.0
     if inside < MIN_FACE_IN:
-        return f"person holds {inside:.0%} of the face (at least {MIN_FACE_IN:.0%})"
+        return f"person holds {inside:.1%} of the face (at least {MIN_FACE_IN:.0%})"
     oval = _to_picture(landmarks[topo.FACE_OVAL, :2], to_crop)
     grow = max(3, round(2 * SURROUND * float(np.ptp(oval[:, 0])))) | 1
     ring = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) > face
     ring[int(np.clip((oval[:, 1].min() + oval[:, 1].max()) / 2, 0, person.shape[0])):] = False
     surround = float(person[ring].mean()) if ring.any() else 1.0
     if surround < MIN_SURROUND:
-        return (f"person holds {surround:.0%} of the face's surround, the hair and temples "
+        return (f"person holds {surround:.1%} of the face's surround, the hair and temples "
                 f"(at least {MIN_SURROUND:.0%}): hair and backdrop look alike")
     return None
 
