@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from video_sheet import named_video
 
 from vasa.evaluation.interior import MIDDLING, WIDE, summarise, video_readings
 from vasa.io import atomic_output
@@ -40,12 +41,8 @@ def main() -> None:
     lines = [head, "|---|---|---|---|---|"]
     with FaceLandmarker() as tracker:
         for spec in args.videos:
-            name, _, path = spec.rpartition("=")
-            path = Path(path)
-            if not path.is_file():
-                raise SystemExit(f"interior_report: no such video: {path}")
-            lines.append(row(name or path.stem,
-                              video_readings(path, round(args.seconds * 25), tracker)))
+            name, path = named_video(spec, "interior_report")
+            lines.append(row(name, video_readings(path, round(args.seconds * 25), tracker)))
             print(lines[-1], flush=True)
     if args.out:
         with atomic_output(args.out) as tmp:

@@ -47,6 +47,16 @@ def _zooms(frame: np.ndarray | None, landmarks: np.ndarray | None, tile: int
             cv2.resize(eyes, (tile, tile // 2), interpolation=cv2.INTER_CUBIC))
 
 
+def named_video(spec: str, script: str) -> tuple[str, Path]:
+    """(label, path) of a NAME=VIDEO or VIDEO argument (the label then the file's stem); a
+    missing file ends `script` with a message naming it."""
+    name, _, path = spec.rpartition("=")
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"{script}: no such video: {path}")
+    return name or path.stem, path
+
+
 def block(video: Path, name: str, times: list[float], tracker: FaceLandmarker,
           tile: int = TILE) -> np.ndarray:
     """Three rows (whole, mouth, eyes) of `video` at `times` (seconds, 25 fps frames)."""
@@ -81,11 +91,8 @@ def main() -> None:
     blocks = []
     with FaceLandmarker() as tracker:
         for spec in args.videos:
-            name, _, path = spec.rpartition("=")
-            path = Path(path)
-            if not path.is_file():
-                raise SystemExit(f"video_sheet: no such video: {path}")
-            blocks.append(block(path, name or path.stem, args.times, tracker, args.tile))
+            name, path = named_video(spec, "video_sheet")
+            blocks.append(block(path, name, args.times, tracker, args.tile))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out) as tmp:
         cv2.imwrite(os.fspath(tmp), cv2.cvtColor(np.concatenate(blocks, 0), cv2.COLOR_RGB2BGR))
