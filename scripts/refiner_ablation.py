@@ -46,6 +46,7 @@ SHEETS = ROOT / "out"  # contact sheets hold frames of ../shared/data: kept out 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
 KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
+        "inside", "inside_truth", "inside_error",
         "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blink_sharp_ratio", "blinks")
 # The refiner with the eyelid ratios asked as its renders read them (`vasa.motion.lids`), as
 # `vasa generate` asks its generated ones; the other rows render the tracked ratios as they are.
@@ -164,14 +165,16 @@ def main() -> None:
             f"{sum(c[row]['blinks'] for c in per_clip.values())} blink frames in "
             f"{sum(c[row]['blinks'] > 0 for c in per_clip.values())} clips.")
     columns = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
-               "(render/real) | teeth flicker (frames/clip) | eyes PSNR | eyes SSIM | "
+               "(render/real) | teeth flicker (frames/clip) | inside open (render / real) | "
+               "inside error | eyes PSNR | eyes SSIM | "
                "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) |")
     lines = [head, *([f"Also: {', '.join(args.also)}."] if args.also else []), "", columns,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, s in mean.items():
         lines.append(f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
                      f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
-                     f"{s['flicker']:.1f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
+                     f"{s['flicker']:.1f} | {s['inside']:.2f} / {s['inside_truth']:.2f} | "
+                     f"{s['inside_error']:.2f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
                      f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | "
                      f"{s['blink_sharp_ratio']:.2f} |")
     summary = len(lines)  # the header and the table of means: what is printed
@@ -180,6 +183,12 @@ def main() -> None:
     for name, c in per_clip.items():
         lines.append(f"| {name} | " + " | ".join(
             f"{c[k]['psnr_mouth']:.2f} / {c[k]['ssim_mouth']:.3f}" for k in vs) + " |")
+    lines += ["", ("Per clip (inside open, render / real, over the frames the real mouth is "
+                   "open 0.08 eye distances or more):"), "",
+              "| clip | open frames | " + " | ".join(vs) + " |", "|---|---|" + "---|" * len(vs)]
+    for name, c in per_clip.items():
+        lines.append(f"| {name} | {c[row]['inside_frames']} | " + " | ".join(
+            f"{c[k]['inside']:.2f} / {c[k]['inside_truth']:.2f}" for k in vs) + " |")
     lines += ["", "Per clip (eyes PSNR / SSIM on blink frames; all frames when it has none):",
               "", "| clip | blink frames | " + " | ".join(vs) + " |",
               "|---|---|" + "---|" * len(vs)]

@@ -287,3 +287,20 @@ def test_the_renderer_ablation_scores_each_variant_on_the_same_motion():
         assert 10 < s["psnr_mouth"] < 60 and 0 < s["ssim_mouth"] <= 1 and s["flicker"] >= 0
     assert np.array_equal(kept[3]["as read"], kept[3]["painted"])
     assert not np.array_equal(kept[3]["shut-reading"], kept[3]["painted"])
+
+
+def test_the_ablation_reads_how_light_the_open_mouth_is_against_the_truth():
+    """At the frames the real mouth is open (0.08 eye distances or more) the inside's core is
+    read against the lips on the real frame's landmarks: the painted teeth read far lighter
+    than the real mouth and than the warp's stretched inside, on the same frames."""
+    from vasa.evaluation.ablation import ablate_clip
+    from vasa.render import RenderConfig
+
+    variants = {"warp only": RenderConfig(mouth=False), "painted": RenderConfig(refiner=False)}
+    scores, _ = ablate_clip(ASSETS / "obama_address_8s.mp4", variants, max_frames=25, size=256)
+    warp, painted = scores["warp only"], scores["painted"]
+    assert warp["inside_frames"] == painted["inside_frames"] > 5
+    assert warp["inside_truth"] == painted["inside_truth"] > 0.5
+    assert painted["inside"] > 1.5 * warp["inside"]
+    assert painted["inside"] > 1.5 * painted["inside_truth"]
+    assert painted["inside_error"] > warp["inside_error"] > 0

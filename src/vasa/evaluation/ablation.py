@@ -15,7 +15,12 @@ differ only by the renderer. Scores per variant:
 - eyes PSNR / SSIM inside the lids' ellipses (`render.eye_crop.lid_ellipses`, the region the eye
   synthesis changes), over every frame and over blink frames only (the real eyes' closure past
   BLINK_CLOSURE of the portrait's openness), where the drawn lid and the eye refiner differ;
-  and the eyes' sharpness on blink frames, render over truth as for the mouth.
+  and the eyes' sharpness on blink frames, render over truth as for the mouth;
+- inside: at frames where the real mouth is open at least `interior.MIDDLING` (0.08 eye
+  distances), the open mouth's core luma over its lips' (`interior.read_interior`, both read
+  on the real frame's landmarks), the render's and the truth's medians and their mean absolute
+  difference: whether the inside shows as light as the real one (teeth) or as dark, where
+  PSNR prefers a blur of the two.
 
 A variant named in `lids` renders the motion's eyelid ratios asked as that renderer reads them
 (`vasa.motion.lids`; `lids[name](portrait, renderer, basis)` measures the response, as
@@ -33,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vasa.evaluation.interior import MIDDLING, read_interior
 from vasa.evaluation.reconstruction import face_mask, inter_ocular, psnr, self_reenactment, ssim
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
@@ -86,10 +92,17 @@ class VariantScores:
     psnr_blink: list[float] = field(default_factory=list)  # blink frames only (may be none)
     ssim_blink: list[float] = field(default_factory=list)
     blink_sharp_ratio: list[float] = field(default_factory=list)
+    inside: list[tuple[float, float]] = field(default_factory=list)  # (render, truth) ratios
 
     def summary(self, truth_brightness: list[float]) -> dict[str, float]:
         out = {k: float(np.mean(v)) if v else float("nan") for k, v in asdict(self).items()
-               if k not in ("brightness", "sharp_ratio", "blink_sharp_ratio")}
+               if k not in ("brightness", "sharp_ratio", "blink_sharp_ratio", "inside")}
+        pairs = np.asarray(self.inside, np.float64).reshape(-1, 2)
+        out["inside_frames"] = len(pairs)
+        out["inside"], out["inside_truth"] = (np.median(pairs, 0).tolist() if len(pairs)
+                                              else [float("nan")] * 2)
+        out["inside_error"] = (float(np.abs(pairs[:, 0] - pairs[:, 1]).mean()) if len(pairs)
+                               else float("nan"))
         out["blinks"] = len(self.psnr_blink)
         for k in ("sharp_ratio", "blink_sharp_ratio"):
             values = getattr(self, k)
@@ -125,6 +138,8 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
         truth_brightness.append(float(gt[i][mouth].mean()))
         gt_sharp = sharpness(gt[i], mouth)
         gt_eye_sharp = sharpness(gt[i], eye) if blink else 0.0
+        inside = read_interior(gt[i], lm)
+        open_inside = inside.core_ratio is not None and inside.opening >= MIDDLING
         if i in keep:
             kept[i] = {"truth": gt[i]}
         for k, r in renderers.items():
@@ -142,6 +157,8 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
             s.brightness.append(float(img[mouth].mean()))
             s.psnr_eyes.append(psnr(img, gt[i], eye))
             s.ssim_eyes.append(ssim(img, gt[i], eye))
+            if open_inside and (seen := read_interior(img, lm).core_ratio) is not None:
+                s.inside.append((seen, inside.core_ratio))
             if blink:
                 s.psnr_blink.append(s.psnr_eyes[-1])
                 s.ssim_blink.append(s.ssim_eyes[-1])
