@@ -11,7 +11,8 @@ segmenter; nothing may download), so the matte is classical: GrabCut (Rother et 
 landmarks the portrait already has, in the face's upright frame:
   sure person    - the face, a neck column under the chin;
   likely person  - a head ellipse (hair), a body that widens below the chin to the picture's edge;
-  sure backdrop  - the picture's border away from that prior;
+  sure backdrop  - the picture's border away from that prior, and its top edge outside the
+                   head ellipse barely grown (a close-up's grown prior reaches the top);
   likely backdrop - everything else.
 The hard mask keeps the part joined to the face, gets soft edges from a guided filter (He et
 al. 2010) on the picture, and is refused when it looks implausible (`check_mask`): the caller
@@ -123,7 +124,8 @@ def seed_labels(shape: tuple[int, int], landmarks: np.ndarray, to_crop: np.ndarr
     edge = np.zeros((h, w), bool)
     edge[:band] = True
     edge[:chin_y, :band], edge[:chin_y, -band:] = True, True
-    def outside(grow: float) -> np.ndarray:  # outside the head and body prior, ungrown
+
+    def outside(grow: float) -> np.ndarray:  # outside the head ellipse grown by `grow`, the body
         core = np.zeros((h, w), np.uint8)
         fill(core, head(grow), 1)
         fill(core, body(0.0), 1)
