@@ -57,12 +57,17 @@ def backdrop(alpha: np.ndarray) -> np.ndarray:
     return near == 0
 
 
+def shows_plate(frame: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels of `frame` within TOL of the plate."""
+    return np.abs(frame.astype(np.int16) - plate).max(2) <= TOL
+
+
 def seam_step(frame: np.ndarray, picture: np.ndarray, plate: np.ndarray,
               covered: np.ndarray) -> float | None:
     """Mean |L*| step across the edge of the patch where `frame` shows `plate` (None: no
     patch): each frame pixel 1-3 px outside it that shows the still picture, against the
     patch's nearest pixel 1-3 px inside."""
-    shows = (np.abs(frame.astype(np.int16) - plate).max(2) <= TOL) & changed(frame, picture)
+    shows = shows_plate(frame, plate) & changed(frame, picture)
     shows = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if shows.sum() < 20:
         return None
@@ -163,8 +168,7 @@ def main() -> None:
             moved[on.roi] = np.where(full, on.to_picture(alphas["on"]) / 255, 1.0)
             left = (matte.alpha > 0.5) & (moved < 0.5) & differs
             counts[4] += (left & ~changed(frames["on"], picture)).sum()
-            fill = np.abs(frames["on"].astype(np.int16) - matte.plate).max(2) <= TOL
-            counts[5] += (fill & differs).mean()
+            counts[5] += (shows_plate(frames["on"], matte.plate) & differs).mean()
             if (step := seam_step(frames["on"], picture, matte.plate, covered)) is not None:
                 steps.append(step)
             if label in SHOWN:

@@ -16,10 +16,15 @@ from vasa.render.paste import PasteBack, PictureRenderer
 MOVES = [{YAW: 0.35}, {YAW: -0.35}, {PITCH: 0.18, YAW: 0.2}]  # about 20 and 10 degrees
 
 
+def _face_points(portrait) -> np.ndarray:
+    """(478, 2) the landmarks in the picture's pixels (they are kept in the crop's)."""
+    inv = cv2.invertAffineTransform(portrait.framing.to_crop)
+    return portrait.landmarks[:, :2] @ inv[:, :2].T + inv[:, 2]
+
+
 def _face_hull(portrait) -> np.ndarray:
     """(H, W) bool: the landmarks' convex hull in the picture."""
-    inv = cv2.invertAffineTransform(portrait.framing.to_crop)
-    face = portrait.landmarks[:, :2] @ inv[:, :2].T + inv[:, 2]
+    face = _face_points(portrait)
     mask = np.zeros(portrait.output_shape, np.uint8)
     cv2.fillPoly(mask, [np.round(cv2.convexHull(face.astype(np.float32))[:, 0]).astype(np.int32)],
                  1)
@@ -86,8 +91,7 @@ def test_a_backdrop_the_shade_of_the_hair_above_the_head_stays_backdrop(shared_d
                       512, framed=True)
     m, why = person_matte(p.framing.picture, p.landmarks, p.framing.to_crop)
     assert why is None, why
-    inv = cv2.invertAffineTransform(p.framing.to_crop)
-    face = p.landmarks[:, :2] @ inv[:, :2].T + inv[:, 2]
+    face = _face_points(p)
     top = int(face[:, 1].min())  # the face's top (forehead) in the picture
     x0, x1 = int(face[:, 0].min()), int(face[:, 0].max())
     assert m.alpha[:top // 3, x0:x1].mean() < 0.1  # the drape at the picture's top
