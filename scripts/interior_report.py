@@ -4,8 +4,10 @@
 
 Per video (25 fps, first `--seconds`): frames whose inner lips are at least
 `evaluation.interior.WIDE` apart, and the median core-over-lips luma there
-(`evaluation.interior.read_interior`); the same at middling openings (0.08 IOD to WIDE). A real
-speaker's wide mouth is dark inside; a smeared one is nearly as light as the lips.
+(`evaluation.interior.read_interior`); the same at middling openings (0.08 IOD to WIDE), with
+the core's colour (chroma) over the lips' there. A real speaker's wide mouth is dark inside; a
+smeared one is nearly as light as the lips; a lip-coloured middling one (lips pressed together,
+to the eye) reads about 1 in colour where real teeth read well under it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ def row(name: str, r: np.ndarray) -> str:
 
     def cell(v: float | None, n: int) -> str:
         return f"{v:.2f} ({n})" if v is not None else "n/a (0)"
+    colour = "n/a" if s.middling_colour is None else f"{s.middling_colour:.2f}"
     return (f"| {name} | {s.frames} | {s.wide_share:.0%} | {cell(s.wide, s.wide_frames)} | "
-            f"{cell(s.middling, s.middling_frames)} |")
+            f"{cell(s.middling, s.middling_frames)} | {colour} |")
 
 
 def main() -> None:
@@ -37,8 +40,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also write the table here (markdown)")
     args = ap.parse_args()
     head = (f"| video | frames | wide (>= {WIDE:.2f} IOD) | core / lips luma, wide (frames) | "
-            f"core / lips, {MIDDLING:.2f}-{WIDE:.2f} (frames) |")
-    lines = [head, "|---|---|---|---|---|"]
+            f"core / lips, {MIDDLING:.2f}-{WIDE:.2f} (frames) | core / lips colour, "
+            f"{MIDDLING:.2f}-{WIDE:.2f} |")
+    lines = [head, "|---|---|---|---|---|---|"]
     with FaceLandmarker() as tracker:
         for spec in args.videos:
             name, path = named_video(spec, "interior_report")

@@ -6,7 +6,8 @@ saw): its first frame is the portrait, its own motion drives it, its real frames
 mouth inside, no irises, no lids), painted (the painted mouth and the drawn irises and lids,
 `--no-refiner`), refiner (the mouth and eye refiners, the default), the refiner with the
 tracked eyelid ratios asked as the portrait's render reads them (as `vasa generate` asks), and
-the refiner over the warp's stretched mouth inside (no `render.interior`).
+the refiner over the warp's stretched mouth inside (no `render.interior`), and the refiner
+with the light inside in the colour it draws (`RenderConfig(whiten=False)`).
 
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
@@ -46,12 +47,13 @@ SHEETS = ROOT / "out"  # contact sheets hold frames of ../shared/data: kept out 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
 KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
-        "inside", "inside_truth", "inside_error",
+        "inside", "inside_truth", "inside_error", "colour", "colour_truth", "colour_error",
         "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blink_sharp_ratio", "blinks")
 # The refiner with the eyelid ratios asked as its renders read them (`vasa.motion.lids`), as
 # `vasa generate` asks its generated ones; the other rows render the tracked ratios as they are.
 LIDS_ROW = "refiner, lids as read"
 STRETCHED_ROW = "refiner, no interior"
+PINK_ROW = "refiner, not whitened"
 log = logging.getLogger("refiner_ablation")
 
 
@@ -72,6 +74,9 @@ def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
     # (`RenderConfig.interior` off): what the redrawn teeth of an open-mouthed portrait and the
     # dark core of a wide opening (`render.interior`) change.
     out[STRETCHED_ROW] = replace(out["refiner"], interior=False)
+    # The light inside as the refiner colours it (`MouthInterior.whiten` off): the lips' pink
+    # where the portrait had no teeth to keep.
+    out[PINK_ROW] = replace(out["refiner"], whiten=False)
     for name, path in (also or {}).items():
         out[f"refiner {name}"] = RenderConfig(refiner=True, refiner_model=path,
                                               eye_refiner_model=eye_refiner)
@@ -107,6 +112,18 @@ def sheet(rows: list[tuple[str, dict[str, np.ndarray]]], names: list[str], tile:
             eyes.append(eye)
         blocks.append(np.concatenate([np.concatenate(r, 1) for r in (whole, zoom, eyes)], 0))
     return np.concatenate(blocks, 0)
+
+
+def against_truth(per_clip: dict, vs: dict, row: str, key: str, count: str, title: str
+                  ) -> list[str]:
+    """A per-clip table of `key`, render / real, for every row of `vs`, with the frames it
+    was read on (`key`_frames of `row`: the truth's, the same in every row)."""
+    lines = ["", title, "", f"| clip | {count} | " + " | ".join(vs) + " |",
+             "|---|---|" + "---|" * len(vs)]
+    for name, c in per_clip.items():
+        lines.append(f"| {name} | {c[row][key + '_frames']} | " + " | ".join(
+            f"{c[k][key]:.2f} / {c[k][key + '_truth']:.2f}" for k in vs) + " |")
+    return lines
 
 
 def main() -> None:
@@ -166,15 +183,16 @@ def main() -> None:
             f"{sum(c[row]['blinks'] > 0 for c in per_clip.values())} clips.")
     columns = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
                "(render/real) | teeth flicker (frames/clip) | inside open (render / real) | "
-               "inside error | eyes PSNR | eyes SSIM | "
+               "inside error | inside colour (render / real) | colour error | eyes PSNR | eyes SSIM | "
                "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) |")
     lines = [head, *([f"Also: {', '.join(args.also)}."] if args.also else []), "", columns,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, s in mean.items():
         lines.append(f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
                      f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
                      f"{s['flicker']:.1f} | {s['inside']:.2f} / {s['inside_truth']:.2f} | "
-                     f"{s['inside_error']:.2f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
+                     f"{s['inside_error']:.2f} | {s['colour']:.2f} / {s['colour_truth']:.2f} | "
+                     f"{s['colour_error']:.2f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
                      f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | "
                      f"{s['blink_sharp_ratio']:.2f} |")
     summary = len(lines)  # the header and the table of means: what is printed
@@ -183,12 +201,12 @@ def main() -> None:
     for name, c in per_clip.items():
         lines.append(f"| {name} | " + " | ".join(
             f"{c[k]['psnr_mouth']:.2f} / {c[k]['ssim_mouth']:.3f}" for k in vs) + " |")
-    lines += ["", ("Per clip (inside open, render / real, over the frames the real mouth is "
-                   "open 0.08 eye distances or more):"), "",
-              "| clip | open frames | " + " | ".join(vs) + " |", "|---|---|" + "---|" * len(vs)]
-    for name, c in per_clip.items():
-        lines.append(f"| {name} | {c[row]['inside_frames']} | " + " | ".join(
-            f"{c[k]['inside']:.2f} / {c[k]['inside_truth']:.2f}" for k in vs) + " |")
+    lines += against_truth(per_clip, vs, row, "inside", "open frames", (
+        "Per clip (inside open, render / real, over the frames the real mouth is open 0.08 "
+        "eye distances or more):"))
+    lines += against_truth(per_clip, vs, row, "colour", "frames", (
+        "Per clip (inside colour, the core's chroma over the lips', render / real, the same "
+        "frames; black-and-white clips have none):"))
     lines += ["", "Per clip (eyes PSNR / SSIM on blink frames; all frames when it has none):",
               "", "| clip | blink frames | " + " | ".join(vs) + " |",
               "|---|---|" + "---|" * len(vs)]

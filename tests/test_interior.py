@@ -89,13 +89,13 @@ def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, bas
     """The "sad" portrait's lips are together: opened 0.25 eye distances, the refiner alone
     fills the opening with a lip-coloured blur (its core read at 0.8-0.9 of the lips' luma).
     With the interior its core is the cavity's dark, the lips are as the refiner drew them, and
-    a middling opening (0.05) is left to the refiner."""
+    a middling opening (0.05) is left to the refiner (its colour aside: `whiten`, below)."""
     p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
                       512, None, basis, framed=False)
     assert not MouthInterior(p.image, p.landmarks).active  # nothing to keep: no redraw
     wide = move_lip_gap(p.talking_rest(basis), 0.25, basis)
     plain = Renderer(p, basis, RenderConfig(interior=False))
-    drawn = Renderer(p, basis, RenderConfig())
+    drawn = Renderer(p, basis, RenderConfig(whiten=False))
     w = plain.warp(p.pose, wide)
     before = read_interior(plain.render(p.pose, wide), w.landmarks)
     after = read_interior(drawn.render(p.pose, wide), w.landmarks)
@@ -112,6 +112,37 @@ def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, bas
     assert np.array_equal(plain.render(p.pose, middling), drawn.render(p.pose, middling))
 
 
+def test_the_light_inside_of_an_opening_with_no_teeth_of_its_own_is_not_lip_coloured(
+        shared_data, basis):
+    """Opened 0.05 eye distances past its talking rest (0.15 in all), the "sad" portrait's
+    refined opening is the lips' pink (its core's chroma about 0.9 of the lips'; a real
+    speaker's teeth read 0.4-0.9 of the skin's): whitened, it takes the teeth's tint (under
+    0.75 of the lips') at the same luma, and nothing outside the opening changes. A black-and-
+    white portrait has no colour to take out: its frames are the same to the pixel."""
+    p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
+                      512, None, basis, framed=False)
+    middling = move_lip_gap(p.talking_rest(basis), 0.05, basis)
+    pink = Renderer(p, basis, RenderConfig(whiten=False))
+    lm = pink.warp(p.pose, middling).landmarks
+    a = pink.render(p.pose, middling)
+    b = Renderer(p, basis, RenderConfig()).render(p.pose, middling)
+    before, after = read_interior(a, lm), read_interior(b, lm)
+    assert 0.08 < before.opening < WIDE
+    assert before.core_colour > 0.8
+    assert after.core_colour < 0.75 * before.core_colour
+    assert after.core_ratio == pytest.approx(before.core_ratio, abs=0.01)
+    ys, xs = np.nonzero(_opening(lm, a.shape))
+    box = np.zeros(a.shape[:2], bool)
+    box[ys.min() - 2:ys.max() + 3, xs.min() - 2:xs.max() + 3] = True
+    assert np.array_equal(a[~box], b[~box])
+    grey = load_portrait(shared_data / "portraits" / "MakeItTalk__examples__audrey.jpg", 512,
+                         None, basis, framed=False)
+    opened = move_lip_gap(grey.talking_rest(basis), 0.05, basis)
+    assert np.array_equal(Renderer(grey, basis, RenderConfig(whiten=False)).render(grey.pose,
+                                                                                   opened),
+                          Renderer(grey, basis, RenderConfig()).render(grey.pose, opened))
+
+
 def test_the_summary_reads_wide_and_middling_openings_apart():
     """Medians of the core ratio at wide (>= WIDE) and middling (MIDDLING..WIDE) openings,
     unread frames (nan) left out, and n/a where a video has no such frame."""
@@ -121,5 +152,9 @@ def test_the_summary_reads_wide_and_middling_openings_apart():
     assert s.frames == 6 and s.wide_share == pytest.approx(0.5)
     assert (s.wide, s.wide_frames) == (pytest.approx(0.45), 2)
     assert (s.middling, s.middling_frames) == (pytest.approx(1.1), 2)
+    assert s.middling_colour is None  # (T, 2) readings: no colour
     shut = summarise(np.array([[0.01, np.nan], [0.02, np.nan]]))
     assert shut.wide is None and shut.middling is None and shut.wide_share == 0.0
+    coloured = summarise(np.array([[0.10, 1.2, 0.9], [0.12, 1.0, np.nan], [0.11, 1.1, 0.5],
+                                   [0.20, 0.4, 0.2]]))
+    assert coloured.middling_colour == pytest.approx(0.7)  # middling frames read, nan left out

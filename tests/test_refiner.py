@@ -292,7 +292,8 @@ def test_the_renderer_ablation_scores_each_variant_on_the_same_motion():
 def test_the_ablation_reads_how_light_the_open_mouth_is_against_the_truth():
     """At the frames the real mouth is open (0.08 eye distances or more) the inside's core is
     read against the lips on the real frame's landmarks: the painted teeth read far lighter
-    than the real mouth and than the warp's stretched inside, on the same frames."""
+    than the real mouth and than the warp's stretched inside, on the same frames, and far
+    greyer (their colour against the lips')."""
     from vasa.evaluation.ablation import ablate_clip
     from vasa.render import RenderConfig
 
@@ -304,3 +305,6 @@ def test_the_ablation_reads_how_light_the_open_mouth_is_against_the_truth():
     assert painted["inside"] > 1.5 * warp["inside"]
     assert painted["inside"] > 1.5 * painted["inside_truth"]
     assert painted["inside_error"] > warp["inside_error"] > 0
+    assert warp["colour_frames"] == painted["colour_frames"] == warp["inside_frames"]
+    assert painted["colour"] < 0.6 * warp["colour"]
+    assert painted["colour_error"] > warp["colour_error"] > 0

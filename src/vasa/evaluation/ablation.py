@@ -20,7 +20,8 @@ differ only by the renderer. Scores per variant:
   distances), the open mouth's core luma over its lips' (`interior.read_interior`, both read
   on the real frame's landmarks), the render's and the truth's medians and their mean absolute
   difference: whether the inside shows as light as the real one (teeth) or as dark, where
-  PSNR prefers a blur of the two.
+  PSNR prefers a blur of the two; and the same of its colour (the core's chroma over the
+  lips'): teeth and the dark are near grey, a lip-coloured fill is not.
 
 A variant named in `lids` renders the motion's eyelid ratios asked as that renderer reads them
 (`vasa.motion.lids`; `lids[name](portrait, renderer, basis)` measures the response, as
@@ -93,16 +94,19 @@ class VariantScores:
     ssim_blink: list[float] = field(default_factory=list)
     blink_sharp_ratio: list[float] = field(default_factory=list)
     inside: list[tuple[float, float]] = field(default_factory=list)  # (render, truth) ratios
+    colour: list[tuple[float, float]] = field(default_factory=list)  # (render, truth) ratios
 
     def summary(self, truth_brightness: list[float]) -> dict[str, float]:
         out = {k: float(np.mean(v)) if v else float("nan") for k, v in asdict(self).items()
-               if k not in ("brightness", "sharp_ratio", "blink_sharp_ratio", "inside")}
-        pairs = np.asarray(self.inside, np.float64).reshape(-1, 2)
-        out["inside_frames"] = len(pairs)
-        out["inside"], out["inside_truth"] = (np.median(pairs, 0).tolist() if len(pairs)
-                                              else [float("nan")] * 2)
-        out["inside_error"] = (float(np.abs(pairs[:, 0] - pairs[:, 1]).mean()) if len(pairs)
-                               else float("nan"))
+               if k not in ("brightness", "sharp_ratio", "blink_sharp_ratio", "inside",
+                            "colour")}
+        for name, values in (("inside", self.inside), ("colour", self.colour)):
+            pairs = np.asarray(values, np.float64).reshape(-1, 2)
+            out[f"{name}_frames"] = len(pairs)
+            out[name], out[f"{name}_truth"] = (np.median(pairs, 0).tolist() if len(pairs)
+                                               else [float("nan")] * 2)
+            out[f"{name}_error"] = (float(np.abs(pairs[:, 0] - pairs[:, 1]).mean())
+                                    if len(pairs) else float("nan"))
         out["blinks"] = len(self.psnr_blink)
         for k in ("sharp_ratio", "blink_sharp_ratio"):
             values = getattr(self, k)
@@ -157,8 +161,10 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
             s.brightness.append(float(img[mouth].mean()))
             s.psnr_eyes.append(psnr(img, gt[i], eye))
             s.ssim_eyes.append(ssim(img, gt[i], eye))
-            if open_inside and (seen := read_interior(img, lm).core_ratio) is not None:
-                s.inside.append((seen, inside.core_ratio))
+            if open_inside and (seen := read_interior(img, lm)).core_ratio is not None:
+                s.inside.append((seen.core_ratio, inside.core_ratio))
+                if seen.core_colour is not None and inside.core_colour is not None:
+                    s.colour.append((seen.core_colour, inside.core_colour))
             if blink:
                 s.psnr_blink.append(s.psnr_eyes[-1])
                 s.ssim_blink.append(s.ssim_eyes[-1])

@@ -24,7 +24,9 @@ Where the portrait has no teeth of its own to keep (lips together, or a slit), t
 invents the inside, and at wide openings it drew the mean of the mouths that fit: a pink blur
 (the "sad" portrait), a grey smear (Taylor Swift). `MouthInterior.deepen`, after the refiner,
 takes such an opening's core towards the portrait's lips in deep shadow (the DEEPEN_*
-constants below), so a wide mouth reads as open.
+constants below), so a wide mouth reads as open. At middling openings it drew the lips' own
+pink, which reads as lips pressed together: `MouthInterior.whiten` gives the light inside
+the colour of teeth in the portrait's light (the WHITEN_* constants), its luma kept.
 """
 
 from __future__ import annotations
@@ -55,8 +57,32 @@ DEEPEN_FROM, DEEPEN_FULL = 0.15 * mc.PX_PER_IOD, 0.25 * mc.PX_PER_IOD
 DEEPEN_MAX = 0.8
 DEEPEN_BAND = (0.1, 0.45)  # share of a column's opening from each lip: none, full
 DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards each corner
+# The light inside of an opening the portrait had no teeth for: the refiner, whose reference
+# is the portrait's shut lips, fills a middling opening with their pink (the "sad" portrait,
+# RD_Radio2's speech: the core's chroma 1.02x the lips', where the real speaker's teeth read
+# 0.36x; `vasa.evaluation.interior`), which reads as lips pressed together. Teeth take the
+# light's colour, as the skin does: the light core of real open mouths (0.08 IOD and over;
+# RD_Radio2, EDTalk's Obama, the Wav2Lip speaker, LivePortrait d12 and d14) has the hue of the
+# skin round the lips (cosine 0.91-0.99) at 0.41-0.92 of its chroma (median 0.72). So from a column opening of
+# WHITEN_FROM crop px (in full from WHITEN_FULL), clear of WHITEN_EDGE px along each inner lip
+# (their own colour), pixels lighter than LIGHT_FROM of the lips' luma (in full from
+# LIGHT_FULL: the dark of a cavity keeps its colour) take TEETH_TINT of the colour of the skin
+# within SKIN_RING px of the lips. (At 0.35 of it they looked blue-grey against warm skin.)
+WHITEN_FROM, WHITEN_FULL = 0.03 * mc.PX_PER_IOD, 0.06 * mc.PX_PER_IOD
+WHITEN_EDGE = 1.0
+LIGHT_FROM, LIGHT_FULL = 0.6, 0.85
+TEETH_TINT = 0.7
+SKIN_RING = 15
+MIN_COLOUR = 4.0  # lips' median chroma (RGB levels) under which a portrait has no colour
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB weights of brightness (Rec. 601)
+
+
+def chroma(rgb: np.ndarray) -> np.ndarray:
+    """(...) distance of RGB (..., 3) pixels from the grey of their own luma: 0 for grey, white
+    and black, the more the more coloured."""
+    rgb = np.asarray(rgb, np.float32)
+    return np.linalg.norm(rgb - (rgb @ LUMA)[..., None], axis=-1)
 
 
 def lip_lines(lips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +160,21 @@ class _Box:
                    a[1, 0] * gx + a[1, 1] * gy + a[1, 2])
 
 
+@dataclass
+class _Inside:
+    """A target opening's pixels in its `box` (each array (h, w)): the height of each pixel's
+    column (crop px), its share of the mouth's width, its distance to the nearer inner lip
+    (`edge`, crop px; `near`, as a share of the column's height), and `slit`, 1 where the
+    portrait's own opening there holds no teeth to keep, 0 where it does."""
+
+    box: _Box
+    tall: np.ndarray
+    share: np.ndarray
+    slit: np.ndarray
+    edge: np.ndarray
+    near: np.ndarray
+
+
 def _smooth(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
@@ -141,9 +182,10 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 class MouthInterior:
     """One portrait's mouth interior: `__call__(frame, landmarks)` redraws a frame's opening in
-    place where it is taller than the portrait's (before the refiner); `deepen(frame,
-    landmarks)` darkens a wide opening's core where the portrait had no teeth to keep (after
-    it). `active`: the portrait shows an opening."""
+    place where it is taller than the portrait's (before the refiner); after it, where the
+    portrait had no teeth to keep, `whiten(frame, landmarks)` gives an opening's light inside
+    the teeth's colour and `deepen(frame, landmarks)` darkens a wide opening's core. `active`:
+    the portrait shows an opening."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
@@ -157,7 +199,15 @@ class MouthInterior:
         outer, inner = mc.lip_masks(mc.lip_points(landmarks, a)) > 0.5
         # No lighter than the lips in deep shadow: a smile whose teeth fill its opening has no
         # dark of its own (the astronaut's darkest fifth is grey teeth), a shut mouth none.
-        self.cavity = CAVITY_SHADE * np.median(crop[outer & ~inner], 0).astype(np.float32)
+        lips = crop[outer & ~inner]
+        self.cavity = CAVITY_SHADE * np.median(lips, 0).astype(np.float32)
+        self.lips_luma = max(float(np.median(lips @ LUMA)), 1.0)
+        # Teeth take the light's colour, which the skin shows too: the skin's colour round the
+        # lips (its luma taken out), TEETH_TINT as strong. None for a grey portrait.
+        near = cv2.dilate(outer.astype(np.uint8), np.ones((SKIN_RING, SKIN_RING), np.uint8)) > 0
+        skin = np.median(crop[near & ~outer], 0).astype(np.float32)
+        self.teeth_tint = (TEETH_TINT * (skin - skin @ LUMA)
+                           if np.median(chroma(lips)) >= MIN_COLOUR else None)
         if self.active:
             pixels = crop[inner]
             luma = pixels @ LUMA
@@ -220,34 +270,71 @@ class MouthInterior:
         frame[y0:y1, x0:x1] = np.clip(box + 0.5, 0, 255).astype(np.uint8)
         return float(strength.max())
 
-    def deepen(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
-        """Darken, in place, the core of a wide opening of `frame` (H, W, 3) uint8 where the
-        portrait had no teeth of its own to keep there (after the refiner: what it drew near
-        the lips stays). Returns the largest weight used (0: nothing changed)."""
+    def _inside(self, frame: np.ndarray, landmarks: np.ndarray, least: float
+                ) -> _Inside | None:
+        """A frame's opening after the refiner, where any of its columns is over `least` crop
+        pixels high (None elsewhere): its pixel box and, per pixel, the column's height, share of
+        the mouth's width and nearness to the middle, and how little of the portrait's own
+        teeth the warp or the redraw shows there (`slit`)."""
         a, upper, lower = _target(landmarks)
         x = _columns(upper)
-        if np.max(_at(lower, x) - _at(upper, x)) <= DEEPEN_FROM:
-            return 0.0
+        if np.max(_at(lower, x) - _at(upper, x)) <= least:
+            return None
         box = _Box.around(frame, a, upper, lower)
         if box is None:
-            return 0.0
+            return None
         top, bottom = _at(upper, box.cx), _at(lower, box.cx)
         tall = bottom - top
         share, _, s_top, s_bottom = self._source_column(box.cx, upper)
         own = np.maximum(s_bottom - s_top, 0.0)
-        # Columns whose own teeth the warp or the redraw shows are left as they are.
         slit = 1.0 - np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
-        near = np.minimum(box.cy - top, bottom - box.cy) / np.maximum(tall, 1.0)
-        core = _smooth((near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
+        edge = np.minimum(box.cy - top, bottom - box.cy)
+        return _Inside(box, tall, share, slit, edge, edge / np.maximum(tall, 1.0))
+
+    def deepen(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
+        """Darken, in place, the core of a wide opening of `frame` (H, W, 3) uint8 where the
+        portrait had no teeth of its own to keep there (after the refiner: what it drew near
+        the lips stays). Returns the largest weight used (0: nothing changed)."""
+        o = self._inside(frame, landmarks, DEEPEN_FROM)
+        if o is None:
+            return 0.0
+        # Columns whose own teeth the warp or the redraw shows are left as they are.
+        core = _smooth((o.near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
         # Faded towards the corners: cut off square, it read as a dark bar laid in the mouth.
-        ends = _smooth(np.minimum(share, 1.0 - share) / DEEPEN_ENDS)
-        weight = (DEEPEN_MAX * slit * core * ends
-                  * _smooth((tall - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM)))
+        ends = _smooth(np.minimum(o.share, 1.0 - o.share) / DEEPEN_ENDS)
+        weight = (DEEPEN_MAX * o.slit * core * ends
+                  * _smooth((o.tall - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM)))
         if not weight.any():
             return 0.0
         # Deeper towards the middle, as the redraw's cavity.
         cavity = self.cavity * (1.0 - CAVITY_DEPTH * core)[..., None]
+        box = o.box
         pixels = frame[box.y0:box.y1, box.x0:box.x1].astype(np.float32)
         pixels += weight[..., None] * (cavity - pixels)
+        frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+        return float(weight.max())
+
+    def whiten(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
+        """Take the lips' colour out of the light inside of an opening of `frame` (H, W, 3)
+        uint8, in place, where the portrait had no teeth of its own to keep (after the
+        refiner): pixels lighter than LIGHT_FROM of the lips take the colour of teeth in the
+        portrait's light (`teeth_tint`), keeping their luma. Returns the largest weight used."""
+        if self.teeth_tint is None:  # a black-and-white portrait: nothing to take out
+            return 0.0
+        o = self._inside(frame, landmarks, WHITEN_FROM)
+        if o is None:
+            return 0.0
+        weight = (o.slit * _smooth((o.edge - WHITEN_EDGE) / WHITEN_EDGE)
+                  * _smooth((o.tall - WHITEN_FROM) / (WHITEN_FULL - WHITEN_FROM))
+                  * ((o.share > 0) & (o.share < 1)))
+        if not weight.any():
+            return 0.0
+        box = o.box
+        pixels = frame[box.y0:box.y1, box.x0:box.x1].astype(np.float32)
+        luma = pixels @ LUMA
+        weight = weight * _smooth((luma / self.lips_luma - LIGHT_FROM)
+                                  / (LIGHT_FULL - LIGHT_FROM))
+        colour = pixels - luma[..., None]
+        pixels = luma[..., None] + colour + weight[..., None] * (self.teeth_tint - colour)
         frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
         return float(weight.max())

@@ -84,7 +84,10 @@ class RenderConfig:
     (`warp.Edges`); False: sharp to the pixel, a staircase. interior: with `refiner`, a mouth
     opening wider than the portrait's keeps the portrait's teeth at their size and opens dark
     between them, and a wide opening where the portrait had no teeth to keep is dark at its
-    core (`render.interior`); False: the warp and the refiner alone draw the inside."""
+    core (`render.interior`); False: the warp and the refiner alone draw the inside.
+    whiten: with `interior`, the light inside of an opening where the portrait had no teeth to
+    keep loses the lips' colour (`MouthInterior.whiten`: teeth, not pink); False: as the
+    refiner draws it."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -98,6 +101,7 @@ class RenderConfig:
     outline_inset: float = OUTLINE_INSET
     antialias: bool = True
     interior: bool = True
+    whiten: bool = True
 
 
 # Landmark contours the unfolding leaves where they are.
@@ -338,7 +342,9 @@ class Renderer:
             redrawn = self.interior(frame, lm) if self.interior is not None else 0.0
             self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap),
                          redrawn)
-            if self.interior is not None:  # a wide opening the portrait had no teeth for
+            if self.interior is not None:  # an opening the portrait had no teeth for
+                if self.config.whiten:
+                    self.interior.whiten(frame, lm)
                 self.interior.deepen(frame, lm)
         elif self.config.mouth:
             paint_mouth(frame, lm, w.canonical, placer(w.pose, self.size), self.appearance,
