@@ -115,10 +115,11 @@ def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, bas
 def test_the_light_inside_of_an_opening_with_no_teeth_of_its_own_is_not_lip_coloured(
         shared_data, basis):
     """Opened 0.05 eye distances past its talking rest (0.15 in all), the "sad" portrait's
-    refined opening is the lips' pink (its core's chroma about 0.9 of the lips'; a real
+    refined opening is the lips' pink and dim (its core's chroma about 0.9 of the lips'; a real
     speaker's teeth read 0.4-0.9 of the skin's): whitened, it takes the teeth's tint (under
-    0.75 of the lips') at the same luma, and nothing outside the opening changes. A black-and-
-    white portrait has no colour to take out: its frames are the same to the pixel."""
+    0.75 of the lips') and a little more light (real teeth are lighter than the lips), and
+    nothing outside the opening changes. A black-and-white portrait has no colour to take out:
+    its frames are the same to the pixel."""
     p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
                       512, None, basis, framed=False)
     middling = move_lip_gap(p.talking_rest(basis), 0.05, basis)
@@ -130,7 +131,7 @@ def test_the_light_inside_of_an_opening_with_no_teeth_of_its_own_is_not_lip_colo
     assert 0.08 < before.opening < WIDE
     assert before.core_colour > 0.8
     assert after.core_colour < 0.75 * before.core_colour
-    assert after.core_ratio == pytest.approx(before.core_ratio, abs=0.01)
+    assert before.core_ratio < after.core_ratio < 1.25 * before.core_ratio
     ys, xs = np.nonzero(_opening(lm, a.shape))
     box = np.zeros(a.shape[:2], bool)
     box[ys.min() - 2:ys.max() + 3, xs.min() - 2:xs.max() + 3] = True

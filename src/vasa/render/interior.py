@@ -26,7 +26,8 @@ invents the inside, and at wide openings it drew the mean of the mouths that fit
 takes such an opening's core towards the portrait's lips in deep shadow (the DEEPEN_*
 constants below), so a wide mouth reads as open. At middling openings it drew the lips' own
 pink, which reads as lips pressed together: `MouthInterior.whiten` gives the light inside
-the colour of teeth in the portrait's light (the WHITEN_* constants), its luma kept.
+the colour of teeth in the portrait's light and a little more light (the WHITEN_* and TEETH_*
+constants).
 """
 
 from __future__ import annotations
@@ -67,11 +68,16 @@ DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards 
 # WHITEN_FROM crop px (in full from WHITEN_FULL), clear of WHITEN_EDGE px along each inner lip
 # (their own colour), pixels lighter than LIGHT_FROM of the lips' luma (in full from
 # LIGHT_FULL: the dark of a cavity keeps its colour) take TEETH_TINT of the colour of the skin
-# within SKIN_RING px of the lips. (At 0.35 of it they looked blue-grey against warm skin.)
+# within SKIN_RING px of the lips (at 0.35 of it they looked blue-grey against warm skin), and
+# TEETH_LIFT more light: real teeth are lighter than the lips (the middling core 1.10x their
+# luma on RD_Radio2, 1.03x over the ablation's held-out clips) where the refiner's band reads
+# 0.89x and 0.86x. With 0.2 the ablation's inside reads 0.97x, its mouth PSNR and SSIM
+# unchanged (-0.02 dB, +0.0005), and the band reads as teeth rather than a grey guard.
 WHITEN_FROM, WHITEN_FULL = 0.03 * mc.PX_PER_IOD, 0.06 * mc.PX_PER_IOD
 WHITEN_EDGE = 1.0
 LIGHT_FROM, LIGHT_FULL = 0.6, 0.85
 TEETH_TINT = 0.7
+TEETH_LIFT = 0.2
 SKIN_RING = 15
 MIN_COLOUR = 4.0  # lips' median chroma (RGB levels) under which a portrait has no colour
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
@@ -318,7 +324,8 @@ class MouthInterior:
         """Take the lips' colour out of the light inside of an opening of `frame` (H, W, 3)
         uint8, in place, where the portrait had no teeth of its own to keep (after the
         refiner): pixels lighter than LIGHT_FROM of the lips take the colour of teeth in the
-        portrait's light (`teeth_tint`), keeping their luma. Returns the largest weight used."""
+        portrait's light (`teeth_tint`) and up to TEETH_LIFT more luma. Returns the largest
+        weight used."""
         if self.teeth_tint is None:  # a black-and-white portrait: nothing to take out
             return 0.0
         o = self._inside(frame, landmarks, WHITEN_FROM)
@@ -335,6 +342,7 @@ class MouthInterior:
         weight = weight * _smooth((luma / self.lips_luma - LIGHT_FROM)
                                   / (LIGHT_FULL - LIGHT_FROM))
         colour = pixels - luma[..., None]
-        pixels = luma[..., None] + colour + weight[..., None] * (self.teeth_tint - colour)
+        pixels = ((luma * (1.0 + TEETH_LIFT * weight))[..., None] + colour
+                  + weight[..., None] * (self.teeth_tint - colour))
         frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
         return float(weight.max())
