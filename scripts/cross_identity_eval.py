@@ -333,8 +333,10 @@ def measure_all(tasks: dict[tuple, tuple[Path, Path]], jobs: int) -> dict[tuple,
 def write_report(path: Path, args: argparse.Namespace, speeches: list[Speech],
                  portraits: tuple[PortraitSpec, ...], report: dict) -> None:
     """benchmarks/results/cross_identity.md and .json."""
+    defaults = {"portraits": len(PORTRAITS), "speakers": len(SPEECHES), "seconds": SECONDS}
     cmd = "python scripts/cross_identity_eval.py " + " ".join(
-        f"--method {m}={src}" for m, src in args.method)
+        [f"--method {m}={src}" for m, src in args.method]
+        + [f"--{k} {getattr(args, k):g}" for k, v in defaults.items() if getattr(args, k) != v])
     lines = [(f"# Cross-identity evaluation: {len(portraits)} portraits x {len(speeches)} "
               f"held-out speeches, first {args.seconds:g} s"), "",
              f"Reproduce: `{cmd}` (videos cached in {args.work}).", "",
