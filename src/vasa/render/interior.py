@@ -64,12 +64,12 @@ DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards 
 # 0.36x; `vasa.evaluation.interior`), which reads as lips pressed together. Teeth take the
 # light's colour, as the skin does: the light core of real open mouths (0.08 IOD and over;
 # RD_Radio2, EDTalk's Obama, the Wav2Lip speaker, LivePortrait d12 and d14) has the hue of the
-# skin round the lips (cosine 0.91-0.99) at 0.41-0.92 of its chroma (median 0.72). So from a column opening of
-# WHITEN_FROM crop px (in full from WHITEN_FULL), clear of WHITEN_EDGE px along each inner lip
-# (their own colour), pixels lighter than LIGHT_FROM of the lips' luma (in full from
-# LIGHT_FULL: the dark of a cavity keeps its colour) take TEETH_TINT of the colour of the skin
-# within SKIN_RING px of the lips (at 0.35 of it they looked blue-grey against warm skin), and
-# TEETH_LIFT more light: real teeth are lighter than the lips (the middling core 1.10x their
+# skin round the lips (cosine 0.91-0.99) at 0.41-0.92 of its chroma (median 0.72). So from a
+# column opening of WHITEN_FROM crop px (in full from WHITEN_FULL), clear of WHITEN_EDGE px
+# along each inner lip (their own colour), pixels lighter than LIGHT_FROM of the lips' luma
+# (in full from LIGHT_FULL: the dark of a cavity keeps its colour) take TEETH_TINT of the
+# colour of the skin within SKIN_RING px of the lips (at 0.35 of it they looked blue-grey
+# against warm skin), and TEETH_LIFT more light: real teeth are lighter than the lips (the middling core 1.10x their
 # luma on RD_Radio2, 1.03x over the ablation's held-out clips) where the refiner's band reads
 # 0.89x and 0.86x. With 0.2 the ablation's inside reads 0.97x, its mouth PSNR and SSIM
 # unchanged (-0.02 dB, +0.0005), and the band reads as teeth rather than a grey guard.
@@ -304,10 +304,10 @@ class MouthInterior:
         o = self._inside(frame, landmarks, DEEPEN_FROM)
         if o is None:
             return 0.0
-        # Columns whose own teeth the warp or the redraw shows are left as they are.
         core = _smooth((o.near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
         # Faded towards the corners: cut off square, it read as a dark bar laid in the mouth.
         ends = _smooth(np.minimum(o.share, 1.0 - o.share) / DEEPEN_ENDS)
+        # (slit: columns whose own teeth the warp or the redraw shows are left as they are.)
         weight = (DEEPEN_MAX * o.slit * core * ends
                   * _smooth((o.tall - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM)))
         if not weight.any():
