@@ -308,3 +308,16 @@ def test_the_ablation_reads_how_light_the_open_mouth_is_against_the_truth():
     assert warp["colour_frames"] == painted["colour_frames"] == warp["inside_frames"]
     assert painted["colour"] < 0.6 * warp["colour"]
     assert painted["colour_error"] > warp["colour_error"] > 0
+
+
+def test_the_ablation_scores_a_clip_as_black_and_white_when_asked():
+    """grey=True: the truth and every render are grey (the portrait is made grey, so the
+    refined mouth is too), and the inside's colour is not read."""
+    from vasa.evaluation.ablation import ablate_clip
+    from vasa.render import RenderConfig
+
+    scores, kept = ablate_clip(ASSETS / "obama_address_8s.mp4", {"refiner": RenderConfig()},
+                               max_frames=12, size=256, keep=(6,), grey=True)
+    for frame in kept[6].values():
+        assert np.ptp(frame.astype(np.int16), axis=2).max() == 0
+    assert scores["refiner"]["colour_frames"] == 0 and scores["refiner"]["inside_frames"] > 0

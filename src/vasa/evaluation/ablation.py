@@ -33,7 +33,7 @@ against pictures rather than the tracker.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -53,6 +53,11 @@ MOUTH_GROW = 0.12  # eye distances the lips' hull is grown by for the mouth regi
 FLICKER_LV = 6.0  # grey levels of unexplained frame-to-frame brightness jump that count
 BLINK_CLOSURE = 0.25  # closure (1 - openness / the portrait's) from which a frame is a blink
 LidCalibration = Callable[[Portrait, Renderer, FaceBasis], LidResponse]
+
+
+def as_grey(image: np.ndarray) -> np.ndarray:
+    """An RGB uint8 image (H, W, 3) in grey, still three channels."""
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
 
 
 def mouth_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -118,13 +123,17 @@ class VariantScores:
 
 def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames: int = 125,
                 size: int = 512, fps: float = 25.0, basis: FaceBasis | None = None,
-                keep: tuple[int, ...] = (), lids: dict[str, LidCalibration] | None = None
-                ) -> tuple[dict[str, dict[str, float]],
+                keep: tuple[int, ...] = (), lids: dict[str, LidCalibration] | None = None,
+                grey: bool = False) -> tuple[dict[str, dict[str, float]],
                                                       dict[int, dict[str, np.ndarray]]]:
     """Scores per variant name, and the frames of indices `keep` ({index: {name or 'truth':
-    frame}}, for contact sheets). Frames where the real face is not tracked are skipped."""
+    frame}}, for contact sheets). Frames where the real face is not tracked are skipped.
+    grey: score the clip as a black-and-white one (portrait and truth in grey)."""
     basis = basis or default_basis()
     portrait, gt, gt_lm, motion = self_reenactment(video, max_frames, size, fps, basis)
+    if grey:  # a black-and-white clip: its portrait and truth as such, tracked in colour
+        portrait = replace(portrait, image=as_grey(portrait.image))
+        gt = [as_grey(f) for f in gt]
     renderers = {k: Renderer(portrait, basis, cfg) for k, cfg in variants.items()}
     eyes = basis.layout.eyes
     rest = np.maximum(portrait.dynamics[eyes], 1e-3)

@@ -209,11 +209,12 @@ class MouthInterior:
         self.cavity = CAVITY_SHADE * np.median(lips, 0).astype(np.float32)
         self.lips_luma = max(float(np.median(lips @ LUMA)), 1.0)
         # Teeth take the light's colour, which the skin shows too: the skin's colour round the
-        # lips (its luma taken out), TEETH_TINT as strong. None for a grey portrait.
+        # lips (its luma taken out), TEETH_TINT as strong; none for a grey portrait, whose
+        # light inside gets the light alone.
         near = cv2.dilate(outer.astype(np.uint8), np.ones((SKIN_RING, SKIN_RING), np.uint8)) > 0
         skin = np.median(crop[near & ~outer], 0).astype(np.float32)
         self.teeth_tint = (TEETH_TINT * (skin - skin @ LUMA)
-                           if np.median(chroma(lips)) >= MIN_COLOUR else None)
+                           if np.median(chroma(lips)) >= MIN_COLOUR else np.zeros(3, np.float32))
         if self.active:
             pixels = crop[inner]
             luma = pixels @ LUMA
@@ -324,10 +325,8 @@ class MouthInterior:
         """Take the lips' colour out of the light inside of an opening of `frame` (H, W, 3)
         uint8, in place, where the portrait had no teeth of its own to keep (after the
         refiner): pixels lighter than LIGHT_FROM of the lips take the colour of teeth in the
-        portrait's light (`teeth_tint`) and up to TEETH_LIFT more luma. Returns the largest
-        weight used."""
-        if self.teeth_tint is None:  # a black-and-white portrait: nothing to take out
-            return 0.0
+        portrait's light (`teeth_tint`; grey for a black-and-white portrait) and up to
+        TEETH_LIFT more luma. Returns the largest weight used."""
         o = self._inside(frame, landmarks, WHITEN_FROM)
         if o is None:
             return 0.0
