@@ -26,13 +26,21 @@ import numpy as np
 
 from vasa.io import read_frames
 from vasa.render import mouth_crop as mc
-from vasa.render.interior import LUMA, MIN_COLOUR, chroma, lip_lines
+from vasa.render.interior import LUMA, lip_lines
 
 WIDE = 0.15  # IOD: an opening from which the cavity shows (a lively speaker's widest tenth)
 MIDDLING = 0.08  # IOD: from here to WIDE an opening shows some inside (teeth, mostly)
 CORE_WIDTH = (0.25, 0.75)  # share of the mouth's width the core spans
 CORE_MARGIN = 0.25  # share of a column's opening kept clear of each inner lip
 MIN_CORE = 12  # crop pixels: a smaller core is not read
+MIN_COLOUR = 4.0  # lips' median chroma (RGB levels) under which a frame has no colour to read
+
+
+def chroma(rgb: np.ndarray) -> np.ndarray:
+    """(...) distance of RGB (..., 3) pixels from the grey of their own luma: 0 for grey, white
+    and black, the more the more coloured."""
+    rgb = np.asarray(rgb, np.float32)
+    return np.linalg.norm(rgb - (rgb @ LUMA)[..., None], axis=-1)
 
 
 @dataclass

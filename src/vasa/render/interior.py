@@ -69,26 +69,19 @@ DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards 
 # along each inner lip (their own colour), pixels lighter than LIGHT_FROM of the lips' luma
 # (in full from LIGHT_FULL: the dark of a cavity keeps its colour) take TEETH_TINT of the
 # colour of the skin within SKIN_RING px of the lips (at 0.35 of it they looked blue-grey
-# against warm skin), and TEETH_LIFT more light: real teeth are lighter than the lips (the middling core 1.10x their
-# luma on RD_Radio2, 1.03x over the ablation's held-out clips) where the refiner's band reads
-# 0.89x and 0.86x. With 0.2 the ablation's inside reads 0.97x, its mouth PSNR and SSIM
-# unchanged (-0.02 dB, +0.0005), and the band reads as teeth rather than a grey guard.
+# against warm skin; a black-and-white portrait's skin has none to give), and TEETH_LIFT more
+# light: real teeth are lighter than the lips (the middling core 1.10x their luma on
+# RD_Radio2, 1.03x over the ablation's held-out clips) where the refiner's band reads 0.89x
+# and 0.86x. With 0.2 the ablation's inside reads 0.97x, its mouth PSNR and SSIM unchanged
+# (-0.02 dB, +0.0005), and the band reads as teeth rather than a grey guard.
 WHITEN_FROM, WHITEN_FULL = 0.03 * mc.PX_PER_IOD, 0.06 * mc.PX_PER_IOD
 WHITEN_EDGE = 1.0
 LIGHT_FROM, LIGHT_FULL = 0.6, 0.85
 TEETH_TINT = 0.7
 TEETH_LIFT = 0.2
 SKIN_RING = 15
-MIN_COLOUR = 4.0  # lips' median chroma (RGB levels) under which a portrait has no colour
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB weights of brightness (Rec. 601)
-
-
-def chroma(rgb: np.ndarray) -> np.ndarray:
-    """(...) distance of RGB (..., 3) pixels from the grey of their own luma: 0 for grey, white
-    and black, the more the more coloured."""
-    rgb = np.asarray(rgb, np.float32)
-    return np.linalg.norm(rgb - (rgb @ LUMA)[..., None], axis=-1)
 
 
 def lip_lines(lips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,9 +164,11 @@ class _Inside:
     """A target opening's pixels in its `box` (each array (h, w)): the height of each pixel's
     column (crop px), its share of the mouth's width, its distance to the nearer inner lip
     (`edge`, crop px; `near`, as a share of the column's height), and `slit`, 1 where the
-    portrait's own opening there holds no teeth to keep, 0 where it does."""
+    portrait's own opening there holds no teeth to keep, 0 where it does. widest: the tallest
+    of the opening's checked columns (crop px)."""
 
     box: _Box
+    widest: float
     tall: np.ndarray
     share: np.ndarray
     slit: np.ndarray
@@ -188,10 +183,10 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 class MouthInterior:
     """One portrait's mouth interior: `__call__(frame, landmarks)` redraws a frame's opening in
-    place where it is taller than the portrait's (before the refiner); after it, where the
-    portrait had no teeth to keep, `whiten(frame, landmarks)` gives an opening's light inside
-    the teeth's colour and `deepen(frame, landmarks)` darkens a wide opening's core. `active`:
-    the portrait shows an opening."""
+    place where it is taller than the portrait's (before the refiner); after it,
+    `after_refiner(frame, landmarks)`, where the portrait had no teeth to keep, gives an
+    opening's light inside the teeth's colour (`whiten`) and darkens a wide opening's core
+    (`deepen`). `active`: the portrait shows an opening."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
@@ -209,12 +204,10 @@ class MouthInterior:
         self.cavity = CAVITY_SHADE * np.median(lips, 0).astype(np.float32)
         self.lips_luma = max(float(np.median(lips @ LUMA)), 1.0)
         # Teeth take the light's colour, which the skin shows too: the skin's colour round the
-        # lips (its luma taken out), TEETH_TINT as strong; none for a grey portrait, whose
-        # light inside gets the light alone.
+        # lips (its luma taken out), TEETH_TINT as strong (none on a grey portrait).
         near = cv2.dilate(outer.astype(np.uint8), np.ones((SKIN_RING, SKIN_RING), np.uint8)) > 0
         skin = np.median(crop[near & ~outer], 0).astype(np.float32)
-        self.teeth_tint = (TEETH_TINT * (skin - skin @ LUMA)
-                           if np.median(chroma(lips)) >= MIN_COLOUR else np.zeros(3, np.float32))
+        self.teeth_tint = TEETH_TINT * (skin - skin @ LUMA)
         if self.active:
             pixels = crop[inner]
             luma = pixels @ LUMA
@@ -277,15 +270,28 @@ class MouthInterior:
         frame[y0:y1, x0:x1] = np.clip(box + 0.5, 0, 255).astype(np.uint8)
         return float(strength.max())
 
-    def _inside(self, frame: np.ndarray, landmarks: np.ndarray, least: float
-                ) -> _Inside | None:
-        """A frame's opening after the refiner, where any of its columns is over `least` crop
-        pixels high (None elsewhere): its pixel box and, per pixel, the column's height, share of
-        the mouth's width and nearness to the middle, and how little of the portrait's own
-        teeth the warp or the redraw shows there (`slit`)."""
+    def after_refiner(self, frame: np.ndarray, landmarks: np.ndarray, whiten: bool = True
+                      ) -> None:
+        """Where the portrait had no teeth of its own to keep, in place, after the refiner: an
+        opening's light inside takes the teeth's colour (`whiten`; skipped with whiten=False)
+        and a wide one's core is darkened (`deepen`). The opening's geometry is found once."""
+        o = self._inside(frame, landmarks)
+        if o is None:
+            return
+        if whiten:
+            self.whiten(frame, o)
+        if o.widest > DEEPEN_FROM:
+            self.deepen(frame, o)
+
+    def _inside(self, frame: np.ndarray, landmarks: np.ndarray) -> _Inside | None:
+        """A frame's opening after the refiner, where any of its columns is over WHITEN_FROM
+        crop pixels high (None elsewhere): its pixel box and, per pixel, the column's height,
+        share of the mouth's width and nearness to the middle, and how little of the
+        portrait's own teeth the warp or the redraw shows there (`slit`)."""
         a, upper, lower = _target(landmarks)
         x = _columns(upper)
-        if np.max(_at(lower, x) - _at(upper, x)) <= least:
+        widest = float(np.max(_at(lower, x) - _at(upper, x)))
+        if widest <= WHITEN_FROM:
             return None
         box = _Box.around(frame, a, upper, lower)
         if box is None:
@@ -296,15 +302,12 @@ class MouthInterior:
         own = np.maximum(s_bottom - s_top, 0.0)
         slit = 1.0 - np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
         edge = np.minimum(box.cy - top, bottom - box.cy)
-        return _Inside(box, tall, share, slit, edge, edge / np.maximum(tall, 1.0))
+        return _Inside(box, widest, tall, share, slit, edge, edge / np.maximum(tall, 1.0))
 
-    def deepen(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
-        """Darken, in place, the core of a wide opening of `frame` (H, W, 3) uint8 where the
-        portrait had no teeth of its own to keep there (after the refiner: what it drew near
-        the lips stays). Returns the largest weight used (0: nothing changed)."""
-        o = self._inside(frame, landmarks, DEEPEN_FROM)
-        if o is None:
-            return 0.0
+    def deepen(self, frame: np.ndarray, o: _Inside) -> float:
+        """Darken, in place, the core of a wide opening `o` of `frame` (H, W, 3) uint8 where
+        the portrait had no teeth of its own to keep there (after the refiner: what it drew
+        near the lips stays). Returns the largest weight used (0: nothing changed)."""
         core = _smooth((o.near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
         # Faded towards the corners: cut off square, it read as a dark bar laid in the mouth.
         ends = _smooth(np.minimum(o.share, 1.0 - o.share) / DEEPEN_ENDS)
@@ -321,15 +324,12 @@ class MouthInterior:
         frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
         return float(weight.max())
 
-    def whiten(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
-        """Take the lips' colour out of the light inside of an opening of `frame` (H, W, 3)
+    def whiten(self, frame: np.ndarray, o: _Inside) -> float:
+        """Take the lips' colour out of the light inside of an opening `o` of `frame` (H, W, 3)
         uint8, in place, where the portrait had no teeth of its own to keep (after the
         refiner): pixels lighter than LIGHT_FROM of the lips take the colour of teeth in the
-        portrait's light (`teeth_tint`; grey for a black-and-white portrait) and up to
+        portrait's light (`teeth_tint`; none on a black-and-white portrait) and up to
         TEETH_LIFT more luma. Returns the largest weight used."""
-        o = self._inside(frame, landmarks, WHITEN_FROM)
-        if o is None:
-            return 0.0
         weight = (o.slit * _smooth((o.edge - WHITEN_EDGE) / WHITEN_EDGE)
                   * _smooth((o.tall - WHITEN_FROM) / (WHITEN_FULL - WHITEN_FROM))
                   * ((o.share > 0) & (o.share < 1)))

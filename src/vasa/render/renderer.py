@@ -343,9 +343,7 @@ class Renderer:
             self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap),
                          redrawn)
             if self.interior is not None:  # an opening the portrait had no teeth for
-                if self.config.whiten:
-                    self.interior.whiten(frame, lm)
-                self.interior.deepen(frame, lm)
+                self.interior.after_refiner(frame, lm, self.config.whiten)
         elif self.config.mouth:
             paint_mouth(frame, lm, w.canonical, placer(w.pose, self.size), self.appearance,
                         self.source_gap)
