@@ -1,0 +1,64 @@
+"""How visible a shut eye's lid is as a patch (model-free; issue 13: a blink that reads as a
+sticker).
+
+A shut eye in a video is skin from the brow down to the lash line: nothing marks where the open
+eye was. A renderer that lays lid skin over the open eye in one colour shows the open eye's
+outline instead, an oval a viewer sees at once. The seam measures that outline on the upper
+half of the eye, where a real shut lid is smooth skin (the lash line, which real lids do show,
+is on the lower half): per pixel column, the luma step between a band just inside the open
+eye's outline (grown a little, past its lash line) and a band just outside it, over the skin's
+luma there; the median over the columns. 0: no edge; a tenth: a clear one.
+
+Needs numpy and OpenCV only (no `vasa` import), so `scripts/lid_seam.py` can score another
+tree's renders with this tree's measure.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+GROW = 0.05  # the open eye's outline is grown this many eye widths (to its lash line)
+BAND = 0.08  # depth of the bands inside and outside that outline, in eye widths
+MIN_COLUMNS = 5  # fewer columns with both bands than this: no reading
+
+
+def lid_seam(frame: np.ndarray, open_eye: np.ndarray) -> float:
+    """The seam of a shut eye in `frame` (H, W, 3) uint8 round the outline the same eye has
+    open, `open_eye` (n, 2) pixels, corners first and mid-way (MediaPipe's eye contour
+    order: the first half the upper lid); nan where too little of it is in the frame."""
+    eye = np.asarray(open_eye, np.float64)[:, :2]
+    width = float(np.ptp(eye[:, 0]))
+    if width < 4:
+        return float("nan")
+    grow, band = max(1, round(GROW * width)), max(2, round(BAND * width))
+    pad = grow + band + 2
+    x0, y0 = np.floor(eye.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(eye.max(0)).astype(int) + pad + 1
+    h, w = frame.shape[:2]
+    if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        return float("nan")
+    luma = frame[y0:y1, x0:x1].astype(np.float32).mean(2)
+    area = np.zeros(luma.shape, np.uint8)
+    cv2.fillPoly(area, [np.round(eye - [x0, y0]).astype(np.int32)], 1)
+    area = cv2.dilate(area, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    inside = area.astype(bool) & ~cv2.erode(area, kernel).astype(bool)
+    outside = cv2.dilate(area, kernel).astype(bool) & ~area.astype(bool)
+    # The upper half: above the line through the eye's corners.
+    c0, c1 = eye[0] - [x0, y0], eye[len(eye) // 2] - [x0, y0]
+    xx = np.arange(luma.shape[1], dtype=np.float64)
+    t = (xx - c0[0]) / (c1[0] - c0[0]) if c1[0] != c0[0] else np.zeros_like(xx)
+    corner_y = c0[1] + t * (c1[1] - c0[1])
+    above = np.arange(luma.shape[0])[:, None] < corner_y[None, :]
+    steps = []
+    for x in range(luma.shape[1]):
+        i = inside[:, x] & above[:, x]
+        o = outside[:, x] & above[:, x]
+        if i.any() and o.any():
+            skin = float(luma[o, x].mean())
+            steps.append(abs(float(luma[i, x].mean()) - skin) / max(skin, 1.0))
+    return float(np.median(steps)) if len(steps) >= MIN_COLUMNS else float("nan")
+
+
+__all__ = ["lid_seam"]
