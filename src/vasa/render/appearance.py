@@ -29,7 +29,8 @@ class Appearance:
 
     image: np.ndarray
     irises: tuple[IrisSprite | None, IrisSprite | None]  # None: the eye is shut in the portrait
-    lids: tuple[np.ndarray, np.ndarray]  # upper-eyelid skin colour, right and left eye
+    lids: tuple[np.ndarray, np.ndarray]  # upper-eyelid skin colour, right and left eye: the
+    # drawn lid's where no skin round the eye is in the frame (render.eyes)
     lip: np.ndarray
     skin: np.ndarray
     teeth: np.ndarray

@@ -144,7 +144,8 @@ def _cover_with_lid(frame: np.ndarray, open_eye: np.ndarray, eye: np.ndarray, li
 
 def paint_eyes(frame: np.ndarray, lm: np.ndarray, app: Appearance, iris_idx: tuple, scale: float,
                closure: tuple[float, float], lm_open: np.ndarray | None = None) -> None:
-    """Paste both irises into `frame` in place. lm: (478, 3) target pixel landmarks; iris_idx:
+    """Paste both irises into `frame` in place and, where an eye closes, its lid and lash line.
+    lm: (478, 3) target pixel landmarks; iris_idx:
     (right, left) iris index arrays; scale: target/source face size; closure: per eye, 0 open,
     1 shut; lm_open: the same target landmarks with the eyes at rest openness (for the lid
     skin of a closing eye; none painted without it)."""
