@@ -18,6 +18,7 @@ import argparse
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
 _spec = importlib.util.spec_from_file_location(
     "lid_seam_measure", ROOT / "src" / "vasa" / "evaluation" / "lid_seam.py")
 measure = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = measure  # its dataclass looks its module up
 _spec.loader.exec_module(measure)
 
 RENDERERS = {"warp only": RenderConfig(mouth=False, eyes=False),

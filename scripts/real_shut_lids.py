@@ -6,9 +6,9 @@ Per video (25 fps, the first `--frames`; default: the held-out talking clips of 
 the frames whose right eye is shut (lid gap under 0.35 of the clip's median, over the eye's
 width), each against the last open frame (over 0.9 of the median) at most 12 frames before it,
 whose eye outline stands for where the eye is (little moves in half a second). On both: the
-mean luma of the upper half of that outline (grown 0.05 eye widths) over the ring of skin round
-it (0.1 eye widths deep, pixels under 0.7 of the ring's median left out: lashes, brows), the
-geometry of `evaluation.lid_seam`. A drawn or refined shut lid should read as the real ones do.
+mean luma of the upper half of that outline (above its corners' line, grown 0.05 eye widths)
+over the ring of skin round it (RING eye widths deep, pixels under 0.7 of the ring's median left
+out: lashes, brows), the geometry of `evaluation.lid_seam.eye_outline`. A drawn or refined shut lid should read as the real ones do.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import argparse
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
+from vasa.evaluation.lid_seam import eye_outline
 from vasa.io import read_frames
 from vasa.latent import topology as topo
 from vasa.tracking import FaceLandmarker
@@ -31,21 +31,20 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SHUT, OPEN = 0.35, 0.9  # lid gap over its clip's median: shut under, open over
 LOOK_BACK = 12  # frames searched back for the open eye
+RING = 0.1  # depth of the skin ring round the eye, eye widths
 
 
 def lid_over_skin(frame: np.ndarray, eye: np.ndarray) -> float:
-    """Mean luma of the upper half of the eye outline `eye` (16, 2) over the skin round it."""
-    width = float(np.ptp(eye[:, 0]))
-    grow, ring = max(1, round(0.05 * width)), max(3, round(0.1 * width))
-    area = np.zeros(frame.shape[:2], np.uint8)
-    cv2.fillPoly(area, [np.round(eye).astype(np.int32)], 1)
-    area = cv2.dilate(area, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    around = cv2.dilate(area, np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > area
-    luma = frame.astype(np.float32).mean(2)
-    skin = luma[around]
+    """Mean luma of the upper half of the eye outline `eye` (16, 2) over the skin round it
+    (nan where `evaluation.lid_seam.eye_outline` has no reading)."""
+    o = eye_outline(frame.shape, eye, RING)
+    if o is None:
+        return float("nan")
+    x0, y0, x1, y1 = o.box
+    luma = frame[y0:y1, x0:x1].astype(np.float32).mean(2)
+    skin = luma[o.outside]
     skin = skin[skin >= 0.7 * np.median(skin)].mean()
-    upper = np.arange(frame.shape[0])[:, None] < (eye[0, 1] + eye[8, 1]) / 2
-    return float(luma[(area > 0) & upper].mean() / skin)
+    return float(luma[o.area & o.above].mean() / skin)
 
 
 def measure(video: Path, frames: int, tracker: FaceLandmarker) -> tuple[list[float], list[float]]:
@@ -65,8 +64,10 @@ def measure(video: Path, frames: int, tracker: FaceLandmarker) -> tuple[list[flo
         before = [k for k in range(max(0, i - LOOK_BACK), i) if gap[k] > OPEN * median]
         if before:
             eye = marks[before[-1]][topo.RIGHT_EYE]
-            shut.append(lid_over_skin(pics[i], eye))
-            open_.append(lid_over_skin(pics[before[-1]], eye))
+            pair = lid_over_skin(pics[i], eye), lid_over_skin(pics[before[-1]], eye)
+            if np.isfinite(pair).all():
+                shut.append(pair[0])
+                open_.append(pair[1])
     return shut, open_
 
 

@@ -15,6 +15,8 @@ tree's renders with this tree's measure.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -23,42 +25,66 @@ BAND = 0.08  # depth of the bands inside and outside that outline, in eye widths
 MIN_COLUMNS = 5  # fewer columns with both bands than this: no reading
 
 
-def lid_seam(frame: np.ndarray, open_eye: np.ndarray) -> float:
-    """The seam of a shut eye in `frame` (H, W, 3) uint8 round the outline the same eye has
-    open, `open_eye` (n, 2) pixels, corners first and mid-way (MediaPipe's eye contour
-    order: the first half the upper lid); nan where too little of it is in the frame."""
+@dataclass
+class EyeOutline:
+    """Masks (h, w) bool round an eye's open outline, in the box (x0, y0, x1, y1) of a frame
+    they cover: `area`, the outline grown GROW eye widths; `inside` and `outside`, the bands of
+    the asked depth just inside and just outside its edge; `above`, the upper half (above the
+    line through the eye's corners)."""
+
+    box: tuple[int, int, int, int]
+    area: np.ndarray
+    inside: np.ndarray
+    outside: np.ndarray
+    above: np.ndarray
+
+
+def eye_outline(shape: tuple[int, ...], open_eye: np.ndarray, depth: float
+                ) -> EyeOutline | None:
+    """The masks round `open_eye` (n, 2) pixels, corners first and mid-way (MediaPipe's eye
+    contour order: the first half the upper lid), bands `depth` eye widths deep, in a frame of
+    `shape`; None where the eye is under 4 px wide or too near the frame's edge."""
     eye = np.asarray(open_eye, np.float64)[:, :2]
     width = float(np.ptp(eye[:, 0]))
     if width < 4:
-        return float("nan")
-    grow, band = max(1, round(GROW * width)), max(2, round(BAND * width))
+        return None
+    grow, band = max(1, round(GROW * width)), max(2, round(depth * width))
     pad = grow + band + 2
     x0, y0 = np.floor(eye.min(0)).astype(int) - pad
     x1, y1 = np.ceil(eye.max(0)).astype(int) + pad + 1
-    h, w = frame.shape[:2]
-    if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
-        return float("nan")
-    luma = frame[y0:y1, x0:x1].astype(np.float32).mean(2)
-    area = np.zeros(luma.shape, np.uint8)
+    if x0 < 0 or y0 < 0 or x1 > shape[1] or y1 > shape[0]:
+        return None
+    area = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(area, [np.round(eye - [x0, y0]).astype(np.int32)], 1)
     area = cv2.dilate(area, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
     inside = area.astype(bool) & ~cv2.erode(area, kernel).astype(bool)
     outside = cv2.dilate(area, kernel).astype(bool) & ~area.astype(bool)
-    # The upper half: above the line through the eye's corners.
     c0, c1 = eye[0] - [x0, y0], eye[len(eye) // 2] - [x0, y0]
-    xx = np.arange(luma.shape[1], dtype=np.float64)
+    xx = np.arange(x1 - x0, dtype=np.float64)
     t = (xx - c0[0]) / (c1[0] - c0[0]) if c1[0] != c0[0] else np.zeros_like(xx)
-    corner_y = c0[1] + t * (c1[1] - c0[1])
-    above = np.arange(luma.shape[0])[:, None] < corner_y[None, :]
+    above = np.arange(y1 - y0)[:, None] < (c0[1] + t * (c1[1] - c0[1]))[None, :]
+    return EyeOutline((int(x0), int(y0), int(x1), int(y1)), area.astype(bool), inside, outside,
+                      above)
+
+
+def lid_seam(frame: np.ndarray, open_eye: np.ndarray) -> float:
+    """The seam of a shut eye in `frame` (H, W, 3) uint8 round the outline the same eye has
+    open, `open_eye` (n, 2) pixels (as `eye_outline`); nan where too little of it is in the
+    frame."""
+    o = eye_outline(frame.shape, open_eye, BAND)
+    if o is None:
+        return float("nan")
+    x0, y0, x1, y1 = o.box
+    luma = frame[y0:y1, x0:x1].astype(np.float32).mean(2)
     steps = []
     for x in range(luma.shape[1]):
-        i = inside[:, x] & above[:, x]
-        o = outside[:, x] & above[:, x]
-        if i.any() and o.any():
-            skin = float(luma[o, x].mean())
+        i = o.inside[:, x] & o.above[:, x]
+        out = o.outside[:, x] & o.above[:, x]
+        if i.any() and out.any():
+            skin = float(luma[out, x].mean())
             steps.append(abs(float(luma[i, x].mean()) - skin) / max(skin, 1.0))
     return float(np.median(steps)) if len(steps) >= MIN_COLUMNS else float("nan")
 
 
-__all__ = ["lid_seam"]
+__all__ = ["EyeOutline", "eye_outline", "lid_seam"]
