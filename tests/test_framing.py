@@ -9,10 +9,12 @@ import pytest
 from conftest import ASSETS
 
 from vasa.evaluation.border import invented_fraction
+from vasa.evaluation.ghost import ghost_fraction
 from vasa.latent.motion import PITCH, SCALE, TY, YAW
 from vasa.portrait import make_portrait, read_image
 from vasa.render import Renderer
 from vasa.render.paste import PasteBack, PictureRenderer, output_renderer
+from vasa.render.picture_edge import picture_hold
 
 MOVES = [(PITCH, 0.2), (PITCH, -0.2), (YAW, 0.3), (YAW, -0.3), (TY, 0.05), (TY, -0.05)]
 
@@ -72,13 +74,44 @@ def test_a_moving_head_never_shows_what_is_outside_the_picture(chin_at_edge, bas
 
 
 def test_the_measure_sees_pixels_from_outside(chin_at_edge, basis, monkeypatch):
-    """Pasting by the weight at rest alone (no look at each frame's sources) lets the mirror
-    past the chin into view when the head moves up; the measure finds it."""
+    """With the picture's edge not held (`MeshWarper.pin(None)`) and pasting by the weight at
+    rest alone (no look at each frame's sources), the mirror past the chin comes into view
+    when the head moves up; the measure finds it."""
     p = chin_at_edge
     renderer = Renderer(p, basis)
+    renderer.warper.pin(None)
     renderer.render(_moved(p, TY, -0.05), p.dynamics)
     monkeypatch.setattr(PasteBack, "weights", lambda self, flow=None: self.rest)
     assert invented_fraction(p, renderer.flow) > 0.001
+
+
+def test_the_edges_of_the_picture_and_the_crop_stay_where_they_are(chin_at_edge, basis):
+    """A framed portrait's renderer holds the picture's edge and the crop's still: a pixel
+    there is its own source whatever the head does, and the motion grows away from them."""
+    p = chin_at_edge
+    renderer = Renderer(p, basis)
+    hold = picture_hold(p.framing.to_crop, p.framing.shape, p.size)
+    g = np.arange(p.size, dtype=np.float32)
+    grid = np.stack(np.meshgrid(g, g), -1)
+    still, free = hold == 0, hold == 1
+    assert still[0].all() and still[-1].all() and free.any()
+    renderer.render(_moved(p, TY, 0.05), p.dynamics)
+    moved = np.abs(renderer.flow - grid).max(-1)
+    assert moved[still].max() < 1e-3
+    assert moved[free].max() > 5  # the head itself moves
+
+
+def test_a_head_moved_toward_the_pictures_edge_is_not_seen_twice(chin_at_edge, basis):
+    """The chin dropped toward the bottom edge of a tight photo: without the hold the paste
+    faded the moved chin into the still one and the collar (both seen); held, nothing is."""
+    p = chin_at_edge
+    paste = PasteBack(p.framing, p.size)
+    renderer = Renderer(p, basis)
+    pose = _moved(p, TY, 0.05)
+    held = ghost_fraction(paste, renderer.render(pose, p.dynamics), renderer.flow)
+    renderer.warper.pin(None)
+    loose = ghost_fraction(paste, renderer.render(pose, p.dynamics), renderer.flow)
+    assert held < 0.001 < loose
 
 
 def test_crop_output_invents_the_border_framed_output_does_not(picture, basis):

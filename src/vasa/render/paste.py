@@ -3,15 +3,17 @@
 The renderer animates an aligned square crop of the face. The output a user expects is the
 picture they gave, so, as LivePortrait's "paste back" does, each rendered crop is put back
 where it was cut from (the inverse of `Framing.to_crop`) and blended into the still picture
-through a soft weight that is 1 over the head and falls to 0 before the crop's edge. The
-renderer pins the crop's border (its border anchors never move), so the crop meets the still
-picture without a seam.
+through a weight that is 1 over the head and falls to 0 at the crop's edge. The renderer of a
+framed portrait holds the crop's edges and the picture's still (`render.picture_edge`): the
+head's motion fades out toward them, so the crop meets the still picture without a seam and
+nothing is seen twice.
 
 What is pasted never comes from outside the picture. Where the crop reaches past the picture's
 edge it holds a mirror of it (`portrait.cut_crop`): the renderer may warp some of that into
 view when the head moves, so each frame's weight also follows the renderer's source map
 (`Renderer.flow`): a rendered pixel whose source lies outside the picture (or the crop), or
-within MARGIN_PX of its edge, gets weight 0 and the still picture shows instead.
+within MARGIN_PX of its edge (`render.picture_edge`), gets weight 0 and the still picture
+shows instead.
 
 With a person matte (`render.matte`, made once per portrait) the rendered crop is first composed
 over the still picture: the person where the warp puts it (the matte warped through the same
@@ -28,14 +30,10 @@ import numpy as np
 
 from vasa.portrait import Framing
 from vasa.render.matte import PersonMatte, person_matte
+from vasa.render.picture_edge import FADE, edge_ramp, on_picture
 from vasa.render.renderer import Renderer, Warped
 from vasa.timing import StageClock
 
-FEATHER = 0.08  # share of the crop's side over which the weight rises from 0 to 1
-# Weight 0 this close to a crop pixel that is not the picture's (outside it, or outside the crop
-# itself, where the renderer replicates the edge): the crop's cubic resampling (2 px) and the
-# renderer's bilinear sampling (1 px) would reach it. The still picture shows there instead.
-MARGIN_PX = 3
 UNCOVER_GAIN = 4  # the plate shows fully where a quarter of the still person's alpha is gone
 GROW = np.ones((5, 5), np.uint8)  # the mattes' 2 px growth when finding what is uncovered
 EDGE_LEVELS = 8  # of 255: matte drops under this are the two resamplings', not motion
@@ -47,10 +45,15 @@ class PasteBack:
     """Blends rendered crops (S, S, 3) into `framing.picture` (H, W, 3).
 
     roi: the picture's rows and columns the crop covers; everything outside it is the picture.
-    ramp: (S, S) float32, 0 within MARGIN_PX of any crop pixel that is not the picture's (past
-    the picture's edge or the crop's own), rising to 1 over FEATHER of the side. A rendered
-    pixel's weight is the ramp at the pixel (the paste fades out before the crop's edge and
-    the picture's) times the ramp at its source (nothing from outside the picture is shown).
+    ramp: (S, S) float32, the weight of a rendered pixel by where its source lies: 0 within
+    MARGIN_PX of any crop pixel that is not the picture's (past the picture's edge or the
+    crop's own), rising to 1 over FADE of the side (nothing from outside the picture is
+    shown). pixel_ramp: by where the pixel lies: the same from the crop's edge where the
+    picture goes on past it (the seam); 1 throughout where the crop covers the whole picture
+    (at the picture's own edge the frame ends). A rendered pixel's weight is the pixel ramp at
+    the pixel times the ramp at its source. Both are short: the renderer of a framed portrait
+    holds the crop's edges and the picture's still (`picture_edge.picture_hold`), so the
+    render there is the still picture, resampled.
     matte: the picture's person matte, or None (the crop is pasted as it is rendered)."""
 
     def __init__(self, framing: Framing, size: int, matte: PersonMatte | None = None) -> None:
@@ -77,14 +80,14 @@ class PasteBack:
         # A whole-pixel shift (an upright face at the picture's scale): slicing, no resampling.
         self.shift = (tuple(int(v) for v in t) if np.array_equal(lin, np.eye(2))
                       and np.array_equal(t, np.round(t)) else None)
-        inside = cv2.warpAffine(np.ones((h, w), np.uint8), m, (size, size),
-                                flags=cv2.INTER_NEAREST, borderValue=0)
-        # Distance (px) to the nearest pixel that is not the picture's, the crop's surround
-        # included (a ring of zeros around it).
-        dist = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-        r = np.clip((dist - MARGIN_PX) / max(FEATHER * size, 1.0), 0.0, 1.0)
-        self.ramp = (r * r * (3 - 2 * r)).astype(np.float32)  # smoothstep: no kink to see
-        self.rest = self.ramp * self.ramp
+        inside = on_picture(m, (h, w), size)
+        seam = inside.copy()
+        seam[1:-1, 1:-1] = 0  # where the picture goes on past the crop's edge
+        inside[[0, -1]] = inside[:, [0, -1]] = 0  # the crop's surround: the renderer's edge
+        self.ramp = edge_ramp(inside, size, FADE)
+        self.pixel_ramp = (edge_ramp(1 - seam, size, FADE) if seam.any()
+                           else np.ones((size, size), np.float32))
+        self.rest = self.pixel_ramp * self.ramp
         self.matte = matte
         self.alpha_crop: np.ndarray | None = None
         if matte is not None:
@@ -103,8 +106,8 @@ class PasteBack:
         renderer's source map (None: at rest, where every pixel is its own source)."""
         if flow is None:
             return self.rest
-        return self.ramp * cv2.remap(self.ramp, flow, None, cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return self.pixel_ramp * cv2.remap(self.ramp, flow, None, cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
     def to_picture(self, crop_values: np.ndarray, border: int = cv2.BORDER_CONSTANT
                    ) -> np.ndarray:

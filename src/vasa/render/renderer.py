@@ -43,6 +43,7 @@ from vasa.render.mesh import (
     unfold,
 )
 from vasa.render.mouth import lip_gap, paint_mouth
+from vasa.render.picture_edge import picture_hold
 from vasa.render.refiner import (
     DEFAULT_EYE_REFINER,
     DEFAULT_REFINER,
@@ -192,6 +193,9 @@ class Renderer:
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
         self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
         self._rgba: np.ndarray | None = None  # the image with a carried plane (`carry`)
+        if portrait.framed:  # pasted back: the picture's edge and the crop's stay put
+            f = portrait.framing
+            self.warper.pin(picture_hold(f.to_crop, f.shape, self.size))
         self.carried: np.ndarray | None = None  # that plane, warped with the last frame
 
     def carry(self, plane: np.ndarray | None) -> None:

@@ -133,6 +133,21 @@ class MeshWarper:
         self._edge_yx: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp),) * 2
         self.edges: Edges | None = None  # the last flow's occlusion-edge pixels, supersampled
         self.coef: np.ndarray | None = None  # (6, M) float32: the last flow's affine maps
+        self._hold: tuple[np.ndarray, np.ndarray] | None = None  # `pin`'s share, still map
+
+    def pin(self, hold: np.ndarray | None) -> None:
+        """From now on each pixel's source moves only `hold` (S, S) float32 in [0, 1] of the
+        way from the pixel itself to where the mesh puts it (and each occlusion-edge sample,
+        by its pixel's share); None: all the way. A framed portrait's renderer holds the
+        picture's edges and the crop's so (`render.picture_edge.picture_hold`)."""
+        self._hold = None
+        if hold is None:
+            return
+        if hold.shape != (self.size, self.size):
+            raise ValueError(f"a hold map is ({self.size}, {self.size}), got {hold.shape}")
+        share = np.repeat(np.clip(hold, 0.0, 1.0).astype(np.float32)[..., None], 2, -1)
+        g = np.arange(self.size, dtype=np.float32)
+        self._hold = (share, np.stack(np.meshgrid(g, g), -1) * (1.0 - share))
 
     @property
     def ids(self) -> np.ndarray:
@@ -184,6 +199,16 @@ class MeshWarper:
         if self.edges is not None:  # a sub-pixel point no triangle took: its pixel's own source
             e = self.edges
             e.source[:] = np.where(np.isnan(e.source), out[e.y, e.x][:, None, None], e.source)
+        if self._hold is not None:
+            share, still = self._hold
+            out = cv2.add(cv2.multiply(out, share), still)  # source * share + pixel * (1 - share)
+            if self.edges is not None:  # each sample moves by its pixel's share from where it is
+                e, n = self.edges, self.taps
+                k = (np.arange(n, dtype=np.float32) - (n - 1) / 2) / 2
+                at = np.stack(np.broadcast_arrays(e.x[:, None, None] + k[None, None, :],
+                                                  e.y[:, None, None] + k[None, :, None]), -1)
+                h = share[e.y, e.x, 0][:, None, None, None]
+                e.source[:] = at + h * (e.source - at)
         return out
 
     def _upsampled(self, coef: np.ndarray, ids: np.ndarray

@@ -1,0 +1,122 @@
+"""Double images at the paste's feather on every portrait, driven by a real clip (model-free, #13).
+
+    python scripts/ghost_report.py [--clip CLIP] [--step 2] [--out benchmarks/results/ghost]
+                                   [--compare BEFORE.json]
+
+Each portrait of ../shared/data/portraits and the bundled astronaut, framed at 512 px, driven by
+the clip's tracked motion (every `--step`-th frame, retargeted as `vasa reenact` does, its
+shift limit included), each frame's crop pasted into the picture and scored by
+`evaluation.ghost`: the share of the output's pixels where the moved render and the still
+picture both show, and differ. Per portrait: the mean over frames, the 95th percentile, the
+worst frame, and how many frames have more than 0.5% of the picture doubled. The renderer is the
+`vasa` on PYTHONPATH (another tree's for a before/after); the measure is always this tree's, so
+both sides are scored alike. `--compare` puts a run's JSON beside this one, before -> after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import vasa
+from vasa.files import atomic_output
+from vasa.latent.basis import default_basis
+from vasa.latent.retarget import retarget
+from vasa.pipelines.config import ReenactConfig
+from vasa.portrait import load_portrait
+from vasa.render import Renderer
+from vasa.render.paste import PasteBack
+from vasa.tracking import NoFaceError
+from vasa.tracking.video import track_video
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
+DEFAULT_CLIP = DATA / "clips" / "LivePortrait__assets__examples__driving__d12.mp4"
+_spec = importlib.util.spec_from_file_location(
+    "ghost_measure", ROOT / "src" / "vasa" / "evaluation" / "ghost.py")
+measure = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = measure
+_spec.loader.exec_module(measure)
+DOUBLED = 0.005  # a frame counts when more than this share of the picture is doubled
+COLUMNS = ("mean", "p95", "worst", "frames over 0.5%")
+
+
+def score(path: Path, driving, step: int, basis) -> dict[str, float]:
+    """{column: value} for one portrait under the driving motion (`driving`: MotionLatents)."""
+    portrait = load_portrait(path, 512, basis=basis, framed=True)
+    renderer = Renderer(portrait, basis)
+    paste = PasteBack(portrait.framing, renderer.size)
+    motion = retarget(portrait.pose, portrait.dynamics, driving, basis.num_pca,
+                      shift_limit=ReenactConfig().shift_limit)
+    ghosts = []
+    for pose, dyn in zip(motion.pose[::step], motion.dynamics[::step]):
+        crop = renderer.render(pose, dyn)
+        ghosts.append(measure.ghost_fraction(paste, crop, renderer.flow))
+    g = np.array(ghosts)
+    return {"mean": float(g.mean()), "p95": float(np.percentile(g, 95)),
+            "worst": float(g.max()), "frames over 0.5%": float((g > DOUBLED).sum()),
+            "frames": float(len(g))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip", type=Path, default=DEFAULT_CLIP, help="driving clip (LP d12)")
+    ap.add_argument("--step", type=int, default=2, help="score every STEP-th frame (2)")
+    ap.add_argument("--out", type=Path, help="write OUT.md and OUT.json")
+    ap.add_argument("--compare", type=Path, help="a JSON of an earlier run: before -> after")
+    args = ap.parse_args()
+    basis = default_basis()
+    driving = track_video(args.clip, fps=25, basis=basis).motion
+    paths = sorted((DATA / "portraits").iterdir()) + [ASTRONAUT]
+    rows = {}
+    for path in paths:
+        try:
+            rows[path.stem] = score(path, driving, args.step, basis)
+        except NoFaceError as e:  # no usable face: say so, score the rest
+            print(f"{path.name}: skipped ({e})")
+            continue
+        print(path.stem, {k: round(v, 4) for k, v in rows[path.stem].items()}, flush=True)
+    before = json.loads(args.compare.read_text())["rows"] if args.compare else None
+
+    def fmt(col: str, v: float) -> str:
+        return f"{v:.0f}" if col.startswith("frames") else f"{100 * v:.2f}%"
+
+    def cell(name: str | None, col: str) -> str:
+        def value(table: dict) -> float:
+            if name is None:
+                return float(np.mean([r[col] for n, r in table.items() if n in rows]))
+            return table.get(name, {}).get(col, float("nan"))
+        now = fmt(col, value(rows))
+        return now if before is None else f"{fmt(col, value(before))} -> {now}"
+    tree = os.path.relpath(Path(vasa.__file__).parent, ROOT)
+    before_name = os.path.relpath(args.compare, ROOT) if args.compare else None
+    frames = int(next(iter(rows.values()))["frames"])
+    lines = [f"Double images at the paste's feather (`python scripts/ghost_report.py`, `vasa` "
+             f"from {tree}" + (f", before: {before_name}" if before_name else "") + f"): "
+             f"{args.clip.name}, {frames} frames each; the share of the picture where the moved "
+             f"render and the still picture both show (paste weight "
+             f"{measure.GHOST_WEIGHT:g}-{1 - measure.GHOST_WEIGHT:g}) and differ by over "
+             f"{measure.GHOST_LEVELS} levels.", "",
+             "| portrait | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
+             "| **mean** | " + " | ".join(cell(None, c) for c in COLUMNS) + " |"]
+    lines += [f"| {n} | " + " | ".join(cell(n, c) for c in COLUMNS) + " |" for n in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for suffix, body in ((".md", text), (".json", json.dumps({"rows": rows}, indent=1))):
+            with atomic_output(args.out.with_suffix(suffix)) as tmp:
+                Path(tmp).write_text(body)
+
+
+if __name__ == "__main__":
+    main()
