@@ -192,6 +192,27 @@ def test_write_with_audio_roundtrip(tmp_path: Path) -> None:
     assert np.corrcoef(back[:m], sound[:m])[0, 1] > 0.95  # content and alignment kept
 
 
+def test_written_colours_read_back_as_they_were(tmp_path: Path) -> None:
+    """Flat patches of the primaries, skin, greys and the extremes survive the writer's RGB ->
+    BT.601 limited-range YUV conversion and H.264 at the default quality, and the stream says
+    which matrix it uses (players assume BT.709 otherwise)."""
+    path = tmp_path / "colours.mp4"
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (224, 172, 140), (128, 128, 128),
+               (0, 0, 0), (255, 255, 255), (90, 60, 40)]
+    frame = np.zeros((64, 16 * len(colours), 3), np.uint8)
+    for i, c in enumerate(colours):
+        frame[:, 16 * i:16 * (i + 1)] = c
+    with VideoWriter(path, 25.0) as w:
+        for _ in range(3):
+            w.write(frame)
+    back = next(iter(read_frames(path))).astype(int)
+    for i, c in enumerate(colours):  # the patches' cores: chroma is shared by 2 x 2 pixels
+        core = back[8:56, 16 * i + 4:16 * (i + 1) - 4].reshape(-1, 3).mean(0)
+        assert np.abs(core - c).max() < 4, (c, core)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.colorspace == 5  # AVCOL_SPC_BT470BG: BT.601
+
+
 def test_write_pads_short_stereo_audio_and_crops_odd_size(tmp_path: Path) -> None:
     path = tmp_path / "odd.mp4"
     fps = 30000 / 1001
