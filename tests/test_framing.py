@@ -101,6 +101,23 @@ def test_the_edges_of_the_picture_and_the_crop_stay_where_they_are(chin_at_edge,
     assert moved[free].max() > 5  # the head itself moves
 
 
+def test_the_mouth_and_eyes_are_drawn_where_the_held_warp_shows_them(chin_at_edge, basis):
+    """Landmarks in the held band move their position's share of the way, as the warp's
+    pixels there do: the refiners draw the mouth on the lips the frame shows."""
+    p = chin_at_edge
+    pose = _moved(p, TY, 0.05)
+    held = Renderer(p, basis)
+    free = Renderer(p, basis)
+    free.warper.pin(None)
+    rest = free.warp(p.pose, p.dynamics).landmarks[:, :2]
+    moved = free.warp(pose, p.dynamics).landmarks[:, :2]
+    shown = held.warp(pose, p.dynamics).landmarks[:, :2]
+    at = np.clip(np.rint(moved), 0, p.size - 1).astype(int)
+    share = picture_hold(p.framing.to_crop, p.framing.shape, p.size)[at[:, 1], at[:, 0]]
+    assert (share < 0.5).any() and (share == 1).any()  # the chin is near the bottom edge
+    np.testing.assert_allclose(shown, rest + share[:, None] * (moved - rest), atol=1e-4)
+
+
 def test_a_head_moved_toward_the_pictures_edge_is_not_seen_twice(chin_at_edge, basis):
     """The chin dropped toward the bottom edge of a tight photo: without the hold the paste
     faded the moved chin into the still one and the collar (both seen); held, nothing is."""

@@ -334,7 +334,10 @@ class Renderer:
         if self.reveal is not None:
             self.reveal(frame, self.appearance.image, dst, self.warper)
         clock("reveal")
-        return Warped(frame, pose, dynamics, canonical, lm, flow, carried)
+        # The mouth and eyes are drawn where the warp shows them: near a held edge of the
+        # picture that is short of where the mesh put them.
+        return Warped(frame, pose, dynamics, canonical, self.warper.held(lm, self._rest),
+                      flow, carried)
 
     def finish(self, w: Warped, timings: dict[str, float] | None = None) -> np.ndarray:
         """The second half of `render`: the mouth interior and the eyes drawn into `w.frame`
@@ -363,8 +366,10 @@ class Renderer:
                                else min(LID_START, EYE_START)):
                 opened = np.array(dynamics)
                 opened[self.basis.layout.eyes] = np.maximum(rest, now)
-                lm_open = placer(w.pose, self.size)(decode_canonical(p.canonical, p.dynamics,
-                                                                      opened, self.basis))
+                lm_open = self.warper.held(
+                    placer(w.pose, self.size)(decode_canonical(p.canonical, p.dynamics,
+                                                               opened, self.basis)),
+                    self._rest)
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open)
             if self.eye_refiner is not None:  # over the drawn lids, which it was trained on

@@ -149,6 +149,19 @@ class MeshWarper:
         g = np.arange(self.size, dtype=np.float32)
         self._hold = (share, np.stack(np.meshgrid(g, g), -1) * (1.0 - share))
 
+    def held(self, points: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        """Frame positions (N, 2+) of points at `rest` (N, 2+) in the source that the mesh
+        moved to `points`, where the held map shows them (`pin`): each moves its position's
+        share of the way (to first order, where the map is locally a shift). Unchanged
+        without a hold. Columns past the second (depth) are kept."""
+        if self._hold is None:
+            return points
+        xy = np.clip(np.rint(points[:, :2]), 0, self.size - 1).astype(np.intp)
+        share = self._hold[0][xy[:, 1], xy[:, 0], :1].astype(np.float64)  # (N, 1)
+        out = np.array(points, np.float64)
+        out[:, :2] = rest[:, :2] + share * (points[:, :2] - rest[:, :2])
+        return out
+
     @property
     def ids(self) -> np.ndarray:
         """(L, L) int32: the triangle drawn at each map pixel by the last `flow`."""
