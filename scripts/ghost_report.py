@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,8 +25,8 @@ import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-import vasa
-from vasa.files import atomic_output
+from portrait_table import provenance, read_rows, table_lines, write_report
+
 from vasa.latent.basis import default_basis
 from vasa.latent.retarget import retarget
 from vasa.pipelines.config import ReenactConfig
@@ -85,37 +84,19 @@ def main() -> None:
             print(f"{path.name}: skipped ({e})")
             continue
         print(path.stem, {k: round(v, 4) for k, v in rows[path.stem].items()}, flush=True)
-    before = json.loads(args.compare.read_text())["rows"] if args.compare else None
-
     def fmt(col: str, v: float) -> str:
         return f"{v:.0f}" if col.startswith("frames") else f"{100 * v:.2f}%"
 
-    def cell(name: str | None, col: str) -> str:
-        def value(table: dict) -> float:
-            if name is None:
-                return float(np.mean([r[col] for n, r in table.items() if n in rows]))
-            return table.get(name, {}).get(col, float("nan"))
-        now = fmt(col, value(rows))
-        return now if before is None else f"{fmt(col, value(before))} -> {now}"
-    tree = os.path.relpath(Path(vasa.__file__).parent, ROOT)
-    before_name = os.path.relpath(args.compare, ROOT) if args.compare else None
     frames = int(next(iter(rows.values()))["frames"])
-    lines = [f"Double images at the paste's feather (`python scripts/ghost_report.py`, `vasa` "
-             f"from {tree}" + (f", before: {before_name}" if before_name else "") + f"): "
-             f"{args.clip.name}, {frames} frames each; the share of the picture where the moved "
-             f"render and the still picture both show (paste weight "
+    lines = [(f"Double images at the paste's edge ({provenance('ghost_report.py', args.compare)}"
+             f"): {args.clip.name}, {frames} frames each; the share of the picture where the "
+             f"moved render and the still picture both show (paste weight "
              f"{measure.GHOST_WEIGHT:g}-{1 - measure.GHOST_WEIGHT:g}) and differ by over "
-             f"{measure.GHOST_LEVELS} levels.", "",
-             "| portrait | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
-             "| **mean** | " + " | ".join(cell(None, c) for c in COLUMNS) + " |"]
-    lines += [f"| {n} | " + " | ".join(cell(n, c) for c in COLUMNS) + " |" for n in rows]
+             f"{measure.GHOST_LEVELS} levels."), ""]
+    lines += table_lines(rows, list(COLUMNS), read_rows(args.compare), fmt, np.mean, "mean")
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        for suffix, body in ((".md", text), (".json", json.dumps({"rows": rows}, indent=1))):
-            with atomic_output(args.out.with_suffix(suffix)) as tmp:
-                Path(tmp).write_text(body)
+    write_report(args.out, text, rows)
 
 
 if __name__ == "__main__":

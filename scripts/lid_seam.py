@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,8 +24,8 @@ import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-import vasa
-from vasa.files import atomic_output
+from portrait_table import provenance, read_rows, table_lines, write_report
+
 from vasa.latent import topology as topo
 from vasa.latent.basis import default_basis
 from vasa.latent.face_model import decode_canonical, placer
@@ -80,34 +79,16 @@ def main() -> None:
             print(f"{path.name}: skipped ({e})")
             continue
         print(path.stem, {k: round(v, 3) for k, v in rows[path.stem].items()}, flush=True)
-    before = json.loads(args.compare.read_text())["rows"] if args.compare else None
     cols = list(next(iter(rows.values())))
-
-    def cell(name: str | None, col: str) -> str:
-        now = (np.nanmedian([r[col] for r in rows.values()]) if name is None
-               else rows[name][col])
-        if before is None:
-            return f"{now:.3f}"
-        was = (np.nanmedian([r[col] for n, r in before.items() if n in rows]) if name is None
-               else before.get(name, {}).get(col, float("nan")))
-        return f"{was:.3f} -> {now:.3f}"
-    tree = os.path.relpath(Path(vasa.__file__).parent, ROOT)
-    before_name = os.path.relpath(args.compare, ROOT) if args.compare else None
-    lines = [f"Lid seam (`python scripts/lid_seam.py`, `vasa` from {tree}"
-             + (f", before: {before_name}" if before_name else "") + "): the luma step "
+    lines = [(f"Lid seam ({provenance('lid_seam.py', args.compare)}): the luma step "
              "across the open eye's upper outline over the skin's, 0 = none; eyes shut (0) "
              "and half shut (0.5). Where the brows sit close above the eye (Obama, Trump) "
-             "the outer band reaches them and the seam reads high whatever the lid.", "",
-             "| portrait | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|",
-             "| **median** | " + " | ".join(cell(None, c) for c in cols) + " |"]
-    lines += [f"| {n} | " + " | ".join(cell(n, c) for c in cols) + " |" for n in rows]
+             "the outer band reaches them and the seam reads high whatever the lid."), ""]
+    lines += table_lines(rows, cols, read_rows(args.compare), lambda col, v: f"{v:.3f}",
+                         np.nanmedian, "median")
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        for suffix, body in ((".md", text), (".json", json.dumps({"rows": rows}, indent=1))):
-            with atomic_output(args.out.with_suffix(suffix)) as tmp:
-                Path(tmp).write_text(body)
+    write_report(args.out, text, rows)
 
 
 if __name__ == "__main__":
