@@ -6,7 +6,8 @@ speech can be compared by eye.
     python scripts/video_sheet.py VIDEO [VIDEO ...] [--times 0.8 1.8 ...] [--out out/sheet.png]
 
 Give the real video of the speech first to compare against it. Labels are the file names (or
-NAME=VIDEO). A frame where no face is found keeps its whole frame and leaves the zooms grey.
+NAME=VIDEO). A frame where no face is found keeps its whole frame and leaves the zooms grey;
+a zoom is grey where it passes the frame's edge.
 """
 
 from __future__ import annotations
@@ -36,13 +37,25 @@ def _whole(frame: np.ndarray, tile: int) -> np.ndarray:
     return out
 
 
+def _outside_grey(zoom: np.ndarray, frame: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """`zoom` (the renderer's crop of `frame` through `affine`) grey where it passes the
+    frame's edge: the crops replicate the edge there, which drew streaks under a chin near the
+    bottom of a tight headshot that the video does not have."""
+    h, w = zoom.shape[:2]
+    inside = cv2.warpAffine(np.ones(frame.shape[:2], np.uint8), affine, (w, h),
+                            flags=cv2.INTER_NEAREST, borderValue=0)
+    return np.where(inside[..., None] > 0, zoom, np.uint8(128))
+
+
 def _zooms(frame: np.ndarray | None, landmarks: np.ndarray | None, tile: int
            ) -> tuple[np.ndarray, np.ndarray]:
     if landmarks is None:
         return (np.full((tile, tile, 3), 128, np.uint8),
                 np.full((tile // 2, tile, 3), 128, np.uint8))
-    mouth = mouth_crop.crop(frame, mouth_crop.mouth_affine(landmarks))
-    eyes = eye_crop.crop(frame, eye_crop.eye_affine(landmarks))
+    a = mouth_crop.mouth_affine(landmarks)
+    mouth = _outside_grey(mouth_crop.crop(frame, a), frame, a)
+    a = eye_crop.eye_affine(landmarks)
+    eyes = _outside_grey(eye_crop.crop(frame, a), frame, a)
     return (cv2.resize(mouth, (tile, tile), interpolation=cv2.INTER_CUBIC),
             cv2.resize(eyes, (tile, tile // 2), interpolation=cv2.INTER_CUBIC))
 
