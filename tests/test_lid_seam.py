@@ -2,8 +2,9 @@
 
 import cv2
 import numpy as np
+import pytest
 
-from vasa.evaluation.lid_seam import lid_seam
+from vasa.evaluation.lid_seam import lid_seam, lid_tone
 from vasa.latent import topology as topo
 
 
@@ -31,6 +32,24 @@ def test_a_patch_has_a_seam_and_plain_skin_none():
     assert lid_seam(shut, eye) < 0.02
     assert lid_seam(patch, eye) > 0.1
     assert np.isnan(lid_seam(shut[:30], eye))  # the eye not in the frame: no reading
+
+
+def test_the_lid_tone_reads_against_the_faces_skin_not_the_make_up_round_the_eye():
+    """A lid at 0.8 of the cheeks' luma reads 0.8, with or without heavy liner round the eye;
+    the ring round the eye would have read the liner's grey as skin."""
+    eye = _eye(60, 40, 40, 14)
+    face = np.full((120, 120, 3), 200, np.uint8)
+    lid = np.zeros(face.shape[:2], np.uint8)
+    cv2.fillPoly(lid, [np.round(eye).astype(np.int32)], 1)
+    lid = cv2.dilate(lid, np.ones((7, 7), np.uint8)).astype(bool)
+    face[lid] = 160
+    cheeks = np.array([[30.0, 90.0], [90.0, 90.0]])
+    assert lid_tone(face, eye, cheeks) == pytest.approx(0.8, abs=0.01)
+    made_up = face.copy()
+    ring = cv2.dilate(lid.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool) & ~lid
+    made_up[ring] = 60  # liner and lashes all round
+    assert lid_tone(made_up, eye, cheeks) == pytest.approx(0.8, abs=0.01)
+    assert np.isnan(lid_tone(face[:30], eye, cheeks))
 
 
 def test_a_drawn_shut_lid_meets_the_skin(shared_data, basis):

@@ -23,6 +23,7 @@ import numpy as np
 GROW = 0.05  # the open eye's outline is grown this many eye widths (to its lash line)
 BAND = 0.08  # depth of the bands inside and outside that outline, in eye widths
 MIN_COLUMNS = 5  # fewer columns with both bands than this: no reading
+SKIN_DISC = 0.12  # radius of the face-skin discs of `lid_tone`, in eye widths
 
 
 @dataclass
@@ -87,4 +88,26 @@ def lid_seam(frame: np.ndarray, open_eye: np.ndarray) -> float:
     return float(np.median(steps)) if len(steps) >= MIN_COLUMNS else float("nan")
 
 
-__all__ = ["EyeOutline", "eye_outline", "lid_seam"]
+def lid_tone(frame: np.ndarray, open_eye: np.ndarray, skin_points: np.ndarray) -> float:
+    """How light a shut eye's upper lid is against the face's skin: the mean luma of the upper
+    half of the open outline `open_eye` (n, 2) pixels, grown GROW (lid and lash line, as
+    `eye_outline`), over the median luma of discs SKIN_DISC eye widths wide round
+    `skin_points` (k, 2) pixels (cheeks and forehead, `topology.SKIN_POINTS`). Unlike the
+    skin right round the eye, that skin is not darkened by make-up, lashes or the open eye's
+    socket shadow. nan where the eye has no reading."""
+    o = eye_outline(frame.shape, open_eye, BAND)
+    if o is None:
+        return float("nan")
+    x0, y0, x1, y1 = o.box
+    luma = frame.astype(np.float32).mean(2)
+    discs = np.zeros(frame.shape[:2], np.uint8)
+    r = max(2, round(SKIN_DISC * float(np.ptp(np.asarray(open_eye)[:, 0]))))
+    for x, y in np.round(np.asarray(skin_points, np.float64)[:, :2]).astype(int):
+        cv2.circle(discs, (int(x), int(y)), r, 1, -1)
+    if not discs.any():
+        return float("nan")
+    skin = float(np.median(luma[discs > 0]))
+    return float(luma[y0:y1, x0:x1][o.area & o.above].mean() / max(skin, 1.0))
+
+
+__all__ = ["EyeOutline", "eye_outline", "lid_seam", "lid_tone"]

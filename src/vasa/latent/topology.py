@@ -33,6 +33,9 @@ EYE_LIDS = RIGHT_EYE_UPPER + RIGHT_EYE_LOWER + LEFT_EYE_UPPER + LEFT_EYE_LOWER
 IRIS_A = [468, 469, 470, 471, 472]
 IRIS_B = [473, 474, 475, 476, 477]
 
+# Cheeks (50, 280, 101, 330) and forehead (151): the face's plain skin, away from the eyes'
+# shadow, make-up and the lips (`render.appearance`'s skin colour, `evaluation.lid_seam.lid_tone`).
+SKIN_POINTS = (50, 280, 101, 330, 151)
 RIGHT_BROW = [70, 63, 105, 66, 107, 55, 65, 52, 53, 46]
 LEFT_BROW = [300, 293, 334, 296, 336, 285, 295, 282, 283, 276]
 NOSE = [1, 2, 4, 5, 6, 168, 195, 197, 98, 327, 64, 294, 48, 278, 129, 358, 19, 94]

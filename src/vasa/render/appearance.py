@@ -129,7 +129,7 @@ def build_appearance(image: np.ndarray, lm: np.ndarray, iris_right: np.ndarray,
 
     lips = cv2.subtract(_poly_mask(shape, lm[topo.LIPS_OUTER]), _poly_mask(shape, lm[topo.LIPS_INNER]))
     skin_mask = np.zeros(shape, np.uint8)
-    for i in (50, 280, 101, 330, 151):
+    for i in topo.SKIN_POINTS:
         cv2.circle(skin_mask, tuple(int(v) for v in np.round(lm[i, :2])), 6, 255, -1)
     skin = _median_colour(image, skin_mask, np.array([180, 140, 120]))
     lip = _median_colour(image, lips, skin * np.array([1.0, 0.8, 0.8]))
