@@ -72,7 +72,8 @@ def _generator(basis_version: str):
 
 def generated(portrait, speech: np.ndarray, basis) -> MotionLatents:
     """The motion `vasa generate` makes for `speech` (16 kHz) on `portrait`: the bundled
-    generator, default controls, its talking rest, the mouth's constraints included."""
+    generator, default controls, its talking rest, the mouth's constraints included; without
+    the portrait's mouth and lid calibration, which moves the lips and lids, not the head."""
     model, extractor = _generator(basis.version)
     engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
                           Controls(), basis=basis)

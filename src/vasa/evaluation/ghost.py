@@ -1,8 +1,8 @@
-"""Double images at the paste's feather: where a viewer sees the moved head and the still
+"""Double images at the paste's edge: where a viewer sees the moved head and the still
 picture at once (issue 13: frames that pass for video).
 
 The framed output blends each rendered crop into the still picture with a weight that falls
-from 1 to 0 over a feather (`render.paste.PasteBack.weights`). Where the render there is the
+from 1 to 0 near the crop's and the picture's edges (`render.paste.PasteBack.weights`). Where the render there is the
 picture, resampled, the blend is invisible; where the head has moved, a partial weight shows
 both: a chin that has dropped over the still chin and collar, grey and half transparent (the
 tight headshots whose chin lies near the picture's bottom edge). A pixel is a ghost when the

@@ -30,7 +30,7 @@ import numpy as np
 
 from vasa.portrait import Framing
 from vasa.render.matte import PersonMatte, person_matte
-from vasa.render.picture_edge import FADE, edge_ramp, on_picture
+from vasa.render.picture_edge import FADE, edge_ramp, on_picture, within_crop
 from vasa.render.renderer import Renderer, Warped
 from vasa.timing import StageClock
 
@@ -80,11 +80,10 @@ class PasteBack:
         # A whole-pixel shift (an upright face at the picture's scale): slicing, no resampling.
         self.shift = (tuple(int(v) for v in t) if np.array_equal(lin, np.eye(2))
                       and np.array_equal(t, np.round(t)) else None)
-        inside = on_picture(m, (h, w), size)
-        seam = inside.copy()
+        on = on_picture(m, (h, w), size)
+        seam = on.copy()
         seam[1:-1, 1:-1] = 0  # where the picture goes on past the crop's edge
-        inside[[0, -1]] = inside[:, [0, -1]] = 0  # the crop's surround: the renderer's edge
-        self.ramp = edge_ramp(inside, size, FADE)
+        self.ramp = edge_ramp(within_crop(on), size, FADE)
         self.pixel_ramp = (edge_ramp(1 - seam, size, FADE) if seam.any()
                            else np.ones((size, size), np.float32))
         self.rest = self.pixel_ramp * self.ramp

@@ -6,7 +6,7 @@ nobody may see). Two things follow for a framed portrait:
   render out where the crop's own edge lies on the picture, each over a few pixels
   (`render.paste.PasteBack`, whose ramps are made here by `edge_ramp`);
 - the renderer holds the picture's edge and the crop's still (`picture_hold`, applied by
-  `Renderer.pin`): each crop pixel's source moves only a share of the way to where the mesh
+  `MeshWarper.pin`): each crop pixel's source moves only a share of the way to where the mesh
   puts it, 0 at either edge, rising to 1 over HOLD of the crop's side. Past the picture's
   edge nothing is known, and past the crop's the still picture shows, so a head moved toward
   an edge is squeezed a little there and a head moved away stretched; the mouth and eyes are
@@ -52,13 +52,20 @@ def edge_ramp(keep: np.ndarray, size: int, feather: float) -> np.ndarray:
     return (r * r * (3 - 2 * r)).astype(np.float32)
 
 
+def within_crop(on: np.ndarray) -> np.ndarray:
+    """`on_picture`'s map with its ring cleared: the crop's surround is never the picture's
+    (the renderer replicates the crop's edge there)."""
+    out = on.copy()
+    out[[0, -1]] = out[:, [0, -1]] = 0
+    return out
+
+
 def picture_hold(to_crop: np.ndarray, shape: tuple[int, int], size: int) -> np.ndarray:
     """(S, S) float32: the share of the head's motion each crop pixel keeps, 0 at the edge of
     the picture of `shape` (H, W) and at the crop's own edge (where the paste meets the still
     picture: a moving render faded into it there showed both), rising to 1 over HOLD."""
-    inside = on_picture(to_crop, shape, size)
-    inside[[0, -1]] = inside[:, [0, -1]] = 0
-    return edge_ramp(inside, size, HOLD)
+    return edge_ramp(within_crop(on_picture(to_crop, shape, size)), size, HOLD)
 
 
-__all__ = ["FADE", "HOLD", "MARGIN_PX", "edge_ramp", "on_picture", "picture_hold"]
+__all__ = ["FADE", "HOLD", "MARGIN_PX", "edge_ramp", "on_picture", "picture_hold",
+           "within_crop"]

@@ -193,10 +193,10 @@ class Renderer:
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
         self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
         self._rgba: np.ndarray | None = None  # the image with a carried plane (`carry`)
+        self.carried: np.ndarray | None = None  # that plane, warped with the last frame
         if portrait.framed:  # pasted back: the picture's edge and the crop's stay put
             f = portrait.framing
             self.warper.pin(picture_hold(f.to_crop, f.shape, self.size))
-        self.carried: np.ndarray | None = None  # that plane, warped with the last frame
 
     def carry(self, plane: np.ndarray | None) -> None:
         """Warp `plane` (S, S) uint8 with every frame from now on, into `carried` (S, S) uint8
