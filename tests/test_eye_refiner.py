@@ -178,7 +178,8 @@ def test_an_untrained_eye_refiner_or_none_leaves_the_drawn_blink(astronaut, basi
     identity = tmp_path / "identity.onnx"
     export_onnx(Refiner(RefinerConfig(widths=(8, 8, 8, 8))), identity,
                 size=(ec.HEIGHT, ec.WIDTH))
-    drawn = Renderer(astronaut, basis, RenderConfig(eye_refiner=False))
+    # The refiner's input: the drawn lids it redraws are the lighter ones.
+    drawn = Renderer(astronaut, basis, RenderConfig(eye_refiner=False, light_lids=True))
     assert drawn.eye_refiner is None
     assert Renderer(astronaut, basis, RenderConfig(refiner=False)).eye_refiner is None
     untrained = Renderer(astronaut, basis, RenderConfig(eye_refiner_model=str(identity)))

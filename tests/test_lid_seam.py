@@ -68,3 +68,30 @@ def test_a_drawn_shut_lid_meets_the_skin(shared_data, basis):
     frame = Renderer(p, basis, RenderConfig(refiner=False)).render(p.pose, shut)
     seams = [lid_seam(frame, rest[eye, :2]) for eye in (topo.RIGHT_EYE, topo.LEFT_EYE)]
     assert max(seams) < 0.15, seams
+
+
+def test_the_eye_refiners_drawn_lids_are_lighter_and_only_under_it(shared_data, basis):
+    """The lids the eye refiner redraws are drawn from the ring's lighter half (real shut lids
+    are lighter than the skin round an open eye); drawn lids that are the picture keep the
+    darker tone, and the renderer picks which by whether the eye refiner runs."""
+    from vasa.latent.face_model import decode_canonical, placer
+    from vasa.portrait import load_portrait
+    from vasa.render import RenderConfig, Renderer
+
+    p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
+                      512, basis=basis)
+    rest = placer(p.pose, p.size)(decode_canonical(p.canonical, p.dynamics, p.dynamics, basis))
+    shut = p.dynamics.copy()
+    shut[basis.layout.eyes] = 0.0
+    skin = rest[list(topo.SKIN_POINTS), :2]
+
+    def tone(light: bool) -> float:
+        frame = Renderer(p, basis, RenderConfig(refiner=False, light_lids=light)).render(
+            p.pose, shut)
+        return float(np.mean([lid_tone(frame, rest[e, :2], skin)
+                              for e in (topo.RIGHT_EYE, topo.LEFT_EYE)]))
+
+    assert tone(True) > tone(False) + 0.02
+    assert Renderer(p, basis)._light_lids
+    assert not Renderer(p, basis, RenderConfig(refiner=False))._light_lids
+    assert not Renderer(p, basis, RenderConfig(eye_refiner=False))._light_lids

@@ -123,8 +123,9 @@ def clip_pairs(video: str | Path, cfg: PairsConfig, basis: FaceBasis) -> dict | 
         if len(open_idx) == 0:
             return None
         sources = [int(i) for i in rng.permutation(open_idx)[:cfg.sources]]
-        # What the runtime refines: the warp with the drawn irises and lids, no refiner.
-        render_cfg = RenderConfig(mouth=False, eyes=True, refiner=False)
+        # What the runtime refines: the warp with the drawn irises and the lighter lids the
+        # eye refiner is given (`render.eyes.LID_LIGHT`), no refiner.
+        render_cfg = RenderConfig(mouth=False, eyes=True, refiner=False, light_lids=True)
         cut, points, affine = eye_crop.crop, eye_crop.eye_points, eye_crop.eye_affine
     warped, target, refs, ref_of, pts = [], [], [], [], []
     for k, s in enumerate(sources):

@@ -88,7 +88,10 @@ class RenderConfig:
     core (`render.interior`); False: the warp and the refiner alone draw the inside.
     whiten: with `interior`, the light inside of an opening where the portrait had no teeth to
     keep loses the lips' colour (`MouthInterior.whiten`: teeth, not pink); False: as the
-    refiner draws it."""
+    refiner draws it.
+    light_lids: the drawn lids of a blink take the lighter skin round the eye (`render.eyes`:
+    what the eye refiner is trained on and redraws); None: exactly when the eye refiner runs
+    (the pair builder sets True to draw its input without running it)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -103,6 +106,7 @@ class RenderConfig:
     antialias: bool = True
     interior: bool = True
     whiten: bool = True
+    light_lids: bool | None = None
 
 
 # Landmark contours the unfolding leaves where they are.
@@ -190,6 +194,8 @@ class Renderer:
         if self.config.eyes and self.config.refiner and self.config.eye_refiner:
             self.eye_refiner = EyeRefiner(portrait.image, portrait.landmarks,
                                           self.config.eye_refiner_model or DEFAULT_EYE_REFINER)
+        self._light_lids = (self.eye_refiner is not None if self.config.light_lids is None
+                            else self.config.light_lids)
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)
         self.flow: np.ndarray | None = None  # the last frame's source map (render.paste reads it)
         self._rgba: np.ndarray | None = None  # the image with a carried plane (`carry`)
@@ -371,7 +377,7 @@ class Renderer:
                                                                opened, self.basis)),
                     self._rest)
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
-                       float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open)
+                       float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open, self._light_lids)
             if self.eye_refiner is not None:  # over the drawn lids, which it was trained on
                 self.eye_refiner(frame, lm, eye_refiner_weight(closure), lm_open)
         clock("eyes")
