@@ -89,9 +89,9 @@ class RenderConfig:
     whiten: with `interior`, the light inside of an opening where the portrait had no teeth to
     keep loses the lips' colour (`MouthInterior.whiten`: teeth, not pink); False: as the
     refiner draws it.
-    light_lids: the drawn lids of a blink take the lighter skin round the eye (`render.eyes`:
-    what the eye refiner is trained on and redraws); None: exactly when the eye refiner runs
-    (the pair builder sets True to draw its input without running it)."""
+    light_lids: the drawn lids of a blink take the lighter half of the skin round the eye
+    (`render.eyes.LID_LIGHT`: what the eye refiner is given to redraw); None: exactly when the
+    eye refiner runs (the pair builder sets True to draw its input without running it)."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -378,7 +378,7 @@ class Renderer:
                     self._rest)
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open, self._light_lids)
-            if self.eye_refiner is not None:  # over the drawn lids, which it was trained on
+            if self.eye_refiner is not None:  # over the drawn (lighter) lids, as in its pairs
                 self.eye_refiner(frame, lm, eye_refiner_weight(closure), lm_open)
         clock("eyes")
         return frame
