@@ -12,9 +12,12 @@ with the light inside in the colour it draws (`RenderConfig(whiten=False)`).
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
         [--only refiner] [--clips N] [--grey] [--out PATH]
+    python scripts/refiner_ablation.py --summarise RUN.json [RUN.json ...]
 
 --grey scores the clips as black-and-white ones (portrait and truth in grey; the renderer then
-takes the portrait as a black-and-white photo). Writes benchmarks/results/refiner_ablation.{md,json} and out/refiner_ablation.png (per clip: truth,
+takes the portrait as a black-and-white photo). Means are over clips and over speakers (each
+speaker's clips averaged first: Obama has 5 of the 11 talking clips). `--summarise` prints
+both for runs already written (their JSON), rendering nothing. Writes benchmarks/results/refiner_ablation.{md,json} and out/refiner_ablation.png (per clip: truth,
 then each variant, whole frame, a zoomed mouth row and a zoomed eye row).
 """
 
@@ -34,7 +37,7 @@ import numpy as np
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 from vasa.data.manifest import is_validation, read_manifest, speaker_of
-from vasa.evaluation.ablation import ablate_clip
+from vasa.evaluation.ablation import ablate_clip, speaker_means
 from vasa.files import atomic_output
 from vasa.pipelines.calibrate import mouth_and_lid_response
 from vasa.render import RenderConfig
@@ -127,6 +130,39 @@ def against_truth(per_clip: dict, vs: dict, row: str, key: str, count: str, titl
     return lines
 
 
+COLUMNS = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
+           "(render/real) | teeth flicker (frames/clip) | inside open (render / real) | "
+           "inside error | inside colour (render / real) | colour error | eyes PSNR | eyes SSIM | "
+           "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) |")
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+
+
+def table_row(k: str, s: dict[str, float]) -> str:
+    """One renderer's row of COLUMNS from its mean scores."""
+    return (f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
+            f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
+            f"{s['flicker']:.1f} | {s['inside']:.2f} / {s['inside_truth']:.2f} | "
+            f"{s['inside_error']:.2f} | {s['colour']:.2f} / {s['colour_truth']:.2f} | "
+            f"{s['colour_error']:.2f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
+            f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | {s['blink_sharp_ratio']:.2f} |")
+
+
+def summarise(paths: list[Path], manifest: str) -> None:
+    """Print the means over clips and over speakers of ablation runs already written (their
+    JSON); a run written before speakers were recorded takes them from the manifest."""
+    known = {i.video.name: speaker_of(i) for i in read_manifest(manifest, kinds=("clips",))}
+    print(COLUMNS.replace("| renderer |", "| run | renderer | mean over |"))
+    print(RULE + "---|---|")
+    for path in paths:
+        run = json.loads(Path(path).read_text())
+        speakers = run.get("speakers") or {c: known[c] for c in run["clips"]}
+        for over, means in (("clips", run["mean"]),
+                            ("speakers", speaker_means(run["clips"], speakers))):
+            for k, s in means.items():
+                print(table_row(k, s).replace(f"| {k} |", f"| {Path(path).stem} | {k} | {over} |",
+                                              1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--manifest", default=str(DATA / "MANIFEST.tsv"))
@@ -144,7 +180,12 @@ def main() -> None:
     ap.add_argument("--grey", action="store_true",
                     help="score the clips as black-and-white ones (portrait and truth in grey)")
     ap.add_argument("--out", default=str(OUT), help="output path without suffix")
+    ap.add_argument("--summarise", nargs="+", type=Path, metavar="JSON",
+                    help="print the means over clips and speakers of runs already written")
     args = ap.parse_args()
+    if args.summarise:
+        summarise(args.summarise, args.manifest)
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     items = [i for i in read_manifest(args.manifest, kinds=("clips",))
              if is_validation(speaker_of(i))]
@@ -158,7 +199,7 @@ def main() -> None:
         vs = {k: v for k, v in vs.items() if k in args.only}
     row = next(iter(vs))  # blink frames are the truth's: the same in every row
     frames = round(args.seconds * 25)
-    per_clip, shown = {}, []
+    per_clip, speakers, shown = {}, {}, []
     t0 = time.perf_counter()
     for item in items:
         try:
@@ -170,6 +211,7 @@ def main() -> None:
             log.warning("%s: skipped: %s", item.video.name, e)
             continue
         per_clip[item.video.name] = scores
+        speakers[item.video.name] = speaker_of(item)
         shown += [(f"#{i}", f) for i, f in sorted(kept.items()) if len(f) == len(vs) + 1][:1]
         log.info("%s: %s", item.video.name, "  ".join(
             f"{k} mouth {s['psnr_mouth']:.2f} dB/{s['ssim_mouth']:.3f} eyes "
@@ -178,6 +220,7 @@ def main() -> None:
     # Blink scores: the mean over clips that have blink frames (nanmean; others have none).
     mean = {k: {m: float(np.nanmean([c[k][m] for c in per_clip.values()])) for m in KEYS}
             for k in vs}
+    by_speaker = speaker_means(per_clip, speakers)
     out = Path(args.out)
     head = (f"Generated by `python scripts/refiner_ablation.py` on {time.strftime('%Y-%m-%d')}: "
             f"{len(per_clip)} held-out clips, {args.seconds:g} s each at {args.size} px, "
@@ -186,21 +229,13 @@ def main() -> None:
             f"{time.perf_counter() - t0:.0f} s; "
             f"{sum(c[row]['blinks'] for c in per_clip.values())} blink frames in "
             f"{sum(c[row]['blinks'] > 0 for c in per_clip.values())} clips.")
-    columns = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
-               "(render/real) | teeth flicker (frames/clip) | inside open (render / real) | "
-               "inside error | inside colour (render / real) | colour error | eyes PSNR | eyes SSIM | "
-               "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) |")
-    lines = [head, *([f"Also: {', '.join(args.also)}."] if args.also else []), "", columns,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for k, s in mean.items():
-        lines.append(f"| {k} | {s['psnr_face']:.2f} | {s['ssim_face']:.4f} | "
-                     f"{s['psnr_mouth']:.2f} | {s['ssim_mouth']:.4f} | {s['sharp_ratio']:.2f} | "
-                     f"{s['flicker']:.1f} | {s['inside']:.2f} / {s['inside_truth']:.2f} | "
-                     f"{s['inside_error']:.2f} | {s['colour']:.2f} / {s['colour_truth']:.2f} | "
-                     f"{s['colour_error']:.2f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
-                     f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | "
-                     f"{s['blink_sharp_ratio']:.2f} |")
-    summary = len(lines)  # the header and the table of means: what is printed
+    lines = [head, *([f"Also: {', '.join(args.also)}."] if args.also else []), "",
+             "Mean over clips:", "", COLUMNS, RULE]
+    lines += [table_row(k, s) for k, s in mean.items()]
+    lines += ["", (f"Mean over the {len(set(speakers.values()))} speakers (each speaker's "
+                   "clips averaged first):"), "", COLUMNS, RULE]
+    lines += [table_row(k, s) for k, s in by_speaker.items()]
+    summary = len(lines)  # the header and the tables of means: what is printed
     lines += ["", "Per clip (mouth PSNR / SSIM):", "",
               "| clip | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
     for name, c in per_clip.items():
@@ -222,7 +257,8 @@ def main() -> None:
     with atomic_output(out.with_suffix(".md")) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     with atomic_output(out.with_suffix(".json")) as tmp:
-        Path(tmp).write_text(json.dumps({"mean": mean, "clips": per_clip}, indent=1))
+        Path(tmp).write_text(json.dumps({"mean": mean, "speaker_mean": by_speaker,
+                                         "speakers": speakers, "clips": per_clip}, indent=1))
     if shown:
         img = sheet(shown, list(vs))
         SHEETS.mkdir(exist_ok=True)

@@ -321,3 +321,16 @@ def test_the_ablation_scores_a_clip_as_black_and_white_when_asked():
     for frame in kept[6].values():
         assert np.ptp(frame.astype(np.int16), axis=2).max() == 0
     assert scores["refiner"]["colour_frames"] == 0 and scores["refiner"]["inside_frames"] > 0
+
+
+def test_the_ablation_means_each_speaker_once():
+    """Five clips of one speaker and one of another: over speakers each counts once, and a
+    clip without blink frames (nan) is left out of its speaker's mean."""
+    from vasa.evaluation.ablation import speaker_means
+
+    per_clip = {f"obama{i}": {"refiner": {"psnr_blink": 20.0}} for i in range(5)}
+    per_clip["d14"] = {"refiner": {"psnr_blink": 26.0}}
+    per_clip["w2l"] = {"refiner": {"psnr_blink": float("nan")}}
+    speakers = {c: ("Obama" if c.startswith("obama") else c) for c in per_clip}
+    assert speaker_means(per_clip, speakers)["refiner"]["psnr_blink"] == pytest.approx(23.0)
+    assert np.nanmean([c["refiner"]["psnr_blink"] for c in per_clip.values()]) == pytest.approx(21.0)

@@ -181,3 +181,28 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
             if i in keep:
                 kept[i][k] = img
     return {k: s.summary(truth_brightness) for k, s in scores.items()}, kept
+
+
+def speaker_means(per_clip: dict[str, dict[str, dict[str, float]]], speakers: dict[str, str]
+                  ) -> dict[str, dict[str, float]]:
+    """Per variant and score, the mean over speakers of each speaker's mean over its clips:
+    `per_clip` maps clip -> variant -> score -> value, `speakers` clip -> speaker. The held-out
+    clips are not one per speaker (Obama has 5 of the 11 talking ones), and a mean over clips
+    weighs a change by how often a speaker was filmed. nan values (a clip with no blink frame)
+    are left out, and a speaker with none for a score with them."""
+    by: dict[str, list[str]] = {}
+    for clip in per_clip:
+        by.setdefault(speakers[clip], []).append(clip)
+    first = next(iter(per_clip.values()), {})
+    out: dict[str, dict[str, float]] = {}
+    for variant, scores in first.items():
+        out[variant] = {}
+        for key in scores:
+            means = []
+            for clips in by.values():
+                values = np.array([per_clip[c][variant][key] for c in clips], np.float64)
+                if np.isfinite(values).any():
+                    means.append(np.nanmean(values))
+            out[variant][key] = float(np.mean(means)) if means else float("nan")
+    return out
+
