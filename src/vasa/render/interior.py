@@ -225,29 +225,29 @@ class MouthInterior:
 
     def _stretched(self, upper: np.ndarray, lower: np.ndarray) -> bool:
         """Whether any column of a target opening is to be redrawn (checked on 32 columns)."""
-        x = _columns(upper)
-        _, _, s_top, s_bottom = self._source_column(x, upper)
-        return bool(_strength(_at(lower, x) - _at(upper, x),
-                              np.maximum(s_bottom - s_top, 0.0)).any())
+        return bool(self._column_strength(_columns(upper), upper, lower).any())
 
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
+    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Redraw the opening of `frame` (H, W, 3) uint8 in place, for its pixel `landmarks`
-        (478, >=2). Returns how much of the opening is now the portrait's own teeth and
-        cavity (0..1: the widest column's redraw strength), which the refiner keeps."""
+        (478, >=2). Returns, per column of the mouth crop ((CROP,) in 0..1), how much of the
+        opening is now the portrait's own teeth and cavity, which the refiner keeps; the rest
+        of the opening (columns stretched little, or where the portrait's own opening is a
+        slit: towards the corners) is the stretched warp, which the refiner redraws."""
+        none = np.zeros(mc.CROP, np.float32)
         if not self.active:
-            return 0.0
+            return none
         a, upper, lower = _target(landmarks)
         if not self._stretched(upper, lower):
-            return 0.0  # the warp's own interior stands
+            return none  # the warp's own interior stands
         box = _Box.around(frame, a, upper, lower)
         if box is None:
-            return 0.0
+            return none
         x0, y0, x1, y1, cx, cy = box.x0, box.y0, box.x1, box.y1, box.cx, box.cy
         top, bottom = _at(upper, cx), _at(lower, cx)
         tall = bottom - top
-        share, sx, s_top, s_bottom = self._source_column(cx, upper)
+        _, sx, s_top, s_bottom = self._source_column(cx, upper)
         own = np.maximum(s_bottom - s_top, 0.0)
-        strength = _strength(tall, own) * ((share > 0) & (share < 1))
+        strength = self._column_strength(cx, upper, lower)
         d_top, d_bottom = cy - top, bottom - cy
         sy = np.where(d_top <= d_bottom, s_top + d_top, s_bottom - d_bottom)
         # Teeth (the portrait's pixels) within half its opening of either lip, the cavity
@@ -268,7 +268,17 @@ class MouthInterior:
         box = frame[y0:y1, x0:x1].astype(np.float32)
         box += inside[..., None] * (drawn - box)
         frame[y0:y1, x0:x1] = np.clip(box + 0.5, 0, 255).astype(np.uint8)
-        return float(strength.max())
+        return self._column_strength(np.arange(mc.CROP, dtype=np.float64), upper,
+                                     lower).astype(np.float32)
+
+    def _column_strength(self, x: np.ndarray, upper: np.ndarray, lower: np.ndarray
+                         ) -> np.ndarray:
+        """How far the target opening's crop column(s) at `x` are redrawn (0..1, x's shape):
+        `_strength` of the column's height against the portrait's opening at the same share
+        of the mouth's width; none past the corners."""
+        share, _, s_top, s_bottom = self._source_column(x, upper)
+        strength = _strength(_at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0))
+        return strength * ((share > 0) & (share < 1))
 
     def after_refiner(self, frame: np.ndarray, landmarks: np.ndarray, whiten: bool = True
                       ) -> None:

@@ -97,11 +97,12 @@ class MouthRefiner(_CropRefiner):
         return self.run(warped, mc.lip_masks(lips))
 
     def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0,
-                 redrawn: float = 0.0) -> None:
+                 redrawn: np.ndarray | None = None) -> None:
         """Refine the mouth of `frame` (H, W, 3) uint8 in place; `landmarks` (478, >=2) are the
-        target's pixel landmarks; `weight` in [0, 1] scales the paste mask; `redrawn`: how much
-        of the opening `render.interior` filled with the portrait's own teeth and cavity, which
-        is then not pasted over (the lips and skin round it still are)."""
+        target's pixel landmarks; `weight` in [0, 1] scales the paste mask; `redrawn`: per
+        column of the crop ((CROP,) in 0..1), how much of the opening `render.interior` filled
+        with the portrait's own teeth and cavity, which is then not pasted over (the lips and
+        skin round it still are; so is the rest of the opening, the stretched warp)."""
         if weight <= 0.0:
             return
         a = mc.mouth_affine(landmarks)
@@ -110,8 +111,8 @@ class MouthRefiner(_CropRefiner):
         refined = self.refine_crop(warped, lips)
         keep = mc.detail_mask(lips, mc.carried(mc.opening_area(lips), self.source_area))
         mask = mc.paste_mask(lips) * min(weight, 1.0)
-        if redrawn > 0.0:
-            mask *= 1.0 - redrawn * (1.0 - mc.detail_mask(lips))
+        if redrawn is not None and redrawn.any():
+            mask *= 1.0 - redrawn[None, :] * (1.0 - mc.detail_mask(lips))
         mc.paste(frame, refined, a, mask, start=warped.astype(np.float32), keep=keep)
 
 

@@ -352,7 +352,7 @@ class Renderer:
         p, frame, lm, dynamics = self.portrait, w.frame, w.landmarks, w.dynamics
         if self.refiner is not None:
             # What the refiner starts from: a smile's teeth unstretched, kept as they are drawn.
-            redrawn = self.interior(frame, lm) if self.interior is not None else 0.0
+            redrawn = self.interior(frame, lm) if self.interior is not None else None
             self.refiner(frame, lm, refiner_weight(lip_gap(w.canonical), self.source_gap),
                          redrawn)
             if self.interior is not None:  # an opening the portrait had no teeth for
