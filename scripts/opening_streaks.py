@@ -11,7 +11,9 @@ them), the streak index is the mean absolute step of luma from one column to the
 of 255) over the mean step from one row to the next: stretched columns differ across x and not
 along y. Writes REPORT.md, REPORT.json and REPORT.jpg (the crops: a row per portrait, the warp
 alone then the renderer at each gap). Run it from another tree (`PYTHONPATH=<tree>/src`) for a
-before, and pass its JSON to --compare.
+before, and pass its JSON to --compare. --real: the same index on real open mouths, the held-out
+speakers' talking clips' frames open MIDDLING eye distances or more (first 4 s of each), as the
+measure's reference.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
+from vasa.data.manifest import is_validation, read_manifest, speaker_of
+from vasa.evaluation.interior import MIDDLING, read_interior
 from vasa.files import atomic_output
+from vasa.io import read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.face_model import move_lip_gap
 from vasa.portrait import load_portrait
 from vasa.render import RenderConfig, Renderer
 from vasa.render import mouth_crop as mc
 from vasa.render.interior import MouthInterior
+from vasa.tracking import FaceLandmarker
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -51,12 +57,35 @@ def streak_index(frame: np.ndarray, landmarks: np.ndarray) -> float:
     return float(across.mean() / max(along.mean(), 1e-3))
 
 
+def real_streaks(manifest: Path, frames: int = 100) -> dict[str, float]:
+    """Median streak index per held-out talking clip over its frames open MIDDLING or more."""
+    out = {}
+    with FaceLandmarker() as tracker:
+        for item in read_manifest(manifest, kinds=("clips",)):
+            if not is_validation(speaker_of(item)):
+                continue
+            values = []
+            for i, frame in enumerate(read_frames(item.video, fps=25)):
+                if i >= frames:
+                    break
+                faces = tracker.detect(frame)
+                if faces and read_interior(frame, faces[0].landmarks).opening >= MIDDLING:
+                    values.append(streak_index(frame, faces[0].landmarks))
+            if values:
+                out[item.video.name] = float(np.nanmedian(values))
+                print(item.video.name, f"{out[item.video.name]:.2f} ({len(values)} frames)",
+                      flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--portraits", type=Path, default=DATA / "portraits")
     ap.add_argument("--gaps", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/opening_streaks"))
     ap.add_argument("--compare", type=Path, help="a JSON of this script from another tree")
+    ap.add_argument("--real", action="store_true",
+                    help="also the index of real held-out open mouths (the reference)")
     args = ap.parse_args()
     basis = default_basis()
     before = json.loads(args.compare.read_text()) if args.compare else {}
@@ -102,6 +131,12 @@ def main() -> None:
     lines.append("| **median** | " + " | ".join(
         f"{np.nanmedian([s['warp ' + c] for s in scores.values()]):.2f} | "
         + (f"{old_med[c]:.2f} -> " if old_med else "") + f"{med[c]:.2f}" for c in cols) + " |")
+    if args.real:
+        real = real_streaks(args.portraits.parent / "MANIFEST.tsv")
+        lines += ["", f"Real open mouths (held-out talking clips, first 4 s, frames open "
+                  f"{MIDDLING:g} eye distances or more; median per clip): "
+                  + ", ".join(f"{k.split('.')[0]} {v:.2f}" for k, v in real.items())
+                  + f"; median of clips {np.median(list(real.values())):.2f}."]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out.with_suffix(".md")) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
