@@ -16,9 +16,11 @@ upper inner lip and the bottom half the lower one, each at its own size, and the
 them takes the portrait's darkest inside colour. Columns stretched less than 1.3x are left to
 the warp (teeth stretched a little still look like teeth), and a portrait with its lips
 together has nothing to keep (the opening is the refiner's to invent). The refiner then
-starts from the redrawn opening, and the opening's share that was redrawn is not pasted
+starts from the redrawn opening, and each column's share that was redrawn is not pasted
 over (`MouthRefiner`'s `redrawn`): taken whole, the refined crop turned the teeth into a soft
-white band and the cavity grey; low-passed, it laid a metallic grey sheen over the cavity.
+white band and the cavity grey; low-passed, it laid a metallic grey sheen over the cavity. The
+columns left (towards the corners, where the portrait's own opening is a slit) are the
+refiner's: kept off them too, their stretched teeth stood as streaks.
 
 Where the portrait has no teeth of its own to keep (lips together, or a slit), the refiner
 invents the inside, and at wide openings it drew the mean of the mouths that fit: a pink blur
