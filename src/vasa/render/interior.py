@@ -116,8 +116,9 @@ def _columns(upper: np.ndarray) -> np.ndarray:
     return np.linspace(upper[0, 0], upper[-1, 0], 34)[1:-1]
 
 
-def _strength(tall: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """How far a column `tall` crop pixels high, where the portrait's is `own`, is redrawn (0..1).
+def _strength(tall: np.ndarray, own: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """How far a column `tall` crop pixels high, where the portrait's is `own`, is redrawn (0..1;
+    none at `share` of the mouth's width outside (0, 1): past the corners).
     Not at all until it is STRETCH_FROM times the portrait's, in full from STRETCH_FULL: teeth
     stretched a little look like teeth (and lips often part with the teeth kept together: on
     held-out RD_Radio2, redrawn from 1 px taller, the teeth split where hers stayed shut, 0.4 dB
@@ -130,7 +131,7 @@ def _strength(tall: np.ndarray, own: np.ndarray) -> np.ndarray:
     fading in from 3 px; from 5 px, 0.0 and 0.05 dB on the clips whose openings it reaches)."""
     stretch = tall / np.maximum(own, 1e-6)
     return (np.clip((stretch - STRETCH_FROM) / (STRETCH_FULL - STRETCH_FROM), 0.0, 1.0)
-            * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0))
+            * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0) * ((share > 0) & (share < 1)))
 
 
 @dataclass
@@ -247,9 +248,9 @@ class MouthInterior:
         x0, y0, x1, y1, cx, cy = box.x0, box.y0, box.x1, box.y1, box.cx, box.cy
         top, bottom = _at(upper, cx), _at(lower, cx)
         tall = bottom - top
-        _, sx, s_top, s_bottom = self._source_column(cx, upper)
+        share, sx, s_top, s_bottom = self._source_column(cx, upper)
         own = np.maximum(s_bottom - s_top, 0.0)
-        strength = self._column_strength(cx, upper, lower)
+        strength = _strength(tall, own, share)
         d_top, d_bottom = cy - top, bottom - cy
         sy = np.where(d_top <= d_bottom, s_top + d_top, s_bottom - d_bottom)
         # Teeth (the portrait's pixels) within half its opening of either lip, the cavity
@@ -277,10 +278,9 @@ class MouthInterior:
                          ) -> np.ndarray:
         """How far the target opening's crop column(s) at `x` are redrawn (0..1, x's shape):
         `_strength` of the column's height against the portrait's opening at the same share
-        of the mouth's width; none past the corners."""
+        of the mouth's width."""
         share, _, s_top, s_bottom = self._source_column(x, upper)
-        strength = _strength(_at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0))
-        return strength * ((share > 0) & (share < 1))
+        return _strength(_at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0), share)
 
     def after_refiner(self, frame: np.ndarray, landmarks: np.ndarray, whiten: bool = True
                       ) -> None:
