@@ -7,7 +7,10 @@ Per video (25 fps, first `--seconds`): frames whose inner lips are at least
 (`evaluation.interior.read_interior`); the same at middling openings (0.08 IOD to WIDE), with
 the core's colour (chroma) over the lips' there. A real speaker's wide mouth is dark inside; a
 smeared one is nearly as light as the lips; a lip-coloured middling one (lips pressed together,
-to the eye) reads about 1 in colour where real teeth read well under it.
+to the eye) reads about 1 in colour where real teeth read well under it. Then, at wide
+openings, the luma and colour over the lips' of the opening's upper, middle and lower thirds
+(`InteriorReading.bands`): real mouths are light at the top where the upper teeth show, dark
+under them and light and coloured at the bottom (the tongue).
 """
 
 from __future__ import annotations
@@ -29,8 +32,13 @@ def row(name: str, r: np.ndarray) -> str:
     def cell(v: float | None, n: int) -> str:
         return f"{v:.2f} ({n})" if v is not None else "n/a (0)"
     colour = "n/a" if s.middling_colour is None else f"{s.middling_colour:.2f}"
+
+    def thirds(k: int) -> str:
+        if s.bands is None:
+            return "n/a"
+        return " / ".join("n/a" if np.isnan(v) else f"{v:.2f}" for v in s.bands[k])
     return (f"| {name} | {s.frames} | {s.wide_share:.0%} | {cell(s.wide, s.wide_frames)} | "
-            f"{cell(s.middling, s.middling_frames)} | {colour} |")
+            f"{cell(s.middling, s.middling_frames)} | {colour} | {thirds(0)} | {thirds(1)} |")
 
 
 def main() -> None:
@@ -41,8 +49,9 @@ def main() -> None:
     args = ap.parse_args()
     head = (f"| video | frames | wide (>= {WIDE:.2f} IOD) | core / lips luma, wide (frames) | "
             f"core / lips, {MIDDLING:.2f}-{WIDE:.2f} (frames) | core / lips colour, "
-            f"{MIDDLING:.2f}-{WIDE:.2f} |")
-    lines = [head, "|---|---|---|---|---|---|"]
+            f"{MIDDLING:.2f}-{WIDE:.2f} | thirds' luma / lips, wide | thirds' colour / lips, "
+            "wide |")
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     with FaceLandmarker() as tracker:
         for spec in args.videos:
             name, path = named_video(spec, "interior_report")

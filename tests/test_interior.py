@@ -126,6 +126,27 @@ def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, bas
     assert np.array_equal(plain.render(p.pose, middling), drawn.render(p.pose, middling))
 
 
+def test_a_wide_opening_reads_teeth_dark_and_tongue_from_top_to_bottom(shared_data, basis):
+    """A real mouth opened wide is light at the top (the upper teeth), darkest under them and
+    light and coloured at the bottom (the tongue; held-out speakers' lower third 0.82-1.00 of
+    the lips' colour but for one whose lower teeth show). The "sad" portrait opened 0.25 past its talking rest: the middle third is
+    the darkest, the lower one keeps the lips' colour (whitened whole, it read as a grey ring
+    of teeth round a dark bar, a mouth guard), and the teeth's colour is given to the upper
+    third only."""
+    p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
+                      512, None, basis, framed=False)
+    wide = move_lip_gap(p.talking_rest(basis), 0.25, basis)
+    pink = Renderer(p, basis, RenderConfig(whiten=False))
+    lm = pink.warp(p.pose, wide).landmarks
+    drawn = read_interior(pink.render(p.pose, wide), lm).bands
+    full = read_interior(Renderer(p, basis, RenderConfig()).render(p.pose, wide), lm).bands
+    (upper, middle, lower), colour = full
+    assert middle < 0.8 * upper and middle < 0.5 * lower
+    assert colour[2] > 0.9  # the tongue: the lips' colour, not grey
+    np.testing.assert_allclose(full[:, 2], drawn[:, 2], atol=0.02)  # not whitened
+    assert colour[0] < 0.8 * drawn[1, 0]  # the upper teeth are
+
+
 def test_the_light_inside_of_an_opening_with_no_teeth_of_its_own_is_not_lip_coloured(
         shared_data, basis):
     """Opened 0.05 eye distances past its talking rest (0.15 in all), the "sad" portrait's
@@ -176,3 +197,10 @@ def test_the_summary_reads_wide_and_middling_openings_apart():
     coloured = summarise(np.array([[0.10, 1.2, 0.9], [0.12, 1.0, np.nan], [0.11, 1.1, 0.5],
                                    [0.20, 0.4, 0.2]]))
     assert coloured.middling_colour == pytest.approx(0.7)  # middling frames read, nan left out
+    assert coloured.bands is None  # no thirds read
+    # With the thirds (luma x3, colour x3): medians over the frames opened WIDE or more.
+    thirds = np.array([[0.20, 1.0, 0.5, 1.2, 0.3, 1.0, 0.6, 0.8, 1.0],
+                       [0.30, 0.4, 0.4, 1.0, 0.1, 1.2, 0.8, 0.6, np.nan],
+                       [0.10, 0.9, 0.5, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0]])
+    np.testing.assert_allclose(summarise(thirds).bands,
+                               [[1.1, 0.2, 1.1], [0.7, 0.7, 1.0]])

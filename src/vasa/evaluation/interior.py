@@ -9,6 +9,13 @@ the lips are left out) over the median luma of the lips, at frames whose inner l
 least WIDE apart. Real held-out speakers' frames set the range it should fall in
 (`scripts/interior_report.py`).
 
+Where in the opening the light and the dark lie is read too (`bands`): the same columns cut
+into thirds from the upper inner lip to the lower. A real open mouth is light at the top (the
+upper teeth), darkest under them and light and coloured again at the bottom (the tongue, or the
+lower teeth): held-out speakers at 0.08 IOD and over, the lower third's colour 0.82-1.00 of the
+lips' (RD_Radio2, whose lower teeth show, 0.50). A ring of teeth colour round a grey core (a "mouth guard") reads grey at the
+bottom.
+
 Luma alone cannot tell teeth from lips: a regressor that fills a middling opening with the lips'
 own pink reads about as light as teeth. So the core's colour is read too: its median chroma
 (distance from grey, `chroma`) over the lips'. Teeth are near grey and the dark of a cavity has
@@ -34,6 +41,8 @@ CORE_WIDTH = (0.25, 0.75)  # share of the mouth's width the core spans
 CORE_MARGIN = 0.25  # share of a column's opening kept clear of each inner lip
 MIN_CORE = 12  # crop pixels: a smaller core is not read
 MIN_COLOUR = 4.0  # lips' median chroma (RGB levels) under which a frame has no colour to read
+BANDS = 3  # the opening cut from the upper inner lip to the lower: upper teeth, dark, tongue
+MIN_BAND = 6  # pixels: a thinner band is not read
 
 
 def chroma(rgb: np.ndarray) -> np.ndarray:
@@ -53,6 +62,7 @@ class InteriorReading:
     opening: float
     core_ratio: float | None
     core_colour: float | None = None
+    bands: np.ndarray | None = None  # (2, BANDS): luma, colour over the lips' per third; nan: unread
 
 
 def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
@@ -76,11 +86,21 @@ def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
     ring = outer & ~inner
     if core.sum() < MIN_CORE or not ring.any():
         return InteriorReading(opening, None)
+    lips_luma = max(float(np.median(crop[ring])), 1.0)
     lips_colour = float(np.median(chroma(rgb[ring])))
     colour = (float(np.median(chroma(rgb[core]))) / lips_colour if lips_colour >= MIN_COLOUR
               else None)
-    return InteriorReading(opening, float(np.median(crop[core]) / max(np.median(crop[ring]), 1.0)),
-                           colour)
+    # Thirds of each core column's opening, inner lip lines left out.
+    third = np.floor(BANDS * (ys - top) / np.maximum(tall, 1e-6))
+    inside = cols & (ys > top) & (ys < bottom) & (tall > 0)
+    bands = np.full((2, BANDS), np.nan)
+    for k in range(BANDS):
+        sel = inside & (third == k)
+        if sel.sum() >= MIN_BAND:
+            bands[0, k] = np.median(crop[sel]) / lips_luma
+            if lips_colour >= MIN_COLOUR:
+                bands[1, k] = np.median(chroma(rgb[sel])) / lips_colour
+    return InteriorReading(opening, float(np.median(crop[core]) / lips_luma), colour, bands)
 
 
 @dataclass
@@ -97,11 +117,13 @@ class InteriorSummary:
     middling: float | None
     middling_frames: int
     middling_colour: float | None = None
+    bands: np.ndarray | None = None  # (2, BANDS) medians at WIDE openings; nan: none read
 
 
 def summarise(readings: np.ndarray) -> InteriorSummary:
     """The summary of (T, 3) readings: opening (IOD), core ratio and core colour (nan where
-    unread); (T, 2) readings have no colour."""
+    unread); (T, 2) readings have no colour; (T, 3 + 2 * BANDS) ones add the bands' luma and
+    colour (`read_interior`)."""
     r = np.asarray(readings, np.float64)
     r = r.reshape(-1, r.shape[-1] if r.ndim == 2 else 2)
 
@@ -114,14 +136,18 @@ def summarise(readings: np.ndarray) -> InteriorSummary:
 
     wide, mid = r[:, 0] >= WIDE, (r[:, 0] >= MIDDLING) & (r[:, 0] < WIDE)
     (w, nw), (m, nm) = median(wide), median(mid)
+    bands = None
+    if r.shape[1] >= 3 + 2 * BANDS:
+        read = [median(wide, 3 + i)[0] for i in range(2 * BANDS)]
+        bands = np.array([np.nan if v is None else v for v in read]).reshape(2, BANDS)
     return InteriorSummary(len(r), float(wide.mean()) if len(r) else 0.0, w, nw, m, nm,
-                           median(mid, 2)[0])
+                           median(mid, 2)[0], bands)
 
 
 def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:
-    """(T, 3) readings of the first `frames` frames of `video` (at 25 fps) where `tracker` (a
-    `vasa.tracking.FaceLandmarker`) finds a face: opening (IOD), core ratio and core colour
-    (nan: unread)."""
+    """(T, 3 + 2 * BANDS) readings of the first `frames` frames of `video` (at 25 fps) where
+    `tracker` (a `vasa.tracking.FaceLandmarker`) finds a face: opening (IOD), core ratio, core
+    colour, then the bands' luma and colour (nan: unread)."""
     out = []
     for i, frame in enumerate(read_frames(video, fps=25)):
         if i >= frames:
@@ -129,6 +155,7 @@ def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:
         faces = tracker.detect(frame)
         if faces:
             r = read_interior(frame, faces[0].landmarks)
+            bands = np.full(2 * BANDS, np.nan) if r.bands is None else r.bands.ravel()
             out.append((r.opening, np.nan if r.core_ratio is None else r.core_ratio,
-                        np.nan if r.core_colour is None else r.core_colour))
-    return np.array(out, np.float64).reshape(-1, 3)
+                        np.nan if r.core_colour is None else r.core_colour, *bands))
+    return np.array(out, np.float64).reshape(-1, 3 + 2 * BANDS)

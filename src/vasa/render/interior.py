@@ -24,12 +24,15 @@ refiner's: kept off them too, their stretched teeth stood as streaks.
 
 Where the portrait has no teeth of its own to keep (lips together, or a slit), the refiner
 invents the inside, and at wide openings it drew the mean of the mouths that fit: a pink blur
-(the "sad" portrait), a grey smear (Taylor Swift). `MouthInterior.deepen`, after the refiner,
-takes such an opening's core towards the portrait's lips in deep shadow (the DEEPEN_*
-constants below), so a wide mouth reads as open. At middling openings it drew the lips' own
-pink, which reads as lips pressed together: `MouthInterior.whiten` gives the light inside
-the colour of teeth in the portrait's light and a little more light (the WHITEN_* and TEETH_*
-constants).
+(the "sad" portrait), a grey smear (Taylor Swift). After the refiner, such an opening is
+given the order of a real one from the upper lip down: upper teeth, dark, tongue.
+`MouthInterior.whiten` gives the light of the upper teeth's band the colour of teeth in the
+portrait's light and a little more light (at middling openings the refiner drew the lips' own
+pink there, which reads as lips pressed together; the WHITEN_* and TEETH_* constants), and
+`MouthInterior.deepen` takes a wide opening between the teeth and the tongue towards the
+portrait's lips in deep shadow (the DEEPEN_* and CAVITY_* constants), so it reads as open. The
+tongue keeps the colour the refiner drew: whitened and with the dark centred, the inside read
+as a grey ring round a dark bar, a mouth guard.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ import numpy as np
 from vasa.render import mouth_crop as mc
 
 DARKEST = 0.2  # the cavity's colour: the mean of this darkest share of the opening's pixels,
-CAVITY_SHADE = 0.35  # but no lighter than this share of the lips' colour,
+# but no lighter than the lips' luma times CAVITY_SHADE, with CAVITY_CHROMA of their colour
+# (the dark of real wide mouths keeps much of the lips' colour: Christie's upper and middle
+# thirds 0.92-0.96 of the lips' chroma at 0.2-0.3 of their luma, `scripts/interior_report.py`;
+# the lips' colour scaled down with their light read as a grey bar),
+CAVITY_SHADE, CAVITY_CHROMA = 0.35, 0.6
 CAVITY_DEPTH = 0.45  # and darker by this share at the middle of the cavity
 STRETCH_FROM, STRETCH_FULL = 1.3, 1.8  # a column's height over the portrait's opening there
 # Crop pixels of the portrait's own opening in a column from which its teeth are kept, and
@@ -50,17 +57,26 @@ STRETCH_FROM, STRETCH_FULL = 1.3, 1.8  # a column's height over the portrait's o
 OWN_START, OWN_RAMP = 5.0, 4.0
 # Where the portrait holds no teeth to keep (a slit or shut lips), the refiner invents the
 # inside and draws the mean of the mouths that fit: a pink or grey blur that reads as a smeared
-# mouth once the lips are far apart. From an opening of DEEPEN_FROM (in full from DEEPEN_FULL)
-# its core is taken towards the cavity colour, by at most DEEPEN_MAX, clear of a band along
-# each inner lip (DEEPEN_BAND of the column's opening) where teeth and the lips' inner edge
-# show. Under 0.15 IOD real mouths show their teeth at the core (held-out speakers: 1.1-1.2x
-# the lips' luma, `scripts/interior_report.py`); wider, their teeth or the dark (Obama 1.0x,
-# RD_Radio2 0.43x, Christie 0.60x), never a lip-coloured blur.
+# mouth once the lips are far apart. Where things lie in a real open mouth, from the upper
+# inner lip down: the upper teeth (TEETH_BAND crop px of them show, in full, then fading out),
+# the dark under them, and from TONGUE of the column's opening down the tongue (or the lower
+# teeth), light and coloured again. At middling openings (0.08-0.15 IOD) the lower third is
+# mostly the lower teeth, light (1.0-1.2 of the lips' luma) and less coloured than the lips
+# (0.5-0.9 of their chroma; Obama, RD_Radio2, the Wav2Lip speaker, d14); at wide ones the tongue,
+# with the lips' colour (Christie 1.0, Obama 0.9-1.07; RD_Radio2's lower teeth 0.5-0.66).
+# (`InteriorReading.bands`, benchmarks/results/interior_thirds.md.)
+TEETH_BAND = (0.05 * mc.PX_PER_IOD, 0.09 * mc.PX_PER_IOD)
+TONGUE = (0.55, 0.85)  # share of a column's opening below the upper lip: none, full
+# From an opening of DEEPEN_FROM (in full from DEEPEN_FULL) the dark between the teeth and the
+# tongue is taken towards the cavity colour, by at most DEEPEN_MAX. Under 0.15 IOD real
+# mouths show their teeth at the core (held-out speakers: 1.1-1.2x the lips' luma); wider,
+# their teeth or the dark (Obama 1.0x, RD_Radio2 0.43x, Christie 0.60x), never a
+# lip-coloured blur. (Centred on the opening, clear of a band along each lip, the dark sat
+# in a ring of whitened tongue and teeth: a mouth guard.)
 DEEPEN_FROM, DEEPEN_FULL = 0.15 * mc.PX_PER_IOD, 0.25 * mc.PX_PER_IOD
 DEEPEN_MAX = 0.8
-DEEPEN_BAND = (0.1, 0.45)  # share of a column's opening from each lip: none, full
 DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards each corner
-# The light inside of an opening the portrait had no teeth for: the refiner, whose reference
+# The upper teeth of an opening the portrait had no teeth for: the refiner, whose reference
 # is the portrait's shut lips, fills a middling opening with their pink (the "sad" portrait,
 # RD_Radio2's speech: the core's chroma 1.02x the lips', where the real speaker's teeth read
 # 0.36x; `vasa.evaluation.interior`), which reads as lips pressed together. Teeth take the
@@ -68,14 +84,15 @@ DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards 
 # RD_Radio2, EDTalk's Obama, the Wav2Lip speaker, LivePortrait d12 and d14) has the hue of the
 # skin round the lips (cosine 0.91-0.99) at 0.41-0.92 of its chroma (median 0.72). So from a
 # column opening of WHITEN_FROM crop px (in full from WHITEN_FULL), clear of WHITEN_EDGE px
-# along each inner lip (their own colour), pixels lighter than LIGHT_FROM of the lips' luma
-# (in full from LIGHT_FULL: the dark of a cavity keeps its colour) take TEETH_TINT of the
-# colour of the skin within SKIN_RING px of the lips (at 0.35 of it they looked blue-grey
-# against warm skin; a black-and-white portrait's skin has none to give), and TEETH_LIFT more
-# light: real teeth are lighter than the lips (the middling core 1.10x their luma on
-# RD_Radio2, 1.03x over the ablation's held-out clips) where the refiner's band reads 0.89x
-# and 0.86x. With 0.2 the ablation's inside reads 0.97x, its mouth PSNR and SSIM unchanged
-# (-0.02 dB, +0.0005), and the band reads as teeth rather than a grey guard.
+# along each inner lip (their own colour), pixels of the teeth's band (TEETH_BAND) lighter
+# than LIGHT_FROM of the lips' luma (in full from LIGHT_FULL: the dark of a cavity keeps its
+# colour) take TEETH_TINT of the colour of the skin within SKIN_RING px of the lips (at 0.35
+# of it they looked blue-grey against warm skin; a black-and-white portrait's skin has none
+# to give), and TEETH_LIFT more light: real teeth are lighter than the lips (the middling core
+# 1.10x their luma on RD_Radio2, 1.03x over the ablation's held-out clips) where the
+# refiner's band reads 0.89x and 0.86x. As the mouth opens wide (its widest column from
+# DEEPEN_FROM to DEEPEN_FULL) only the upper teeth's band is: the tongue keeps its colour
+# (whitened too, it read as the lower half of a grey ring).
 WHITEN_FROM, WHITEN_FULL = 0.03 * mc.PX_PER_IOD, 0.06 * mc.PX_PER_IOD
 WHITEN_EDGE = 1.0
 LIGHT_FROM, LIGHT_FULL = 0.6, 0.85
@@ -166,9 +183,10 @@ class _Box:
 class _Inside:
     """A target opening's pixels in its `box` (each array (h, w)): the height of each pixel's
     column (crop px), its share of the mouth's width, its distance to the nearer inner lip
-    (`edge`, crop px; `near`, as a share of the column's height), and `slit`, 1 where the
-    portrait's own opening there holds no teeth to keep, 0 where it does. widest: the tallest
-    of the opening's checked columns (crop px)."""
+    (`edge`, crop px), `slit`, 1 where the portrait's own opening there holds no teeth to
+    keep, 0 where it does, and where it lies from the upper lip down: in the upper teeth's
+    band (`teeth`, 1 to 0 over TEETH_BAND) and on the tongue (`tongue`, 0 to 1 over TONGUE).
+    widest: the tallest of the opening's checked columns (crop px)."""
 
     box: _Box
     widest: float
@@ -176,7 +194,8 @@ class _Inside:
     share: np.ndarray
     slit: np.ndarray
     edge: np.ndarray
-    near: np.ndarray
+    teeth: np.ndarray
+    tongue: np.ndarray
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -204,8 +223,9 @@ class MouthInterior:
         # No lighter than the lips in deep shadow: a smile whose teeth fill its opening has no
         # dark of its own (the astronaut's darkest fifth is grey teeth), a shut mouth none.
         lips = crop[outer & ~inner]
-        self.cavity = CAVITY_SHADE * np.median(lips, 0).astype(np.float32)
+        rgb = np.median(lips, 0).astype(np.float32)
         self.lips_luma = max(float(np.median(lips @ LUMA)), 1.0)
+        self.cavity = CAVITY_SHADE * (rgb @ LUMA) + CAVITY_CHROMA * (rgb - rgb @ LUMA)
         # Teeth take the light's colour, which the skin shows too: the skin's colour round the
         # lips (its luma taken out), TEETH_TINT as strong (none on a grey portrait).
         near = cv2.dilate(outer.astype(np.uint8), np.ones((SKIN_RING, SKIN_RING), np.uint8)) > 0
@@ -313,14 +333,18 @@ class MouthInterior:
         share, _, s_top, s_bottom = self._source_column(box.cx, upper)
         own = np.maximum(s_bottom - s_top, 0.0)
         slit = 1.0 - np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
-        edge = np.minimum(box.cy - top, bottom - box.cy)
-        return _Inside(box, widest, tall, share, slit, edge, edge / np.maximum(tall, 1.0))
+        below = box.cy - top  # crop px under the upper lip
+        teeth = 1.0 - _smooth((below - TEETH_BAND[0]) / (TEETH_BAND[1] - TEETH_BAND[0]))
+        tongue = _smooth((below / np.maximum(tall, 1.0) - TONGUE[0]) / (TONGUE[1] - TONGUE[0]))
+        return _Inside(box, widest, tall, share, slit, np.minimum(below, bottom - box.cy),
+                       teeth, tongue)
 
     def deepen(self, frame: np.ndarray, o: _Inside) -> float:
-        """Darken, in place, the core of a wide opening `o` of `frame` (H, W, 3) uint8 where
-        the portrait had no teeth of its own to keep there (after the refiner: what it drew
-        near the lips stays). Returns the largest weight used (0: nothing changed)."""
-        core = _smooth((o.near - DEEPEN_BAND[0]) / (DEEPEN_BAND[1] - DEEPEN_BAND[0]))
+        """Darken, in place, a wide opening `o` of `frame` (H, W, 3) uint8 between the upper
+        teeth and the tongue where the portrait had no teeth of its own to keep there (after the
+        refiner: the teeth and the tongue it drew stay). Returns the largest weight used (0:
+        nothing changed)."""
+        core = (1.0 - o.teeth) * (1.0 - o.tongue)
         # Faded towards the corners: cut off square, it read as a dark bar laid in the mouth.
         ends = _smooth(np.minimum(o.share, 1.0 - o.share) / DEEPEN_ENDS)
         # (slit: columns whose own teeth the warp or the redraw shows are left as they are.)
@@ -341,10 +365,14 @@ class MouthInterior:
         uint8, in place, where the portrait had no teeth of its own to keep (after the
         refiner): pixels lighter than LIGHT_FROM of the lips take the colour of teeth in the
         portrait's light (`teeth_tint`; none on a black-and-white portrait) and up to
-        TEETH_LIFT more luma. Returns the largest weight used."""
+        TEETH_LIFT more luma; of a wide opening, the upper teeth's band only. Returns the
+        largest weight used."""
         weight = (o.slit * _smooth((o.edge - WHITEN_EDGE) / WHITEN_EDGE)
                   * _smooth((o.tall - WHITEN_FROM) / (WHITEN_FULL - WHITEN_FROM))
                   * ((o.share > 0) & (o.share < 1)))
+        # A wide mouth's tongue keeps its colour, to the corners (the whole mouth is wide).
+        wide = _smooth((o.widest - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM))
+        weight = weight * (1.0 - (1.0 - o.teeth) * wide)
         if not weight.any():
             return 0.0
         box = o.box
