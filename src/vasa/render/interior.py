@@ -60,13 +60,17 @@ OWN_START, OWN_RAMP = 5.0, 4.0
 # mouth once the lips are far apart. Where things lie in a real open mouth, from the upper
 # inner lip down: the upper teeth (TEETH_BAND crop px of them show, in full, then fading out),
 # the dark under them, and from TONGUE of the column's opening down the tongue (or the lower
-# teeth), light and coloured again. At middling openings (0.08-0.15 IOD) the lower third is
-# mostly the lower teeth, light (1.0-1.2 of the lips' luma) and less coloured than the lips
-# (0.5-0.9 of their chroma; Obama, RD_Radio2, the Wav2Lip speaker, d14); at wide ones the tongue,
-# with the lips' colour (Christie 1.0, Obama 0.9-1.07; RD_Radio2's lower teeth 0.5-0.66).
-# (`InteriorReading.bands`, benchmarks/results/interior_thirds.md.)
+# lip's inside), light and coloured again: the lower third of held-out speakers' openings
+# (0.08 IOD and over) reads 0.82-1.00 of the lips' colour at 0.93-1.23 of their luma (Obama,
+# d14, Christie, Patrick Stewart, the Wav2Lip speaker; 0.87-1.01 at wide ones), but for
+# RD_Radio2's lower teeth, 0.50 (`InteriorReading.bands`, interior_thirds.md in
+# benchmarks/results). The light below the upper teeth keeps its colour once the mouth's
+# widest column is TONGUE_FROM crop px open (in full from TONGUE_FULL): whitened too, a
+# middling opening scored a little better on Obama's clips, whose lower teeth show (0.05-0.1
+# dB of mouth PSNR), and read as a ring of teeth round the dark as the mouth opened wide.
 TEETH_BAND = (0.05 * mc.PX_PER_IOD, 0.09 * mc.PX_PER_IOD)
 TONGUE = (0.55, 0.85)  # share of a column's opening below the upper lip: none, full
+TONGUE_FROM, TONGUE_FULL = 0.10 * mc.PX_PER_IOD, 0.15 * mc.PX_PER_IOD
 # From an opening of DEEPEN_FROM (in full from DEEPEN_FULL) the dark between the teeth and the
 # tongue is taken towards the cavity colour, by at most DEEPEN_MAX. Under 0.15 IOD real
 # mouths show their teeth at the core (held-out speakers: 1.1-1.2x the lips' luma); wider,
@@ -90,9 +94,8 @@ DEEPEN_ENDS = 0.2  # share of the mouth's width over which it fades out towards 
 # of it they looked blue-grey against warm skin; a black-and-white portrait's skin has none
 # to give), and TEETH_LIFT more light: real teeth are lighter than the lips (the middling core
 # 1.10x their luma on RD_Radio2, 1.03x over the ablation's held-out clips) where the
-# refiner's band reads 0.89x and 0.86x. As the mouth opens wide (its widest column from
-# DEEPEN_FROM to DEEPEN_FULL) only the upper teeth's band is: the tongue keeps its colour
-# (whitened too, it read as the lower half of a grey ring).
+# refiner's band reads 0.89x and 0.86x. Below the teeth's band, only at small openings (under
+# TONGUE_FROM, above).
 WHITEN_FROM, WHITEN_FULL = 0.03 * mc.PX_PER_IOD, 0.06 * mc.PX_PER_IOD
 WHITEN_EDGE = 1.0
 LIGHT_FROM, LIGHT_FULL = 0.6, 0.85
@@ -365,13 +368,13 @@ class MouthInterior:
         uint8, in place, where the portrait had no teeth of its own to keep (after the
         refiner): pixels lighter than LIGHT_FROM of the lips take the colour of teeth in the
         portrait's light (`teeth_tint`; none on a black-and-white portrait) and up to
-        TEETH_LIFT more luma; of a wide opening, the upper teeth's band only. Returns the
-        largest weight used."""
+        TEETH_LIFT more luma; once the mouth is open TONGUE_FROM, the upper teeth's band only.
+        Returns the largest weight used."""
         weight = (o.slit * _smooth((o.edge - WHITEN_EDGE) / WHITEN_EDGE)
                   * _smooth((o.tall - WHITEN_FROM) / (WHITEN_FULL - WHITEN_FROM))
                   * ((o.share > 0) & (o.share < 1)))
-        # A wide mouth's tongue keeps its colour, to the corners (the whole mouth is wide).
-        wide = _smooth((o.widest - DEEPEN_FROM) / (DEEPEN_FULL - DEEPEN_FROM))
+        # An open mouth's tongue keeps its colour, to the corners (the whole mouth is open).
+        wide = _smooth((o.widest - TONGUE_FROM) / (TONGUE_FULL - TONGUE_FROM))
         weight = weight * (1.0 - (1.0 - o.teeth) * wide)
         if not weight.any():
             return 0.0
