@@ -129,10 +129,10 @@ def test_a_wide_opening_with_no_teeth_of_its_own_is_dark_inside(shared_data, bas
 def test_a_wide_opening_reads_teeth_dark_and_tongue_from_top_to_bottom(shared_data, basis):
     """A real mouth opened wide is light at the top (the upper teeth), darkest under them and
     light and coloured at the bottom (the tongue; held-out speakers' lower third 0.82-1.00 of
-    the lips' colour but for one whose lower teeth show). The "sad" portrait opened 0.25 past its talking rest: the middle third is
-    the darkest, the lower one keeps the lips' colour (whitened whole, it read as a grey ring
-    of teeth round a dark bar, a mouth guard), and the teeth's colour is given to the upper
-    third only."""
+    the lips' colour but for one whose lower teeth show). The "sad" portrait opened 0.25 past
+    its talking rest: the middle third is the darkest, the lower one keeps the lips' colour
+    (whitened whole, it read as a grey ring of teeth round a dark bar, a mouth guard), and the
+    teeth's colour is given to the upper third only."""
     p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
                       512, None, basis, framed=False)
     wide = move_lip_gap(p.talking_rest(basis), 0.25, basis)
@@ -154,8 +154,9 @@ def test_the_light_inside_of_an_opening_with_no_teeth_of_its_own_is_not_lip_colo
     a real speaker's teeth read 0.4-0.9 of the skin's): whitened, the upper teeth's band takes
     the teeth's tint (under 0.75 of the lips') and a little more light (real teeth are lighter
     than the lips), the lower third (the tongue's; real ones 0.82-1.0 of the lips' colour but
-    for one speaker's lower teeth) keeps its colour, and nothing outside the opening changes. A black-and-white portrait has no colour to take out:
-    it stays grey, and its light inside gets the light alone."""
+    for one speaker's lower teeth) keeps its colour, and nothing outside the opening changes.
+    A black-and-white portrait has no colour to take out: it stays grey, and its light inside
+    gets the light alone."""
     p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
                       512, None, basis, framed=False)
     middling = move_lip_gap(p.talking_rest(basis), 0.05, basis)

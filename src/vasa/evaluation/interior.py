@@ -10,11 +10,11 @@ least WIDE apart. Real held-out speakers' frames set the range it should fall in
 (`scripts/interior_report.py`).
 
 Where in the opening the light and the dark lie is read too (`bands`): the same columns cut
-into thirds from the upper inner lip to the lower. A real open mouth is light at the top (the
-upper teeth), darkest under them and light and coloured again at the bottom (the tongue, or the
-lower teeth): held-out speakers at 0.08 IOD and over, the lower third's colour 0.82-1.00 of the
-lips' (RD_Radio2, whose lower teeth show, 0.50). A ring of teeth colour round a grey core (a "mouth guard") reads grey at the
-bottom.
+into thirds from the upper inner lip to the lower. A real open mouth is light at the top where
+the upper teeth show, darkest under them and light and coloured again at the bottom (the
+tongue, or the lower lip's inside): the held-out speakers' lower third reads 0.82-1.00 of the
+lips' colour at 0.08 IOD and over, 0.87-1.01 at WIDE openings (RD_Radio2, whose lower teeth
+show, 0.50). A ring of teeth colour round a grey core (a "mouth guard") reads grey there.
 
 Luma alone cannot tell teeth from lips: a regressor that fills a middling opening with the lips'
 own pink reads about as light as teeth. So the core's colour is read too: its median chroma
@@ -57,12 +57,14 @@ class InteriorReading:
     """opening: the inner lips' widest gap over the core columns, IOD; core_ratio: the core's
     median luma over the lips'; core_colour: the core's median chroma over the lips' (both None
     where the core holds under MIN_CORE pixels; the colour also where the lips have none: a
-    black-and-white frame)."""
+    black-and-white frame); bands: (2, BANDS) luma and colour over the lips' of each third of
+    the core columns' opening from the upper lip down (nan: a third under MIN_BAND pixels, or
+    no colour; None with the core)."""
 
     opening: float
     core_ratio: float | None
     core_colour: float | None = None
-    bands: np.ndarray | None = None  # (2, BANDS): luma, colour over the lips' per third; nan: unread
+    bands: np.ndarray | None = None
 
 
 def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:

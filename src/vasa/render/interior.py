@@ -47,7 +47,7 @@ from vasa.render import mouth_crop as mc
 DARKEST = 0.2  # the cavity's colour: the mean of this darkest share of the opening's pixels,
 # but no lighter than the lips' luma times CAVITY_SHADE, with CAVITY_CHROMA of their colour
 # (the dark of real wide mouths keeps much of the lips' colour: Christie's upper and middle
-# thirds 0.92-0.96 of the lips' chroma at 0.2-0.3 of their luma, `scripts/interior_report.py`;
+# thirds 0.90-0.97 of the lips' chroma at 0.19-0.64 of their luma, `scripts/interior_report.py`;
 # the lips' colour scaled down with their light read as a grey bar),
 CAVITY_SHADE, CAVITY_CHROMA = 0.35, 0.6
 CAVITY_DEPTH = 0.45  # and darker by this share at the middle of the cavity
