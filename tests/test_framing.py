@@ -4,17 +4,19 @@ down to other shapes."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from conftest import ASSETS
 
 from vasa.evaluation.border import invented_fraction
+from vasa.evaluation.folds import map_area
 from vasa.evaluation.ghost import ghost_fraction
 from vasa.latent.motion import PITCH, SCALE, TY, YAW
 from vasa.portrait import make_portrait, read_image
-from vasa.render import Renderer
+from vasa.render import Renderer, picture_edge
 from vasa.render.paste import PasteBack, PictureRenderer, output_renderer
-from vasa.render.picture_edge import picture_hold
+from vasa.render.picture_edge import on_picture, picture_hold, within_crop
 
 MOVES = [(PITCH, 0.2), (PITCH, -0.2), (YAW, 0.3), (YAW, -0.3), (TY, 0.05), (TY, -0.05)]
 
@@ -111,11 +113,41 @@ def test_the_mouth_and_eyes_are_drawn_where_the_held_warp_shows_them(chin_at_edg
     free.warper.pin(None)
     rest = free.warp(p.pose, p.dynamics).landmarks[:, :2]
     moved = free.warp(pose, p.dynamics).landmarks[:, :2]
-    shown = held.warp(pose, p.dynamics).landmarks[:, :2]
-    at = np.clip(np.rint(moved), 0, p.size - 1).astype(int)
-    share = picture_hold(p.framing.to_crop, p.framing.shape, p.size)[at[:, 1], at[:, 0]]
+    w = held.warp(pose, p.dynamics)
+    shown = w.landmarks[:, :2]
+    share = held.warper.hold.at(moved, w.hold_widths)[:, 0]
     assert (share < 0.5).any() and (share == 1).any()  # the chin is near the bottom edge
     np.testing.assert_allclose(shown, rest + share[:, None] * (moved - rest), atol=1e-4)
+
+
+def test_a_head_moved_away_from_the_pictures_edge_stretches_the_band_without_streaks(
+        chin_at_edge, basis, monkeypatch):
+    """The head dropped 0.05 (the hair away from the top edge of a photo cut close to it): in
+    a band of HOLD the held map squeezed the hair's top rows into streaks (hundreds of pixels
+    showing under a quarter of a portrait pixel each; further, it folds: Audrey). The band
+    widens with the motion away from the edge, so none is (each shows 0.3 or more), and where
+    nothing moves away the band is HOLD wide, as before."""
+    p = chin_at_edge
+    f = p.framing
+    on = within_crop(on_picture(f.to_crop, f.shape, p.size))[1:-1, 1:-1] > 0
+    pose = _moved(p, TY, 0.05)
+
+    def areas() -> np.ndarray:
+        r = Renderer(p, basis)
+        w = r.warp(pose, p.dynamics)
+        face = np.zeros(on.shape, np.uint8)
+        cv2.fillConvexPoly(face, cv2.convexHull(np.round(w.landmarks[:, :2]).astype(np.int32)),
+                           1)
+        return map_area(w.flow)[on & (face == 0)]
+
+    widened = areas()
+    monkeypatch.setattr(picture_edge, "MAX_HOLD", picture_edge.HOLD)  # the band never widens
+    narrow = areas()
+    assert (narrow < 0.25).sum() > 100
+    assert widened.min() > 0.3
+    still = Renderer(p, basis)
+    still.warp(p.pose, p.dynamics)
+    assert still.warper.hold_widths is None  # at rest: the HOLD band
 
 
 def test_a_head_moved_toward_the_pictures_edge_is_not_seen_twice(chin_at_edge, basis):

@@ -25,6 +25,11 @@ area is a crease that its neighbours stretch around. Either is a fold, unless it
 
 Depth is the renderer's: larger = farther from the camera, in pixels. The count judges the
 geometry a renderer builds (vertex positions and depths), not how it rasterises it.
+
+A framed portrait's held edges (`render.picture_edge`) bend the final source map after the
+mesh, where no triangle turns over: `map_area` reads that map itself, its portrait area per
+frame pixel (under 0 folded, near 0 a few source rows drawn out in streaks;
+`scripts/hold_report.py`).
 """
 
 from __future__ import annotations
@@ -117,3 +122,11 @@ def count_folds(src: np.ndarray, dst: np.ndarray, depth: np.ndarray, tris: np.nd
     exposed = exposed_pixels(dst, depth, tris, flipped, size)
     return FoldCount(flipped=int(flipped.sum()), folds=int(np.count_nonzero(exposed)),
                      exposed_px=int(exposed.sum()))
+
+
+def map_area(flow: np.ndarray) -> np.ndarray:
+    """(S, S) float32: the determinant of a source map's (S, S, 2) Jacobian, the portrait's area
+    each frame pixel shows (1 unmoved, under 0 folded)."""
+    dx = np.gradient(flow, axis=1)
+    dy = np.gradient(flow, axis=0)
+    return (dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]).astype(np.float32)

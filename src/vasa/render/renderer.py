@@ -43,7 +43,7 @@ from vasa.render.mesh import (
     unfold,
 )
 from vasa.render.mouth import lip_gap, paint_mouth
-from vasa.render.picture_edge import picture_hold
+from vasa.render.picture_edge import EdgeHold
 from vasa.render.refiner import (
     DEFAULT_EYE_REFINER,
     DEFAULT_REFINER,
@@ -142,6 +142,7 @@ class Warped:
     landmarks: np.ndarray  # (478, 3): that face placed in the frame, pixels
     flow: np.ndarray  # (S, S, 2) float32: each pixel's source position (render.paste reads it)
     carried: np.ndarray | None  # (S, S) uint8: the carried plane, warped (`Renderer.carry`)
+    hold_widths: np.ndarray | None = None  # this frame's held band (`MeshWarper.held`)
 
 
 class Renderer:
@@ -202,7 +203,7 @@ class Renderer:
         self.carried: np.ndarray | None = None  # that plane, warped with the last frame
         if portrait.framed:  # pasted back: the picture's edge and the crop's stay put
             f = portrait.framing
-            self.warper.pin(picture_hold(f.to_crop, f.shape, self.size))
+            self.warper.pin(EdgeHold(f.to_crop, f.shape, self.size))
 
     def carry(self, plane: np.ndarray | None) -> None:
         """Warp `plane` (S, S) uint8 with every frame from now on, into `carried` (S, S) uint8
@@ -342,8 +343,9 @@ class Renderer:
         clock("reveal")
         # The mouth and eyes are drawn where the warp shows them: near a held edge of the
         # picture that is short of where the mesh put them.
-        return Warped(frame, pose, dynamics, canonical, self.warper.held(lm, self._rest),
-                      flow, carried)
+        widths = self.warper.hold_widths
+        return Warped(frame, pose, dynamics, canonical, self.warper.held(lm, self._rest, widths),
+                      flow, carried, widths)
 
     def finish(self, w: Warped, timings: dict[str, float] | None = None) -> np.ndarray:
         """The second half of `render`: the mouth interior and the eyes drawn into `w.frame`
@@ -375,7 +377,7 @@ class Renderer:
                 lm_open = self.warper.held(
                     placer(w.pose, self.size)(decode_canonical(p.canonical, p.dynamics,
                                                                opened, self.basis)),
-                    self._rest)
+                    self._rest, w.hold_widths)
             paint_eyes(frame, lm, self.appearance, self._iris_idx,
                        float(w.pose[SCALE] / p.pose[SCALE]), closure, lm_open, self._light_lids)
             if self.eye_refiner is not None:  # over the drawn (lighter) lids, as in its pairs

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from vasa.render.mesh import facing, signed_areas
+from vasa.render.picture_edge import EdgeHold
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
@@ -133,31 +134,30 @@ class MeshWarper:
         self._edge_yx: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp),) * 2
         self.edges: Edges | None = None  # the last flow's occlusion-edge pixels, supersampled
         self.coef: np.ndarray | None = None  # (6, M) float32: the last flow's affine maps
-        self._hold: tuple[np.ndarray, np.ndarray] | None = None  # `pin`'s share, still map
+        self.hold: EdgeHold | None = None  # the held edges (`pin`)
+        self.hold_widths: np.ndarray | None = None  # the last flow's held band (`EdgeHold`)
 
-    def pin(self, hold: np.ndarray | None) -> None:
-        """From now on each pixel's source moves only `hold` (S, S) float32 in [0, 1] of the
-        way from the pixel itself to where the mesh puts it (and each occlusion-edge sample,
-        by its pixel's share); None: all the way. A framed portrait's renderer holds the
-        picture's edges and the crop's so (`render.picture_edge.picture_hold`)."""
-        self._hold = None
-        if hold is None:
-            return
-        if hold.shape != (self.size, self.size):
-            raise ValueError(f"a hold map is ({self.size}, {self.size}), got {hold.shape}")
-        share = np.repeat(np.clip(hold, 0.0, 1.0).astype(np.float32)[..., None], 2, -1)
-        g = np.arange(self.size, dtype=np.float32)
-        self._hold = (share, np.stack(np.meshgrid(g, g), -1) * (1.0 - share))
+    def pin(self, hold: EdgeHold | None) -> None:
+        """From now on each pixel's source moves only a share of the way from the pixel itself
+        to where the mesh puts it (and each occlusion-edge sample, by its pixel's share): 0 at
+        the held edges, rising to 1 over a band as wide as the frame's motion away from them
+        needs (`render.picture_edge.EdgeHold`); None: all the way. A framed portrait's renderer
+        holds the picture's edges and the crop's so."""
+        if hold is not None and hold.size != self.size:
+            raise ValueError(f"a hold for {hold.size} px crops, this warper's are {self.size}")
+        self.hold = hold
+        self.hold_widths: np.ndarray | None = None
 
-    def held(self, points: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    def held(self, points: np.ndarray, rest: np.ndarray, widths: np.ndarray | None
+             ) -> np.ndarray:
         """Frame positions (N, 2+) of points at `rest` (N, 2+) in the source that the mesh
-        moved to `points`, where the held map shows them (`pin`): each moves its position's
-        share of the way (to first order, where the map is locally a shift). Unchanged
-        without a hold. Columns past the second (depth) are kept."""
-        if self._hold is None:
+        moved to `points`, where the held map shows them (`pin`) with the band's `widths` (a
+        flow's `hold_widths`): each moves its position's share of the way (to first order,
+        where the map is locally a shift). Unchanged without a hold. Columns past the second
+        (depth) are kept."""
+        if self.hold is None:
             return points
-        xy = np.clip(np.rint(points[:, :2]), 0, self.size - 1).astype(np.intp)
-        share = self._hold[0][xy[:, 1], xy[:, 0], :1].astype(np.float64)  # (N, 1)
+        share = self.hold.at(points, widths)
         out = np.array(points, np.float64)
         out[:, :2] = rest[:, :2] + share * (points[:, :2] - rest[:, :2])
         return out
@@ -212,15 +212,16 @@ class MeshWarper:
         if self.edges is not None:  # a sub-pixel point no triangle took: its pixel's own source
             e = self.edges
             e.source[:] = np.where(np.isnan(e.source), out[e.y, e.x][:, None, None], e.source)
-        if self._hold is not None:
-            share, still = self._hold
-            out = cv2.add(cv2.multiply(out, share), still)  # source * share + pixel * (1 - share)
+        if self.hold is not None:
+            self.hold_widths = self.hold.widths(out)
+            out = self.hold.apply(out, self.hold_widths)
             if self.edges is not None:  # each sample moves by its pixel's share from where it is
                 e, n = self.edges, self.taps
                 k = (np.arange(n, dtype=np.float32) - (n - 1) / 2) / 2
                 at = np.stack(np.broadcast_arrays(e.x[:, None, None] + k[None, None, :],
                                                   e.y[:, None, None] + k[None, :, None]), -1)
-                h = share[e.y, e.x, 0][:, None, None, None]
+                h = self.hold.at(np.stack([e.x, e.y], -1), self.hold_widths)
+                h = h[:, 0, None, None, None].astype(np.float32)
                 e.source[:] = at + h * (e.source - at)
         return out
 
