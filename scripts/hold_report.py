@@ -21,7 +21,6 @@ makes for a held-out speech (default: Patrick Stewart, PC-AVS Pose_Source 00473)
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import cv2
@@ -99,4 +98,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
