@@ -119,6 +119,7 @@ class EdgeHold:
         ys, xs = np.nonzero((self.distance[::SAMPLE, ::SAMPLE] < self.base) & (norm > 0.5))
         self._cells = (ys, xs)
         self._at = (ys * SAMPLE, xs * SAMPLE)
+        self._pos = self.grid[self._at]  # (N, 2) the samples' own positions
         self._normal = (normal[ys, xs] / norm[ys, xs, None]).astype(np.float32)  # (N, 2)
         # A band's width spreads over the band it may need (MAX_HOLD) and is smoothed.
         self._spread = max(3, round(self.most / SAMPLE)) | 1
@@ -132,7 +133,7 @@ class EdgeHold:
         if not len(ys):
             return None
         # Motion away from the edge: the source lies nearer the edge than the pixel.
-        away = np.einsum("nk,nk->n", self.grid[ys, xs] - source[ys, xs], self._normal)
+        away = np.einsum("nk,nk->n", self._pos - source[ys, xs], self._normal)
         if STRETCH_K * away.max() <= self.base or self.most <= self.base:
             return None
         need = np.full(self._coarse, self.base, np.float32)

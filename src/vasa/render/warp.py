@@ -146,7 +146,7 @@ class MeshWarper:
         if hold is not None and hold.size != self.size:
             raise ValueError(f"a hold for {hold.size} px crops, this warper's are {self.size}")
         self.hold = hold
-        self.hold_widths: np.ndarray | None = None
+        self.hold_widths = None
 
     def held(self, points: np.ndarray, rest: np.ndarray, widths: np.ndarray | None
              ) -> np.ndarray:
