@@ -46,11 +46,14 @@ DEFAULT_SPEECH = SHARED / "clips" / "Talking-Face_PC-AVS__misc__Audio_Source__00
 SPECK = 40  # grey levels: an edge pixel this far off the reference is a visible speck
 
 
-def reference(r: Renderer, big: MeshWarper, w) -> np.ndarray:
-    """The frame's warp at twice the size (exact map), box-filtered over the footprint."""
-    dst, depth = r._vertices(w.landmarks, w.pose)
+def reference(r: Renderer, big: MeshWarper, w, footprint: float | None = None) -> np.ndarray:
+    """The frame's warp at twice the size (exact map), box-filtered over the footprint (output
+    pixels; default: the one the renderer samples its edges over)."""
+    dst, depth = r.mesh_frame(w.pose, w.dynamics)  # (not w.landmarks: held at the edges)
     flow = big.flow((dst + 0.5) * 2 - 0.5, r.src, depth)
-    k = 2 * max(1, round(float(np.clip(r.portrait.enlarged, 1.0, MAX_FOOTPRINT))))
+    if footprint is None:
+        footprint = float(np.clip(r.portrait.enlarged, 1.0, MAX_FOOTPRINT))
+    k = 2 * max(1, round(footprint))
     # An even box at 2x, anchored so that its centre is each output pixel's (2 i + 0.5).
     return cv2.blur(remap(r.appearance.image, flow), (k, k))[1::2, 1::2].astype(np.float32)
 

@@ -152,6 +152,31 @@ def test_occlusion_edges_sample_their_own_triangle(astronaut, astronaut_renderer
     assert np.percentile(err, 99.9) < 4.0  # the rest: one-pixel differences along edges
 
 
+def test_a_strip_squeezed_thinner_than_the_map_is_warped_exactly():
+    """The skin under a turned chin, squeezed between the jaw and the neck to a few pixels
+    without turning over, falls between the coarse map's samples: upsampling blended the source
+    on either side of it (a staircase of collar and skin specks along the chin at 25 degrees
+    of yaw). Such a strip's pixels take their own triangle's map, as an occlusion edge's do."""
+    from vasa.render.warp import MeshWarper
+
+    size = 600
+    x_src, x_dst = [0.0, 250.0, 350.0, 600.0], [0.0, 300.0, 304.0, 600.0]  # 100 px -> 4 px
+
+    def grid(xs: list[float]) -> np.ndarray:
+        return np.array([[x, y] for y in (0.0, size) for x in xs])
+
+    src, dst = grid(x_src), grid(x_dst)
+    tris = np.array([t for i in range(3) for t in ([i, i + 1, i + 5], [i, i + 5, i + 4])])
+    tris[signed_areas(src, tris) < 0] = tris[signed_areas(src, tris) < 0][:, ::-1]
+    assert facing(dst, src, tris).all()  # squeezed to 4%, nothing turned over
+    warper = MeshWarper(tris, size, 0.4, footprint=None)
+    assert warper.low < size
+    flow = warper.flow(dst, src, np.zeros(len(dst)))
+    exact = np.interp(np.arange(size, dtype=np.float64), x_dst, x_src)
+    assert np.abs(flow[..., 0] - exact[None]).max() < 1.0
+    assert np.abs(flow[..., 1] - np.arange(size)[:, None]).max() < 1.0
+
+
 def _supersampled_reference(r, pose, dynamics, image: np.ndarray) -> np.ndarray:
     """The frame's warp at twice the size with an exact full-resolution map, averaged over
     each output pixel's footprint (`taps` points a side, centred on the pixel): what the

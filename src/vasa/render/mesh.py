@@ -196,14 +196,23 @@ COLLAPSE = 0.02
 MIN_SOURCE_AREA = 0.5  # px^2: a source triangle smaller than this has no winding to keep
 
 
-def facing(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """(M,) bool: triangles that keep their source winding in `dst` (V, 2), and at least
-    COLLAPSE of their source area, against `src` (V, 2): their texture is not seen mirrored
-    or edge-on. A source triangle of no area (closed lips, a shut eye) faces the camera
-    whenever it opens the way the topology's frontal arrangement does."""
+def area_kept(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(M,) each triangle's signed area in `dst` (V, 2) over its area in `src` (V, 2): 1
+    unchanged, under 0 turned over. A source triangle of no area (closed lips, a shut eye) has
+    no winding to keep: +inf where it opens the way the topology's frontal arrangement does,
+    -inf where it does not (0 while it stays shut)."""
     a_src, a_dst = signed_areas(src, tris), signed_areas(dst, tris)
     oriented = np.abs(a_src) >= MIN_SOURCE_AREA
-    return np.where(oriented, a_dst / np.where(oriented, a_src, 1.0) > COLLAPSE, a_dst > 0)
+    shut = np.where(a_dst > 0, np.inf, np.where(a_dst < 0, -np.inf, 0.0))
+    return np.where(oriented, a_dst / np.where(oriented, a_src, 1.0), shut)
+
+
+def facing(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(M,) bool: triangles that keep their source winding in `dst` (V, 2), and at least
+    COLLAPSE of their source area, against `src` (V, 2) (`area_kept`): their texture is not
+    seen mirrored or edge-on. A source triangle of no area faces the camera whenever it opens
+    the way the topology's frontal arrangement does."""
+    return area_kept(dst, src, tris) > COLLAPSE
 
 
 def signed_areas(xy: np.ndarray, tris: np.ndarray) -> np.ndarray:

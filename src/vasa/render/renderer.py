@@ -109,8 +109,11 @@ class RenderConfig:
     light_lids: bool | None = None
 
 
+# The eyes' contours: the lids round them are drawn over (the eye refiner, or the drawn lids),
+# so where a blink squeezes them the warp's coarse map stands (`warp.MeshWarper`'s redrawn).
+EYE_CONTOURS = np.unique(topo.RIGHT_EYE + topo.LEFT_EYE)
 # Landmark contours the unfolding leaves where they are.
-CONTOURS = np.unique(topo.LIPS_OUTER + topo.LIPS_INNER + topo.RIGHT_EYE + topo.LEFT_EYE)
+CONTOURS = np.union1d(np.unique(topo.LIPS_OUTER + topo.LIPS_INNER), EYE_CONTOURS)
 # Regions whose triangles are a few px^2, warped at full resolution (warp.flow's exact boxes):
 # the lips, where a coarse map misses them and reads the closed lip line as dark specks below
 # an opening lower lip. Each box is the contour's bounds grown by DETAIL_GROW of its size. (The
@@ -177,8 +180,9 @@ class Renderer:
         self.tris = triangulate(np.concatenate([face, anchor_rest(lay, face), self.border]))
         self.openings = opening_triangles(self.tris, lay.landmark_of())
         self._source()
+        lids = np.isin(lay.landmark_of(), EYE_CONTOURS)[self.tris].any(1)
         self.warper = MeshWarper(self.tris, self.size, self.config.flow_scale,
-                                 portrait.enlarged if self.config.antialias else None)
+                                 portrait.enlarged if self.config.antialias else None, lids)
         self.reveal = None
         if self.config.reveal:
             self.reveal = RevealFill(self.tris, lay.landmark_of(),

@@ -10,7 +10,8 @@ unfolded and whose border is fixed leaves no pixel to them: every point inside t
 covered by one more triangle facing the camera than facing away); the rest are drawn far to
 near, so the nearer surface wins where they overlap. Where the surface is one sheet the map is
 continuous, so bilinear upsampling to full size is nearly exact; along an occlusion edge it
-jumps, and there each pixel takes its own triangle's map, as it does in the caller's `exact`
+jumps, as it does across a strip squeezed thinner than the map's step (the skin under a turned
+chin), and there each pixel takes its own triangle's map, as it does in the caller's `exact`
 boxes (the lips: triangles of a few px^2), rasterised at full resolution. One cv2.remap
 samples the image; the pixels along an occlusion edge are then anti-aliased (`Edges`): each
 is the mean of samples at sub-pixel points over its footprint, each from the surface nearest
@@ -25,13 +26,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vasa.render.mesh import facing, signed_areas
+from vasa.render.mesh import COLLAPSE, area_kept, signed_areas
 from vasa.render.picture_edge import EdgeHold
 
 SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 MIN_AREA2 = 1e-2  # twice a target triangle's area (px^2) under which it is taken as flat
 JUMP = 2.0  # source px: neighbouring map samples further apart than this are an edge, not a bend
 TOUCH = 1e-3  # barycentric slack: a pixel on a shared edge belongs to both triangles
+# A triangle keeping under this share of its source area may be thinner than a map cell: the
+# map jumps across it as across an occlusion edge (the strip under a turned chin, squeezed to
+# a twentieth between the jaw and the neck, drew a staircase of collar and skin specks along
+# the chin at 25 degrees of yaw), so `flow` looks for torn cells around it too.
+SQUEEZED = 0.3
+THIN = 2.0  # map pixels: a squeezed triangle thinner than this may fall between the map's samples
 SLIVER_AREA2 = 2.0  # twice a target triangle's area (px^2) under which exact boxes skip it
 # An occlusion edge's pixels are each the mean of samples over the pixel's footprint in the
 # portrait's own image: one output pixel, or, where the image was enlarged, one of its pixels
@@ -111,12 +118,16 @@ class MeshWarper:
     size: output side in pixels; flow_scale: resolution of the rasterised map relative to it,
     but never under MIN_FLOW_PX (nor over the frame); footprint: the width, in output pixels,
     over which an occlusion edge's pixels are sampled (`footprint_taps`); None: they are not
-    (sharp to the pixel; `edges` stays None).
+    (sharp to the pixel; `edges` stays None). redrawn: (M,) bool, triangles drawn over later
+    (the eyes' lids), not mapped exactly where they are squeezed thin.
     """
 
     def __init__(self, tris: np.ndarray, size: int, flow_scale: float = 0.5,
-                 footprint: float | None = 1.0) -> None:
+                 footprint: float | None = 1.0, redrawn: np.ndarray | None = None) -> None:
         self.tris = tris
+        # Triangles another stage draws over (the eyelids, which a blink squeezes): where they
+        # are squeezed the coarse map stands.
+        self._checked = np.ones(len(tris), bool) if redrawn is None else ~redrawn
         self.taps = 0 if footprint is None else footprint_taps(footprint)
         self.size = size
         self.low = min(size, max(MIN_FLOW_PX, round(size * flow_scale)))
@@ -177,7 +188,8 @@ class MeshWarper:
         """
         ids = self._ids
         ids.fill(0)
-        front = facing(dst, src, self.tris)
+        kept = area_kept(dst, src, self.tris)
+        front = kept > COLLAPSE  # `mesh.facing`
         far_first = np.argsort(-depth[self.tris].mean(1), kind="stable")
         order = np.concatenate([np.flatnonzero(~front), far_first[front[far_first]]])
         # Map pixel i's centre is full-size coordinate (i + 0.5) / scale - 0.5 (see _gx).
@@ -191,8 +203,9 @@ class MeshWarper:
         out, xy, (a, b, _, d, e, _) = self._upsampled(coef, ids)
         self.edge_pixels = 0
         self.edges = None
-        if not front.all():  # a one-sheeted map (nothing behind anything) has no jumps
-            hidden = low[~front].reshape(-1, 2)
+        suspect = ~front | ((kept < SQUEEZED) & (_thickness(low) < THIN) & self._checked)
+        if suspect.any():  # a one-sheeted map, squeezed thin nowhere, has no jumps
+            hidden = low[suspect].reshape(-1, 2)
             lo = np.clip(np.floor(hidden.min(0)) - 2, 0, self.low).astype(int)
             hi = np.clip(np.ceil(hidden.max(0)) + 3, 0, self.low).astype(int)
             window = np.s_[lo[1]:hi[1], lo[0]:hi[0]]
@@ -433,6 +446,14 @@ class MapBox:
         return cv2.remap(window, self.mx, self.my,
                          cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _thickness(corners: np.ndarray) -> np.ndarray:
+    """(M,) each triangle's height over its longest side, for corners (M, 3, 2)."""
+    sides = np.roll(corners, -1, 1) - corners
+    longest = np.sqrt((sides ** 2).sum(2).max(1))
+    cross = sides[:, 0, 0] * sides[:, 1, 1] - sides[:, 0, 1] * sides[:, 1, 0]
+    return np.abs(cross) / np.maximum(longest, 1e-9)
 
 
 def _index_map(tris: np.ndarray, corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
