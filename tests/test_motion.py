@@ -713,3 +713,23 @@ def test_the_bundled_model_runs_its_bundled_export():
     from vasa.motion.config import DEFAULT_MODEL
 
     assert load_model(DEFAULT_MODEL).exported is not None
+
+
+def test_generated_turns_are_eased_into_the_renderers_envelope(astronaut):
+    """A generated turn past 18 degrees of yaw (a nod past 10 of pitch) is eased towards 25
+    (15): the warp magnifies a turned face's near cheek from the photo's foreshortened pixels
+    and at 30 degrees the face read swollen. Below the knees motion is untouched; roll is not
+    limited (the warp renders it without stretching)."""
+    from vasa.motion.features import FEATURES, TURN_LIMIT
+
+    feats = np.zeros((6, FEATURES.dim))
+    feats[:, 0] = np.radians([0, 5, 10, 12, 20, -40])  # pitch
+    feats[:, 1] = np.radians([0, 10, 18, 22, 30, 60])  # yaw
+    feats[:, 2] = np.radians([0, 0, 0, 0, 0, 35])  # roll
+    lat = to_latents(feats, astronaut.pose, astronaut.dynamics)
+    turn = np.degrees(lat.pose[:, :3].astype(np.float64) - astronaut.pose[:3])
+    assert np.allclose(turn[:3, :2], np.degrees(feats[:3, :2]), atol=1e-3)
+    assert np.all(np.diff(turn[:5, 1]) > 0)  # eased, never reversed
+    assert 21 < turn[3, 1] < 22 and 24 < turn[4, 1] < 25 < np.degrees(TURN_LIMIT[1]) + 1e-6
+    assert abs(turn[5, 1]) <= 25 + 1e-3 and abs(turn[5, 0]) <= 15 + 1e-3 and turn[5, 0] < 0
+    assert abs(turn[5, 2] - 35) < 1e-3
