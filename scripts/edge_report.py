@@ -29,18 +29,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from portrait_report import ROOT, SHARED, run
+from portrait_report import ROOT, SHARED, generated, run
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
-from vasa.audio import get_extractor
-from vasa.latent.basis import default_basis
-from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
-from vasa.motion.engine import MotionEngine
-from vasa.portrait import load_portrait
 from vasa.render.renderer import RenderConfig, Renderer
 from vasa.render.warp import MAX_FOOTPRINT, MeshWarper, remap
-from vasa.timebase import SAMPLES_PER_FRAME
 
 DEFAULT_SPEECH = SHARED / "clips" / "Talking-Face_PC-AVS__misc__Audio_Source__00015.mp4"
 SPECK = 40  # grey levels: an edge pixel this far off the reference is a visible speck
@@ -59,12 +53,7 @@ def reference(r: Renderer, big: MeshWarper, w, footprint: float | None = None) -
 
 
 def measure(path: Path, audio: np.ndarray, frames: int) -> dict:
-    basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
-    portrait = load_portrait(path, 512, 0, basis, framed=True)
-    engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis))
-    motion = (engine.push(audio[:frames * SAMPLES_PER_FRAME]) + engine.flush())[:frames]
+    portrait, basis, motion = generated(path, audio, frames)
     sharp = Renderer(portrait, basis, RenderConfig(reveal=False, antialias=False))
     smooth = Renderer(portrait, basis, RenderConfig(reveal=False))
     big = MeshWarper(smooth.tris, 2 * smooth.size, 1.0, footprint=None)

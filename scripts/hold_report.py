@@ -25,19 +25,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from portrait_report import ROOT, SHARED, run
+from portrait_report import ROOT, SHARED, generated, run
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
-from vasa.audio import get_extractor
 from vasa.evaluation.folds import map_area
-from vasa.latent.basis import default_basis
-from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
-from vasa.motion.engine import MotionEngine
-from vasa.portrait import load_portrait
 from vasa.render.picture_edge import edge_ramp, on_picture, within_crop
 from vasa.render.renderer import RenderConfig, Renderer
-from vasa.timebase import SAMPLES_PER_FRAME
 
 DEFAULT_SPEECH = SHARED / "clips" / "Talking-Face_PC-AVS__misc__Pose_Source__00473.mp4"
 STREAK = 0.25  # area of the portrait per frame pixel under which the picture is streaked
@@ -45,12 +39,7 @@ NEAR = 0.25  # share of the crop's side from the edges that is read
 
 
 def measure(path: Path, audio: np.ndarray, frames: int) -> dict:
-    basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
-    portrait = load_portrait(path, 512, 0, basis, framed=True)
-    engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis))
-    motion = (engine.push(audio[:frames * SAMPLES_PER_FRAME]) + engine.flush())[:frames]
+    portrait, basis, motion = generated(path, audio, frames)
     r = Renderer(portrait, basis, RenderConfig(reveal=False))
     f = portrait.framing
     keep = within_crop(on_picture(f.to_crop, f.shape, r.size))

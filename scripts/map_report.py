@@ -25,18 +25,12 @@ from pathlib import Path
 
 import numpy as np
 from edge_report import reference
-from portrait_report import ROOT, SHARED, run
+from portrait_report import ROOT, SHARED, generated, run
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
-from vasa.audio import get_extractor
-from vasa.latent.basis import default_basis
-from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
-from vasa.motion.engine import MotionEngine
-from vasa.portrait import load_portrait
 from vasa.render.renderer import RenderConfig, Renderer
 from vasa.render.warp import MeshWarper
-from vasa.timebase import SAMPLES_PER_FRAME
 
 DEFAULT_SPEECH = SHARED / "clips" / "LivePortrait__assets__examples__driving__d14.mp4"
 SPECK = 40  # grey levels off the reference: a visible speck
@@ -52,12 +46,7 @@ def unheld(r: Renderer) -> np.ndarray:
 
 
 def measure(path: Path, audio: np.ndarray, frames: int) -> dict:
-    basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
-    portrait = load_portrait(path, 512, 0, basis, framed=True)
-    engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis))
-    motion = (engine.push(audio[:frames * SAMPLES_PER_FRAME]) + engine.flush())[:frames]
+    portrait, basis, motion = generated(path, audio, frames)
     coarse = Renderer(portrait, basis, RenderConfig(reveal=False))
     big = MeshWarper(coarse.tris, 2 * coarse.size, 1.0, footprint=None)
     specks, worst, with_specks, secs = 0, 0, 0, []

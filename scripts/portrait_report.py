@@ -1,6 +1,6 @@
 """The frame of a per-portrait report over one held-out speech (`edge_report.py`,
-`mouth_response_report.py`): its command line, the loop over every portrait, and the markdown
-written atomically to the results folder."""
+`mouth_response_report.py`, ...): its command line, the loop over every portrait, the markdown
+written atomically to the results folder, and the generator's motion for a framed portrait."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vasa.audio import get_extractor
 from vasa.io import atomic_output, load_audio
-from vasa.timebase import SAMPLE_RATE
+from vasa.latent.basis import FaceBasis, default_basis
+from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
+from vasa.motion.engine import MotionEngine, TimedFrame
+from vasa.portrait import Portrait, load_portrait
+from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -22,6 +27,18 @@ ASTRONAUT = ROOT / "src" / "vasa" / "assets" / "astronaut.jpg"
 def every_portrait() -> list[Path]:
     """The shared data's portraits and the bundled astronaut."""
     return sorted((SHARED / "portraits").iterdir()) + [ASTRONAUT]
+
+
+def generated(path: Path, audio: np.ndarray, frames: int
+              ) -> tuple[Portrait, FaceBasis, list[TimedFrame]]:
+    """The portrait at `path` framed as `vasa generate` frames it (512 px), the face basis, and
+    the bundled generator's first `frames` frames of motion for `audio` (seed 0)."""
+    basis = default_basis()
+    extractor = get_extractor()
+    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
+    portrait = load_portrait(path, 512, 0, basis, framed=True)
+    engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis))
+    return portrait, basis, (engine.push(audio[:frames * SAMPLES_PER_FRAME]) + engine.flush())[:frames]
 
 
 def run(doc: str, speech: Path, out: Path,
