@@ -205,9 +205,9 @@ class MeshWarper:
         self.edges = None
         suspect = ~front | ((kept < SQUEEZED) & (_thickness(low) < THIN) & self._checked)
         if suspect.any():  # a one-sheeted map, squeezed thin nowhere, has no jumps
-            hidden = low[suspect].reshape(-1, 2)
-            lo = np.clip(np.floor(hidden.min(0)) - 2, 0, self.low).astype(int)
-            hi = np.clip(np.ceil(hidden.max(0)) + 3, 0, self.low).astype(int)
+            around = low[suspect].reshape(-1, 2)
+            lo = np.clip(np.floor(around.min(0)) - 2, 0, self.low).astype(int)
+            hi = np.clip(np.ceil(around.max(0)) + 3, 0, self.low).astype(int)
             window = np.s_[lo[1]:hi[1], lo[0]:hi[0]]
             cells = self._torn_cells(xy[window], tuple(x[window] for x in (a, b, d, e)))
             if cells.any():
@@ -308,8 +308,9 @@ class MeshWarper:
         a far one's). Bilinear upsampling would blend the two sides' source positions inside
         such a cell: pixels from neither (a light rim along a jaw line).
 
-        Only where a triangle faces away can one surface lie over another: `flow` looks in
-        their bounding box. Where neighbours' triangles meet along an edge their maps agree on
+        Only where a triangle faces away can one surface lie over another, and only across a
+        squeezed triangle thinner than the map's step can one sheet jump between samples:
+        `flow` looks in their bounding box. Where neighbours' triangles meet along an edge their maps agree on
         it, so each side's map, carried half a step towards the other, lands within JUMP of the
         other's."""
         a, b, d, e = lin
