@@ -25,7 +25,8 @@ NUM_PCA = 24  # the bundled face basis's dynamics components; the features are l
 # radians: past the knee an offset is eased towards the limit (`soft_limit`). The renderer warps
 # the portrait's one view, so a turn magnifies the near cheek from pixels the photo saw
 # foreshortened: over the 20 public portraits the median share of the face stretched past 2x
-# is 3% at 10 degrees of yaw, 10% at 20, 17% at 30, and at 30 the face reads swollen (the
+# is 3% at 10 degrees of yaw, 10% at 20, 17% at 30 (`scripts/turn_stretch.py`), and at 30
+# the face reads swollen (the
 # "sad" portrait and Einstein on LivePortrait d14's voice, whose generated turn reached 29
 # degrees). The limits are issue 13's envelope of motion (25 degrees of yaw, 15 of pitch);
 # below the knees lie nearly all the generator's turns on held-out speech (99th percentile 4-16
