@@ -52,7 +52,7 @@ class PasteBack:
     picture goes on past it (the seam); 1 throughout where the crop covers the whole picture
     (at the picture's own edge the frame ends). A rendered pixel's weight is the pixel ramp at
     the pixel times the ramp at its source. Both are short: the renderer of a framed portrait
-    holds the crop's edges and the picture's still (`picture_edge.picture_hold`), so the
+    holds the crop's edges and the picture's still (`picture_edge.EdgeHold`), so the
     render there is the still picture, resampled.
     matte: the picture's person matte, or None (the crop is pasted as it is rendered)."""
 

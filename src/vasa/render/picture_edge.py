@@ -5,9 +5,10 @@ nobody may see). Two things follow for a framed portrait:
 - the paste shows no rendered pixel whose source lies past the picture's edge, and fades the
   render out where the crop's own edge lies on the picture, each over a few pixels
   (`render.paste.PasteBack`, whose ramps are made here by `edge_ramp`);
-- the renderer holds the picture's edge and the crop's still (`picture_hold`, applied by
-  `MeshWarper.pin`): each crop pixel's source moves only a share of the way to where the mesh
-  puts it, 0 at either edge, rising to 1 over HOLD of the crop's side. Past the picture's
+- the renderer holds the picture's edge and the crop's still (`EdgeHold`, pinned to the warp
+  by `MeshWarper.pin`): each crop pixel's source moves only a share of the way to where the
+  mesh puts it, 0 at either edge, rising to 1 over HOLD of the crop's side (`picture_hold`,
+  that band as a map). Past the picture's
   edge nothing is known, and past the crop's the still picture shows, so a head moved toward
   an edge is squeezed a little there and a head moved away stretched; the mouth and eyes are
   drawn where the held warp shows them (`MeshWarper.held`). Without the hold the
