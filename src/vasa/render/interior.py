@@ -22,6 +22,10 @@ white band and the cavity grey; low-passed, it laid a metallic grey sheen over t
 columns left (towards the corners, where the portrait's own opening is a slit) are the
 refiner's: kept off them too, their stretched teeth stood as streaks.
 
+A slit that shows white teeth (`MouthInterior.slit_teeth`) has too few rows to keep, and
+stretched, its teeth fill the opening with white: before the refiner it is taken to the
+cavity's dark below the upper teeth's band (`MouthInterior.clear_slit`).
+
 Where the portrait has no teeth of its own to keep (lips together, or a slit), the refiner
 invents the inside, and at wide openings it drew the mean of the mouths that fit: a pink blur
 (the "sad" portrait), a grey smear (Taylor Swift). After the refiner, such an opening is
@@ -55,6 +59,18 @@ STRETCH_FROM, STRETCH_FULL = 1.3, 1.8  # a column's height over the portrait's o
 # Crop pixels of the portrait's own opening in a column from which its teeth are kept, and
 # over which they fade in; a portrait's opening lower than OWN_START on average shows none.
 OWN_START, OWN_RAMP = 5.0, 4.0
+# A slit that shows teeth: too few rows to keep (under OWN_START), yet white. Stretched by the
+# warp, its teeth fill a wide opening with a tall white blob, which the refiner turned into a
+# milky fog, dark under the upper lip and light at the bottom (Taylor Swift's portrait, a 3.8
+# px opening 56% of whose pixels are lighter than her lips: the order of a real mouth upside
+# down). A mouth does not show more teeth as it opens, so under the upper teeth's band the
+# stretched slit is taken to the cavity's dark before the refiner (`MouthInterior.clear_slit`),
+# which then starts from upper teeth over dark, as from a mouth opening a little. A slit from
+# SLIT_ROWS crop px open with at least TEETH_SHOWN of its pixels over TEETH_LIGHT of the lips'
+# luma shows teeth: of the public portraits whose lips part less than OWN_START, Taylor
+# Swift's reads 0.56 and s1's 0.10; the held-out speakers' first frames 0.14-0.28 (dark
+# slits, whose stretch the refiner draws teeth from, `_strength`: they are left as they are).
+SLIT_ROWS, TEETH_SHOWN, TEETH_LIGHT = 2.0, 0.4, 1.1
 # Where the portrait holds no teeth to keep (a slit or shut lips), the refiner invents the
 # inside and draws the mean of the mouths that fit: a pink or grey blur that reads as a smeared
 # mouth once the lips are far apart. Where things lie in a real open mouth, from the upper
@@ -149,9 +165,15 @@ def _strength(tall: np.ndarray, own: np.ndarray, share: np.ndarray) -> np.ndarra
     the redraw would not (held-out self-reenactment, mouth PSNR under the stretched warp's:
     0.75 dB on Obama from a 2 px slit redrawn, 0.6 dB from a 4.6 px opening with the redraw
     fading in from 3 px; from 5 px, 0.0 and 0.05 dB on the clips whose openings it reaches)."""
-    stretch = tall / np.maximum(own, 1e-6)
-    return (np.clip((stretch - STRETCH_FROM) / (STRETCH_FULL - STRETCH_FROM), 0.0, 1.0)
-            * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0) * ((share > 0) & (share < 1)))
+    return (_stretch(tall, own) * np.clip((own - OWN_START) / OWN_RAMP, 0.0, 1.0)
+            * ((share > 0) & (share < 1)))
+
+
+def _stretch(tall: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """0..1: how far a column `tall` crop pixels high is stretched past the portrait's `own`
+    (none up to STRETCH_FROM times it, in full from STRETCH_FULL)."""
+    return np.clip((tall / np.maximum(own, 1e-6) - STRETCH_FROM) / (STRETCH_FULL - STRETCH_FROM),
+                   0.0, 1.0)
 
 
 @dataclass
@@ -186,8 +208,8 @@ class _Box:
 class _Inside:
     """A target opening's pixels in its `box` (each array (h, w)): the height of each pixel's
     column (crop px), its share of the mouth's width, its distance to the nearer inner lip
-    (`edge`, crop px), `slit`, 1 where the portrait's own opening there holds no teeth to
-    keep, 0 where it does, and where it lies from the upper lip down: in the upper teeth's
+    (`edge`, crop px), the portrait's own opening in its column (`own`, crop px), `slit`, 1
+    where that holds no teeth to keep, 0 where it does, and where it lies from the upper lip down: in the upper teeth's
     band (`teeth`, 1 to 0 over TEETH_BAND) and on the tongue (`tongue`, 0 to 1 over TONGUE).
     widest: the tallest of the opening's checked columns (crop px)."""
 
@@ -197,6 +219,7 @@ class _Inside:
     share: np.ndarray
     slit: np.ndarray
     edge: np.ndarray
+    own: np.ndarray
     teeth: np.ndarray
     tongue: np.ndarray
 
@@ -211,7 +234,8 @@ class MouthInterior:
     place where it is taller than the portrait's (before the refiner); after it,
     `after_refiner(frame, landmarks)`, where the portrait had no teeth to keep, gives an
     opening's light inside the teeth's colour (`whiten`) and darkens a wide opening's core
-    (`deepen`). `active`: the portrait shows an opening."""
+    (`deepen`). `active`: the portrait shows an opening; `slit_teeth`: it shows a slit of
+    teeth too thin to keep, cleared before the refiner (`clear_slit`)."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
@@ -219,8 +243,8 @@ class MouthInterior:
         self.to_image = cv2.invertAffineTransform(a)  # portrait crop -> portrait pixels
         self.upper, self.lower = lip_lines(mc.lip_points(landmarks, a))
         xs = np.linspace(self.upper[0, 0], self.upper[-1, 0], 32)
-        self.active = bool(np.mean(np.maximum(_at(self.lower, xs) - _at(self.upper, xs), 0))
-                           >= OWN_START)
+        opening = float(np.mean(np.maximum(_at(self.lower, xs) - _at(self.upper, xs), 0)))
+        self.active = opening >= OWN_START
         crop = mc.crop(image, a).astype(np.float32)
         outer, inner = mc.lip_masks(mc.lip_points(landmarks, a)) > 0.5
         # No lighter than the lips in deep shadow: a smile whose teeth fill its opening has no
@@ -239,6 +263,9 @@ class MouthInterior:
             luma = pixels @ LUMA
             self.cavity = np.minimum(pixels[luma <= np.quantile(luma, DARKEST)].mean(0),
                                      self.cavity)
+        light = (float(np.mean(crop[inner] @ LUMA > TEETH_LIGHT * self.lips_luma))
+                 if inner.any() else 0.0)
+        self.slit_teeth = not self.active and opening >= SLIT_ROWS and light >= TEETH_SHOWN
 
     def _source_column(self, x: np.ndarray, upper: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -261,6 +288,8 @@ class MouthInterior:
         slit: towards the corners) is the stretched warp, which the refiner redraws."""
         none = np.zeros(mc.CROP, np.float32)
         if not self.active:
+            if self.slit_teeth:
+                self.clear_slit(frame, landmarks)  # the refiner redraws it: nothing kept
             return none
         a, upper, lower = _target(landmarks)
         if not self._stretched(upper, lower):
@@ -339,8 +368,26 @@ class MouthInterior:
         below = box.cy - top  # crop px under the upper lip
         teeth = 1.0 - _smooth((below - TEETH_BAND[0]) / (TEETH_BAND[1] - TEETH_BAND[0]))
         tongue = _smooth((below / np.maximum(tall, 1.0) - TONGUE[0]) / (TONGUE[1] - TONGUE[0]))
-        return _Inside(box, widest, tall, share, slit, np.minimum(below, bottom - box.cy),
+        return _Inside(box, widest, tall, share, slit, np.minimum(below, bottom - box.cy), own,
                        teeth, tongue)
+
+    def clear_slit(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
+        """Before the refiner, where the portrait's opening is a slit that shows teeth
+        (`slit_teeth`): take the stretched teeth of `frame` (H, W, 3) uint8's opening under the
+        upper teeth's band (TEETH_BAND) to the cavity's colour, in place, as far as the column
+        is stretched. Returns the largest weight used (0: nothing changed)."""
+        o = self._inside(frame, landmarks)
+        if o is None:
+            return 0.0
+        weight = (np.clip(o.edge + 0.5, 0.0, 1.0) * (1.0 - o.teeth) * _stretch(o.tall, o.own)
+                  * ((o.share > 0) & (o.share < 1)))
+        if not weight.any():
+            return 0.0
+        box = o.box
+        pixels = frame[box.y0:box.y1, box.x0:box.x1].astype(np.float32)
+        pixels += weight[..., None] * (self.cavity - pixels)
+        frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+        return float(weight.max())
 
     def deepen(self, frame: np.ndarray, o: _Inside) -> float:
         """Darken, in place, a wide opening `o` of `frame` (H, W, 3) uint8 between the upper
