@@ -194,10 +194,7 @@ class MeshWarper:
         order = np.concatenate([np.flatnonzero(~front), far_first[front[far_first]]])
         # Map pixel i's centre is full-size coordinate (i + 0.5) / scale - 0.5 (see _gx).
         low = (dst[self.tris] + 0.5) * self.scale - 0.5
-        pts = np.round(low * (1 << SHIFT)).astype(np.int32)  # (M, 3, 2)
-        fill = cv2.fillConvexPoly
-        for t in order:
-            fill(ids, pts[t], int(t), lineType=cv2.LINE_8, shift=SHIFT)
+        _draw(ids, order, low[order])
         coef = affine_maps(dst, src, self.tris).reshape(-1, 6).T.astype(np.float32)  # (6, M)
         self.coef = coef
         out, xy, (a, b, _, d, e, _) = self._upsampled(coef, ids)
@@ -462,9 +459,18 @@ def _index_map(tris: np.ndarray, corners: np.ndarray, shape: tuple[int, int]) ->
     (K,) drawn in that order, with corners (K, 3, 2) in this map's pixels (centres on
     integer coordinates)."""
     ids = np.full(shape, -1, np.int32)
-    for t, q in zip(tris, np.round(corners * (1 << SHIFT)).astype(np.int32)):
-        cv2.fillConvexPoly(ids, q, int(t), lineType=cv2.LINE_8, shift=SHIFT)
+    _draw(ids, tris, corners)
     return ids
+
+
+def _draw(ids: np.ndarray, tris: np.ndarray, corners: np.ndarray) -> None:
+    """Fill triangles `tris` (K,) into `ids` (h, w) int32 in that order, each with its own
+    index, in place: corners (K, 3, 2) in the map's pixels (centres on integer coordinates)."""
+    fixed = np.round(corners * (1 << SHIFT)).astype(np.int32)
+    # One C call a triangle: Python ints and a list of views keep the loop's own cost low
+    # (0.6 against 0.9-1.5 ms for the 600 triangles of a face, numpy scalars indexed per call).
+    for t, q in zip(tris.tolist(), list(fixed)):
+        cv2.fillConvexPoly(ids, q, t, cv2.LINE_8, SHIFT)
 
 
 def _mapped(x: np.ndarray, y: np.ndarray, tid: np.ndarray, coef: np.ndarray) -> np.ndarray:
