@@ -200,9 +200,9 @@ def test_a_slit_that_shows_teeth_opens_to_teeth_dark_and_tongue_not_a_white_fog(
     p = load_portrait(portraits / "V-Express__test_samples__short_case__tys__ref.jpg", 512,
                       None, basis, framed=False)
     cleared = Renderer(p, basis, RenderConfig())
-    assert not cleared.interior.active and cleared.interior.slit_teeth
+    assert not cleared.interior.active and cleared.interior.slit_teeth == 1.0
     fog = Renderer(p, basis, RenderConfig())
-    fog.interior.slit_teeth = False  # the renderer before
+    fog.interior.slit_teeth = 0.0  # the renderer before
     wide = move_lip_gap(p.talking_rest(basis), 0.15, basis)
     lm = cleared.warp(p.pose, wide).landmarks
     a, b = cleared.render(p.pose, wide), fog.render(p.pose, wide)
@@ -224,7 +224,7 @@ def test_a_slit_that_shows_teeth_opens_to_teeth_dark_and_tongue_not_a_white_fog(
     for name in ("LivePortrait__assets__examples__source__s1.jpg",
                  "Audio2Head__demo__img__trump.jpg"):
         other = load_portrait(portraits / name, 512, None, basis, framed=False)
-        assert not MouthInterior(other.image, other.landmarks).slit_teeth
+        assert MouthInterior(other.image, other.landmarks).slit_teeth == 0.0
 
 
 def test_the_summary_reads_wide_and_middling_openings_apart():

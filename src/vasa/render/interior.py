@@ -65,12 +65,14 @@ OWN_START, OWN_RAMP = 5.0, 4.0
 # px opening 56% of whose pixels are lighter than her lips: the order of a real mouth upside
 # down). A mouth does not show more teeth as it opens, so under the upper teeth's band the
 # stretched slit is taken to the cavity's dark before the refiner (`MouthInterior.clear_slit`),
-# which then starts from upper teeth over dark, as from a mouth opening a little. A slit from
-# SLIT_ROWS crop px open with at least TEETH_SHOWN of its pixels over TEETH_LIGHT of the lips'
-# luma shows teeth: of the public portraits whose lips part less than OWN_START, Taylor
-# Swift's reads 0.56 and s1's 0.10; the held-out speakers' first frames 0.14-0.28 (dark
-# slits, whose stretch the refiner draws teeth from, `_strength`: they are left as they are).
-SLIT_ROWS, TEETH_SHOWN, TEETH_LIGHT = 2.0, 0.4, 1.1
+# which then starts from upper teeth over dark, as from a mouth opening a little. How far a
+# slit shows teeth: the share of its pixels over TEETH_LIGHT of the lips' luma, none up to
+# TEETH_SHOWN[0], in full from TEETH_SHOWN[1] (a ramp, not a cliff between two look-alike
+# portraits), on a slit open SLIT_ROWS[0] crop px and more (in full from SLIT_ROWS[1]). Of the
+# public portraits whose lips part less than OWN_START, Taylor Swift's reads 0.56 and s1's
+# 0.10; the held-out speakers' first frames 0.14-0.28 (dark slits, whose stretch the refiner
+# draws teeth from, `_strength`: they are left as they are).
+SLIT_ROWS, TEETH_SHOWN, TEETH_LIGHT = (1.5, 2.5), (0.3, 0.5), 1.1
 # Where the portrait holds no teeth to keep (a slit or shut lips), the refiner invents the
 # inside and draws the mean of the mouths that fit: a pink or grey blur that reads as a smeared
 # mouth once the lips are far apart. Where things lie in a real open mouth, from the upper
@@ -234,8 +236,9 @@ class MouthInterior:
     place where it is taller than the portrait's (before the refiner); after it,
     `after_refiner(frame, landmarks)`, where the portrait had no teeth to keep, gives an
     opening's light inside the teeth's colour (`whiten`) and darkens a wide opening's core
-    (`deepen`). `active`: the portrait shows an opening; `slit_teeth`: it shows a slit of
-    teeth too thin to keep, cleared before the refiner (`clear_slit`)."""
+    (`deepen`). `active`: the portrait shows an opening; `slit_teeth` (0..1): how far it
+    shows a slit of teeth too thin to keep, cleared that far before the refiner
+    (`clear_slit`)."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
@@ -265,7 +268,9 @@ class MouthInterior:
                                      self.cavity)
         light = (float(np.mean(crop[inner] @ LUMA > TEETH_LIGHT * self.lips_luma))
                  if inner.any() else 0.0)
-        self.slit_teeth = not self.active and opening >= SLIT_ROWS and light >= TEETH_SHOWN
+        self.slit_teeth = 0.0 if self.active else float(
+            _smooth((opening - SLIT_ROWS[0]) / (SLIT_ROWS[1] - SLIT_ROWS[0]))
+            * _smooth((light - TEETH_SHOWN[0]) / (TEETH_SHOWN[1] - TEETH_SHOWN[0])))
 
     def _source_column(self, x: np.ndarray, upper: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -288,7 +293,7 @@ class MouthInterior:
         slit: towards the corners) is the stretched warp, which the refiner redraws."""
         none = np.zeros(mc.CROP, np.float32)
         if not self.active:
-            if self.slit_teeth:
+            if self.slit_teeth > 0:
                 self.clear_slit(frame, landmarks)  # the refiner redraws it: nothing kept
             return none
         a, upper, lower = _target(landmarks)
@@ -375,12 +380,13 @@ class MouthInterior:
         """Before the refiner, where the portrait's opening is a slit that shows teeth
         (`slit_teeth`): take the stretched teeth of `frame` (H, W, 3) uint8's opening under the
         upper teeth's band (TEETH_BAND) to the cavity's colour, in place, as far as the column
-        is stretched. Returns the largest weight used (0: nothing changed)."""
+        is stretched and the slit shows teeth. Returns the largest weight used (0: nothing
+        changed)."""
         o = self._inside(frame, landmarks)
         if o is None:
             return 0.0
-        weight = (np.clip(o.edge + 0.5, 0.0, 1.0) * (1.0 - o.teeth) * _stretch(o.tall, o.own)
-                  * ((o.share > 0) & (o.share < 1)))
+        weight = (self.slit_teeth * np.clip(o.edge + 0.5, 0.0, 1.0) * (1.0 - o.teeth)
+                  * _stretch(o.tall, o.own) * ((o.share > 0) & (o.share < 1)))
         if not weight.any():
             return 0.0
         box = o.box
