@@ -211,9 +211,10 @@ class _Inside:
     """A target opening's pixels in its `box` (each array (h, w)): the height of each pixel's
     column (crop px), its share of the mouth's width, its distance to the nearer inner lip
     (`edge`, crop px), the portrait's own opening in its column (`own`, crop px), `slit`, 1
-    where that holds no teeth to keep, 0 where it does, and where it lies from the upper lip down: in the upper teeth's
-    band (`teeth`, 1 to 0 over TEETH_BAND) and on the tongue (`tongue`, 0 to 1 over TONGUE).
-    widest: the tallest of the opening's checked columns (crop px)."""
+    where that holds no teeth to keep, 0 where it does, and where it lies from the upper lip
+    down: in the upper teeth's band (`teeth`, 1 to 0 over TEETH_BAND) and on the tongue
+    (`tongue`, 0 to 1 over TONGUE). widest: the tallest of the opening's checked columns (crop
+    px)."""
 
     box: _Box
     widest: float
