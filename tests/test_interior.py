@@ -12,7 +12,7 @@ from vasa.latent.face_model import move_lip_gap
 from vasa.portrait import load_portrait
 from vasa.render import RenderConfig, Renderer
 from vasa.render import mouth_crop as mc
-from vasa.render.interior import MouthInterior
+from vasa.render.interior import MouthInterior, lip_lines
 
 
 def _opening(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -225,6 +225,33 @@ def test_a_slit_that_shows_teeth_opens_to_teeth_dark_and_tongue_not_a_white_fog(
                  "Audio2Head__demo__img__trump.jpg"):
         other = load_portrait(portraits / name, 512, None, basis, framed=False)
         assert MouthInterior(other.image, other.landmarks).slit_teeth == 0.0
+
+
+def test_an_open_mouths_teeth_are_cleared_only_where_the_redraw_does_not_keep_them(astronaut,
+                                                                                  basis):
+    """The astronaut's smile shows its teeth (`slit_teeth` 0.93) and is open enough to keep them
+    (`active`): opened 0.3 eye distances, `clear_slit` darkens the stretched teeth only in the
+    columns whose own opening is too thin to redraw in full (towards the corners), never in
+    the middle, where the redraw keeps her teeth, nor in the upper teeth's band."""
+    interior = MouthInterior(astronaut.image, astronaut.landmarks)
+    assert interior.active and interior.slit_teeth > 0.9
+    w = Renderer(astronaut, basis, RenderConfig(mouth=False)).warp(
+        astronaut.pose, move_lip_gap(astronaut.talking_rest(basis), 0.3, basis))
+    cleared = w.frame.copy()
+    assert interior.clear_slit(cleared, w.landmarks) > 0.5
+    a = mc.mouth_affine(w.landmarks)
+    before, after = mc.crop(w.frame, a).astype(np.int16), mc.crop(cleared, a).astype(np.int16)
+    darker = (_luma(before) - _luma(after)) > 8
+    upper, _ = lip_lines(mc.lip_points(w.landmarks, a))
+    share = (np.arange(mc.CROP) - upper[0, 0]) / (upper[-1, 0] - upper[0, 0])
+    redrawn = interior._column_strength(np.arange(mc.CROP, dtype=np.float64), upper,
+                                        lip_lines(mc.lip_points(w.landmarks, a))[1])
+    assert darker[:, (redrawn > 0.99)].sum() == 0  # kept whole by the redraw: untouched
+    assert darker[:, (share > 0.05) & (share < 0.3)].sum() > 20  # towards a corner: cleared
+    # The upper teeth's band (under the upper lip) keeps the warp's teeth.
+    top = np.interp(np.arange(mc.CROP), upper[:, 0], upper[:, 1])
+    band = np.arange(mc.CROP)[:, None] < top[None, :] + 4
+    assert darker[band].sum() == 0
 
 
 def test_the_summary_reads_wide_and_middling_openings_apart():

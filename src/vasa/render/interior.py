@@ -23,8 +23,9 @@ columns left (towards the corners, where the portrait's own opening is a slit) a
 refiner's: kept off them too, their stretched teeth stood as streaks.
 
 A slit that shows white teeth (`MouthInterior.slit_teeth`) has too few rows to keep, and
-stretched, its teeth fill the opening with white: before the refiner it is taken to the
-cavity's dark below the upper teeth's band (`MouthInterior.clear_slit`).
+stretched, its teeth fill the opening with white: before the redraw and the refiner it is
+taken to the cavity's dark below the upper teeth's band (`MouthInterior.clear_slit`), on a
+portrait whose lips are barely apart wherever the redraw does not reach.
 
 Where the portrait has no teeth of its own to keep (lips together, or a slit), the refiner
 invents the inside, and at wide openings it drew the mean of the mouths that fit: a pink blur
@@ -71,7 +72,11 @@ OWN_START, OWN_RAMP = 5.0, 4.0
 # portraits), on a slit open SLIT_ROWS[0] crop px and more (in full from SLIT_ROWS[1]). Of the
 # public portraits whose lips part less than OWN_START, Taylor Swift's reads 0.56 and s1's
 # 0.10; the held-out speakers' first frames 0.14-0.28 (dark slits, whose stretch the refiner
-# draws teeth from, `_strength`: they are left as they are).
+# draws teeth from, `_strength`: they are left as they are). A portrait whose opening is just
+# over OWN_START keeps its teeth only in the few columns open over OWN_START (the redraw
+# fades in over OWN_RAMP): beside them the same stretched teeth stood as white streaks, and
+# the redrawn middle as a dark box with square ends (frames of the dataset's videos opened
+# 5-9 crop px, 30-61% light), so its columns are cleared as far as the redraw leaves them.
 SLIT_ROWS, TEETH_SHOWN, TEETH_LIGHT = (1.5, 2.5), (0.3, 0.5), 1.1
 # Where the portrait holds no teeth to keep (a slit or shut lips), the refiner invents the
 # inside and draws the mean of the mouths that fit: a pink or grey blur that reads as a smeared
@@ -237,9 +242,9 @@ class MouthInterior:
     place where it is taller than the portrait's (before the refiner); after it,
     `after_refiner(frame, landmarks)`, where the portrait had no teeth to keep, gives an
     opening's light inside the teeth's colour (`whiten`) and darkens a wide opening's core
-    (`deepen`). `active`: the portrait shows an opening; `slit_teeth` (0..1): how far it
-    shows a slit of teeth too thin to keep, cleared that far before the refiner
-    (`clear_slit`)."""
+    (`deepen`). `active`: the portrait shows an opening; `slit_teeth` (0..1): how far its
+    opening shows teeth, cleared that far before the redraw and the refiner where they are
+    too thin to keep (`clear_slit`)."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
@@ -269,7 +274,7 @@ class MouthInterior:
                                      self.cavity)
         light = (float(np.mean(crop[inner] @ LUMA > TEETH_LIGHT * self.lips_luma))
                  if inner.any() else 0.0)
-        self.slit_teeth = 0.0 if self.active else float(
+        self.slit_teeth = float(
             _smooth((opening - SLIT_ROWS[0]) / (SLIT_ROWS[1] - SLIT_ROWS[0]))
             * _smooth((light - TEETH_SHOWN[0]) / (TEETH_SHOWN[1] - TEETH_SHOWN[0])))
 
@@ -293,9 +298,9 @@ class MouthInterior:
         of the opening (columns stretched little, or where the portrait's own opening is a
         slit: towards the corners) is the stretched warp, which the refiner redraws."""
         none = np.zeros(mc.CROP, np.float32)
+        if self.slit_teeth > 0:
+            self.clear_slit(frame, landmarks)  # what the redraw leaves, the refiner redraws
         if not self.active:
-            if self.slit_teeth > 0:
-                self.clear_slit(frame, landmarks)  # the refiner redraws it: nothing kept
             return none
         a, upper, lower = _target(landmarks)
         if not self._stretched(upper, lower):
@@ -378,15 +383,17 @@ class MouthInterior:
                        teeth, tongue)
 
     def clear_slit(self, frame: np.ndarray, landmarks: np.ndarray) -> float:
-        """Before the refiner, where the portrait's opening is a slit that shows teeth
+        """Before the redraw and the refiner, where the portrait's opening shows teeth
         (`slit_teeth`): take the stretched teeth of `frame` (H, W, 3) uint8's opening under the
         upper teeth's band (TEETH_BAND) to the cavity's colour, in place, as far as the column
-        is stretched and the slit shows teeth. Returns the largest weight used (0: nothing
-        changed)."""
+        is stretched, its own opening is too thin to keep (all of a slit's; an open mouth's
+        `_Inside.slit`, what the redraw leaves) and the portrait's shows teeth. Returns the
+        largest weight used (0: nothing changed)."""
         o = self._inside(frame, landmarks)
         if o is None:
             return 0.0
-        weight = (self.slit_teeth * np.clip(o.edge + 0.5, 0.0, 1.0) * (1.0 - o.teeth)
+        thin = o.slit if self.active else 1.0
+        weight = (self.slit_teeth * thin * np.clip(o.edge + 0.5, 0.0, 1.0) * (1.0 - o.teeth)
                   * _stretch(o.tall, o.own) * ((o.share > 0) & (o.share < 1)))
         if not weight.any():
             return 0.0
