@@ -389,6 +389,11 @@ class MouthInterior:
         is stretched, its own opening is too thin to keep (all of a slit's; an open mouth's
         `_Inside.slit`, what the redraw leaves) and the portrait's shows teeth. Returns the
         largest weight used (0: nothing changed)."""
+        _, upper, lower = _target(landmarks)
+        x = _columns(upper)  # a cheap look on 32 columns first: most frames stretch none
+        _, _, s_top, s_bottom = self._source_column(x, upper)
+        if not _stretch(_at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0)).any():
+            return 0.0
         o = self._inside(frame, landmarks)
         if o is None:
             return 0.0
