@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from portrait_report import bundled_generator
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
-from vasa.audio import get_extractor
-from vasa.data.manifest import is_validation, read_manifest, speaker_of
+from vasa.data.manifest import ManifestItem, is_validation, read_manifest, speaker_of
 from vasa.evaluation import mouth_metrics as mo
 from vasa.evaluation.evaluate import IDENTITY_FRAMES, identity_shapes
 from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import default_basis
 from vasa.latent.face_model import lip_direction
-from vasa.motion.checkpoint import load_model
-from vasa.motion.config import DEFAULT_MODEL
 from vasa.motion.controls import Controls
 from vasa.motion.engine import MotionEngine
 from vasa.portrait import load_portrait
@@ -63,6 +62,16 @@ def generated_opening(audio: np.ndarray, model, extractor, portrait, basis) -> n
     return engine.rest_gap + (dyn[:, pca] - rest[pca]) @ lip_direction(basis)
 
 
+def speech_clips(manifest: Path, seconds: float
+                 ) -> Iterator[tuple[ManifestItem, bool, np.ndarray]]:
+    """Every talking clip of `manifest` with an audio track: (the item, whether its speaker is
+    held out, the first `seconds` of its audio)."""
+    for item in read_manifest(manifest, kinds=("clips",)):
+        if item.audio is not None:
+            yield (item, is_validation(speaker_of(item)),
+                   load_audio(item.audio)[:round(seconds * SAMPLE_RATE)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=12.0)
@@ -70,16 +79,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also write the report here (markdown)")
     args = ap.parse_args()
     basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
+    model, extractor = bundled_generator(basis)
     portrait = load_portrait(PORTRAIT, 512, None, basis, framed=False)
     frames = round(args.seconds * 25)
     pooled: dict[str, dict[str, list]] = {}
-    for item in read_manifest(args.manifest, kinds=("clips",)):
-        if item.audio is None:
-            continue
-        group = "held-out speakers" if is_validation(speaker_of(item)) else "training speakers"
-        audio = load_audio(item.audio)[:round(args.seconds * SAMPLE_RATE)]
+    for item, held_out, audio in speech_clips(args.manifest, args.seconds):
+        group = "held-out speakers" if held_out else "training speakers"
         real = real_opening(item.video, frames, basis)
         gen = generated_opening(audio, model, extractor, portrait, basis)
         g = pooled.setdefault(group, {"real": [], "gen": [], "clips": []})

@@ -17,19 +17,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+from generator_opening import speech_clips
+from portrait_report import bundled_generator
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe before it is imported
 
-from vasa.audio import get_extractor
-from vasa.data.manifest import is_validation, read_manifest, speaker_of
-from vasa.io import atomic_output, load_audio
+from vasa.io import atomic_output
 from vasa.latent.basis import default_basis
-from vasa.motion.checkpoint import load_model
-from vasa.motion.config import DEFAULT_MODEL
 from vasa.motion.engine import MotionEngine
 from vasa.motion.features import TURN_KNEE
 from vasa.portrait import load_portrait
-from vasa.timebase import SAMPLE_RATE
 from vasa.tracking.video import track_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,19 +55,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also write the report here (markdown)")
     args = ap.parse_args()
     basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
+    model, extractor = bundled_generator(basis)
     portrait = load_portrait(PORTRAIT, 512, None, basis, framed=False)
     frames = round(args.seconds * 25)
     head = ("| group | clip | source | yaw p99 | yaw max | pitch p99 | pitch max | "
             f"frames past {KNEE[1]:.0f} yaw | past {KNEE[0]:.0f} pitch |")
     lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     pooled: dict[tuple[str, str], list[np.ndarray]] = {}
-    for item in read_manifest(args.manifest, kinds=("clips",)):
-        if item.audio is None:
-            continue
-        group = "held-out" if is_validation(speaker_of(item)) else "training"
-        audio = load_audio(item.audio)[:round(args.seconds * SAMPLE_RATE)]
+    for item, held_out, audio in speech_clips(args.manifest, args.seconds):
+        group = "held-out" if held_out else "training"
         engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis),
                               basis=basis)
         out = engine.push(audio) + engine.flush()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vasa.audio import get_extractor
+from vasa.audio import AudioFeatureExtractor, get_extractor
 from vasa.io import atomic_output, load_audio
 from vasa.latent.basis import FaceBasis, default_basis
-from vasa.motion.checkpoint import DEFAULT_MODEL, load_model
+from vasa.motion.checkpoint import DEFAULT_MODEL, MotionModel, load_model
 from vasa.motion.engine import MotionEngine, TimedFrame
 from vasa.portrait import Portrait, load_portrait
 from vasa.timebase import SAMPLE_RATE, SAMPLES_PER_FRAME
@@ -29,16 +29,22 @@ def every_portrait() -> list[Path]:
     return sorted((SHARED / "portraits").iterdir()) + [ASTRONAUT]
 
 
+def bundled_generator(basis: FaceBasis) -> tuple[MotionModel, AudioFeatureExtractor]:
+    """The bundled motion generator for `basis` and the audio features it reads."""
+    extractor = get_extractor()
+    return load_model(DEFAULT_MODEL, extractor.spec.id, basis.version), extractor
+
+
 def generated(path: Path, audio: np.ndarray, frames: int
               ) -> tuple[Portrait, FaceBasis, list[TimedFrame]]:
     """The portrait at `path` framed as `vasa generate` frames it (512 px), the face basis, and
     the bundled generator's first `frames` frames of motion for `audio` (seed 0)."""
     basis = default_basis()
-    extractor = get_extractor()
-    model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
+    model, extractor = bundled_generator(basis)
     portrait = load_portrait(path, 512, 0, basis, framed=True)
     engine = MotionEngine(model, extractor, portrait.pose, portrait.talking_rest(basis))
-    return portrait, basis, (engine.push(audio[:frames * SAMPLES_PER_FRAME]) + engine.flush())[:frames]
+    motion = engine.push(audio[:frames * SAMPLES_PER_FRAME]) + engine.flush()
+    return portrait, basis, motion[:frames]
 
 
 def run(doc: str, speech: Path, out: Path,

@@ -27,10 +27,10 @@ NUM_PCA = 24  # the bundled face basis's dynamics components; the features are l
 # foreshortened: over the 20 public portraits the median share of the face stretched past 2x
 # is 3% at 10 degrees of yaw, 10% at 20, 17% at 30 (`scripts/turn_stretch.py`), and at 30
 # the face reads swollen (the "sad" portrait and Einstein on LivePortrait d14's voice, whose
-# generated turn reached 29 degrees). The limits are issue 13's envelope of motion (25 degrees of yaw, 15 of pitch);
-# below the knees lie nearly all the generator's turns on held-out speech (99th percentile 4-16
-# degrees of yaw, but for d14) and real held-out speakers' (4-22). Roll turns the picture in its
-# plane, which the warp renders without stretching: not limited.
+# generated turn reached 29 degrees). The limits are issue 13's envelope of motion (25 degrees
+# of yaw, 15 of pitch); below the knees lie nearly all the generator's turns on held-out
+# speech (99th percentile 4-16 degrees of yaw, but for d14) and real held-out speakers' (4-22).
+# Roll turns the picture in its plane, which the warp renders without stretching: not limited.
 TURN_KNEE = np.radians([10.0, 18.0])  # pitch, yaw
 TURN_LIMIT = np.radians([15.0, 25.0])
 

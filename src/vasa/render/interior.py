@@ -342,15 +342,21 @@ class MouthInterior:
         """How far the target opening's crop column(s) at `x` are redrawn (0..1, x's shape):
         `_strength` of the column's height against the portrait's opening at the same share
         of the mouth's width."""
+        return _strength(*self._heights(x, upper, lower))
+
+    def _heights(self, x: np.ndarray, upper: np.ndarray, lower: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tall, own, share) of the target opening's crop column(s) at `x`: its height, the
+        portrait's opening at the same share of the mouth's width (crop px), and that share."""
         share, _, s_top, s_bottom = self._source_column(x, upper)
-        return _strength(_at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0), share)
+        return _at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0), share
 
     def after_refiner(self, frame: np.ndarray, landmarks: np.ndarray, whiten: bool = True
                       ) -> None:
         """Where the portrait had no teeth of its own to keep, in place, after the refiner: an
         opening's light inside takes the teeth's colour (`whiten`; skipped with whiten=False)
         and a wide one's core is darkened (`deepen`). The opening's geometry is found once."""
-        o = self._inside(frame, landmarks)
+        o = self._inside(frame, *_target(landmarks))
         if o is None:
             return
         if whiten:
@@ -358,12 +364,13 @@ class MouthInterior:
         if o.widest > DEEPEN_FROM:
             self.deepen(frame, o)
 
-    def _inside(self, frame: np.ndarray, landmarks: np.ndarray) -> _Inside | None:
-        """A frame's opening after the refiner, where any of its columns is over WHITEN_FROM
-        crop pixels high (None elsewhere): its pixel box and, per pixel, the column's height,
-        share of the mouth's width and nearness to the middle, and how little of the
-        portrait's own teeth the warp or the redraw shows there (`slit`)."""
-        a, upper, lower = _target(landmarks)
+    def _inside(self, frame: np.ndarray, a: np.ndarray, upper: np.ndarray, lower: np.ndarray
+                ) -> _Inside | None:
+        """A frame's opening (its mouth crop `a` and inner lip lines, `_target`), where any of
+        its columns is over WHITEN_FROM crop pixels high (None elsewhere): its pixel box and,
+        per pixel, the column's height, share of the mouth's width and nearness to the
+        middle, and how little of the portrait's own teeth the warp or the redraw shows
+        there (`slit`)."""
         x = _columns(upper)
         widest = float(np.max(_at(lower, x) - _at(upper, x)))
         if widest <= WHITEN_FROM:
@@ -389,12 +396,11 @@ class MouthInterior:
         is stretched, its own opening is too thin to keep (all of a slit's; an open mouth's
         `_Inside.slit`, what the redraw leaves) and the portrait's shows teeth. Returns the
         largest weight used (0: nothing changed)."""
-        _, upper, lower = _target(landmarks)
-        x = _columns(upper)  # a cheap look on 32 columns first: most frames stretch none
-        _, _, s_top, s_bottom = self._source_column(x, upper)
-        if not _stretch(_at(lower, x) - _at(upper, x), np.maximum(s_bottom - s_top, 0.0)).any():
+        a, upper, lower = _target(landmarks)
+        tall, own, _ = self._heights(_columns(upper), upper, lower)
+        if not _stretch(tall, own).any():  # a cheap look on 32 columns: most frames stretch none
             return 0.0
-        o = self._inside(frame, landmarks)
+        o = self._inside(frame, a, upper, lower)
         if o is None:
             return 0.0
         thin = o.slit if self.active else 1.0

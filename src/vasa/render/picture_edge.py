@@ -8,10 +8,10 @@ nobody may see). Two things follow for a framed portrait:
 - the renderer holds the picture's edge and the crop's still (`EdgeHold`, pinned to the warp
   by `MeshWarper.pin`): each crop pixel's source moves only a share of the way to where the
   mesh puts it, 0 at either edge, rising to 1 over HOLD of the crop's side (`picture_hold`,
-  that band as a map). Past the picture's
-  edge nothing is known, and past the crop's the still picture shows, so a head moved toward
-  an edge is squeezed a little there and a head moved away stretched; the mouth and eyes are
-  drawn where the held warp shows them (`MeshWarper.held`). Without the hold the
+  that band as a map). Past the picture's edge nothing is known, and past the crop's the
+  still picture shows, so a head moved toward an edge is squeezed a little there and a head
+  moved away stretched; the mouth and eyes are drawn where the held warp shows them
+  (`MeshWarper.held`). Without the hold the
   paste faded the moved render into the still picture near the edges, and a viewer saw
   both: a tight headshot's hairline twice after the head moved 20 px down, a dropped chin
   through the still chin and collar (`evaluation.ghost`: 5.2% of Audrey's picture doubled

@@ -200,7 +200,9 @@ class MeshWarper:
         out, xy, (a, b, _, d, e, _) = self._upsampled(coef, ids)
         self.edge_pixels = 0
         self.edges = None
-        suspect = ~front | ((kept < SQUEEZED) & (_thickness(low) < THIN) & self._checked)
+        suspect = ~front
+        squeezed = np.flatnonzero((kept < SQUEEZED) & front & self._checked)
+        suspect[squeezed[_thickness(low[squeezed]) < THIN]] = True
         if suspect.any():  # a one-sheeted map, squeezed thin nowhere, has no jumps
             around = low[suspect].reshape(-1, 2)
             lo = np.clip(np.floor(around.min(0)) - 2, 0, self.low).astype(int)
@@ -307,9 +309,9 @@ class MeshWarper:
 
         Only where a triangle faces away can one surface lie over another, and only across a
         squeezed triangle thinner than the map's step can one sheet jump between samples:
-        `flow` looks in their bounding box. Where neighbours' triangles meet along an edge their maps agree on
-        it, so each side's map, carried half a step towards the other, lands within JUMP of the
-        other's."""
+        `flow` looks in their bounding box. Where neighbours' triangles meet along an edge
+        their maps agree on it, so each side's map, carried half a step towards the other,
+        lands within JUMP of the other's."""
         a, b, d, e = lin
         h = 0.5 / self.scale  # half a map step, in full-size pixels
         jump_x = (np.abs(xy[:, :-1, 0] + h * a[:, :-1] - xy[:, 1:, 0] + h * a[:, 1:])
