@@ -19,11 +19,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from video_sheet import named_video
+from video_sheet import video_table
 
 from vasa.evaluation.interior import MIDDLING, WIDE, summarise, video_readings
-from vasa.io import atomic_output
-from vasa.tracking import FaceLandmarker
 
 
 def row(name: str, r: np.ndarray) -> str:
@@ -51,16 +49,9 @@ def main() -> None:
             f"core / lips, {MIDDLING:.2f}-{WIDE:.2f} (frames) | core / lips colour, "
             f"{MIDDLING:.2f}-{WIDE:.2f} | thirds' luma / lips, wide | thirds' colour / lips, "
             "wide |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
-    with FaceLandmarker() as tracker:
-        for spec in args.videos:
-            name, path = named_video(spec, "interior_report")
-            lines.append(row(name, video_readings(path, round(args.seconds * 25), tracker)))
-            print(lines[-1], flush=True)
-    if args.out:
-        with atomic_output(args.out) as tmp:
-            Path(tmp).write_text("\n".join(lines) + "\n")
-
+    video_table(args.videos, "interior_report", [head, "|---|---|---|---|---|---|---|---|"],
+                lambda name, path, tracker: row(
+                    name, video_readings(path, round(args.seconds * 25), tracker)), args.out)
 
 if __name__ == "__main__":
     main()

@@ -52,7 +52,8 @@ DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "refiner_ablation"
 KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "flicker",
         "inside", "inside_truth", "inside_error", "colour", "colour_truth", "colour_error",
-        "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blink_sharp_ratio", "blinks")
+        "psnr_eyes", "ssim_eyes", "psnr_blink", "ssim_blink", "blink_sharp_ratio", "blinks",
+        "teeth", "teeth_truth")
 # The refiner with the eyelid ratios asked as its renders read them (`vasa.motion.lids`), as
 # `vasa generate` asks its generated ones; the other rows render the tracked ratios as they are.
 LIDS_ROW = "refiner, lids as read"
@@ -118,23 +119,24 @@ def sheet(rows: list[tuple[str, dict[str, np.ndarray]]], names: list[str], tile:
     return np.concatenate(blocks, 0)
 
 
-def against_truth(per_clip: dict, vs: dict, row: str, key: str, count: str, title: str
-                  ) -> list[str]:
+def against_truth(per_clip: dict, vs: dict, row: str, key: str, count: str, title: str,
+                  digits: int = 2) -> list[str]:
     """A per-clip table of `key`, render / real, for every row of `vs`, with the frames it
     was read on (`key`_frames of `row`: the truth's, the same in every row)."""
     lines = ["", title, "", f"| clip | {count} | " + " | ".join(vs) + " |",
              "|---|---|" + "---|" * len(vs)]
     for name, c in per_clip.items():
         lines.append(f"| {name} | {c[row][key + '_frames']} | " + " | ".join(
-            f"{c[k][key]:.2f} / {c[k][key + '_truth']:.2f}" for k in vs) + " |")
+            f"{c[k][key]:.{digits}f} / {c[k][key + '_truth']:.{digits}f}" for k in vs) + " |")
     return lines
 
 
 COLUMNS = ("| renderer | face PSNR | face SSIM | mouth PSNR | mouth SSIM | mouth sharpness "
            "(render/real) | teeth flicker (frames/clip) | inside open (render / real) | "
            "inside error | inside colour (render / real) | colour error | eyes PSNR | eyes SSIM | "
-           "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) |")
-RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+           "blink eyes PSNR | blink eyes SSIM | blink eyes sharpness (render/real) | "
+           "teeth texture (render / real) |")
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 
 def table_row(k: str, s: dict[str, float]) -> str:
@@ -144,7 +146,8 @@ def table_row(k: str, s: dict[str, float]) -> str:
             f"{s['flicker']:.1f} | {s['inside']:.2f} / {s['inside_truth']:.2f} | "
             f"{s['inside_error']:.2f} | {s['colour']:.2f} / {s['colour_truth']:.2f} | "
             f"{s['colour_error']:.2f} | {s['psnr_eyes']:.2f} | {s['ssim_eyes']:.4f} | "
-            f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | {s['blink_sharp_ratio']:.2f} |")
+            f"{s['psnr_blink']:.2f} | {s['ssim_blink']:.4f} | {s['blink_sharp_ratio']:.2f} | "
+            f"{s.get('teeth', np.nan):.3f} / {s.get('teeth_truth', np.nan):.3f} |")
 
 
 def summarise(paths: list[Path], manifest: str) -> None:
@@ -247,6 +250,9 @@ def main() -> None:
     lines += against_truth(per_clip, vs, row, "colour", "frames", (
         "Per clip (inside colour, the core's chroma over the lips', render / real, the same "
         "frames; black-and-white clips have none):"))
+    lines += against_truth(per_clip, vs, row, "teeth", "frames", (
+        "Per clip (teeth texture, `evaluation.teeth_band`, render / real, over the frames the "
+        "real mouth shows an upper teeth's band):"), digits=3)
     lines += ["", "Per clip (eyes PSNR / SSIM on blink frames; all frames when it has none):",
               "", "| clip | blink frames | " + " | ".join(vs) + " |",
               "|---|---|" + "---|" * len(vs)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -68,6 +69,21 @@ def named_video(spec: str, script: str) -> tuple[str, Path]:
     if not path.is_file():
         raise SystemExit(f"{script}: no such video: {path}")
     return name or path.stem, path
+
+
+def video_table(specs: list[str], script: str, head: list[str],
+                row: Callable[[str, Path, FaceLandmarker], str], out: Path | None) -> None:
+    """A markdown table with one row per NAME=VIDEO of `specs` (`row(name, path, tracker)`),
+    under the lines of `head`: each row printed as it comes, the table written to `out` (if
+    given) once complete."""
+    lines = list(head)
+    with FaceLandmarker() as tracker:
+        for spec in specs:
+            lines.append(row(*named_video(spec, script), tracker))
+            print(lines[-1], flush=True)
+    if out:
+        with atomic_output(out) as tmp:
+            Path(tmp).write_text("\n".join(lines) + "\n")
 
 
 def block(video: Path, name: str, times: list[float], tracker: FaceLandmarker,

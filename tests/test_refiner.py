@@ -293,7 +293,8 @@ def test_the_ablation_reads_how_light_the_open_mouth_is_against_the_truth():
     """At the frames the real mouth is open (0.08 eye distances or more) the inside's core is
     read against the lips on the real frame's landmarks: the painted teeth read far lighter
     than the real mouth and than the warp's stretched inside, on the same frames, and far
-    greyer (their colour against the lips')."""
+    greyer (their colour against the lips'). Where the real upper teeth show, their texture is
+    read too."""
     from vasa.evaluation.ablation import ablate_clip
     from vasa.render import RenderConfig
 
@@ -308,6 +309,9 @@ def test_the_ablation_reads_how_light_the_open_mouth_is_against_the_truth():
     assert warp["colour_frames"] == painted["colour_frames"] == warp["inside_frames"]
     assert painted["colour"] < 0.6 * warp["colour"]
     assert painted["colour_error"] > warp["colour_error"] > 0
+    # The teeth's texture is read on the same frames (the real band's), for every renderer.
+    assert warp["teeth_frames"] == painted["teeth_frames"] > 5
+    assert warp["teeth_truth"] == painted["teeth_truth"] > 0 and painted["teeth"] > 0
 
 
 def test_the_ablation_scores_a_clip_as_black_and_white_when_asked():

@@ -21,7 +21,11 @@ differ only by the renderer. Scores per variant:
   on the real frame's landmarks), the render's and the truth's medians and their mean absolute
   difference: whether the inside shows as light as the real one (teeth) or as dark, where
   PSNR prefers a blur of the two; and the same of its colour (the core's chroma over the
-  lips'): teeth and the dark are near grey, a lip-coloured fill is not.
+  lips'): teeth and the dark are near grey, a lip-coloured fill is not;
+- teeth: at frames where the real mouth shows an upper teeth's band (opened at least
+  `interior.MIDDLING`), the band's fine texture across the mouth (`teeth_band.read_band`, both
+  read on the real frame's landmarks), the render's and the truth's medians: tooth edges,
+  where a soft band of light reads near 0.
 
 A variant named in `lids` renders the motion's eyelid ratios asked as that renderer reads them
 (`vasa.motion.lids`; `lids[name](portrait, renderer, basis)` measures the response, as
@@ -41,6 +45,7 @@ import numpy as np
 
 from vasa.evaluation.interior import MIDDLING, read_interior
 from vasa.evaluation.reconstruction import face_mask, inter_ocular, psnr, self_reenactment, ssim
+from vasa.evaluation.teeth_band import read_band
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
 from vasa.motion.lids import LidResponse
@@ -100,12 +105,14 @@ class VariantScores:
     blink_sharp_ratio: list[float] = field(default_factory=list)
     inside: list[tuple[float, float]] = field(default_factory=list)  # (render, truth) ratios
     colour: list[tuple[float, float]] = field(default_factory=list)  # (render, truth) ratios
+    teeth: list[tuple[float, float]] = field(default_factory=list)  # (render, truth) texture
 
     def summary(self, truth_brightness: list[float]) -> dict[str, float]:
         out = {k: float(np.mean(v)) if v else float("nan") for k, v in asdict(self).items()
                if k not in ("brightness", "sharp_ratio", "blink_sharp_ratio", "inside",
-                            "colour")}
-        for name, values in (("inside", self.inside), ("colour", self.colour)):
+                            "colour", "teeth")}
+        for name, values in (("inside", self.inside), ("colour", self.colour),
+                             ("teeth", self.teeth)):
             pairs = np.asarray(values, np.float64).reshape(-1, 2)
             out[f"{name}_frames"] = len(pairs)
             out[name], out[f"{name}_truth"] = (np.median(pairs, 0).tolist() if len(pairs)
@@ -153,6 +160,8 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
         gt_eye_sharp = sharpness(gt[i], eye) if blink else 0.0
         inside = read_interior(gt[i], lm)
         open_inside = inside.core_ratio is not None and inside.opening >= MIDDLING
+        band = read_band(gt[i], lm)
+        band = band if band is not None and np.isfinite(band.texture) else None
         if i in keep:
             kept[i] = {"truth": gt[i]}
         for k, r in renderers.items():
@@ -174,6 +183,8 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
                 s.inside.append((seen.core_ratio, inside.core_ratio))
                 if seen.core_colour is not None and inside.core_colour is not None:
                     s.colour.append((seen.core_colour, inside.core_colour))
+            if band is not None and (drawn := read_band(img, lm)) is not None:
+                s.teeth.append((drawn.texture, band.texture))
             if blink:
                 s.psnr_blink.append(s.psnr_eyes[-1])
                 s.ssim_blink.append(s.ssim_eyes[-1])
