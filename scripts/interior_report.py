@@ -15,11 +15,8 @@ under them and light and coloured at the bottom (the tongue).
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
-from video_sheet import video_table
+from video_sheet import slashed, table_args, video_table
 
 from vasa.evaluation.interior import MIDDLING, WIDE, summarise, video_readings
 
@@ -34,17 +31,13 @@ def row(name: str, r: np.ndarray) -> str:
     def thirds(k: int) -> str:
         if s.bands is None:
             return "n/a"
-        return " / ".join("n/a" if np.isnan(v) else f"{v:.2f}" for v in s.bands[k])
+        return slashed(s.bands[k])
     return (f"| {name} | {s.frames} | {s.wide_share:.0%} | {cell(s.wide, s.wide_frames)} | "
             f"{cell(s.middling, s.middling_frames)} | {colour} | {thirds(0)} | {thirds(1)} |")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("videos", nargs="+", help="videos (NAME=PATH to label one)")
-    ap.add_argument("--seconds", type=float, default=12.0)
-    ap.add_argument("--out", type=Path, help="also write the table here (markdown)")
-    args = ap.parse_args()
+    args = table_args(__doc__)
     head = (f"| video | frames | wide (>= {WIDE:.2f} IOD) | core / lips luma, wide (frames) | "
             f"core / lips, {MIDDLING:.2f}-{WIDE:.2f} (frames) | core / lips colour, "
             f"{MIDDLING:.2f}-{WIDE:.2f} | thirds' luma / lips, wide | thirds' colour / lips, "

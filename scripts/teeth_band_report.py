@@ -12,26 +12,16 @@ the band's fine texture across the mouth near the midline (tooth edges; a soft b
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-import numpy as np
-from video_sheet import video_table
+from video_sheet import slashed, table_args, video_table
 
 from vasa.evaluation.teeth_band import BIN, BINS, summarise, video_bands
 from vasa.render import mouth_crop as mc
 
 
-def cells(values: np.ndarray) -> str:
-    return " / ".join("n/a" if np.isnan(v) else f"{v:.2f}" for v in values)
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("videos", nargs="+", help="videos (NAME=PATH to label one)")
-    ap.add_argument("--seconds", type=float, default=12.0)
-    ap.add_argument("--out", type=Path, help="also write the table here (markdown)")
-    args = ap.parse_args()
+    args = table_args(__doc__)
     step = BIN / mc.PX_PER_IOD
     bins = ", ".join(f"{k * step:.2f}-{(k + 1) * step:.2f}" for k in range(BINS))
     head = (f"| video | frames read | band / lips luma by IOD from the midline ({bins}) | "
@@ -39,7 +29,7 @@ def main() -> None:
 
     def row(name: str, path: Path, tracker) -> str:
         s = summarise(video_bands(path, round(args.seconds * 25), tracker))
-        return (f"| {name} | {s.frames} | {cells(s.profile)} | {cells(s.falloff)} | "
+        return (f"| {name} | {s.frames} | {slashed(s.profile)} | {slashed(s.falloff)} | "
                 f"{s.texture:.3f} |")
     video_table(args.videos, "teeth_band_report", [head, "|---|---|---|---|---|"], row,
                 args.out)

@@ -71,6 +71,21 @@ def named_video(spec: str, script: str) -> tuple[str, Path]:
     return name or path.stem, path
 
 
+def table_args(doc: str) -> argparse.Namespace:
+    """The command line of a per-video report (`video_table`): NAME=VIDEO ..., --seconds read
+    from each (12), --out for the markdown table."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("videos", nargs="+", help="videos (NAME=PATH to label one)")
+    ap.add_argument("--seconds", type=float, default=12.0)
+    ap.add_argument("--out", type=Path, help="also write the table here (markdown)")
+    return ap.parse_args()
+
+
+def slashed(values: np.ndarray) -> str:
+    """Values as a table cell, "a / b / c" to two places, n/a for nan."""
+    return " / ".join("n/a" if np.isnan(v) else f"{v:.2f}" for v in values)
+
+
 def video_table(specs: list[str], script: str, head: list[str],
                 row: Callable[[str, Path, FaceLandmarker], str], out: Path | None) -> None:
     """A markdown table with one row per NAME=VIDEO of `specs` (`row(name, path, tracker)`),
