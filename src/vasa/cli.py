@@ -284,7 +284,7 @@ def _train(args: argparse.Namespace) -> None:
         rc = TrainRefinerConfig()
         cfg = replace(rc, **steps, seed=args.seed, device=args.device, minutes=args.minutes,
                       batch=args.batch or rc.batch, lr=args.lr or rc.lr,
-                      adversarial=args.adversarial, init=args.init)
+                      adversarial=args.adversarial, texture=args.texture, init=args.init)
         if args.refiner_widths:
             cfg.model = RefinerConfig(widths=tuple(int(w) for w in
                                                    args.refiner_widths.split(",")))
@@ -528,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--adversarial", type=float, default=rc.adversarial,
                     help="refiner: weight of the PatchGAN term (sharper teeth and lip lines; "
                          f"{rc.adversarial})")
+    tr.add_argument("--texture", type=float, default=rc.texture,
+                    help="refiner: weight of the texture term (as much fine detail inside the "
+                         f"opening as the real frame: tooth edges; {rc.texture})")
     tr.add_argument("--init", default=rc.init,
                     help="refiner: start from this refiner (.pt or exported .onnx, e.g. the "
                          "bundled one) to fine-tune it")

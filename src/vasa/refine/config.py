@@ -50,7 +50,8 @@ class TrainRefinerConfig:
     """steps, batch, lr (AdamW, cosine decay to 5%). ssim: weight of 1 - SSIM. grad: weight of
     the L1 of image gradients (edges: teeth, the lip line). adversarial: weight of the
     PatchGAN term (0: none; L1 and SSIM alone draw the mean of the possible mouths: soft
-    teeth). init: a refiner to start from (.pt, or an exported .onnx / .int8.onnx such as the
+    teeth). texture: weight of the texture term (`refine.train.texture_loss`: as much fine
+    detail across the opening as the real frame has, wherever it falls; 0: none). init: a refiner to start from (.pt, or an exported .onnx / .int8.onnx such as the
     bundled one), to fine-tune it. device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
     eval_every/save_every: steps. seed. minutes: a time budget (None: none): after
     TIMING_STEPS steps the run shortens `steps` to what fits, so the schedule still decays to
@@ -62,6 +63,7 @@ class TrainRefinerConfig:
     ssim: float = 0.5
     grad: float = 1.0
     adversarial: float = 0.0
+    texture: float = 0.0
     init: str | None = None
     device: str = "auto"
     eval_every: int = 250

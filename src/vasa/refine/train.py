@@ -17,6 +17,14 @@ fine-tune of a refiner trained without it (`init`). Such a run exports its sharp
 step among those that keep the starting refiner's held-out PSNR and SSIM (the critic makes
 the scores swing from one evaluation to the next; the best SSIM alone would pick the softest
 step), or the starting refiner itself when no step does.
+
+With `texture` > 0 the refiner is also asked for as much fine detail across the opening as the
+real frame has (`texture_loss`): per small patch, how much, not where. L1 and the gradient
+term charge an edge drawn a few pixels off twice (once where it is, once where it should be)
+and a missing one once, so they prefer no tooth edges at all; this term charges the missing
+ones. Such a run exports the evaluated step whose held-out texture (`texture_ratio`) comes
+nearest the real frames' among those within TEXTURE_SLACK of the starting refiner's PSNR and
+SSIM.
 """
 
 from __future__ import annotations
@@ -49,6 +57,13 @@ GRAD_CLIP = 1.0
 GREY_SHARE = 0.15  # share of training samples shown in grey
 REGION_WEIGHT = 4.0  # L1 weight inside the paste mask, relative to 1 elsewhere in the crop
 CRITIC_LR = 2e-4  # the critic's Adam rate, betas (0.5, 0.999) as in pix2pix
+# The texture term's patch (crop px, patches overlap by half): about one upper incisor's width
+# in a 128 px mouth crop (an incisor is ~0.09 eye distances, a crop 1.25), so the term asks for
+# a tooth's edges near where the real ones are without asking for them at the pixel.
+TEXTURE_PATCH = 8
+# A texture run's exported step may lose this much held-out PSNR (dB) and SSIM against its
+# start: drawing edges near, not at, the real ones costs some of both.
+TEXTURE_SLACK = (0.15, 0.005)
 
 
 PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste")
@@ -175,6 +190,25 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ssim_
     return loss
 
 
+def detail_across(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) absolute difference of the grey image between horizontal neighbours: the
+    edges of teeth, which run up and down (the same reading as `evaluation.teeth_band`)."""
+    grey = x.mean(1, keepdim=True)
+    return F.pad((grey[..., 1:] - grey[..., :-1]).abs(), (0, 1))
+
+
+def texture_loss(out: torch.Tensor, target: torch.Tensor, opening: torch.Tensor) -> torch.Tensor:
+    """How far the amount of fine detail across the opening (N, 1, H, W) in `out` is from the
+    target's, patch by patch (TEXTURE_PATCH, overlapping by half), per opening pixel."""
+    k = TEXTURE_PATCH
+
+    def pooled(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x * opening, k, k // 2)
+
+    gap = (pooled(detail_across(out)) - pooled(detail_across(target))).abs().sum()
+    return gap / pooled(torch.ones_like(opening)).sum().clamp_min(1e-6)
+
+
 def laplacian_energy(x: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """(N,) mean squared Laplacian of the grey image over a region (N, 1, H, W): fine detail."""
     grey = x.mean(1, keepdim=True)
@@ -195,13 +229,16 @@ def patch_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, data: PairSet, opening: int, max_rows: int = 2048
+             ) -> dict[str, float]:
     """Region (paste mask > 0.5) PSNR, SSIM and sharpness (Laplacian energy over the real
     frame's) of the refiner's input (the warp; for the eyes, the warp with drawn eyes) and of
-    its output."""
+    its output, and their texture ratio: the detail across the opening (mask `opening` of the
+    region's two) over the real frames', summed over the pairs."""
     model.eval()
     sums = {"psnr_warp": 0.0, "psnr_refined": 0.0, "ssim_warp": 0.0, "ssim_refined": 0.0,
             "sharpness_warp": 0.0, "sharpness_refined": 0.0}
+    detail = {"warp": 0.0, "refined": 0.0, "real": 0.0}
     rows = torch.arange(min(len(data), max_rows), device=data.ref.device)
     n = 0
     for chunk in rows.split(128):
@@ -209,7 +246,10 @@ def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dic
         out = model(x)
         region = (w > 1 + 0.5 * (REGION_WEIGHT - 1)).float()
         area = region.sum((1, 2, 3)).clamp_min(1)
+        inside = x[:, 6 + opening:7 + opening]
+        detail["real"] += float((detail_across(t) * inside).sum())
         for name, y in (("warp", x[:, :3]), ("refined", out)):
+            detail[name] += float((detail_across(y) * inside).sum())
             mse = (((y - t) ** 2).mean(1, keepdim=True) * region).sum((1, 2, 3)) / area
             sums["psnr_" + name] += float((10 * torch.log10(1 / mse.clamp_min(1e-10))).sum())
             ssim = (ssim_map(y, t) * region).sum((1, 2, 3)) / area
@@ -219,7 +259,21 @@ def evaluate(model: torch.nn.Module, data: PairSet, max_rows: int = 2048) -> dic
                                                .sum())
         n += len(chunk)
     model.train()
-    return {k: v / n for k, v in sums.items()}
+    real = max(detail["real"], 1e-8)
+    return ({k: v / n for k, v in sums.items()}
+            | {"texture_warp": detail["warp"] / real, "texture_refined": detail["refined"] / real})
+
+
+def texture_key(scores: dict[str, float]) -> float:
+    """A texture run's export key: the held-out texture ratio's nearness to the real's (1)."""
+    return -abs(math.log(max(scores["texture_refined"], 1e-6)))
+
+
+def keeps_floor(scores: dict[str, float], floor: dict[str, float], slack: tuple[float, float]
+                ) -> bool:
+    """Whether held-out `scores` keep the starting refiner's PSNR and SSIM, less `slack`."""
+    return (scores["psnr_refined"] >= floor["psnr_refined"] - slack[0]
+            and scores["ssim_refined"] >= floor["ssim_refined"] - slack[1])
 
 
 def calibration_inputs(data: PairSet, rows: int = CALIBRATION_ROWS) -> list[np.ndarray]:
@@ -296,12 +350,23 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         step, history = int(state["step"]), list(state["history"])
         floor, best = state.get("floor"), state.get("best", best)
         say(f"resumed from {last} at step {step}")
-    if critic is not None and floor is None:  # the scores a sharper refiner must keep
+    # A sharpening run (a critic, or the texture term) exports by a key of its own among the
+    # steps that keep `floor`, the starting refiner's scores, less a slack.
+    sharpening = critic is not None or cfg.texture > 0
+    slack = TEXTURE_SLACK if cfg.texture > 0 else (0.0, 0.0)
+
+    def key_of(scores: dict[str, float]) -> float:
+        if cfg.texture > 0:
+            return texture_key(scores)
+        return scores["sharpness_refined" if critic is not None else "ssim_refined"]
+
+    if sharpening and floor is None:
         start = (load_refiner(cfg.init).to(device) if cfg.init else model)
-        floor = {**evaluate(start, val), "step": 0}
-        best = (floor["sharpness_refined"], 0, _weights(start))
+        floor = {**evaluate(start, val, reg.opening), "step": 0}
+        best = (key_of(floor), 0, _weights(start))
         say(f"starting refiner: held-out PSNR {floor['psnr_refined']:.2f} dB, SSIM "
-            f"{floor['ssim_refined']:.3f}, sharpness {floor['sharpness_refined']:.2f}")
+            f"{floor['ssim_refined']:.3f}, sharpness {floor['sharpness_refined']:.2f}, "
+            f"texture {floor['texture_refined']:.2f}")
     net = (torch.nn.parallel.DistributedDataParallel(model) if distributed else model)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
@@ -336,6 +401,8 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         x, t, w = batch(train, idx, augment=True, gen=gen)
         y = net(x)
         loss = loss_fn(y, t, w, cfg.ssim, cfg.grad)
+        if cfg.texture:
+            loss = loss + cfg.texture * texture_loss(y, t, x[:, 6 + reg.opening:7 + reg.opening])
         if critic is not None:
             critic.requires_grad_(False)  # the refiner's step: no critic gradients to compute
             fake = critic(y, x[:, :3])
@@ -354,20 +421,17 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
             opt_c.step()
         step += 1
         if step % cfg.eval_every == 0 or step == steps:
-            scores = evaluate(model, val)
-            if critic is None:
-                key, keeps = scores["ssim_refined"], True
-            else:
-                key = scores["sharpness_refined"]
-                keeps = (scores["ssim_refined"] >= floor["ssim_refined"]
-                         and scores["psnr_refined"] >= floor["psnr_refined"])
+            scores = evaluate(model, val, reg.opening)
+            key = key_of(scores)
+            keeps = not sharpening or keeps_floor(scores, floor, slack)
             if keeps and key > best[0]:
                 best = (key, step, _weights(model))
             history.append({"step": step, "loss": loss.item(), **scores})
             say(f"step {step}/{steps} loss {loss.item():.4f} val {reg.name} PSNR "
                 f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
                 f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f}, sharpness "
-                f"{scores['sharpness_warp']:.2f} -> {scores['sharpness_refined']:.2f} "
+                f"{scores['sharpness_warp']:.2f} -> {scores['sharpness_refined']:.2f}, texture "
+                f"{scores['texture_warp']:.2f} -> {scores['texture_refined']:.2f} "
                 f"({(time.perf_counter() - t_start) / 60:.1f} min)")
         if step % cfg.save_every == 0:
             save()
