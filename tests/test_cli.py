@@ -78,6 +78,30 @@ def test_reenact_options_fill_the_config():
         ReenactConfig(mouth="open")
 
 
+def test_a_trained_refiner_is_chosen_by_flag_and_a_missing_one_named(tmp_path, capsys):
+    """`vasa train refiner` writes RUN/refiner.int8.onnx: generate and reenact take it by
+    --refiner-model (and an eye refiner by --eye-refiner-model) without replacing the bundled
+    one; a file that is not there is named before any work."""
+    from vasa.cli import _generate_config, _reenact_config, build_parser
+    from vasa.render import RenderConfig
+
+    mine = tmp_path / "refiner.int8.onnx"
+    mine.write_bytes(b"")
+    args = build_parser().parse_args(["reenact", "p.jpg", "d.mp4", "-o", "o.mp4",
+                                      "--refiner-model", str(mine)])
+    assert _reenact_config(args).render.refiner_model == str(mine)
+    assert _reenact_config(args).render.eye_refiner_model == RenderConfig().eye_refiner_model
+    args = build_parser().parse_args(["generate", "p.jpg", "a.wav", "-o", "o.mp4",
+                                      "--eye-refiner-model", str(mine)])
+    assert _generate_config(args).render.eye_refiner_model == str(mine)
+    out = tmp_path / "o.mp4"
+    assert main(["reenact", PORTRAIT, str(CLIP), "-o", str(out), "-q",
+                 "--refiner-model", str(tmp_path / "nothing.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing.onnx: refiner model not found" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_a_bad_reference_span_is_refused(short_clip, tmp_path, capsys):
     for bad in ("0", "nan", "-1"):
         assert main(["reenact", PORTRAIT, str(short_clip / "short.mp4"), "-o",

@@ -58,7 +58,6 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 def _reenact_config(args: argparse.Namespace):
     from vasa.pipelines.config import ReenactConfig
-    from vasa.render import RenderConfig
 
     transfer = "pose" if args.pose_only else "dynamics" if args.dynamics_only else "both"
     return ReenactConfig(size=args.size, crop=args.crop, transfer=transfer,
@@ -66,8 +65,7 @@ def _reenact_config(args: argparse.Namespace):
                          fps=args.fps, crf=args.crf, reference_s=args.reference_s,
                          shift_limit=None if args.shift_limit < 0 else args.shift_limit,
                          mouth="relative" if args.relative_mouth else "driver",
-                         render=RenderConfig(flow_scale=args.flow_scale, refiner=args.refiner,
-                                             matte=args.matte))
+                         render=_render_config(args, flow_scale=args.flow_scale))
 
 
 def _check_video_args(args: argparse.Namespace) -> None:
@@ -120,12 +118,11 @@ def _controls(args: argparse.Namespace):
 
 def _generate_config(args: argparse.Namespace):
     from vasa.pipelines.config import GenerateConfig
-    from vasa.render import RenderConfig
 
     cfg = GenerateConfig(size=args.size, crop=args.crop, crf=args.crf,
                          face_index=args.face_index, controls=_controls(args), hop=args.hop,
                          lookahead=args.lookahead,
-                         render=RenderConfig(refiner=args.refiner, matte=args.matte),
+                         render=_render_config(args),
                          close_lips=args.close_lips)
     if args.model:
         cfg.model = args.model
@@ -201,6 +198,19 @@ def _add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _render_config(args: argparse.Namespace, **extra):
+    """The RenderConfig of `_add_render_options`' flags (and `extra` fields). A refiner file
+    given that does not exist is named before any work."""
+    from vasa.render import RenderConfig
+
+    for path in (args.refiner_model, args.eye_refiner_model):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: refiner model not found (an .onnx file from "
+                                    "`vasa train refiner`)")
+    return RenderConfig(refiner=args.refiner, matte=args.matte, refiner_model=args.refiner_model,
+                        eye_refiner_model=args.eye_refiner_model, **extra)
+
+
 def _add_render_options(p: argparse.ArgumentParser) -> None:
     from vasa.render import RenderConfig
 
@@ -209,6 +219,11 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
                    help="paint the mouth's inside (teeth, tongue) and keep the drawn lids of "
                         "blinks instead of redrawing them with the learned mouth and eye "
                         "refiners")
+    p.add_argument("--refiner-model", default=RenderConfig().refiner_model, metavar="ONNX",
+                   help="mouth refiner to use (a `vasa train refiner` run's refiner.int8.onnx; "
+                        "default: the bundled one)")
+    p.add_argument("--eye-refiner-model", default=RenderConfig().eye_refiner_model,
+                   metavar="ONNX", help="eye refiner to use (default: the bundled one)")
     p.add_argument("--no-matte", dest="matte", action="store_false",
                    default=RenderConfig().matte,
                    help="no person matte: the backdrop near the head moves with it, as the warp "
