@@ -51,8 +51,9 @@ class TrainRefinerConfig:
     the L1 of image gradients (edges: teeth, the lip line). adversarial: weight of the
     PatchGAN term (0: none; L1 and SSIM alone draw the mean of the possible mouths: soft
     teeth). texture: weight of the texture term (`refine.train.texture_loss`: as much fine
-    detail across the opening as the real frame has, wherever it falls; 0: none). init: a refiner to start from (.pt, or an exported .onnx / .int8.onnx such as the
-    bundled one), to fine-tune it. device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
+    detail across the opening as the real frame has, wherever it falls; 0: none). init: a
+    refiner to start from (.pt, or an exported .onnx / .int8.onnx such as the bundled one), to
+    fine-tune it. device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
     eval_every/save_every: steps. seed. minutes: a time budget (None: none): after
     TIMING_STEPS steps the run shortens `steps` to what fits, so the schedule still decays to
     its end and the export happens in time."""

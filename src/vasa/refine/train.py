@@ -22,9 +22,9 @@ With `texture` > 0 the refiner is also asked for as much fine detail across the 
 real frame has (`texture_loss`): per small patch, how much, not where. L1 and the gradient
 term charge an edge drawn a few pixels off twice (once where it is, once where it should be)
 and a missing one once, so they prefer no tooth edges at all; this term charges the missing
-ones. Such a run exports the evaluated step whose held-out texture (`texture_ratio`) comes
-nearest the real frames' among those within TEXTURE_SLACK of the starting refiner's PSNR and
-SSIM.
+ones. Such a run exports the evaluated step whose held-out texture (`evaluate`'s
+"texture_refined") comes nearest the real frames' among those within TEXTURE_SLACK of the
+starting refiner's PSNR and SSIM.
 """
 
 from __future__ import annotations
@@ -126,6 +126,11 @@ def network_input(warped: torch.Tensor, reference: torch.Tensor, masks: torch.Te
     `render.eye_crop.CHANNELS` (the runtime builds the same array in numpy,
     `render.refiner.CropRefiner.run`)."""
     return torch.cat([warped, reference, masks], 1)
+
+
+def input_mask(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, 1, H, W) the region's mask `k` of a `network_input` (after warped and reference)."""
+    return x[:, 6 + k:7 + k]
 
 
 def batch(data: PairSet, idx: torch.Tensor, augment: bool, gen: torch.Generator | None = None
@@ -254,7 +259,7 @@ def evaluate(model: torch.nn.Module, data: PairSet, opening: int, max_rows: int 
         out = model(x)
         region = (w > 1 + 0.5 * (REGION_WEIGHT - 1)).float()
         area = region.sum((1, 2, 3)).clamp_min(1)
-        inside = x[:, 6 + opening:7 + opening]
+        inside = input_mask(x, opening)
         detail["real"] += float((detail_across(t) * inside).sum())
         for name, y in (("warp", x[:, :3]), ("refined", out)):
             detail[name] += float((detail_across(y) * inside).sum())
@@ -410,7 +415,7 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         y = net(x)
         loss = loss_fn(y, t, w, cfg.ssim, cfg.grad)
         if cfg.texture:
-            loss = loss + cfg.texture * texture_loss(y, t, x[:, 6 + reg.opening:7 + reg.opening])
+            loss = loss + cfg.texture * texture_loss(y, t, input_mask(x, reg.opening))
         if critic is not None:
             critic.requires_grad_(False)  # the refiner's step: no critic gradients to compute
             fake = critic(y, x[:, :3])
