@@ -6,8 +6,10 @@ saw): its first frame is the portrait, its own motion drives it, its real frames
 mouth inside, no irises, no lids), painted (the painted mouth and the drawn irises and lids,
 `--no-refiner`), refiner (the mouth and eye refiners, the default), the refiner with the
 tracked eyelid ratios asked as the portrait's render reads them (as `vasa generate` asks), and
-the refiner over the warp's stretched mouth inside (no `render.interior`), and the refiner
-with the light inside in the colour it draws (`RenderConfig(whiten=False)`).
+the refiner over the warp's stretched mouth inside (no `render.interior`), the refiner
+with the light inside in the colour it draws (`RenderConfig(whiten=False)`), and the eye
+refiner in one pass (`RenderConfig(eye_mirror=False)`; the default averages it with a pass
+over the mirrored eye band).
 
     python scripts/refiner_ablation.py [--refiner RUN/refiner.int8.onnx]
         [--eye-refiner RUN/eye_refiner.int8.onnx] [--also NAME=OTHER.int8.onnx] [--seconds 5]
@@ -59,6 +61,7 @@ KEYS = ("psnr_face", "ssim_face", "psnr_mouth", "ssim_mouth", "sharp_ratio", "fl
 LIDS_ROW = "refiner, lids as read"
 STRETCHED_ROW = "refiner, no interior"
 PINK_ROW = "refiner, not whitened"
+ONE_PASS_ROW = "refiner, eyes in one pass"
 log = logging.getLogger("refiner_ablation")
 
 
@@ -82,6 +85,8 @@ def variants(refiner: str, eye_refiner: str, also: dict[str, str] | None = None
     # The light inside as the refiner colours it (`MouthInterior.whiten` off): the lips' pink
     # where the portrait had no teeth to keep.
     out[PINK_ROW] = replace(out["refiner"], whiten=False)
+    # The eye refiner in one pass, not averaged with its pass over the mirrored band.
+    out[ONE_PASS_ROW] = replace(out["refiner"], eye_mirror=False)
     for name, path in (also or {}).items():
         out[f"refiner {name}"] = RenderConfig(refiner=True, refiner_model=path,
                                               eye_refiner_model=eye_refiner)

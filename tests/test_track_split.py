@@ -50,3 +50,21 @@ def test_read_frames_from_a_start_frame():
     assert len(tail) == 10 and all(np.array_equal(a, b) for a, b in zip(full[190:], tail))
     with pytest.raises(ValueError, match="start needs fps"):
         read_frames(CLIP, start=5)
+
+
+def test_a_tracker_without_blendshapes_finds_the_same_landmarks(astronaut):
+    """Motion and probes read landmarks only, so they skip the blendshape model: the
+    landmarks are the same to the bit, in video mode and on a still."""
+    from vasa.tracking import FaceLandmarker
+
+    frames = [f for _, f in zip(range(30), read_frames(CLIP, fps=25.0))] + [astronaut.image]
+    found = {}
+    for blendshapes in (True, False):
+        with (FaceLandmarker(max_faces=2, video=True, blendshapes=blendshapes) as video,
+              FaceLandmarker(blendshapes=blendshapes) as still):
+            faces = [video.track(f, i / 25.0) for i, f in enumerate(frames[:-1])]
+            faces.append(still.detect(frames[-1]))
+        assert all(len(f) == 1 for f in faces)
+        assert all(len(f[0].blendshapes) == (52 if blendshapes else 0) for f in faces)
+        found[blendshapes] = np.stack([f[0].landmarks for f in faces])
+    assert np.array_equal(found[True], found[False])

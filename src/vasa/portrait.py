@@ -407,7 +407,7 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
     picture, `size` its long side; the crop is cut from it at its pixel scale (`Framing`)."""
     check_size(size)
     basis = basis or default_basis()
-    with FaceLandmarker(model_path, max_faces=4) as tracker:
+    with FaceLandmarker(model_path, max_faces=4, blendshapes=False) as tracker:
         face = choose_face(detect_faces(tracker, image), name, face_index)
         eyes = np.stack([face.landmarks[e, :2].mean(0) for e in (topo.RIGHT_EYE, topo.LEFT_EYE)])
         if not np.any(np.all((eyes >= 0) & (eyes < image.shape[1::-1]), axis=1)):
@@ -463,7 +463,7 @@ def encode_frame(image: np.ndarray, name: str = "", basis: FaceBasis | None = No
     if image.shape[0] != image.shape[1]:
         raise ValueError(f"{name}: encode_frame needs a square frame, got {image.shape[:2]}")
     basis = basis or default_basis()
-    with FaceLandmarker(model_path) as tracker:
+    with FaceLandmarker(model_path, blendshapes=False) as tracker:
         lm = choose_face(tracker.detect(image), name, None).landmarks
     pose, dyn, canonical = encode_landmarks(lm, basis, image.shape[0])
     return Portrait(image=np.ascontiguousarray(image), landmarks=lm, canonical=canonical,

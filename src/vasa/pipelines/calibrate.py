@@ -41,7 +41,7 @@ def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBa
     of either where one of its probes cannot be tracked."""
     rest = portrait.talking_rest(basis)
     eyes = basis.layout.eyes
-    with FaceLandmarker() as tracker:
+    with FaceLandmarker(blendshapes=False) as tracker:
         def read(dynamics: np.ndarray) -> np.ndarray | None:
             faces = tracker.detect(renderer.render(portrait.pose, dynamics))
             if not faces:
@@ -100,7 +100,7 @@ def gaze_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis) -> G
             pose[angle] += sign * sign_to_gaze * HEAD_PROBE
             probes.append(("head", axis, pose, np.array(portrait.dynamics, np.float32)))
     gains: dict[str, list[float]] = {"eyes": [1.0, 1.0], "head": [1.0, 1.0]}
-    with FaceLandmarker() as tracker:
+    with FaceLandmarker(blendshapes=False) as tracker:
         for k in range(0, len(probes), 2):
             part, axis = probes[k][0], probes[k][1]
             latent, seen = [], []
@@ -133,7 +133,7 @@ def aim_gaze(renderer: Renderer, basis: FaceBasis, size: int, response: GazeResp
     want = np.asarray(target, np.float64)
     aim = want.copy()
     best, best_error = want.copy(), np.inf
-    with FaceLandmarker() as tracker:
+    with FaceLandmarker(blendshapes=False) as tracker:
         for _ in range(AIM_STEPS):
             motion = sample(response.with_aim(target, tuple(aim)))
             seen = []

@@ -68,12 +68,14 @@ class _CropRefiner:
         self.reference = reference.transpose(2, 0, 1).astype(np.float32) / 255  # (3, H, W)
         self._x = np.empty((1, mc.IN_CHANNELS, h, w), np.float32)
 
-    def run(self, rendered: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    def run(self, rendered: np.ndarray, masks: np.ndarray,
+            reference: np.ndarray | None = None) -> np.ndarray:
         """(H, W, 3) float32 0..255 refined crop of a rendered (H, W, 3) uint8 crop with the
-        target's masks (2, H, W)."""
+        target's masks (2, H, W); `reference`: (3, H, W) in [0, 1] in place of the portrait's
+        own crop (its mirror image, for a mirrored pass)."""
         x = self._x
         x[0, :3] = rendered.transpose(2, 0, 1) / 255.0
-        x[0, 3:6] = self.reference
+        x[0, 3:6] = self.reference if reference is None else reference
         x[0, 6:] = masks
         y = self.session.run(None, {self.input: x})[0][0]  # (3, H, W) in [0, 1]
         if self.grey:
@@ -118,16 +120,32 @@ class MouthRefiner(_CropRefiner):
 
 class EyeRefiner(_CropRefiner):
     """One portrait's eye refiner: the reference band is cut once, then each frame whose eyes
-    close is refined in place by `__call__`, after the eyes are drawn."""
+    close is refined in place by `__call__`, after the eyes are drawn.
+
+    mirror: each band is refined as it is and as its mirror image (the eyes swapped, the
+    result mirrored back), and the two are averaged. The network is not mirror-symmetric
+    (trained with mirrored pairs, it still draws the two eyes of one band differently), and
+    half-way through a blink it drew one lid shut over an eye and left the other's iris
+    showing: a wink, where the motion asked both lids for the same closure
+    (`scripts/eye_symmetry.py`). Averaged, each eye is drawn from both of its places in the
+    band. It costs a second network pass on the frames the refiner runs on (EYE_START)."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray,
-                 model_path: str | Path = DEFAULT_EYE_REFINER, threads: int = 2) -> None:
+                 model_path: str | Path = DEFAULT_EYE_REFINER, threads: int = 2,
+                 mirror: bool = True) -> None:
         super().__init__(ec.crop(image, ec.eye_affine(landmarks)), model_path, threads)
+        self.mirror = mirror
+        self._mirrored_reference = np.ascontiguousarray(self.reference[:, :, ::-1])
 
     def refine_crop(self, drawn: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(HEIGHT, WIDTH, 3) float32 0..255 refined band of a drawn (HEIGHT, WIDTH, 3) uint8
         band whose target eye points are `points` (`eye_crop.POINTS`, band pixels)."""
-        return self.run(drawn, ec.eye_masks(points))
+        masks = ec.eye_masks(points)
+        out = self.run(drawn, masks)
+        if self.mirror:
+            back = self.run(drawn[:, ::-1], masks[:, :, ::-1], self._mirrored_reference)
+            out = 0.5 * (out + back[:, ::-1])
+        return out
 
     def __call__(self, frame: np.ndarray, landmarks: np.ndarray, weight: float = 1.0,
                  rest: np.ndarray | None = None) -> None:

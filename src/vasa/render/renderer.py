@@ -91,7 +91,9 @@ class RenderConfig:
     refiner draws it.
     light_lids: the drawn lids of a blink take the lighter half of the skin round the eye
     (`render.eyes.LID_LIGHT`: what the eye refiner is given to redraw); None: exactly when the
-    eye refiner runs (the pair builder sets True to draw its input without running it)."""
+    eye refiner runs (the pair builder sets True to draw its input without running it).
+    eye_mirror: the eye refiner redraws the band and its mirror image and takes their mean
+    (`EyeRefiner`: both lids of a blink close together); False: one pass."""
 
     flow_scale: float = 0.4
     mouth: bool = True
@@ -107,6 +109,7 @@ class RenderConfig:
     interior: bool = True
     whiten: bool = True
     light_lids: bool | None = None
+    eye_mirror: bool = True
 
 
 # The eyes' contours: the lids round them are drawn over (the eye refiner, or the drawn lids),
@@ -198,7 +201,8 @@ class Renderer:
         self.eye_refiner = None
         if self.config.eyes and self.config.refiner and self.config.eye_refiner:
             self.eye_refiner = EyeRefiner(portrait.image, portrait.landmarks,
-                                          self.config.eye_refiner_model or DEFAULT_EYE_REFINER)
+                                          self.config.eye_refiner_model or DEFAULT_EYE_REFINER,
+                                          mirror=self.config.eye_mirror)
         self._light_lids = (self.eye_refiner is not None if self.config.light_lids is None
                             else self.config.light_lids)
         self._iris_idx = (self.basis.iris_right, self.basis.iris_left)

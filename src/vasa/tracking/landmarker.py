@@ -48,7 +48,8 @@ class FaceObservation:
 
     landmarks: (478, 3) float32 in pixels: x right, y down, z away from the camera, with z on the
         same scale as x (MediaPipe normalises z by the image width; we multiply by it).
-    blendshapes: (52,) float32 in [0, 1], in MediaPipe's order (see `blendshape_names`).
+    blendshapes: (52,) float32 in [0, 1], in MediaPipe's order (see `blendshape_names`); (0,)
+        from a tracker made with `blendshapes=False`.
     matrix: (4, 4) float32 facial transformation matrix (canonical face model -> camera, cm).
     """
 
@@ -151,6 +152,10 @@ class FaceLandmarker:
 
     video=True uses MediaPipe's VIDEO mode (temporal tracking, smoother and faster on a clip);
     frames must then be passed with increasing timestamps through `track`.
+
+    blendshapes=False skips MediaPipe's blendshape model, for callers that read landmarks
+    only (motion, probes): the landmarks are the same to the bit, and tracking a video costs
+    about 7% less CPU (2.12 -> 1.97 s over the bundled 8 s clip, two faces asked).
     """
 
     def __init__(
@@ -159,6 +164,7 @@ class FaceLandmarker:
         max_faces: int = 1,
         video: bool = False,
         min_confidence: float = 0.5,
+        blendshapes: bool = True,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
         if not path.is_file():
@@ -176,7 +182,7 @@ class FaceLandmarker:
             min_face_detection_confidence=min_confidence,
             min_face_presence_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
-            output_face_blendshapes=True,
+            output_face_blendshapes=blendshapes,
             output_facial_transformation_matrixes=True,
         )
         self.video = video

