@@ -74,6 +74,7 @@ def test_reenact_options_fill_the_config():
     assert (config().shift_limit, config().mouth) == (default.shift_limit, "driver")
     assert config("--shift-limit", "-1").shift_limit is None  # the driver's whole shift
     assert config("--shift-limit", "0.3", "--relative-mouth").mouth == "relative"
+    assert not config().lids_as_read and config("--lids-as-read").lids_as_read
     with pytest.raises(ValueError, match="mouth must be"):
         ReenactConfig(mouth="open")
 

@@ -624,6 +624,24 @@ def test_lid_ratios_are_asked_so_that_they_read_as_generated():
     assert np.array_equal(seen_as_generated(ratios, floor), ratios)
 
 
+def test_a_drivers_openness_is_asked_per_eye_as_ratios_of_the_portraits():
+    """`asked_openness` (what `vasa reenact` asks for a driver's tracked lids): each eye's
+    openness is taken as a ratio of the portrait's, mapped as generated ratios are, and given
+    back as openness; the neutral response keeps it."""
+    from vasa.motion.lids import LidResponse, asked_openness, seen_as_generated
+
+    response = LidResponse((0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8),
+                           (0.0, 0.0, 0.05, 0.2, 0.5, 0.7, 0.9))
+    rest = np.array([0.3, 0.25])
+    openness = np.array([[0.3, 0.25], [0.075, 0.0625], [0.36, 0.1]])  # rest, 0.25, wider / 0.4
+    got = asked_openness(openness, rest, response)
+    assert got.dtype == np.float32 and got.shape == openness.shape
+    assert np.allclose(got / rest, seen_as_generated(openness / rest, response))
+    assert np.allclose(got[0], rest) and np.allclose(got[2, 0], 0.36)  # the rest, wider: kept
+    assert np.all(got[1] / rest > 0.35)  # a quarter open is asked at about 0.4
+    assert np.allclose(asked_openness(openness, rest, LidResponse()), openness)
+
+
 def test_lip_gaps_are_asked_so_that_they_read_as_generated():
     """A portrait whose lips read 0.07 under their latent gap at rest, then open 1.2x as fast
     up to 0.1 over it and 0.6x beyond (thick closed lips; a refiner's wide mouth read

@@ -38,11 +38,14 @@ def clip(tmp_path_factory):
 def _one_step_at_a_time(driving, out, cfg):
     """What `reenact` did before its stages overlapped: track every frame, then render and
     encode each frame in turn, all on this thread; eyelids and gaze relative to the driver's
-    first cfg.reference_s seconds, the head's shift limited and the mouth the driver's."""
+    first cfg.reference_s seconds, the head's shift limited and the mouth the driver's; with
+    cfg.lids_as_read the eyelids asked as the portrait's render reads them."""
     from vasa.latent.basis import default_basis
     from vasa.latent.face_model import encode_landmarks
     from vasa.latent.motion import MotionLatents
     from vasa.latent.retarget import DriverReference, driver_lip_change, retarget
+    from vasa.motion.lids import asked_openness
+    from vasa.pipelines.calibrate import calibrated_output
     from vasa.portrait import load_portrait
     from vasa.render import Renderer
     from vasa.render.paste import output_renderer
@@ -57,13 +60,21 @@ def _one_step_at_a_time(driving, out, cfg):
             poses.append(pose)
             dyns.append(dyn)
     portrait = load_portrait(PORTRAIT, cfg.size, None, basis, framed=True)
-    output = output_renderer(Renderer(portrait, basis, cfg.render))
+    renderer = Renderer(portrait, basis, cfg.render)
+    if cfg.lids_as_read:
+        output, _, lids = calibrated_output(portrait, renderer, basis, mouth=False)
+    else:
+        output = output_renderer(renderer)
     tracked = MotionLatents(np.stack(poses), np.stack(dyns))
     reference = DriverReference.of(tracked[:round(cfg.reference_s * 25)], basis.num_pca)
     motion = retarget(portrait.pose, portrait.dynamics, tracked, basis.num_pca,
                       reference=reference, shift_limit=cfg.shift_limit,
                       lip_change=driver_lip_change(portrait.canonical, reference, basis),
                       basis=basis)
+    if cfg.lids_as_read:
+        eyes = basis.layout.eyes
+        motion.dynamics[:, eyes] = asked_openness(motion.dynamics[:, eyes],
+                                                  portrait.dynamics[eyes], lids)
     with VideoWriter(out, 25, load_audio(driving, AUDIO_RATE), AUDIO_RATE, cfg.crf) as w:
         for i in range(len(motion)):
             w.write(output.render(motion.pose[i], motion.dynamics[i]))
@@ -78,9 +89,11 @@ def _assert_clean(out):
     assert not {t.name for t in threading.enumerate()} & STAGE_THREADS, "a stage thread runs on"
 
 
-@pytest.mark.parametrize("reference_s", [2.0, 0.4])  # the whole clip; its first 10 frames
-def test_overlapped_stages_give_the_frames_of_one_step_at_a_time(reference_s, clip, tmp_path):
-    cfg = ReenactConfig(size=256, reference_s=reference_s)
+@pytest.mark.parametrize("reference_s, lids_as_read",  # the whole clip; its first 10 frames
+                         [(2.0, True), (0.4, True), (2.0, False)])
+def test_overlapped_stages_give_the_frames_of_one_step_at_a_time(reference_s, lids_as_read, clip,
+                                                                 tmp_path):
+    cfg = ReenactConfig(size=256, reference_s=reference_s, lids_as_read=lids_as_read)
     result = reenact(PORTRAIT, clip, tmp_path / "overlapped.mp4", cfg, progress=False)
     _one_step_at_a_time(clip, tmp_path / "in_turn.mp4", cfg)
     a = list(read_frames(tmp_path / "overlapped.mp4"))

@@ -48,8 +48,7 @@ from vasa.evaluation.reconstruction import face_mask, inter_ocular, psnr, self_r
 from vasa.evaluation.teeth_band import read_band
 from vasa.latent import topology as topo
 from vasa.latent.basis import FaceBasis, default_basis
-from vasa.motion.lids import LidResponse
-from vasa.motion.lids import seen_as_generated as lid_seen_as_generated
+from vasa.motion.lids import LidResponse, asked_openness
 from vasa.portrait import Portrait
 from vasa.render import RenderConfig, Renderer
 from vasa.render import eye_crop as ec
@@ -168,7 +167,7 @@ def ablate_clip(video: str | Path, variants: dict[str, RenderConfig], max_frames
             dynamics = motion.dynamics[i]
             if k in asked:
                 dynamics = dynamics.copy()
-                dynamics[eyes] = rest * lid_seen_as_generated(dynamics[eyes] / rest, asked[k])
+                dynamics[eyes] = asked_openness(dynamics[eyes], rest, asked[k])
             img = r.render(motion.pose[i], dynamics)
             s = scores[k]
             s.psnr_face.append(psnr(img, gt[i], face))

@@ -68,3 +68,12 @@ def seen_as_generated(ratios: np.ndarray, response: LidResponse) -> np.ndarray:
     if not response.usable:
         return ratios
     return np.where(ratios < 1.0, np.interp(ratios, *response.inverse), ratios)
+
+
+def asked_openness(openness: np.ndarray, rest: np.ndarray, response: LidResponse) -> np.ndarray:
+    """Eyelid openness (..., 2) to render so that the eyes read `openness`: taken as ratios of
+    the portrait's openness `rest` (2,) and passed through `seen_as_generated`. For motion whose
+    lids come from elsewhere than the generator's ratios (a driving video's, tracked)."""
+    rest = np.maximum(np.asarray(rest, np.float64), 1e-3)
+    return (rest * seen_as_generated(np.asarray(openness, np.float64) / rest, response)
+            ).astype(np.float32)

@@ -33,12 +33,13 @@ MAX_AIM = np.radians(8.0)  # `aim_gaze` corrects a request by at most this much,
 MOUTH_PROBES = (-0.05, 0.0, 0.05, 0.1, 0.15)
 
 
-def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis
-                           ) -> tuple[MouthResponse, LidResponse]:
+def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBasis,
+                           mouth: bool = True) -> tuple[MouthResponse, LidResponse]:
     """Measure a portrait's MouthResponse from one probe render per MOUTH_PROBES change of
     its talking rest's lip gap, and its LidResponse from the rest and one render per
     `lids.PROBES` ratio of the rest's eyelid openness, with one tracker; the neutral response
-    of either where one of its probes cannot be tracked."""
+    of either where one of its probes cannot be tracked. mouth=False: the lids' probes only
+    (the mouth's response neutral)."""
     rest = portrait.talking_rest(basis)
     eyes = basis.layout.eyes
     with FaceLandmarker(blendshapes=False) as tracker:
@@ -49,8 +50,8 @@ def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBa
             return encode_landmarks(faces[0].landmarks, basis, portrait.size)[2]
 
         at_rest = read(rest)
-        mouth = [at_rest if change == 0 else read(move_lip_gap(rest, change, basis))
-                 for change in MOUTH_PROBES]
+        mouths = [at_rest if change == 0 else read(move_lip_gap(rest, change, basis))
+                  for change in (MOUTH_PROBES if mouth else ())]
         lids = []
         for ratio in PROBES:
             closed = np.array(rest, np.float32)
@@ -59,10 +60,10 @@ def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBa
     mouth_response, lid_response = MouthResponse(), LidResponse()
     if at_rest is None:
         return mouth_response, lid_response
-    if all(c is not None for c in mouth):
+    if mouths and all(c is not None for c in mouths):
         rest_gap = lip_gap(basis.template)
         mouth_response = MouthResponse(MOUTH_PROBES,
-                                       tuple(lip_gap(c) - rest_gap for c in mouth))
+                                       tuple(lip_gap(c) - rest_gap for c in mouths))
     open_rest = float(eye_measures(at_rest, basis)[:2].mean())
     if all(c is not None for c in lids) and open_rest > MIN_OPEN:
         lid_response = LidResponse(PROBES, tuple(float(eye_measures(c, basis)[:2].mean())
@@ -70,15 +71,17 @@ def mouth_and_lid_response(portrait: Portrait, renderer: Renderer, basis: FaceBa
     return mouth_response, lid_response
 
 
-def calibrated_output(portrait: Portrait, renderer: Renderer, basis: FaceBasis
+def calibrated_output(portrait: Portrait, renderer: Renderer, basis: FaceBasis,
+                      mouth: bool = True
                       ) -> tuple[Renderer | PictureRenderer, MouthResponse, LidResponse]:
     """What a pipeline writes for `renderer` (`paste.output_renderer`) and the portrait's
-    `mouth_and_lid_response`, with the person matte made on a thread meanwhile: the matte's
-    GrabCut and the probes' renders and tracking run in OpenCV, ONNX Runtime and MediaPipe,
-    which release the GIL, so on two cores the setup takes about the longer of the two rather
-    than their sum. The probes render the crop, which the matte does not change."""
+    `mouth_and_lid_response` (mouth=False: the lids' only), with the person matte made on a
+    thread meanwhile: the matte's GrabCut and the probes' renders and tracking run in OpenCV,
+    ONNX Runtime and MediaPipe, which release the GIL, so on two cores the setup takes about
+    the longer of the two rather than their sum. The probes render the crop, which the matte
+    does not change."""
     with Background(lambda stop: picture_matte(renderer), "matte") as matte:
-        mouth, lids = mouth_and_lid_response(portrait, renderer, basis)
+        mouth, lids = mouth_and_lid_response(portrait, renderer, basis, mouth)
         output = output_renderer(renderer, matte.result())
     return output, mouth, lids
 

@@ -69,6 +69,15 @@ class ReenactConfig:
     # "driver": the mouth opens as the driver's (`driver_lip_change`); "relative": the
     # portrait's own opening plus the driver's change (a portrait caught mid-word stays open).
     mouth: str = "driver"
+    # True: the driver's eyelid ratios are asked as this portrait's render reads them
+    # (`vasa.motion.lids`: measured from probe renders at setup, as `vasa generate` asks its
+    # generated ratios), so the lids read as the driver's. Held-out self-reenactment's eyes
+    # come closer to the real frames (scripts/refiner_ablation.py, "refiner, lids as read":
+    # 21.62 -> 21.87 dB over all frames), but more frames then go through the eye refiner
+    # (72 of the bundled clip's 200 on the astronaut, against 32) and `vasa reenact` runs about
+    # 10% slower, where it is at its 40 frames/s target on this CPU: off by default (the
+    # driver's ratios rendered as tracked).
+    lids_as_read: bool = False
     render: RenderConfig = field(default_factory=RenderConfig)
 
     def __post_init__(self) -> None:

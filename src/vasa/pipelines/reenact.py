@@ -18,7 +18,9 @@ from vasa.io import VideoWriter, has_audio, load_audio, probe_video, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.motion import MotionLatents
 from vasa.latent.retarget import DriverReference, driver_lip_change, retarget
+from vasa.motion.lids import LidResponse, asked_openness
 from vasa.overlap import Drain, Prefetch
+from vasa.pipelines.calibrate import calibrated_output
 from vasa.pipelines.config import ReenactConfig
 from vasa.portrait import load_portrait
 from vasa.render import Renderer, render_frames
@@ -89,7 +91,11 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
                   "track") as tracked:
         portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis,
                                  framed=not cfg.crop)
-        output = output_renderer(Renderer(portrait, basis, cfg.render))
+        renderer = Renderer(portrait, basis, cfg.render)
+        if cfg.lids_as_read:  # the lids' probes while the matte is made
+            output, _, lid_response = calibrated_output(portrait, renderer, basis, mouth=False)
+        else:
+            output, lid_response = output_renderer(renderer), LidResponse()
         seconds = {"portrait": time.perf_counter() - t0}
         head = _first_seconds(tracked, max(1, round(cfg.reference_s * rate)), driving_path)
         reference = DriverReference.of(
@@ -102,13 +108,18 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
         lips = (driver_lip_change(portrait.canonical, reference, basis)
                 if cfg.mouth == "driver" else 0.0)
 
+        eyes = basis.layout.eyes
+
         def motion(pose: np.ndarray, dyn: np.ndarray) -> MotionLatents:
-            return retarget(portrait.pose, portrait.dynamics, MotionLatents(pose[None],
-                            dyn[None]), basis.num_pca,
-                            transfer_pose=cfg.transfer in ("both", "pose"),
-                            transfer_dynamics=cfg.transfer in ("both", "dynamics"),
-                            reference=reference, shift_limit=cfg.shift_limit,
-                            lip_change=lips, basis=basis)
+            m = retarget(portrait.pose, portrait.dynamics, MotionLatents(pose[None], dyn[None]),
+                         basis.num_pca, transfer_pose=cfg.transfer in ("both", "pose"),
+                         transfer_dynamics=cfg.transfer in ("both", "dynamics"),
+                         reference=reference, shift_limit=cfg.shift_limit, lip_change=lips,
+                         basis=basis)
+            if cfg.lids_as_read:
+                m.dynamics[:, eyes] = asked_openness(m.dynamics[:, eyes],
+                                                     portrait.dynamics[eyes], lid_response)
+            return m
 
         count = LostCount()
         first = next(m for m in head if m is not None)
