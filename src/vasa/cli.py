@@ -149,6 +149,7 @@ def _demo(args: argparse.Namespace) -> None:
         args.side_by_side, args.pose_only, args.dynamics_only = True, False, False
         args.fps, args.reference_s, args.flow_scale = rc.fps, rc.reference_s, rc.render.flow_scale
         args.shift_limit, args.relative_mouth = rc.shift_limit, rc.mouth == "relative"
+        args.lids_as_read = rc.lids_as_read
         _reenact(args)
         return
     args.audio = str(ASSETS / "obama_address_8s.mp4")  # its speech: public domain
