@@ -315,3 +315,36 @@ def test_writer_without_frames_raises(tmp_path: Path) -> None:
     ):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make", ["writer", "atomic_output"])
+def test_a_ctrl_c_while_the_temporary_file_is_made_leaves_nothing(make, tmp_path, monkeypatch):
+    """The clean-up knows the temporary file before it exists: a Ctrl-C landing just after
+    it is created (here: as its descriptor is closed) leaves no file behind."""
+    import types
+
+    from vasa import files
+    from vasa.files import atomic_output
+
+    real = files.os
+
+    def close(fd):
+        real.close(fd)
+        raise KeyboardInterrupt
+
+    fake = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real)
+                                    if not k.startswith("__")})
+    fake.close = close
+    monkeypatch.setattr(files, "os", fake)
+    interrupted = False
+    try:
+        if make == "writer":
+            VideoWriter(tmp_path / "o.mp4", 25)
+        else:
+            with atomic_output(tmp_path / "o.npz"):
+                pass
+    except KeyboardInterrupt:
+        interrupted = True
+    monkeypatch.undo()
+    gc.collect()  # the half-made writer's finaliser
+    assert interrupted and list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -60,12 +60,16 @@ def sweep_stale_temps(out_dir: str) -> list[str]:
     return removed
 
 
-def reserve_temp(path: str) -> str:
+def reserve_temp(path: str, claim: Callable[[str | None], None] | None = None) -> str:
     """Create an empty, uniquely named hidden file ``.NAME.tmp-XXXXXXXX.SUFFIX`` next to ``path``.
 
     Raises :class:`MediaError` naming the directory if it does not exist, or naming ``path`` if
     it is a folder (checked now, not after the work at the final rename). Stale temporary files
     of dead runs in that directory are swept first (:func:`sweep_stale_temps`).
+
+    ``claim``: told each name before the file is created (and None if that name was taken), so
+    a caller's clean-up already knows the file when a signal (Ctrl-C) lands between its
+    creation and this function's return; else the file would be left behind.
     """
     out_dir = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(out_dir):
@@ -76,14 +80,20 @@ def reserve_temp(path: str) -> str:
     name, suffix = os.path.basename(path), Path(path).suffix
     for _ in range(100):
         tmp = os.path.join(out_dir, f".{name}.tmp-{secrets.token_hex(4)}{suffix}")
+        if claim is not None:
+            claim(tmp)
         try:
             # O_EXCL avoids clobbering a concurrent writer; mode 0o666 lets the umask decide
             # the final permissions (mkstemp would leave the output private, 0o600).
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
         except FileExistsError:
+            if claim is not None:
+                claim(None)  # another writer's: not ours to remove
             continue
         except OSError as e:
+            if claim is not None:
+                claim(None)
             raise MediaError(f"{path}: cannot create output file ({reason(e)})") from e
     raise MediaError(f"{path}: cannot create a unique temporary file")
 
@@ -104,10 +114,12 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     before the ``with`` body runs.
     """
     path = os.fspath(path)
-    tmp = reserve_temp(path)
+    tmp: list[str | None] = [None]  # named before it is created: see reserve_temp's claim
     try:
-        yield tmp
+        reserve_temp(path, lambda name: tmp.__setitem__(0, name))
+        yield tmp[0]
     except BaseException:
-        remove_quietly(tmp)
+        if tmp[0] is not None:
+            remove_quietly(tmp[0])
         raise
-    os.replace(tmp, path)
+    os.replace(tmp[0], path)

@@ -90,9 +90,12 @@ class _AudioQueue:
 class _WriterState:
     """What must be cleaned up if a writer is dropped without ``close()`` (no ref to it)."""
 
-    def __init__(self, tmp: str) -> None:
-        self.tmp = tmp
+    def __init__(self) -> None:
+        self.tmp: str | None = None  # named before it is created (`reserve_temp`'s claim)
         self.container: av.container.OutputContainer | None = None
+
+    def claim(self, tmp: str | None) -> None:
+        self.tmp = tmp
 
     def discard(self) -> None:
         if self.container is not None:
@@ -101,7 +104,8 @@ class _WriterState:
                 container.close()
             except (av.error.FFmpegError, OSError):
                 pass  # the half-written file is deleted next anyway
-        remove_quietly(self.tmp)
+        if self.tmp is not None:
+            remove_quietly(self.tmp)
 
 
 class VideoWriter:
@@ -161,8 +165,11 @@ class VideoWriter:
         self._shape: tuple[int, ...] | None = None
         self._video: av.video.VideoStream | None = None  # created by the first write()
         self._astream: av.audio.AudioStream | None = None
-        self._state = _WriterState(reserve_temp(self.path))
+        # The clean-up is registered before the temporary file exists: a Ctrl-C that lands
+        # while it is created still removes it.
+        self._state = _WriterState()
         self._finalizer = weakref.finalize(self, _WriterState.discard, self._state)
+        reserve_temp(self.path, self._state.claim)
 
     def __enter__(self) -> Self:
         return self
