@@ -37,18 +37,23 @@ SIZE = 512
 RENDERERS = ("drawn lids", "refiner, one pass", "refiner, mirrored")
 
 
+def eyes_at(portrait, basis, ratio: float) -> np.ndarray:
+    """The portrait's talking rest with both eyelids at `ratio` of its openness."""
+    d = np.array(portrait.talking_rest(basis), np.float32)
+    d[basis.layout.eyes] *= ratio
+    return d
+
+
 def closures(renderer, ratios: tuple[float, ...]) -> np.ndarray:
     """(len(ratios), 2) closure of the (right, left) eye read from `renderer`'s frames."""
     from vasa.render import eye_crop as ec
 
-    p, eyes = renderer.portrait, renderer.basis.layout.eyes
-    rest = p.talking_rest(renderer.basis)
+    p = renderer.portrait
     affine = ec.eye_affine(p.landmarks)  # the portrait's own band: the head does not move
 
     def band(ratio: float) -> np.ndarray:
-        d = np.array(rest, np.float32)
-        d[eyes] *= ratio
-        return ec.crop(renderer.render(p.pose, d), affine).astype(np.float32)
+        frame = renderer.render(p.pose, eyes_at(p, renderer.basis, ratio))
+        return ec.crop(frame, affine).astype(np.float32)
 
     opened, shut = band(1.0), band(SHUT)
     half = ec.WIDTH // 2
@@ -74,9 +79,7 @@ def middle_bands(portrait, basis, ratio: float) -> np.ndarray:
     from vasa.render import Renderer
     from vasa.render import eye_crop as ec
 
-    rest = portrait.talking_rest(basis)
-    d = np.array(rest, np.float32)
-    d[basis.layout.eyes] *= ratio
+    d = eyes_at(portrait, basis, ratio)
     affine = ec.eye_affine(portrait.landmarks)
     return np.concatenate([ec.crop(Renderer(portrait, basis, renderer_config(n))
                                    .render(portrait.pose, d), affine) for n in RENDERERS], 1)

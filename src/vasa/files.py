@@ -78,22 +78,19 @@ def reserve_temp(path: str, claim: Callable[[str | None], None] | None = None) -
         raise MediaError(f"{path}: is a folder, not a file name")
     sweep_stale_temps(out_dir)
     name, suffix = os.path.basename(path), Path(path).suffix
+    claim = claim or (lambda _: None)
     for _ in range(100):
         tmp = os.path.join(out_dir, f".{name}.tmp-{secrets.token_hex(4)}{suffix}")
-        if claim is not None:
-            claim(tmp)
+        claim(tmp)
         try:
             # O_EXCL avoids clobbering a concurrent writer; mode 0o666 lets the umask decide
             # the final permissions (mkstemp would leave the output private, 0o600).
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
-        except FileExistsError:
-            if claim is not None:
-                claim(None)  # another writer's: not ours to remove
-            continue
         except OSError as e:
-            if claim is not None:
-                claim(None)
+            claim(None)  # not ours to remove: another writer's name, or nothing was made
+            if isinstance(e, FileExistsError):
+                continue
             raise MediaError(f"{path}: cannot create output file ({reason(e)})") from e
     raise MediaError(f"{path}: cannot create a unique temporary file")
 
@@ -114,12 +111,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     before the ``with`` body runs.
     """
     path = os.fspath(path)
-    tmp: list[str | None] = [None]  # named before it is created: see reserve_temp's claim
+    tmp: str | None = None  # named before it is created: see reserve_temp's claim
+
+    def claim(name: str | None) -> None:
+        nonlocal tmp
+        tmp = name
+
     try:
-        reserve_temp(path, lambda name: tmp.__setitem__(0, name))
-        yield tmp[0]
+        reserve_temp(path, claim)
+        yield tmp
     except BaseException:
-        if tmp[0] is not None:
-            remove_quietly(tmp[0])
+        if tmp is not None:
+            remove_quietly(tmp)
         raise
-    os.replace(tmp[0], path)
+    os.replace(tmp, path)

@@ -18,7 +18,7 @@ from vasa.io import VideoWriter, has_audio, load_audio, probe_video, read_frames
 from vasa.latent.basis import default_basis
 from vasa.latent.motion import MotionLatents
 from vasa.latent.retarget import DriverReference, driver_lip_change, retarget
-from vasa.motion.lids import LidResponse, asked_openness
+from vasa.motion.lids import asked_openness
 from vasa.overlap import Drain, Prefetch
 from vasa.pipelines.calibrate import calibrated_output
 from vasa.pipelines.config import ReenactConfig
@@ -92,10 +92,11 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
         portrait = load_portrait(portrait_path, cfg.size, cfg.face_index, basis,
                                  framed=not cfg.crop)
         renderer = Renderer(portrait, basis, cfg.render)
+        lid_response = None  # the driver's lids rendered as tracked
         if cfg.lids_as_read:  # the lids' probes while the matte is made
             output, _, lid_response = calibrated_output(portrait, renderer, basis, mouth=False)
         else:
-            output, lid_response = output_renderer(renderer), LidResponse()
+            output = output_renderer(renderer)
         seconds = {"portrait": time.perf_counter() - t0}
         head = _first_seconds(tracked, max(1, round(cfg.reference_s * rate)), driving_path)
         reference = DriverReference.of(
@@ -116,7 +117,7 @@ def reenact(portrait_path: str | Path, driving_path: str | Path, out_path: str |
                          transfer_dynamics=cfg.transfer in ("both", "dynamics"),
                          reference=reference, shift_limit=cfg.shift_limit, lip_change=lips,
                          basis=basis)
-            if cfg.lids_as_read:
+            if lid_response is not None:
                 m.dynamics[:, eyes] = asked_openness(m.dynamics[:, eyes],
                                                      portrait.dynamics[eyes], lid_response)
             return m
