@@ -550,9 +550,9 @@ def test_one_frame_eyelid_dips_are_flutter_or_a_blink_never_a_flash():
 
 def test_a_spread_blink_is_redrawn_around_its_lowest_frame():
     """A generated blink spread over 5 frames under half open keeps its lowest frame; the
-    frames around it rise to a lid's closing and reopening speeds from there (never above the
-    ratios before deepening), so it stays under half open for 2 frames (80 ms: real speakers'
-    blinks read 80-110 ms)."""
+    frames around it rise to a lid's closing and reopening speeds from there, up to the open
+    line between the frames either side of the dip, so it stays under half open for 2 frames
+    (80 ms: real speakers' blinks read 80-110 ms)."""
     from vasa.motion.blinks import CLOSE_PER_FRAME, OPEN_PER_FRAME, sharpen_blinks
 
     raw = np.array([0.84, 0.66, 0.58, 0.68, 0.74, 0.79, 0.9])[:, None].repeat(2, 1)
@@ -560,12 +560,48 @@ def test_a_spread_blink_is_redrawn_around_its_lowest_frame():
     deepened = np.where(deep[:, None], 0.85 * (raw / 0.85) ** 4, raw)
     assert (deepened[:, 0] < 0.5).sum() == 4
     got = sharpen_blinks(deepened, raw, deep)[:, 0]
+    line = np.interp(np.arange(7), [0, 6], [0.84, 0.9])
     assert got[2] == pytest.approx(deepened[2, 0])  # the lowest frame
-    assert got[1] == pytest.approx(min(got[2] + CLOSE_PER_FRAME, raw[1, 0]))
+    assert got[1] == pytest.approx(min(got[2] + CLOSE_PER_FRAME, line[1]))
     assert got[3:6] == pytest.approx(np.minimum(got[2] + OPEN_PER_FRAME * np.arange(1, 4),
-                                                raw[3:6, 0]))
-    assert (got < 0.5).sum() == 2 and np.all(got <= raw[:, 0] + 1e-12)
+                                                line[3:6]))
+    assert (got < 0.5).sum() == 2 and np.all(got <= line + 1e-12)
     assert got[0] == raw[0, 0] and got[6] == raw[6, 0]  # outside the dip: unchanged
+
+
+def test_a_blink_that_half_reopens_and_shuts_again_is_one_blink():
+    """The generator sometimes closes the lids half-way, opens them a little and shuts them
+    (0.47, 0.56, 0.06): redrawn, the eyes stay open until two frames before the lowest one,
+    close at a lid's speed and reopen without a second dip."""
+    from vasa.motion.engine import refine
+    from vasa.motion.features import FEATURES
+
+    feats = np.zeros((12, 34))
+    eyes_at = FEATURES.dynamics.eyes
+    feats[:, eyes_at] = np.array([0.95, 0.95, 0.95, 0.89, 0.47, 0.56, 0.06, 0.36, 0.66, 0.79,
+                                  0.95, 0.95])[:, None]
+    got = refine(feats, 0, pose_sigma=0)[:, eyes_at][:, 0]
+    low = int(np.argmin(got))
+    assert low == 6 and got[low] < 0.05
+    assert got[4] > 0.85  # the early half-closing is gone
+    assert np.all(np.diff(got[4:low + 1]) <= 1e-6) and np.all(np.diff(got[low:10]) >= -1e-6)
+
+
+def test_a_shallow_dip_is_taken_out_not_drawn_as_a_half_blink():
+    """A generated dip to 0.68-0.75 of the open level for three frames, deepened, would
+    reach 0.35 and no further: a half-shut flicker, neither a blink nor open eyes. It is not
+    drawn: the lids stay on the open line across it; a deeper dip is still a blink."""
+    from vasa.motion.engine import refine
+    from vasa.motion.features import FEATURES
+
+    feats = np.zeros((30, 34))
+    eyes_at = FEATURES.dynamics.eyes
+    feats[:, eyes_at] = 0.95
+    feats[5:8, eyes_at] = np.array([0.75, 0.68, 0.74])[:, None]
+    feats[20:23, eyes_at] = np.array([0.7, 0.5, 0.7])[:, None]
+    got = refine(feats, 0, pose_sigma=0)[:, eyes_at]
+    assert np.ptp(got[:15]) < 1e-6 and got[0, 0] > 0.9  # open throughout (level_lids scales)
+    assert got[21].max() < 0.15
 
 
 def test_the_lids_keep_their_speed_across_streaming_windows():

@@ -134,6 +134,21 @@ def test_lid_reopening_tells_a_snap_from_a_blink():
     assert len(mo.lid_reopen_steps(np.full((100, 2), 0.3))) == 0
 
 
+def test_half_shut_lids_count_a_flicker_not_open_or_shut_eyes():
+    """Open eyes and a crisp blink (shut, then open) hold no half-shut frame but the blink's
+    own reopening; lids dipping to half open for a frame every second do, and frames the
+    tracker lost are left out."""
+    eyes = np.full((250, 2), 0.3)
+    eyes[100:103] = np.array([0.03, 0.03, 0.15])[:, None]  # a blink, reopening through 0.15
+    assert mo.half_shut_share(eyes) == pytest.approx(1 / 250)
+    flicker = eyes.copy()
+    flicker[10:250:25] = 0.15  # half open for one frame a second
+    assert mo.half_shut_share(flicker) == pytest.approx(11 / 250)
+    found = np.ones(250, bool)
+    found[10:250:25] = False
+    assert mo.half_shut_share(flicker, found) == pytest.approx(1 / 240)
+
+
 def test_measure_collects_every_measure(basis):
     t = 100
     env = syllables(t)
@@ -145,7 +160,7 @@ def test_measure_collects_every_measure(basis):
     assert m.frames == t and m.lost == 0 and m.crossed_share == 0.0
     assert m.envelope_lag == 0 and m.envelope_corr > 0.95
     assert m.blinks_per_min == 0.0 and m.blink_ms is None and m.delta_p == 0.0
-    assert m.lid_reopen is None
+    assert m.lid_reopen is None and m.half_shut == 0.0
     assert set(m.to_dict()) >= {"opening_mean", "opening_std", "opening_silence"}
 
 

@@ -88,6 +88,7 @@ def relative(gen: dict, real: dict) -> dict:
             "crossed": gen["crossed_share"], "open_silence": gen["opening_silence"],
             "open_speech": gen["opening_speech"], "blinks": gen["blinks_per_min"],
             "blink_ms": gen["blink_ms"], "lid_reopen": gen.get("lid_reopen"),
+            "half_shut": gen.get("half_shut"),
             "delta_p_x": _ratio(gen["delta_p"], real["delta_p"]),
             "s_c_x": _ratio(gen["s_c"], real["s_c"], MIN_REAL_S_C),
             "bilabial": gen.get("bilabial_closure"),
@@ -104,7 +105,7 @@ def _median(values) -> float | None:
 
 
 COLUMNS = ("open_mean_x", "open_std_x", "corr", "corr_x", "lag", "crossed", "open_silence",
-           "open_speech", "blinks", "blink_ms", "lid_reopen", "delta_p_x", "s_c_x", "bilabial",
+           "open_speech", "blinks", "blink_ms", "lid_reopen", "half_shut", "delta_p_x", "s_c_x", "bilabial",
            "bilabial_x",
            "bilabial_pool_x", "vowel", "vowel_pool_x", "inside_wide", "inside_mid")
 
@@ -166,7 +167,8 @@ def method_table(summary: dict[str, dict]) -> list[str]:
     head = ["method", "pairs (failed)", "opening mean x real [min, max]",
             "opening std x real [min, max]", "portraits in 0.5-2x", "envelope corr",
             "corr x real", "lag", "crossed lips", "opening silence / speech",
-            "blinks/min [lowest]", "blink ms", "lid reopening", "Delta P x real", "S_C x real",
+            "blinks/min [lowest]", "blink ms", "lid reopening", "lids half shut",
+            "Delta P x real", "S_C x real",
             "lips shut at /p b m/ (x real)", "lips shut at open vowels (x real)",
             "inside wide / middling"]
     rows = []
@@ -177,7 +179,8 @@ def method_table(summary: dict[str, dict]) -> list[str]:
                      _f(s["crossed"], ".1%"),
                      f"{_f(s['open_silence'], '.3f')} / {_f(s['open_speech'], '.3f')}",
                      f"{_f(s['blinks'], '.1f')} [{_f(s['blinks_min'], '.1f')}]",
-                     _f(s["blink_ms"], ".0f"), _f(s.get("lid_reopen")), _f(s["delta_p_x"]),
+                     _f(s["blink_ms"], ".0f"), _f(s.get("lid_reopen")),
+                     _f(s.get("half_shut"), ".1%"), _f(s["delta_p_x"]),
                      _f(s["s_c_x"]),
                      f"{_f(s['bilabial'])} ({_f(s['bilabial_pool_x'])})",
                      f"{_f(s['vowel'])} ({_f(s['vowel_pool_x'])})",
@@ -189,13 +192,14 @@ def real_table(speeches: list[tuple[str, str, str, float]], real: dict[str, dict
     """Rows of the real videos: speeches are (key, speaker, language, seconds)."""
     head = ["speech", "speaker", "language", "s", "opening mean", "opening std",
             "envelope corr", "lag", "crossed lips", "opening silence / speech", "blinks/min",
-            "blink ms", "lid reopening", "Delta P", "S_C", "lips shut at /p b m/",
+            "blink ms", "lid reopening", "lids half shut", "Delta P", "S_C",
+            "lips shut at /p b m/",
             "at open vowels", "inside wide / middling", "lost frames"]
     rows = []
     for key, speaker, language, seconds in speeches:
         m = real[key]
         if "error" in m:
-            rows.append([key, speaker, language, f"{seconds:.1f}", *["n/a"] * 14, m["error"]])
+            rows.append([key, speaker, language, f"{seconds:.1f}", *["n/a"] * 15, m["error"]])
             continue
         rows.append([key, speaker, language, f"{seconds:.1f}",
                      _f(m["opening_mean"], ".3f"), _f(m["opening_std"], ".3f"),
@@ -203,7 +207,8 @@ def real_table(speeches: list[tuple[str, str, str, float]], real: dict[str, dict
                      _f(m["crossed_share"], ".1%"),
                      f"{_f(m['opening_silence'], '.3f')} / {_f(m['opening_speech'], '.3f')}",
                      _f(m["blinks_per_min"], ".1f"), _f(m["blink_ms"], ".0f"),
-                     _f(m.get("lid_reopen")), _f(m["delta_p"], ".3f"), _f(m["s_c"]),
+                     _f(m.get("lid_reopen")), _f(m.get("half_shut"), ".1%"),
+                     _f(m["delta_p"], ".3f"), _f(m["s_c"]),
                      _f(m.get("bilabial_closure")),
                      _f(m.get("vowel_closure")),
                      f"{_f(m.get('inside_wide'))} / {_f(m.get('inside_middling'))}",
@@ -216,7 +221,8 @@ def portrait_table(per: dict[str, dict[str, dict]], mouths: dict[str, str]) -> l
     {portrait: "closed" or "open"}."""
     head = ["portrait", "mouth", "method", "opening mean x", "opening std x", "envelope corr",
             "corr x real", "lag", "crossed lips", "opening silence / speech", "blinks/min",
-            "blink ms", "lid reopening", "Delta P x", "S_C x", "shut at /p b m/ x",
+            "blink ms", "lid reopening", "lids half shut", "Delta P x", "S_C x",
+            "shut at /p b m/ x",
             "at open vowels x", "inside wide / middling", "failed"]
     rows = []
     keys = list(next(iter(per.values()))) if per else []
@@ -228,7 +234,8 @@ def portrait_table(per: dict[str, dict[str, dict]], mouths: dict[str, str]) -> l
                          _f(r["lag"], "+.0f"), _f(r["crossed"], ".1%"),
                          f"{_f(r['open_silence'], '.3f')} / {_f(r['open_speech'], '.3f')}",
                          _f(r["blinks"], ".1f"), _f(r["blink_ms"], ".0f"),
-                         _f(r.get("lid_reopen")), _f(r["delta_p_x"]), _f(r["s_c_x"]),
+                         _f(r.get("lid_reopen")), _f(r.get("half_shut"), ".1%"),
+                         _f(r["delta_p_x"]), _f(r["s_c_x"]),
                          _f(r.get("bilabial_pool_x")),
                          _f(r.get("vowel_pool_x")),
                          f"{_f(r.get('inside_wide'))} / {_f(r.get('inside_mid'))}",
