@@ -409,6 +409,29 @@ def test_the_generated_mouth_never_snaps_from_wide_open_to_shut_in_one_frame(
     assert steps(0.0005).max() <= 0.0005 + 1e-6
 
 
+@pytest.mark.parametrize("hop", [None, 2])
+def test_the_video_starts_on_the_portraits_pose(tiny_model, astronaut, hop):
+    """The first frame's head pose is the portrait's own; the generated offset it had is
+    eased out over START_FADE frames, and from there on the frames are those generated."""
+    from vasa.audio import get_extractor
+    from vasa.io import load_audio
+    from vasa.motion.controls import Controls
+    from vasa.motion.engine import START_FADE, MotionEngine
+
+    audio = load_audio(ASSETS / "obama_address_8s.mp4")[:16000 * 2]
+    runs = {}
+    for fade in (0, START_FADE):
+        e = MotionEngine(tiny_model, get_extractor(), astronaut.pose, astronaut.dynamics,
+                         Controls(steps=2), hop=hop, start_fade=fade)
+        runs[fade] = np.stack([f.pose for f in e.push(audio) + e.flush()])
+    free, eased = runs[0], runs[START_FADE]
+    assert np.abs(free[0] - astronaut.pose).max() > 1e-3  # the random model starts elsewhere
+    assert eased[0] == pytest.approx(astronaut.pose, abs=1e-5)
+    assert np.array_equal(eased[START_FADE:], free[START_FADE:])
+    gap = np.abs(eased - free)[:START_FADE].max(1)
+    assert np.all(np.diff(gap) <= 1e-5)  # the offset only fades
+
+
 def test_engine_closes_the_mouth_in_silence(tiny_model, astronaut, basis):
     from vasa.audio import get_extractor
     from vasa.latent.face_model import decode_canonical, lip_gap
