@@ -258,8 +258,9 @@ def test_an_open_mouths_teeth_are_cleared_only_where_the_redraw_does_not_keep_th
 
 
 def test_the_summary_reads_wide_and_middling_openings_apart():
-    """Medians of the core ratio at wide (>= WIDE) and middling (MIDDLING..WIDE) openings,
-    unread frames (nan) left out, and n/a where a video has no such frame."""
+    """Medians of the core ratio at wide (>= WIDE), middling (MIDDLING..WIDE) and slit
+    (SLIT..MIDDLING) openings, unread frames (nan) left out, and n/a where a video has no such
+    frame."""
     readings = np.array([[0.20, 0.4], [0.30, 0.5], [0.16, np.nan], [0.10, 1.2], [0.12, 1.0],
                          [0.02, np.nan]])
     s = summarise(readings)
@@ -267,8 +268,11 @@ def test_the_summary_reads_wide_and_middling_openings_apart():
     assert (s.wide, s.wide_frames) == (pytest.approx(0.45), 2)
     assert (s.middling, s.middling_frames) == (pytest.approx(1.1), 2)
     assert s.middling_colour is None  # (T, 2) readings: no colour
+    assert (s.slit, s.slit_frames) == (None, 0)  # 0.02 IOD: under SLIT
     shut = summarise(np.array([[0.01, np.nan], [0.02, np.nan]]))
     assert shut.wide is None and shut.middling is None and shut.wide_share == 0.0
+    slits = summarise(np.array([[0.04, 0.5], [0.06, 0.7], [0.07, np.nan], [0.09, 1.4]]))
+    assert (slits.slit, slits.slit_frames) == (pytest.approx(0.6), 2)
     coloured = summarise(np.array([[0.10, 1.2, 0.9], [0.12, 1.0, np.nan], [0.11, 1.1, 0.5],
                                    [0.20, 0.4, 0.2]]))
     assert coloured.middling_colour == pytest.approx(0.7)  # middling frames read, nan left out
@@ -279,3 +283,29 @@ def test_the_summary_reads_wide_and_middling_openings_apart():
                        [0.10, 0.9, 0.5, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0]])
     np.testing.assert_allclose(summarise(thirds).bands,
                                [[1.1, 0.2, 1.1], [0.7, 0.7, 1.0]])
+
+
+def test_an_opening_with_no_teeth_of_its_own_is_no_brighter_than_a_real_mouths(shared_data,
+                                                                                basis):
+    """Angelina Jolie's portrait has its pale lips together. Opened a little, the refiner drew
+    the teeth fully lit: a glowing white line, the core 1.3x the lips' luma and more. Real
+    held-out speakers' teeth sit in the lips' shadow (at most 0.76x at 0.02-0.05 eye distances,
+    1.07x at 0.05-0.08): after the refiner the inside is held under SHADE_LIGHT for its
+    opening, and its light keeps the teeth's warmth (it does not turn grey-green)."""
+    from vasa.render.interior import SHADE_AT, SHADE_LIGHT
+
+    p = load_portrait(shared_data / "portraits" /
+                      "dreamtalk__data__src_img__uncropped__uncut_src_img.jpg", 512, None, basis,
+                      framed=False)
+    for change in (-0.04, -0.02):  # past the talking rest: 0.05 and 0.07 eye distances open
+        opened = move_lip_gap(p.talking_rest(basis), change, basis)
+        bare = Renderer(p, basis, RenderConfig(interior=False))
+        lm = bare.warp(p.pose, opened).landmarks
+        glow = read_interior(bare.render(p.pose, opened), lm)
+        frame = Renderer(p, basis, RenderConfig()).render(p.pose, opened)
+        shaded = read_interior(frame, lm)
+        ceiling = float(np.interp(shaded.opening * mc.PX_PER_IOD, SHADE_AT, SHADE_LIGHT))
+        assert glow.core_ratio > ceiling + 0.15
+        assert shaded.core_ratio < ceiling + 0.1
+        inside = frame[_opening(lm, frame.shape)].astype(np.float32).mean(0)
+        assert inside[0] >= inside[1] >= inside[2] - 2  # warm, not grey-green

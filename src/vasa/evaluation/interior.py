@@ -37,6 +37,7 @@ from vasa.render.interior import LUMA, lip_lines
 
 WIDE = 0.15  # IOD: an opening from which the cavity shows (a lively speaker's widest tenth)
 MIDDLING = 0.08  # IOD: from here to WIDE an opening shows some inside (teeth, mostly)
+SLIT = 0.03  # IOD: from here to MIDDLING a slit, whose inside real speakers show in shadow
 CORE_WIDTH = (0.25, 0.75)  # share of the mouth's width the core spans
 CORE_MARGIN = 0.25  # share of a column's opening kept clear of each inner lip
 MIN_CORE = 12  # crop pixels: a smaller core is not read
@@ -110,7 +111,8 @@ class InteriorSummary:
     """Over a video's frames: wide_share, the share opened at least WIDE; wide and middling,
     the median core ratio at those frames and at MIDDLING-WIDE (None where there are none);
     the frame counts behind them; middling_colour, the median core colour at MIDDLING-WIDE
-    (None where none was read: no such frame, or a black-and-white video)."""
+    (None where none was read: no such frame, or a black-and-white video); slit, the median
+    core ratio at SLIT-MIDDLING, and its frames."""
 
     frames: int
     wide_share: float
@@ -120,6 +122,8 @@ class InteriorSummary:
     middling_frames: int
     middling_colour: float | None = None
     bands: np.ndarray | None = None  # (2, BANDS) medians at WIDE openings; nan: none read
+    slit: float | None = None  # the median core ratio at SLIT-MIDDLING
+    slit_frames: int = 0
 
 
 def summarise(readings: np.ndarray) -> InteriorSummary:
@@ -138,12 +142,13 @@ def summarise(readings: np.ndarray) -> InteriorSummary:
 
     wide, mid = r[:, 0] >= WIDE, (r[:, 0] >= MIDDLING) & (r[:, 0] < WIDE)
     (w, nw), (m, nm) = median(wide), median(mid)
+    sl, nsl = median((r[:, 0] >= SLIT) & (r[:, 0] < MIDDLING))
     bands = None
     if r.shape[1] >= 3 + 2 * BANDS:
         read = [median(wide, 3 + i)[0] for i in range(2 * BANDS)]
         bands = np.array([np.nan if v is None else v for v in read]).reshape(2, BANDS)
     return InteriorSummary(len(r), float(wide.mean()) if len(r) else 0.0, w, nw, m, nm,
-                           median(mid, 2)[0], bands)
+                           median(mid, 2)[0], bands, sl, nsl)
 
 
 def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:

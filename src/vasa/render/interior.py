@@ -125,6 +125,22 @@ LIGHT_FROM, LIGHT_FULL = 0.6, 0.85
 TEETH_TINT = 0.7
 TEETH_LIFT = 0.2
 SKIN_RING = 15
+# The light of an opening the portrait had no teeth for, after the refiner and `whiten`: its
+# core's median luma (the middle half of the mouth's width, clear of the lips) is held to at
+# most SHADE_LIGHT[0] of the lips' luma while its widest column is open up to SHADE_AT[0], and
+# SHADE_LIGHT[1] from SHADE_AT[1] (linear between): the whole inside scaled down, so the teeth
+# keep their texture. The refiner drew the teeth of pale-lipped portraits fully lit even in a
+# slit (Angelina Jolie, s1, the s3 painting on RD_Radio2's voice: the core 1.0-1.1x the lips'
+# luma at 0.02-0.05 IOD, 1.3-1.6x at 0.08-0.15), a glowing white line between the lips; real
+# held-out speakers' teeth sit in the lips' shadow: 0.32-0.76x at 0.02-0.05 IOD, 0.34-1.07x
+# at 0.05-0.08, 0.23-1.14x at 0.08-0.15 (RD_Radio2, Obama, the Wav2Lip speaker, PC-AVS 00015,
+# LivePortrait d12; `vasa.evaluation.interior`). The slit's ceiling is about the brightest of
+# those; the middling one is above it: held to 1.1 (or to the skin's light: teeth_band.md in
+# benchmarks/results), a band with no tooth edges in it read as dull grey fill, not teeth.
+SHADE_AT = (0.04 * mc.PX_PER_IOD, 0.08 * mc.PX_PER_IOD)
+SHADE_LIGHT = (0.8, 1.25)
+SHADE_CORE = (0.25, 0.75)  # share of the mouth's width read (`evaluation.interior`'s core)
+SHADE_MIN = 12  # core pixels under which the light is not read
 _UPPER = slice(mc.NUM_OUTER, mc.NUM_OUTER + 11)  # LIPS_INNER_UPPER: corner, upper lip, corner
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB weights of brightness (Rec. 601)
 
@@ -241,8 +257,8 @@ class MouthInterior:
     """One portrait's mouth interior: `__call__(frame, landmarks)` redraws a frame's opening in
     place where it is taller than the portrait's (before the refiner); after it,
     `after_refiner(frame, landmarks)`, where the portrait had no teeth to keep, gives an
-    opening's light inside the teeth's colour (`whiten`) and darkens a wide opening's core
-    (`deepen`). `active`: the portrait shows an opening; `slit_teeth` (0..1): how far its
+    opening's light inside the teeth's colour (`whiten`), holds it under a real mouth's light
+    (`shade`) and darkens a wide opening's core (`deepen`). `active`: the portrait shows an opening; `slit_teeth` (0..1): how far its
     opening shows teeth, cleared that far before the redraw and the refiner where they are
     too thin to keep (`clear_slit`)."""
 
@@ -354,13 +370,15 @@ class MouthInterior:
     def after_refiner(self, frame: np.ndarray, landmarks: np.ndarray, whiten: bool = True
                       ) -> None:
         """Where the portrait had no teeth of its own to keep, in place, after the refiner: an
-        opening's light inside takes the teeth's colour (`whiten`; skipped with whiten=False)
-        and a wide one's core is darkened (`deepen`). The opening's geometry is found once."""
+        opening's light inside takes the teeth's colour (`whiten`; skipped with whiten=False),
+        is held under the light a real mouth that open shows (`shade`), and a wide one's core
+        is darkened (`deepen`). The opening's geometry is found once."""
         o = self._inside(frame, *_target(landmarks))
         if o is None:
             return
         if whiten:
             self.whiten(frame, o)
+        self.shade(frame, o)
         if o.widest > DEEPEN_FROM:
             self.deepen(frame, o)
 
@@ -434,6 +452,30 @@ class MouthInterior:
         pixels += weight[..., None] * (cavity - pixels)
         frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
         return float(weight.max())
+
+    def shade(self, frame: np.ndarray, o: _Inside) -> float:
+        """Scale down, in place, the light inside an opening `o` of `frame` (H, W, 3) uint8
+        where the portrait had no teeth to keep, so that its core's median luma is at most the
+        ceiling for its opening (SHADE_*). Returns the scale of the core (1: unchanged)."""
+        inside = o.slit * _smooth(o.edge / WHITEN_EDGE)
+        core = (inside > 0.5) & (o.share > SHADE_CORE[0]) & (o.share < SHADE_CORE[1])
+        if core.sum() < SHADE_MIN:
+            return 1.0
+        box = o.box
+        pixels = frame[box.y0:box.y1, box.x0:box.x1].astype(np.float32)
+        light = float(np.median(pixels[core] @ LUMA))
+        ceiling = self.lips_luma * float(np.interp(o.widest, SHADE_AT, SHADE_LIGHT))
+        k = min(1.0, ceiling / max(light, 1e-3))
+        if k >= 1.0:
+            return 1.0
+        # Shadowed teeth are warm grey: scaled alone, white teeth between red lips read as
+        # grey-green; the darkened share takes the colour of the light (`teeth_tint`) instead.
+        scale = (1.0 - inside * (1.0 - k))[..., None]
+        luma = pixels @ LUMA
+        colour = pixels - luma[..., None]
+        pixels = luma[..., None] * scale + colour * scale + (1.0 - scale) * self.teeth_tint
+        frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+        return k
 
     def whiten(self, frame: np.ndarray, o: _Inside) -> float:
         """Take the lips' colour out of the light inside of an opening `o` of `frame` (H, W, 3)
