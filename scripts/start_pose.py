@@ -1,7 +1,7 @@
 """Where does a generated video's head start? The first half second against the rest (#13).
 
 The motion engine (no render) on the bundled portrait, for each held-out speech of the
-cross-identity evaluation (its first SECONDS) and SEEDS seeds: the head's turn away from the
+cross-identity evaluation (`cross_identity_eval.SPEECHES`, its first SECONDS) and SEEDS seeds: the head's turn away from the
 portrait's own pose (the larger of |yaw| and |pitch|, degrees) and its shift (eye distances)
 at frame 0, their largest over the first half second, and the 99th percentile of the turn
 after the first second. A video that opens on a turned head shows the warp's weakest frames
@@ -20,24 +20,16 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from cross_identity_eval import SPEECHES  # the held-out speeches
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-SPEECHES = {  # held-out speakers (cross_identity_eval.py's speeches)
-    "w2l_french": "clips/Wav2Lip__checkpoints__test.mov",
-    "obama": "clips/EDTalk__test_data__uncrop_Obama.mp4",
-    "rd_radio2": "clips/SadTalker__test__examples__source_image__RD_Radio2_000.mp4",
-    "pcavs_00015": "clips/Talking-Face_PC-AVS__misc__Audio_Source__00015.mp4",
-    "pcavs_00473": "clips/Talking-Face_PC-AVS__misc__Pose_Source__00473.mp4",
-    "lp_s18": "clips/LivePortrait__assets__examples__source__s18.mp4",
-}
 SECONDS = 8.0
 SEEDS = (0, 1, 2)
 HALF_S, ONE_S = 12, 25  # frames at 25 fps
 
 
 def run(seconds: float, seeds: tuple[int, ...]) -> list[tuple[str, int, dict[str, float]]]:
-    import vasa
     from vasa.audio import get_extractor
     from vasa.io import load_audio
     from vasa.latent.basis import default_basis
@@ -47,15 +39,15 @@ def run(seconds: float, seeds: tuple[int, ...]) -> list[tuple[str, int, dict[str
     from vasa.motion.engine import MotionEngine
     from vasa.portrait import load_portrait
 
-    print(f"tree: {Path(vasa.__file__).parents[1]}")
     basis = default_basis()
     extractor = get_extractor()
     model = load_model(DEFAULT_MODEL, extractor.spec.id, basis.version)
     portrait = load_portrait(ROOT / "src" / "vasa" / "assets" / "astronaut.jpg", 512, 0, basis)
     rest = portrait.talking_rest(basis)
     rows = []
-    for name, clip in SPEECHES.items():
-        audio = load_audio(DATA / clip)[:round(seconds * 16000)]
+    for speech in SPEECHES:
+        name = speech.key
+        audio = load_audio(DATA / speech.clip)[:round(seconds * 16000)]
         for seed in seeds:
             engine = MotionEngine(model, extractor, portrait.pose, rest, Controls(seed=seed))
             pose = np.stack([f.pose for f in engine.push(audio) + engine.flush()])
@@ -91,9 +83,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     ap.add_argument("--out", type=Path, help="also write the table here (markdown)")
     args = ap.parse_args()
-    rows = run(args.seconds, tuple(args.seeds))
-    import vasa  # the tree that made the rows (PYTHONPATH may name another checkout's)
+    import vasa  # the tree that makes the rows (PYTHONPATH may name another checkout's)
 
+    print(f"tree: {Path(vasa.__file__).parents[1]}")
+    rows = run(args.seconds, tuple(args.seeds))
     rev = subprocess.run(["git", "-C", str(Path(vasa.__file__).parent), "rev-parse", "--short",
                           "HEAD"], check=False, capture_output=True, text=True).stdout.strip()
     lines = table(rows)

@@ -105,9 +105,9 @@ def _median(values) -> float | None:
 
 
 COLUMNS = ("open_mean_x", "open_std_x", "corr", "corr_x", "lag", "crossed", "open_silence",
-           "open_speech", "blinks", "blink_ms", "lid_reopen", "half_shut", "delta_p_x", "s_c_x", "bilabial",
-           "bilabial_x",
-           "bilabial_pool_x", "vowel", "vowel_pool_x", "inside_wide", "inside_mid")
+           "open_speech", "blinks", "blink_ms", "lid_reopen", "half_shut", "delta_p_x", "s_c_x",
+           "bilabial", "bilabial_x", "bilabial_pool_x", "vowel", "vowel_pool_x", "inside_wide",
+           "inside_mid")
 
 
 def _pooled(rows: list[dict], gen: str, real: str) -> float | None:

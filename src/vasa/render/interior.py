@@ -258,9 +258,9 @@ class MouthInterior:
     place where it is taller than the portrait's (before the refiner); after it,
     `after_refiner(frame, landmarks)`, where the portrait had no teeth to keep, gives an
     opening's light inside the teeth's colour (`whiten`), holds it under a real mouth's light
-    (`shade`) and darkens a wide opening's core (`deepen`). `active`: the portrait shows an opening; `slit_teeth` (0..1): how far its
-    opening shows teeth, cleared that far before the redraw and the refiner where they are
-    too thin to keep (`clear_slit`)."""
+    (`shade`) and darkens a wide opening's core (`deepen`). `active`: the portrait shows an
+    opening; `slit_teeth` (0..1): how far its opening shows teeth, cleared that far before the
+    redraw and the refiner where they are too thin to keep (`clear_slit`)."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         a = mc.mouth_affine(landmarks)
@@ -471,9 +471,7 @@ class MouthInterior:
         # Shadowed teeth are warm grey: scaled alone, white teeth between red lips read as
         # grey-green; the darkened share takes the colour of the light (`teeth_tint`) instead.
         scale = (1.0 - inside * (1.0 - k))[..., None]
-        luma = pixels @ LUMA
-        colour = pixels - luma[..., None]
-        pixels = luma[..., None] * scale + colour * scale + (1.0 - scale) * self.teeth_tint
+        pixels = pixels * scale + (1.0 - scale) * self.teeth_tint
         frame[box.y0:box.y1, box.x0:box.x1] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
         return k
 
