@@ -9,7 +9,10 @@ the ring's inner half (the part farther from the backdrop left visible: 15-31 px
 as deep as a turned head's uncovered band reaches). Columns, per portrait and mean: mean
 absolute error (colour levels) and the mean lightness error (L*, signed: + is lighter than the
 backdrop), over the whole ring and over its part above the chin (where a head uncovers
-backdrop; the body does not move); and the plate's time to make. Writes a sheet (default
+backdrop; the body does not move); the fill's detail above the chin, the spread of its
+lightness about a DETAIL_SIGMA blur of it over the hidden backdrop's (1: as textured as the
+backdrop; a smooth fill, under 0.3: a smudge beside a turned head, which the error above
+favours); and the plate's time to make. Writes a sheet (default
 out/plate_sheet.png: picture, plate, held-out fill) of the portraits named by --sheet.
 
     PYTHONPATH=src python scripts/plate_report.py [--out FILE] [--sheet NAME ...]
@@ -32,14 +35,33 @@ from vasa.latent import topology as topo
 from vasa.portrait import load_portrait
 from vasa.render.matte import make_plate, person_matte
 
+try:
+    from vasa.render.matte import face_width
+except ImportError:  # a tree from before the plate took the face's width
+    face_width = None
+
 ROOT = Path(__file__).resolve().parents[1]
 RING = 0.06  # share of the picture's long side
+DETAIL_SIGMA = 2.0  # px: the blur the detail is measured against (hair strands, grain, stars)
 TILE = 240
 
 
 def lightness(image: np.ndarray) -> np.ndarray:
     """L* (0-100) of an RGB uint8 image."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
+
+
+def detail(image: np.ndarray, where: np.ndarray) -> float:
+    """The spread of an RGB image's lightness about its DETAIL_SIGMA blur, over `where`."""
+    light = lightness(image)
+    return float((light - cv2.GaussianBlur(light, (0, 0), DETAIL_SIGMA))[where].std())
+
+
+def plate_of(picture: np.ndarray, hole: np.ndarray, portrait) -> np.ndarray:
+    """`make_plate` of `picture` with `hole`, beside the portrait's face."""
+    if face_width is None:
+        return make_plate(picture, hole)
+    return make_plate(picture, hole, face_width(portrait.landmarks, portrait.framing.to_crop))
 
 
 def chin_row(portrait) -> float:
@@ -56,16 +78,16 @@ def main() -> None:
                     help="portraits shown in the sheet")
     ap.add_argument("--sheet-out", type=Path, default=ROOT / "out" / "plate_sheet.png")
     args = ap.parse_args()
-    lines = ["| portrait | error | L* error | above the chin: error | L* error | plate ms |",
-             "|---|---|---|---|---|---|"]
-    sums, count, tiles = np.zeros(5), 0, []
+    lines = [("| portrait | error | L* error | above the chin: error | L* error | detail | "
+              "plate ms |"), "|---|---|---|---|---|---|---|"]
+    sums, count, tiles = np.zeros(6), 0, []
     for path in portrait_paths():
         p = load_portrait(path, 512, framed=True)
         picture = p.framing.picture
         matte, _ = person_matte(picture, p.landmarks, p.framing.to_crop)
         name = portrait_name(path)
         if matte is None:
-            lines.append(f"| {name} | refused | | | | |")
+            lines.append(f"| {name} | refused | | | | | |")
             continue
         side = max(picture.shape[:2])
         depth = cv2.distanceTransform((~matte.hole).astype(np.uint8), cv2.DIST_L2, 3)
@@ -74,16 +96,17 @@ def main() -> None:
         head = held.copy()
         head[int(chin_row(p)):] = False
         t0 = time.perf_counter()
-        make_plate(picture, matte.hole)
+        plate_of(picture, matte.hole, p)
         ms = (time.perf_counter() - t0) * 1000
-        plate = make_plate(picture, matte.hole | ring)
+        plate = plate_of(picture, matte.hole | ring, p)
         err = np.abs(plate.astype(np.float32) - picture).mean(2)
         dl = lightness(plate) - lightness(picture)
-        row = [err[held].mean(), dl[held].mean(), err[head].mean(), dl[head].mean(), ms]
+        row = [err[held].mean(), dl[held].mean(), err[head].mean(), dl[head].mean(),
+               detail(plate, head) / max(detail(picture, head), 1e-6), ms]
         sums += row
         count += 1
         lines.append(f"| {name} | {row[0]:.1f} | {row[1]:+.1f} | {row[2]:.1f} | {row[3]:+.1f} "
-                     f"| {ms:.0f} |")
+                     f"| {row[4]:.2f} | {ms:.0f} |")
         print(lines[-1], flush=True)
         if name in args.sheet:
             scale = TILE / picture.shape[0]
@@ -91,7 +114,7 @@ def main() -> None:
                                          for x in (picture, matte.plate, plate)], 1))
     m = sums / max(count, 1)
     lines.append(f"| **mean of {count}** | {m[0]:.1f} | {m[1]:+.1f} | {m[2]:.1f} | {m[3]:+.1f} "
-                 f"| {m[4]:.0f} |")
+                 f"| {m[4]:.2f} | {m[5]:.0f} |")
     print(lines[-1])
     if args.out:
         with atomic_output(args.out) as tmp:

@@ -13,7 +13,7 @@ from vasa.evaluation.border import invented_fraction
 from vasa.evaluation.folds import map_area
 from vasa.evaluation.ghost import ghost_fraction
 from vasa.latent.motion import PITCH, SCALE, TY, YAW
-from vasa.portrait import make_portrait, read_image
+from vasa.portrait import make_portrait, read_image, slide_inside
 from vasa.render import Renderer, picture_edge
 from vasa.render.paste import PasteBack, PictureRenderer, output_renderer
 from vasa.render.picture_edge import on_picture, picture_hold, within_crop
@@ -31,6 +31,13 @@ def chin_at_edge(picture, basis):
     """A 200 x 160 photo cut just under the chin and close to the hair: the aligned crop hangs
     past three of its edges."""
     return make_portrait(np.ascontiguousarray(picture[20:180, 130:330]), "chin", 256,
+                         basis=basis, framed=True)
+
+
+@pytest.fixture(scope="module")
+def hair_at_edge(picture, basis):
+    """A photo cut through the hair above the forehead and just under the chin."""
+    return make_portrait(np.ascontiguousarray(picture[55:180, 130:330]), "hair", 256,
                          basis=basis, framed=True)
 
 
@@ -121,13 +128,13 @@ def test_the_mouth_and_eyes_are_drawn_where_the_held_warp_shows_them(chin_at_edg
 
 
 def test_a_head_moved_away_from_the_pictures_edge_stretches_the_band_without_streaks(
-        chin_at_edge, basis, monkeypatch):
-    """The head dropped 0.05 (the hair away from the top edge of a photo cut close to it): in
+        hair_at_edge, basis, monkeypatch):
+    """The head dropped 0.05 (the hair away from the top edge of a photo cut through it): in
     a band of HOLD the held map squeezed the hair's top rows into streaks (hundreds of pixels
     showing under a quarter of a portrait pixel each; further, it folds: Audrey). The band
     widens with the motion away from the edge, so none is (each shows 0.3 or more), and where
     nothing moves away the band is HOLD wide, as before."""
-    p = chin_at_edge
+    p = hair_at_edge
     f = p.framing
     on = within_crop(on_picture(f.to_crop, f.shape, p.size))[1:-1, 1:-1] > 0
     pose = _moved(p, TY, 0.05)
@@ -150,10 +157,10 @@ def test_a_head_moved_away_from_the_pictures_edge_stretches_the_band_without_str
     assert still.warper.hold_widths is None  # at rest: the HOLD band
 
 
-def test_a_head_moved_toward_the_pictures_edge_is_not_seen_twice(chin_at_edge, basis):
+def test_a_head_moved_toward_the_pictures_edge_is_not_seen_twice(hair_at_edge, basis):
     """The chin dropped toward the bottom edge of a tight photo: without the hold the paste
     faded the moved chin into the still one and the collar (both seen); held, nothing is."""
-    p = chin_at_edge
+    p = hair_at_edge
     paste = PasteBack(p.framing, p.size)
     renderer = Renderer(p, basis)
     pose = _moved(p, TY, 0.05)
@@ -161,6 +168,30 @@ def test_a_head_moved_toward_the_pictures_edge_is_not_seen_twice(chin_at_edge, b
     renderer.warper.pin(None)
     loose = ghost_fraction(paste, renderer.render(pose, p.dynamics), renderer.flow)
     assert held < 0.001 < loose
+
+
+def test_the_canvas_slides_into_the_picture_where_it_overhangs():
+    """Inside where it fits, covering the whole extent where it does not, else where it was."""
+    np.testing.assert_allclose(slide_inside(np.array([50.0, 100.0]), 200, (512, 300)),
+                               [100, 100])
+    np.testing.assert_allclose(slide_inside(np.array([256.0, 150.0]), 200, (512, 300)),
+                               [256, 150])
+    np.testing.assert_allclose(slide_inside(np.array([300.0, 326.0]), 531, (512, 512)),
+                               [265.5, 265.5])  # over both sides: overhanging each alike
+
+
+def test_the_canvas_holds_the_top_of_the_head(chin_at_edge, basis):
+    """A photo cut under the chin: a crop centred on the face (shrunk toward that edge) cut off
+    the top of the head, which then stayed still while the face turned, and the hair sheared
+    into a hook (Aya). The canvas now covers the picture, the face where the tracker saw it."""
+    p = chin_at_edge
+    h, w = p.framing.shape
+    on = on_picture(p.framing.to_crop, (h, w), p.size)[1:-1, 1:-1]
+    assert on.sum() >= 0.99 * h * w  # every picture pixel (to rounding) is in the crop
+    inv = cv2.invertAffineTransform(p.framing.to_crop)
+    assert (inv[:, 2] <= 0.5).all()  # the crop's corner at or past the picture's
+    frame = PictureRenderer(Renderer(p, basis)).render(p.pose, p.dynamics)
+    assert np.abs(frame.astype(int) - p.framing.picture).mean() < 1.0
 
 
 def test_crop_output_invents_the_border_framed_output_does_not(picture, basis):

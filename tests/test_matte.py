@@ -10,7 +10,7 @@ import pytest
 
 from vasa.latent.motion import PITCH, YAW
 from vasa.render import RenderConfig, Renderer
-from vasa.render.matte import check_mask, fill_background, person_matte
+from vasa.render.matte import MIRROR_REACH, check_mask, fill_background, make_plate, person_matte
 from vasa.render.paste import PasteBack, PictureRenderer
 
 MOVES = [{YAW: 0.35}, {YAW: -0.35}, {PITCH: 0.18, YAW: 0.2}]  # about 20 and 10 degrees
@@ -107,6 +107,30 @@ def test_the_fill_continues_the_surrounding_colour():
     filled = fill_background(picture, hole)
     assert np.array_equal(filled[~hole], picture[~hole])
     assert filled[32, 31, 0] > 150 and filled[32, 64, 2] > 150  # each side keeps its colour
+
+
+def test_the_plate_continues_the_backdrops_texture_beside_the_hole():
+    """Stripes beside a hole with a straight edge (a backdrop of curls, a flag): the smooth
+    fill draws a flat smudge there, the plate the stripes again (reflected across the edge,
+    meeting the backdrop without a seam); deeper than MIRROR_REACH it is the smooth fill."""
+    picture = np.zeros((120, 200, 3), np.uint8)
+    picture[:, :, :] = np.where(np.arange(200) % 8 < 4, 200, 40)[None, :, None]
+    hole = np.zeros((120, 200), bool)
+    hole[:, 100:] = True
+    face_px = 100.0  # the stripes are then reflected to 8 px deep, faded out by 16
+    smooth, plate = fill_background(picture, hole), make_plate(picture, hole, face_px)
+    assert np.array_equal(plate[~hole], picture[~hole])
+    band = np.s_[40:80, 100:100 + int(MIRROR_REACH * face_px / 2)]
+
+    def contrast(image: np.ndarray) -> float:
+        return float(image[band].astype(np.float32).std())
+
+    assert contrast(plate) > 50
+    assert contrast(smooth) < 15
+    # Mirrored about the last pixel outside: the first ones inside repeat those before it.
+    np.testing.assert_array_equal(plate[60, 100:104], picture[60, 98:94:-1])
+    deep = np.s_[40:80, 100 + int(MIRROR_REACH * face_px) + 2:]
+    np.testing.assert_allclose(plate[deep], smooth[deep], atol=1)
 
 
 def test_a_head_is_filled_from_the_backdrop_beside_it_not_below_the_shoulders():

@@ -291,9 +291,13 @@ def choose_face(faces: list[FaceObservation], name: str, face_index: int | None)
 
 
 def crop_square(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
-                crop_iod: float = CROP_IOD) -> tuple[float, float, float, float]:
+                crop_iod: float = CROP_IOD, framed: bool = False
+                ) -> tuple[float, float, float, float]:
     """(cx, cy, side, roll): the crop's centre and side in image pixels and the face's roll
-    (radians), which `crop_transform` turns upright."""
+    (radians), which `crop_transform` turns upright. framed: the crop is the renderer's canvas
+    inside the picture, not the output (`framed_transform`): its side is not shrunk toward a
+    close edge (that cut off the top of a head whose chin is near the picture's bottom), only
+    to the side that covers the whole picture (past it, a crop holds nothing more)."""
     h, w = image_shape[:2]
     pose = fit_pose(face.landmarks, basis, 1.0)
     iod = pose[SCALE]  # pixels per canonical unit
@@ -304,7 +308,11 @@ def crop_square(face: FaceObservation, image_shape: tuple[int, ...], basis: Face
     cy = pose[TY] + 0.5 + iod * (s * CROP_CENTRE[0] + c * CROP_CENTRE[1])
     side = crop_iod * iod
     # Tight photos: shrink the crop towards what the image holds rather than pad a lot.
-    room = 2 * min(cx + 0.15 * w, w * 1.15 - cx, cy + 0.15 * h, h * 1.15 - cy)
+    if framed:  # the side that covers the picture, cropped upright (turned, ROLL_SNAP_DEG)
+        t = abs(roll) if abs(np.degrees(roll)) >= ROLL_SNAP_DEG else 0.0
+        room = max(w * np.cos(t) + h * np.sin(t), w * np.sin(t) + h * np.cos(t))
+    else:
+        room = 2 * min(cx + 0.15 * w, w * 1.15 - cx, cy + 0.15 * h, h * 1.15 - cy)
     side = max(min(side, room), MIN_CROP_IOD * iod)
     return cx, cy, side, roll
 
@@ -350,25 +358,45 @@ def _scale(kx: float, ky: float) -> np.ndarray:
 
 
 def framed_transform(face: FaceObservation, image_shape: tuple[int, ...], basis: FaceBasis,
-                     picture_wh: tuple[int, int], crop_iod: float = CROP_IOD
-                     ) -> tuple[np.ndarray, int]:
+                     picture_wh: tuple[int, int], crop_iod: float = CROP_IOD,
+                     canvas: bool = True) -> tuple[np.ndarray, int]:
     """(to_crop, side): the (2, 3) affine from picture pixels (the image resized to
     `picture_wh`) to the crop, and the crop's side, at the picture's pixel scale within
     MIN_CROP_PX..MAX_CROP_PX. The square is `crop_square`'s; under ROLL_SNAP_DEG of tilt and
-    within the side limits the affine is a whole-pixel shift."""
+    within the side limits the affine is a whole-pixel shift. canvas: the renderer's crop
+    (`crop_square(framed=True)`, slid into the picture: `slide_inside`); False: the square
+    centred on the face that the landmarks are tracked on (`make_portrait`)."""
     h, w = image_shape[:2]
     kx, ky = picture_wh[0] / w, picture_wh[1] / h
-    cx, cy, side, roll = crop_square(face, image_shape, basis, crop_iod)
+    cx, cy, side, roll = crop_square(face, image_shape, basis, crop_iod, framed=canvas)
     centre = _scale(kx, ky) @ np.array([cx, cy, 1.0])
     side *= (kx + ky) / 2
     size = int(np.clip(round(side), MIN_CROP_PX, MAX_CROP_PX))
     k = 1.0 if size == round(side) else size / side
     deg = float(np.degrees(roll)) if abs(np.degrees(roll)) >= ROLL_SNAP_DEG else 0.0
+    if canvas and deg == 0.0:
+        centre = slide_inside(centre, size / k, picture_wh)
     m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), deg, k)
     m[:, 2] += size / 2 - centre
     if deg == 0.0 and k == 1.0:
         m[:, 2] = np.round(m[:, 2])
     return m, size
+
+
+def slide_inside(centre: np.ndarray, side: float, picture_wh: tuple[int, int]) -> np.ndarray:
+    """The centre (2,) of an upright square crop of `side` moved, along each axis, to the point
+    nearest it where the crop overhangs the picture (W, H) as little as it can: inside it where
+    it fits, else covering the picture's whole extent. The crop is the renderer's canvas, and
+    what lies outside it stays still: a crop centred on the face of a close-up hung past the
+    picture's bottom edge and cut off the top of the head, whose hair then sheared into a hook
+    as the head turned (Aya: 11% of her head above the eyes outside the crop). Slid, the crop
+    loses no picture it held, and every held edge (the crop's, the picture's) is at least as
+    far from the face as before."""
+    out = np.array(centre, np.float64)
+    for axis, extent in enumerate(picture_wh):
+        lo, hi = sorted((side / 2, extent - side / 2))  # hi < lo when the crop outgrows it
+        out[axis] = np.clip(out[axis], lo, hi)
+    return out
 
 
 def cut_crop(picture: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
@@ -423,11 +451,15 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
         if framed:
             wh = picture_size(image.shape, size)
             m, side = framed_transform(face, image.shape, basis, wh, crop_iod)
-            # Tracked on a TRACK_PX crop of the full-resolution image (the same square), so
-            # landmarks are as good whatever the output's size; then scaled to the crop's side.
-            k = TRACK_PX / side
-            to_track = _then(_then(_scale(wh[0] / image.shape[1], wh[1] / image.shape[0]), m),
-                             _scale(k, k))
+            # Tracked on a TRACK_PX crop of the full-resolution image, so landmarks are as good
+            # whatever the output's size: of the square centred on the face (the tracker's
+            # input as in crop mode; the canvas may hold the face off centre), then moved to
+            # the canvas. (Tracked on the canvas, Alex Lacamoire's landmarks moved 0.7 px and
+            # his matte took the backdrop beside his head.)
+            m_face, side_face = framed_transform(face, image.shape, basis, wh, crop_iod,
+                                                 canvas=False)
+            to_picture = _scale(wh[0] / image.shape[1], wh[1] / image.shape[0])
+            to_track = _then(_then(to_picture, m_face), _scale(*(TRACK_PX / side_face,) * 2))
             track = warp_crop(image, to_track, TRACK_PX)
         else:
             m, side = crop_transform(face, image.shape, basis, size, crop_iod), size
@@ -440,9 +472,10 @@ def make_portrait(image: np.ndarray, name: str = "", size: int = 512, face_index
                               "picture that shows the whole face")
         lm = faces[0].landmarks
     if framed:
+        to_canvas = _then(cv2.invertAffineTransform(to_track), _then(to_picture, m))
         lm = lm.copy()
-        lm[:, :2] = (lm[:, :2] + 0.5) / k - 0.5
-        lm[:, 2] /= k
+        lm[:, :2] = lm[:, :2] @ to_canvas[:, :2].T + to_canvas[:, 2]
+        lm[:, 2] *= _linear_scale(to_canvas)
         picture = cv2.resize(image, wh, interpolation=cv2.INTER_AREA if wh[0] < image.shape[1]
                              else cv2.INTER_CUBIC)
         crop = cut_crop(picture, m, side)

@@ -17,8 +17,8 @@ landmarks the portrait already has, in the face's upright frame:
 The hard mask keeps the part joined to the face, gets soft edges from a guided filter (He et
 al. 2010) on the picture, and is refused when it looks implausible (`check_mask`): the caller
 then renders as without a matte. The plate is the picture with the person (grown a little)
-filled from the nearest backdrop, blurred the more the deeper (`fill_background`), and by
-Telea's inpainting in the band a turning head uncovers (`make_plate`).
+filled from the nearest backdrop, blurred the more the deeper (`fill_background`), and, in the
+band a turning head uncovers, the backdrop beside the hole reflected into it (`make_plate`).
 """
 
 from __future__ import annotations
@@ -60,9 +60,15 @@ EDGE_EPS = 1e-3
 # edge stepped by 1.3 L* on average over 19 portraits at 20 degree turns, 6.2 on s8 and 2.7 on
 # s4's dark painted halo, a light crescent; 0.7, 0.6 and 1.5 now (scripts/matte_report.py).
 HOLE_GROW = 0.002
-FILL_BAND = 0.08  # the plate's band inpainted from the backdrop (share of the long side)
 FILL_SOFTEN = 0.5  # the plate's fill is blurred over this share of its depth into the hole
-INPAINT_RADIUS = 5  # px, Telea's neighbourhood
+# The reflected backdrop (`make_plate`) fills the hole to this depth, in face widths (a 16
+# degree turn uncovered a band 0.16 face widths deep beside Aya's head), fading into the soft
+# fill from half of it, ...
+MIRROR_REACH = 0.16
+# ... along offsets smoothed over this many face widths: the nearest backdrop pixel jumps
+# along a ragged outline (hair), and reflected through the jumps the backdrop falls apart.
+MIRROR_SMOOTH = 0.02
+MAX_SPREAD = 2.0  # nor where it spreads the backdrop over more than this many times its area
 
 
 @dataclass
@@ -198,7 +204,7 @@ def check_mask(person: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray) -
     if inside < MIN_FACE_IN:
         return f"person holds {inside:.1%} of the face (at least {MIN_FACE_IN:.0%})"
     oval = _to_picture(landmarks[topo.FACE_OVAL, :2], to_crop)
-    grow = max(3, round(2 * SURROUND * float(np.ptp(oval[:, 0])))) | 1
+    grow = max(3, round(2 * SURROUND * face_width(landmarks, to_crop))) | 1
     ring = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) > face
     ring[int(np.clip((oval[:, 1].min() + oval[:, 1].max()) / 2, 0, person.shape[0])):] = False
     surround = float(person[ring].mean()) if ring.any() else 1.0
@@ -216,6 +222,17 @@ def soft_alpha(picture: np.ndarray, person: np.ndarray) -> np.ndarray:
     return np.clip(alpha, 0.0, 1.0)
 
 
+def _nearest(hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(depth, near) of each pixel of `hole` (H, W) bool: its distance to the nearest pixel
+    outside the hole (H, W) float32, and that pixel's (x, y) (H, W, 2) float32."""
+    depth, labels = cv2.distanceTransformWithLabels(hole.astype(np.uint8), cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(~hole)
+    at = np.zeros((int(labels.max()) + 1, 2), np.float32)
+    at[labels[ys, xs]] = np.stack([xs, ys], 1)
+    return depth, at[labels]
+
+
 def fill_background(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """`picture` (H, W, 3) uint8 with `hole` (H, W) bool filled from the nearest backdrop: each
     hole pixel takes the colour of the backdrop pixel nearest to it (a Voronoi fill), blurred
@@ -224,15 +241,17 @@ def fill_background(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
     deeper, it is a smooth mix of the backdrop around. Push-pull (Gortler et al. 1996), which
     this replaces, averaged whatever its coarse cells held, so a head's surround took the
     colours under the shoulders: the astronaut's was the flag's red and the desk's black."""
-    out = picture.copy()
     if not hole.any() or hole.all():
-        return out
-    known = ~hole
-    depth, labels = cv2.distanceTransformWithLabels(hole.astype(np.uint8), cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-    colour = np.zeros((int(labels.max()) + 1, 3), np.float32)
-    colour[labels[known]] = picture[known]
-    level = colour[labels]  # (H, W, 3): the nearest backdrop pixel's colour
+        return picture.copy()
+    return _soft_fill(picture, hole, *_nearest(hole))
+
+
+def _soft_fill(picture: np.ndarray, hole: np.ndarray, depth: np.ndarray, near: np.ndarray
+               ) -> np.ndarray:
+    """`fill_background` given the hole's `_nearest` depth and nearest backdrop pixels."""
+    out = picture.copy()
+    level = picture[near[..., 1].astype(np.intp), near[..., 0].astype(np.intp)]
+    level = level.astype(np.float32)  # (H, W, 3): the nearest backdrop pixel's colour
     ys, xs = np.nonzero(hole)
     # Level k is blurred over about 2**k px: the two levels around log2 of the blur wanted.
     want = np.log2(np.maximum(FILL_SOFTEN * depth[ys, xs], 1.0))
@@ -262,19 +281,55 @@ def person_matte(picture: np.ndarray, landmarks: np.ndarray, to_crop: np.ndarray
     alpha = soft_alpha(picture, person)
     grow = 2 * max(1, round(HOLE_GROW * max(person.shape))) + 1
     hole = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
-    return PersonMatte(alpha, make_plate(picture, hole), hole), None
+    return PersonMatte(alpha, make_plate(picture, hole, face_width(landmarks, to_crop)),
+                       hole), None
 
 
-def make_plate(picture: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The backdrop plate: `picture` (H, W, 3) uint8 with `hole` (H, W) bool filled. The nearest
-    backdrop everywhere (`fill_background`), then the band next to the backdrop (what a turning
-    head uncovers) again by Telea's inpainting (2004), which carries the backdrop's edges and
-    stripes in where that fill is a soft average; inpainted deeper it would streak."""
-    plate = fill_background(picture, hole)
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-    band = (hole & (depth < FILL_BAND * max(hole.shape))).astype(np.uint8)
-    return cv2.inpaint(plate, band, INPAINT_RADIUS, cv2.INPAINT_TELEA)
+def face_width(landmarks: np.ndarray, to_crop: np.ndarray) -> float:
+    """The width (picture pixels) of the face oval of `landmarks` (crop pixels, `to_crop`)."""
+    return float(np.ptp(_to_picture(landmarks[topo.FACE_OVAL, :2], to_crop)[:, 0]))
 
 
-__all__ = ["PersonMatte", "check_mask", "fill_background", "make_plate", "person_matte",
+def make_plate(picture: np.ndarray, hole: np.ndarray, face_px: float) -> np.ndarray:
+    """The backdrop plate: `picture` (H, W, 3) uint8 with `hole` (H, W) bool filled, beside a
+    face `face_px` wide (its oval's width, pixels). The soft
+    nearest-backdrop fill (`fill_background`) everywhere; over it, to MIRROR_REACH deep, the
+    backdrop reflected across the hole's edge: a pixel d deep takes the backdrop pixel d
+    outside, along the (smoothed) offset to its nearest backdrop pixel. What a turning head
+    uncovers then continues the backdrop's texture (hair, foliage, cloth) and meets it without
+    a seam, where a blur showed a smooth smudge beside the head. It replaces Telea's inpainting
+    of that band (2004), which drew a textured backdrop (Aya's curls) as blocks of flat colour.
+    A source that lies in the hole or past the picture's edge has nothing to give: the soft
+    fill stays there."""
+    if not hole.any() or hole.all():
+        return picture.copy()
+    depth, near = _nearest(hole)
+    plate = _soft_fill(picture, hole, depth, near).astype(np.float32)
+    h, w = hole.shape
+    inside = hole.astype(np.float32)
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    sigma = MIRROR_SMOOTH * face_px
+    # The nearest backdrop pixels averaged over the hole's pixels only (the backdrop's own are
+    # themselves): along a straight edge they are the same line, so the reflection stays exact
+    # at the edge (averaged offsets would not: one-sided, they grow toward it).
+    near = cv2.GaussianBlur(near * inside[..., None], (0, 0), sigma)
+    near /= np.maximum(cv2.GaussianBlur(inside, (0, 0), sigma), 1e-3)[..., None]
+    source = 2 * near - grid
+    reflected = cv2.remap(picture, source, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    backdrop = cv2.remap(1 - inside, source, None, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    reach = MIRROR_REACH * face_px
+    fade = np.clip(2 - 2 * depth / reach, 0.0, 1.0)  # 1 to half the reach, 0 at it
+    # Deep in a round hole the reflection spreads a short arc of backdrop over a wide one (at
+    # a straight edge it keeps areas, at the centre of a disc it spreads without end): rays.
+    sx, sy = (np.gradient(source[..., i]) for i in (0, 1))  # each (d/dy, d/dx)
+    spread = np.abs(sx[1] * sy[0] - sx[0] * sy[1])
+    fade *= np.clip((MAX_SPREAD - spread) / (MAX_SPREAD - 1), 0.0, 1.0)
+    weight = inside * fade * np.clip(2 * backdrop - 1, 0.0, 1.0)
+    weight = (cv2.GaussianBlur(weight, (0, 0), 1.0) * inside)[..., None]
+    plate += weight * (reflected - plate)
+    return np.clip(plate + 0.5, 0, 255).astype(np.uint8)
+
+
+__all__ = ["PersonMatte", "check_mask", "face_width", "fill_background", "make_plate", "person_matte",
            "seed_labels", "segment_person", "soft_alpha"]
