@@ -14,7 +14,9 @@ outline beside a turned cheek (pixels a frame, mean over the poses). And the sea
 plate shows (the output equals the plate, not the still picture), its lightness against the
 still picture's just outside that patch, each pixel of a 3 px ring outside it against the
 patch's nearest pixel 1-3 px inside (mean |L*|, over the poses that uncover any): the patch's
-outline one sees beside a turned head (s4's light crescent by its dark painted halo). And the
+outline one sees beside a turned head (s4's light crescent by its dark painted halo); beside
+it, the backdrop's own step over those distances (`texture_step`): a plate that continues a
+textured backdrop steps as much as the backdrop does, a smooth fill less. And the
 plate shown: the share of the frame where the output shows the plate's fill (within TOL of it,
 over 4 TOL from the still picture), the backdrop the frame invents; a matte that takes backdrop
 for person moves it with the head and shows the fill where it was (AOC's drape, 43% person).
@@ -84,6 +86,20 @@ def seam_step(frame: np.ndarray, picture: np.ndarray, plate: np.ndarray,
     return float(np.abs(lightness[ring] - nearest[labels[ring]]).mean())
 
 
+def texture_step(picture: np.ndarray, hole: np.ndarray) -> float:
+    """Mean |L*| between backdrop pixels 4 px apart, 3-20 px from the plate's hole: how much
+    the backdrop beside the person steps by itself over the seam step's distances (a plate that
+    continues a textured backdrop steps as much at its edge; a smooth one, less)."""
+    light = cv2.cvtColor(picture, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * (100 / 255)
+    depth = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
+    near = (depth > 3) & (depth < 20)
+    steps = []
+    for dy, dx in ((0, 4), (4, 0), (3, 3), (3, -3)):
+        both = near & np.roll(near, (dy, dx), (0, 1))
+        steps.append(np.abs(light - np.roll(light, (dy, dx), (0, 1)))[both].mean())
+    return float(np.mean(steps))
+
+
 def changed(frame: np.ndarray, picture: np.ndarray) -> np.ndarray:
     return np.abs(frame.astype(np.int16) - picture).max(2) > TOL
 
@@ -126,10 +142,10 @@ def main() -> None:
     out = Path(args.out)
     (out / "matte_motion").mkdir(parents=True, exist_ok=True)
     lines = [("| portrait | setup ms | person | changed off | changed on | moved off | moved on | "
-              "person left behind (px) | seam step (L*) | plate shown |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+              "person left behind (px) | seam step (L*) | backdrop's own step | plate shown |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     totals = np.zeros(6)
-    setups, seams = [], []
+    setups, seams, textures = [], [], []
     for path in portrait_paths():
         p = load_portrait(path, 512, framed=True)
         picture = p.framing.picture
@@ -138,7 +154,7 @@ def main() -> None:
         setup = (time.perf_counter() - t0) * 1000
         name = portrait_name(path)
         if matte is None:
-            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | | | |")
+            lines.append(f"| {name} | {setup:.0f} | refused: {why} | | | | | | | | |")
             continue
         renderer = Renderer(p, config=RenderConfig(refiner=False))
         pastes = {"off": PasteBack(p.framing, p.size), "on": PasteBack(p.framing, p.size, matte)}
@@ -179,9 +195,10 @@ def main() -> None:
         setups.append(setup)
         step = float(np.mean(steps)) if steps else float("nan")
         seams.append(step)
+        textures.append(texture_step(picture, matte.hole))
         lines.append(f"| {name} | {setup:.0f} | {matte.alpha.mean():.0%} | {counts[0]:.2%} | "
                      f"{counts[1]:.2%} | {counts[2]:.2%} | {counts[3]:.2%} | {counts[4]:.0f} | "
-                     f"{step:.1f} | {counts[5]:.2%} |")
+                     f"{step:.1f} | {textures[-1]:.1f} | {counts[5]:.2%} |")
         print(lines[-1], flush=True)
         sheet = np.concatenate(shown, 0)
         cv2.imwrite(str(out / "matte_motion" / f"{name}.png"),
@@ -190,7 +207,7 @@ def main() -> None:
     totals /= max(n, 1)
     lines.append(f"| mean of {n} | {np.mean(setups):.0f} | | {totals[0]:.2%} | {totals[1]:.2%} | "
                  f"{totals[2]:.2%} | {totals[3]:.2%} | {totals[4]:.0f} | "
-                 f"{np.nanmean(seams):.1f} | {totals[5]:.2%} |")
+                 f"{np.nanmean(seams):.1f} | {np.mean(textures):.1f} | {totals[5]:.2%} |")
     text = "\n".join(lines) + "\n\n" + timing(args.timing_frames)
     print(text)
     Path(args.table).parent.mkdir(parents=True, exist_ok=True)

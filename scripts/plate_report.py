@@ -6,7 +6,8 @@ with the person (grown) filled from the backdrop. There is no truth behind a per
 test hides a ring of real backdrop beside the person (RING of the long side wide around the
 plate's hole), fills hole and ring together, and scores the fill against the hidden pixels of
 the ring's inner half (the part farther from the backdrop left visible: 15-31 px at 512 px,
-as deep as a turned head's uncovered band reaches). Columns, per portrait and mean: mean
+as deep as a close-up's turned head uncovers; `--ring-faces W`: W face widths wide, scaled to
+each head, as what a turn uncovers is). Columns, per portrait and mean: mean
 absolute error (colour levels) and the mean lightness error (L*, signed: + is lighter than the
 backdrop), over the whole ring and over its part above the chin (where a head uncovers
 backdrop; the body does not move); the fill's detail above the chin, the spread of its
@@ -15,7 +16,7 @@ backdrop; a smooth fill, under 0.3: a smudge beside a turned head, which the err
 favours); and the plate's time to make. Writes a sheet (default
 out/plate_sheet.png: picture, plate, held-out fill) of the portraits named by --sheet.
 
-    PYTHONPATH=src python scripts/plate_report.py [--out FILE] [--sheet NAME ...]
+    PYTHONPATH=src python scripts/plate_report.py [--out FILE] [--sheet NAME ...] [--ring-faces W]
 
 Run it with another tree's `src` on PYTHONPATH for a before/after in one session.
 """
@@ -64,6 +65,13 @@ def plate_of(picture: np.ndarray, hole: np.ndarray, portrait) -> np.ndarray:
     return make_plate(picture, hole, face_width(portrait.landmarks, portrait.framing.to_crop))
 
 
+def face_oval_width(portrait) -> float:
+    """The picture width of the face's oval (pixels)."""
+    inv = cv2.invertAffineTransform(portrait.framing.to_crop)
+    return float(np.ptp(portrait.landmarks[list(topo.FACE_OVAL), 0] * inv[0, 0]
+                        + portrait.landmarks[list(topo.FACE_OVAL), 1] * inv[0, 1]))
+
+
 def chin_row(portrait) -> float:
     """The picture row of the face's chin (its lowest oval point)."""
     inv = cv2.invertAffineTransform(portrait.framing.to_crop)
@@ -77,6 +85,9 @@ def main() -> None:
     ap.add_argument("--sheet", nargs="*", default=["astronaut", "tys", "s4", "AOC"],
                     help="portraits shown in the sheet")
     ap.add_argument("--sheet-out", type=Path, default=ROOT / "out" / "plate_sheet.png")
+    ap.add_argument("--ring-faces", type=float,
+                    help="the hidden ring this many face widths wide instead (what a turn "
+                         "uncovers scales with the head: up to 0.27 beside Aya's at 16 degrees)")
     args = ap.parse_args()
     lines = [("| portrait | error | L* error | above the chin: error | L* error | detail | "
               "plate ms |"), "|---|---|---|---|---|---|---|"]
@@ -90,9 +101,11 @@ def main() -> None:
             lines.append(f"| {name} | refused | | | | | |")
             continue
         side = max(picture.shape[:2])
+        width = (RING * side if args.ring_faces is None
+                 else args.ring_faces * face_oval_width(p))
         depth = cv2.distanceTransform((~matte.hole).astype(np.uint8), cv2.DIST_L2, 3)
-        ring = ~matte.hole & (depth <= RING * side)
-        held = ring & (depth <= RING * side / 2)  # the half next to the person
+        ring = ~matte.hole & (depth <= width)
+        held = ring & (depth <= width / 2)  # the half next to the person
         head = held.copy()
         head[int(chin_row(p)):] = False
         t0 = time.perf_counter()

@@ -62,12 +62,13 @@ EDGE_EPS = 1e-3
 HOLE_GROW = 0.002
 FILL_SOFTEN = 0.5  # the plate's fill is blurred over this share of its depth into the hole
 # The reflected backdrop (`make_plate`) fills the hole to this depth, in face widths (a 16
-# degree turn uncovered a band 0.16 face widths deep beside Aya's head), fading into the soft
-# fill from half of it, ...
-MIRROR_REACH = 0.16
-# ... along offsets smoothed over this many face widths: the nearest backdrop pixel jumps
-# along a ragged outline (hair), and reflected through the jumps the backdrop falls apart.
-MIRROR_SMOOTH = 0.02
+# degree turn of Aya's head uncovered a band 0.13 face widths deep in half its frames, 0.27 at
+# most), fading into the soft fill from half of it, ...
+MIRROR_REACH = 0.25
+# ... along the nearest backdrop pixels smoothed over this many face widths: they jump along a
+# ragged outline (hair), and reflected through the jumps the backdrop fell apart into rays
+# (0.02: Aya's curls and Alex Lacamoire's drawn out into spokes round the hole).
+MIRROR_SMOOTH = 0.04
 MAX_SPREAD = 2.0  # nor where it spreads the backdrop over more than this many times its area
 
 
