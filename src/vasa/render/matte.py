@@ -69,7 +69,7 @@ MIRROR_REACH = 0.25
 # ragged outline (hair), and reflected through the jumps the backdrop fell apart into rays
 # (0.02: Aya's curls and Alex Lacamoire's drawn out into spokes round the hole).
 MIRROR_SMOOTH = 0.04
-MAX_SPREAD = 2.0  # nor where it spreads the backdrop over more than this many times its area
+MAX_STRETCH = 2.0  # nor where it draws the backdrop out to more than this many times its size
 
 
 @dataclass
@@ -321,11 +321,15 @@ def make_plate(picture: np.ndarray, hole: np.ndarray, face_px: float) -> np.ndar
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     reach = MIRROR_REACH * face_px
     fade = np.clip(2 - 2 * depth / reach, 0.0, 1.0)  # 1 to half the reach, 0 at it
-    # Deep in a round hole the reflection spreads a short arc of backdrop over a wide one (at
-    # a straight edge it keeps areas, at the centre of a disc it spreads without end): rays.
-    sx, sy = (np.gradient(source[..., i]) for i in (0, 1))  # each (d/dy, d/dx)
-    spread = np.abs(sx[1] * sy[0] - sx[0] * sy[1])
-    fade *= np.clip((MAX_SPREAD - spread) / (MAX_SPREAD - 1), 0.0, 1.0)
+    # Deep in a round hole the reflection draws a short arc of backdrop out over a wide one (at
+    # a straight edge it keeps lengths, at the centre of a disc it stretches without end), and
+    # round a sharp bend of the outline (a hair bun) one way only: streaks, rays. The stretch is
+    # the source map's largest singular value.
+    (xy, xx), (yy, yx) = (np.gradient(source[..., i]) for i in (0, 1))  # (d/dy, d/dx) each
+    total = xx * xx + xy * xy + yx * yx + yy * yy
+    det = xx * yy - xy * yx
+    stretch = np.sqrt(0.5 * (total + np.sqrt(np.maximum(total * total - 4 * det * det, 0.0))))
+    fade *= np.clip((MAX_STRETCH - stretch) / (MAX_STRETCH - 1), 0.0, 1.0)
     weight = inside * fade * np.clip(2 * backdrop - 1, 0.0, 1.0)
     weight = (cv2.GaussianBlur(weight, (0, 0), 1.0) * inside)[..., None]
     plate += weight * (reflected - plate)
