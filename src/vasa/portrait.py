@@ -307,11 +307,10 @@ def crop_square(face: FaceObservation, image_shape: tuple[int, ...], basis: Face
     cx = pose[TX] + 0.5 + iod * (c * CROP_CENTRE[0] - s * CROP_CENTRE[1])
     cy = pose[TY] + 0.5 + iod * (s * CROP_CENTRE[0] + c * CROP_CENTRE[1])
     side = crop_iod * iod
-    # Tight photos: shrink the crop towards what the image holds rather than pad a lot.
     if framed:  # the side that covers the picture, cropped upright (turned, ROLL_SNAP_DEG)
         t = abs(roll) if abs(np.degrees(roll)) >= ROLL_SNAP_DEG else 0.0
         room = max(w * np.cos(t) + h * np.sin(t), w * np.sin(t) + h * np.cos(t))
-    else:
+    else:  # tight photos: shrink the crop towards what the image holds rather than pad a lot
         room = 2 * min(cx + 0.15 * w, w * 1.15 - cx, cy + 0.15 * h, h * 1.15 - cy)
     side = max(min(side, room), MIN_CROP_IOD * iod)
     return cx, cy, side, roll
@@ -389,7 +388,7 @@ def slide_inside(centre: np.ndarray, side: float, picture_wh: tuple[int, int]) -
     it fits, else covering the picture's whole extent. The crop is the renderer's canvas, and
     what lies outside it stays still: a crop centred on the face of a close-up hung past the
     picture's bottom edge and cut off the top of the head, whose hair then sheared into a hook
-    as the head turned (Aya: 11% of her head above the eyes outside the crop). Slid, the crop
+    as the head turned (Aya: 11.8% of her head above the eyes outside the crop). Slid, the crop
     loses no picture it held, and every held edge (the crop's, the picture's) is at least as
     far from the face as before."""
     out = np.array(centre, np.float64)

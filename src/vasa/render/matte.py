@@ -293,15 +293,15 @@ def face_width(landmarks: np.ndarray, to_crop: np.ndarray) -> float:
 
 def make_plate(picture: np.ndarray, hole: np.ndarray, face_px: float) -> np.ndarray:
     """The backdrop plate: `picture` (H, W, 3) uint8 with `hole` (H, W) bool filled, beside a
-    face `face_px` wide (its oval's width, pixels). The soft
-    nearest-backdrop fill (`fill_background`) everywhere; over it, to MIRROR_REACH deep, the
-    backdrop reflected across the hole's edge: a pixel d deep takes the backdrop pixel d
-    outside, along the (smoothed) offset to its nearest backdrop pixel. What a turning head
-    uncovers then continues the backdrop's texture (hair, foliage, cloth) and meets it without
-    a seam, where a blur showed a smooth smudge beside the head. It replaces Telea's inpainting
-    of that band (2004), which drew a textured backdrop (Aya's curls) as blocks of flat colour.
-    A source that lies in the hole or past the picture's edge has nothing to give: the soft
-    fill stays there."""
+    face `face_px` wide (its oval's width, pixels). The soft nearest-backdrop fill
+    (`fill_background`) everywhere; over it, to MIRROR_REACH deep, the backdrop reflected
+    across the hole's edge: a pixel d deep takes the backdrop pixel d outside, through its
+    (smoothed) nearest backdrop pixel. What a turning head uncovers then continues the
+    backdrop's texture (hair, a flag, canvas) and meets it without a seam, where a blur showed
+    a smooth smudge beside the head. It replaces Telea's inpainting of that band (2004), which
+    drew a textured backdrop (Aya's curls) as blocks of flat colour. Where the source lies in
+    the hole or past the picture's edge, or the reflection draws the backdrop out past
+    MAX_STRETCH, the soft fill stays."""
     if not hole.any() or hole.all():
         return picture.copy()
     depth, near = _nearest(hole)
@@ -336,5 +336,5 @@ def make_plate(picture: np.ndarray, hole: np.ndarray, face_px: float) -> np.ndar
     return np.clip(plate + 0.5, 0, 255).astype(np.uint8)
 
 
-__all__ = ["PersonMatte", "check_mask", "face_width", "fill_background", "make_plate", "person_matte",
-           "seed_labels", "segment_person", "soft_alpha"]
+__all__ = ["PersonMatte", "check_mask", "face_width", "fill_background", "make_plate",
+           "person_matte", "seed_labels", "segment_person", "soft_alpha"]
