@@ -61,9 +61,11 @@ EDGE_EPS = 1e-3
 # s4's dark painted halo, a light crescent; 0.7, 0.6 and 1.5 now (scripts/matte_report.py).
 HOLE_GROW = 0.002
 FILL_SOFTEN = 0.5  # the plate's fill is blurred over this share of its depth into the hole
-# The reflected backdrop (`make_plate`) fills the hole to this depth, in face widths (a 16
-# degree turn of Aya's head uncovered a band 0.13 face widths deep in half its frames, 0.27 at
-# most), fading into the soft fill from half of it, ...
+# The reflected backdrop (`make_plate`) fills the hole to this depth, in face widths, fading
+# into the soft fill from half of it (on LP s18's voice, the largest turns of the held-out
+# voices, the deepest pixel a frame uncovers lies 0.16 face widths deep in half the frames,
+# 0.28 at most, over 19 portraits; 8.6% of the uncovered pixels lie past half this reach,
+# almost none past it: scripts/uncover_report.py), ...
 MIRROR_REACH = 0.25
 # ... along the nearest backdrop pixels smoothed over this many face widths: they jump along a
 # ragged outline (hair), and reflected through the jumps the backdrop fell apart into rays

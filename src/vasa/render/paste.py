@@ -135,6 +135,21 @@ class PasteBack:
         out[ys, xs] = cv2.blendLinear(rendered, behind, w, 1.0 - w)
         return out
 
+    def uncovered(self, a8: np.ndarray) -> np.ndarray:
+        """(ROI) uint8: how much of the still person the moved one, `a8` (ROI) uint8 (the matte
+        warped, on the ROI), has uncovered: where the plate shows behind the render.
+
+        The share of the person uncovered, saturating; steepened, so that where a soft edge
+        (hair) has moved away, its faint outline does not stay behind. Both mattes grown by GROW
+        first: the picture's own edge pixels (the person's colour past where the matte falls to
+        0) go with the person rather than stay as an outline. The growth leaves the still
+        person's own edge within GROW of the moved person's soft edge: there the moved edge,
+        partly transparent, showed the still face's edge through it, a pale outline beside a
+        turned cheek (s4). So also where the still matte exceeds the moved one (beyond
+        resampling's few levels) the plate lies behind."""
+        return cv2.multiply(cv2.max(cv2.subtract(self.grown_roi, cv2.dilate(a8, GROW)),
+                                    cv2.subtract(self.edge_roi, a8)), UNCOVER_GAIN)
+
     def _through_matte(self, w: np.ndarray, alpha: np.ndarray | None
                        ) -> tuple[np.ndarray, np.ndarray]:
         """The paste weight and what lies behind the rendered pixels, on the ROI, with the
@@ -148,18 +163,9 @@ class PasteBack:
         wa = cv2.multiply(w, a8, scale=1 / 255, dtype=cv2.CV_32F)
         ys, xs = self.roi
         behind = self.picture[ys, xs]
-        # The share of the person uncovered, saturating; steepened, so that where a soft edge
-        # (hair) has moved away, its faint outline does not stay behind. The bounding box is
-        # that of drops over 1/16: the moved head's side, not every soft edge that shifted by a
-        # fraction of a pixel.
-        # Both mattes grown by GROW first: the picture's own edge pixels (the person's colour
-        # past where the matte falls to 0) go with the person rather than stay as an outline.
-        # The growth leaves the still person's own edge within GROW of the moved person's soft
-        # edge: there the moved edge, partly transparent, showed the still face's edge through
-        # it, a pale outline beside a turned cheek (s4). So also where the still matte
-        # exceeds the moved one (beyond resampling's few levels) the plate lies behind.
-        u8 = cv2.multiply(cv2.max(cv2.subtract(self.grown_roi, cv2.dilate(a8, GROW)),
-                                  cv2.subtract(self.edge_roi, a8)), UNCOVER_GAIN)
+        u8 = self.uncovered(a8)
+        # The bounding box is that of drops over 1/16: the moved head's side, not every soft
+        # edge that shifted by a fraction of a pixel.
         x, y, bw, bh = cv2.boundingRect(cv2.threshold(u8, 63, 255, cv2.THRESH_TOZERO)[1])
         if bw and bh:
             box = np.s_[y:y + bh, x:x + bw]
