@@ -1,7 +1,7 @@
 """How fast the generated lids move, offline and streaming: per portrait and speech, the
 emitted frames' eyelid openness (ratio to the portrait's talking rest, both eyes' mean) and
 its largest one-frame rise and drop; a rise over `blinks.OPEN_PER_FRAME` is a lid snapping
-open. The motion engine alone (no rendering), so it runs in seconds.
+open, a drop over `blinks.CLOSE_PER_FRAME` lids shut in one frame. The motion engine alone (no rendering), so it runs in seconds.
 
     python scripts/lid_speed.py PORTRAIT AUDIO [PORTRAIT AUDIO ...] [--seed 0]
     PYTHONPATH=OLD_CHECKOUT/src python scripts/lid_speed.py ...   # an older tree, same inputs
@@ -28,6 +28,7 @@ from vasa.timebase import SAMPLE_RATE
 
 PRESETS = {"offline": (None, None), "streaming": (2, 1)}  # (hop, look-ahead)
 OPEN_PER_FRAME = 0.3  # the lid speed of vasa.motion.blinks (here too for older trees, whose was 0.2)
+CLOSE_PER_FRAME = 0.5  # ... and its closing speed
 CHUNK = SAMPLE_RATE // 5  # 200 ms of audio a push, as a client streams it
 
 
@@ -58,8 +59,8 @@ def main() -> None:
     if len(args.inputs) % 2:
         ap.error("give PORTRAIT AUDIO pairs")
     print(f"| portrait | audio | preset | frames | rises over {OPEN_PER_FRAME} | largest rise | "
-          "largest drop | frames under half open |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"drops over {CLOSE_PER_FRAME} | largest drop | frames under half open |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for portrait, audio in zip(args.inputs[::2], args.inputs[1::2]):
         for name, (hop, look) in PRESETS.items():
             try:
@@ -71,7 +72,8 @@ def main() -> None:
             d = np.diff(o)
             print(f"| {portrait.rsplit('/', 1)[-1]} | {audio.rsplit('/', 1)[-1]} | {name} | "
                   f"{len(o)} | {int((d > OPEN_PER_FRAME + 1e-6).sum())} | {d.max():.2f} | "
-                  f"{d.min():.2f} | {int((o < 0.5).sum())} |")
+                  f"{int((d < -CLOSE_PER_FRAME - 1e-6).sum())} | {d.min():.2f} | "
+                  f"{int((o < 0.5).sum())} |")
 
 
 if __name__ == "__main__":

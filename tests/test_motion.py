@@ -656,9 +656,23 @@ def test_blinks_are_added_where_the_motion_has_none():
     chunked = np.concatenate([keeper(still[i:i + 37]) for i in range(0, 500, 37)])
     assert np.array_equal(chunked, out)
     blinking = still.copy()
-    blinking[40:44] = 0.1  # the motion blinks by itself at 1.6 s
+    blinking[39], blinking[40:44] = 0.5, 0.1  # the motion blinks by itself at 1.6 s
     got = BlinkKeeper(seed=3)(blinking)
     assert np.array_equal(got[:44], blinking[:44])  # nothing added before or over it
+
+
+def test_a_blink_a_later_window_starts_closes_at_a_lids_speed_and_still_shuts():
+    """Streaming: one window emitted open lids, the next starts a blink at once (its guess of
+    the frames before had no dip). The lids close over two frames, not one, and reach the
+    blink's depth a frame later; the reopening keeps to its speed."""
+    from vasa.motion.blinks import CLOSE_PER_FRAME, OPEN_PER_FRAME, BlinkKeeper
+
+    keeper = BlinkKeeper(seed=3)
+    keeper(np.ones((10, 2)))
+    got = keeper(np.array([0.02, 0.3, 0.6, 0.9, 1.0])[:, None].repeat(2, 1))[:, 0]
+    np.testing.assert_allclose(got, [1 - CLOSE_PER_FRAME, 0.02, 0.02 + OPEN_PER_FRAME,
+                                     0.02 + 2 * OPEN_PER_FRAME, 0.02 + 3 * OPEN_PER_FRAME])
+    assert np.diff(np.r_[1.0, got]).min() >= -CLOSE_PER_FRAME - 1e-9
 
 
 def test_lid_ratios_are_asked_so_that_they_read_as_generated():

@@ -102,11 +102,11 @@ def _open_line(ceiling: np.ndarray, a: int, b: int) -> np.ndarray:
 class BlinkKeeper:
     """keeper(eye ratios (T, 2)) -> ratios with blinks added; call in frame order.
 
-    It also keeps the lids' reopening to a lid's speed across calls, from the last frame it
-    returned: a streaming window (`vasa serve`: 2 frames emitted, the rest of the window a
-    guess) may start a blink that the next window does not finish, and refining each window
-    alone let the lids snap open between them (hop 2: 11 one-frame rises over 0.2 in 8 s of AOC before
-    the speed limit, 2 with it inside windows only, none with this)."""
+    It also keeps the lids to a lid's speed across calls, from the last frame it returned: a
+    streaming window (`vasa serve`: 2 frames emitted, the rest of the window a guess) may start
+    a blink that the next window does not finish, and refining each window alone let the lids
+    snap open between them (hop 2: 11 one-frame rises over 0.2 in 8 s of AOC before the speed
+    limit, 2 with it inside windows only, none with this), or shut them in one frame."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -118,6 +118,7 @@ class BlinkKeeper:
         self._gap = self._draw()
         self._pending: list[float] = []
         self._last: np.ndarray | None = None  # the last frame returned
+        self._owed: np.ndarray | float = np.inf  # a depth a too fast close put off a frame
 
     def _draw(self) -> int:
         return round(self._rng.uniform(*GAP_S) * MOTION_FPS)
@@ -134,13 +135,23 @@ class BlinkKeeper:
                 if self._since >= self._gap:
                     self._pending = list(BLINK_PROFILE)
                     self._since, self._gap = -len(BLINK_PROFILE), self._draw()
-        if len(out) == 0:
-            return out
-        # The reopening only, from the last frame returned: causal, so chunking does not
-        # change it (the closing before a dip is refine's, inside each window).
-        before = 0 if self._last is None else 1
-        if before:
-            out = np.concatenate([self._last[None], out])
-        out = limit_lid_speed(out, close=np.inf)[before:]
-        self._last = out[-1].copy()
+        # The lids' speed from the last frame returned, frame by frame: causal, so chunking
+        # does not change it. Reopening at most OPEN_PER_FRAME; closing at most
+        # CLOSE_PER_FRAME, a dip that would close faster reaching its depth a frame later
+        # (`_owed`). Inside a window refine keeps to both; between two windows it cannot, the
+        # frames before this one being out already: a window that saw a shallow dip emitted
+        # open lids, the next saw a blink there and shut them in one frame (hop 2: 2 such
+        # closes in 10 s of the French voice on Aya).
+        prev = self._last
+        for t in range(len(out)):
+            want = np.minimum(out[t], self._owed)
+            if prev is None:
+                out[t] = want
+            else:
+                out[t] = np.minimum(np.maximum(want, prev - CLOSE_PER_FRAME),
+                                    prev + OPEN_PER_FRAME)
+                self._owed = np.where(want < out[t] - 1e-6, want, np.inf)  # not ties
+            prev = out[t]
+        if len(out):
+            self._last = out[-1].copy()
         return out
