@@ -38,8 +38,13 @@ from vasa.render.matte import make_plate, person_matte
 
 try:
     from vasa.render.matte import face_width
-except ImportError:  # a tree from before the plate took the face's width
-    face_width = None
+    PLATE_TAKES_WIDTH = True
+except ImportError:  # a tree from before the plate took the face's width: measured alike here
+    PLATE_TAKES_WIDTH = False
+
+    def face_width(landmarks: np.ndarray, to_crop: np.ndarray) -> float:
+        inv = cv2.invertAffineTransform(to_crop)
+        return float(np.ptp(landmarks[list(topo.FACE_OVAL), :2] @ inv[0, :2]))
 
 ROOT = Path(__file__).resolve().parents[1]
 RING = 0.06  # share of the picture's long side
@@ -60,16 +65,9 @@ def detail(image: np.ndarray, where: np.ndarray) -> float:
 
 def plate_of(picture: np.ndarray, hole: np.ndarray, portrait) -> np.ndarray:
     """`make_plate` of `picture` with `hole`, beside the portrait's face."""
-    if face_width is None:
+    if not PLATE_TAKES_WIDTH:
         return make_plate(picture, hole)
     return make_plate(picture, hole, face_width(portrait.landmarks, portrait.framing.to_crop))
-
-
-def face_oval_width(portrait) -> float:
-    """The picture width of the face's oval (pixels)."""
-    inv = cv2.invertAffineTransform(portrait.framing.to_crop)
-    return float(np.ptp(portrait.landmarks[list(topo.FACE_OVAL), 0] * inv[0, 0]
-                        + portrait.landmarks[list(topo.FACE_OVAL), 1] * inv[0, 1]))
 
 
 def chin_row(portrait) -> float:
@@ -102,7 +100,7 @@ def main() -> None:
             continue
         side = max(picture.shape[:2])
         width = (RING * side if args.ring_faces is None
-                 else args.ring_faces * face_oval_width(p))
+                 else args.ring_faces * face_width(p.landmarks, p.framing.to_crop))
         depth = cv2.distanceTransform((~matte.hole).astype(np.uint8), cv2.DIST_L2, 3)
         ring = ~matte.hole & (depth <= width)
         held = ring & (depth <= width / 2)  # the half next to the person
