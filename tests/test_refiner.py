@@ -385,3 +385,27 @@ def test_the_ablation_means_each_speaker_once():
     speakers = {c: ("Obama" if c.startswith("obama") else c) for c in per_clip}
     assert speaker_means(per_clip, speakers)["refiner"]["psnr_blink"] == pytest.approx(23.0)
     assert np.nanmean([c["refiner"]["psnr_blink"] for c in per_clip.values()]) == pytest.approx(21.0)
+
+
+def test_training_runs_where_the_video_and_tracking_stack_is_missing(tiny_run, tmp_path):
+    """A GPU machine may hold torch, NumPy, OpenCV and ONNX only: `vasa train refiner` (the
+    parser, the trainer, `--init` from a checkpoint, the export) must not import PyAV,
+    soundfile or MediaPipe."""
+    import subprocess
+    import sys
+
+    run, _ = tiny_run
+    code = ("import sys\n"
+            "for m in ('av', 'soundfile', 'mediapipe'):\n"
+            "    sys.modules[m] = None  # importing it raises ImportError\n"
+            "from vasa.cli import main\n"
+            "main()\n")
+    done = subprocess.run(
+        [sys.executable, "-c", code, "train", "refiner", "--data", str(run.parent / "pairs"),
+         "--out", str(tmp_path / "run"), "--init", str(run / "refiner.pt"), "--steps", "2",
+         "--eval-every", "1", "--batch", "2", "--device", "cpu", "-q"],
+        check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "refiner.int8.onnx").stat().st_size > 0
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert [h["step"] for h in history] == [1, 2]  # --eval-every

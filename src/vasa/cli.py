@@ -301,7 +301,8 @@ def _train(args: argparse.Namespace) -> None:
         rc = TrainRefinerConfig()
         cfg = replace(rc, **steps, seed=args.seed, device=args.device, minutes=args.minutes,
                       batch=args.batch or rc.batch, lr=args.lr or rc.lr,
-                      adversarial=args.adversarial, texture=args.texture, init=args.init)
+                      adversarial=args.adversarial, texture=args.texture, init=args.init,
+                      eval_every=args.eval_every, save_every=args.eval_every)
         if args.refiner_widths:
             cfg.model = RefinerConfig(widths=tuple(int(w) for w in
                                                    args.refiner_widths.split(",")))
@@ -420,7 +421,7 @@ def _add_reenact_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser; every default is read from the config dataclass it fills."""
-    from vasa.data.prepare import PrepareConfig
+    from vasa.data.config import PrepareConfig
     from vasa.latent.basis import DEFAULT_BASIS
     from vasa.latent.expressions import DEFAULT_EXPRESSIONS
     from vasa.motion.config import MotionConfig, TrainMotionConfig
@@ -555,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", default=rc.init,
                     help="refiner: start from this refiner (.pt or exported .onnx, e.g. the "
                          "bundled one) to fine-tune it")
+    tr.add_argument("--eval-every", type=int, default=rc.eval_every,
+                    help="refiner: steps between held-out evaluations and saves (the export "
+                         f"is chosen among evaluated steps; {rc.eval_every})")
     tr.add_argument("--lr", type=float, default=None,
                     help=f"refiner: peak learning rate ({rc.lr})")
     tr.add_argument("--refiner-widths", default=None,

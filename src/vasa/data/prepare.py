@@ -13,13 +13,13 @@ import logging
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
-from vasa.audio.features import DEFAULT_EXTRACTOR
 from vasa.data import qc
+from vasa.data.config import PrepareConfig
 from vasa.data.format import (
     ClipReport,
     DatasetMeta,
@@ -29,26 +29,9 @@ from vasa.data.format import (
     write_json,
 )
 from vasa.data.sources import SourceItem, content_hash
-from vasa.timebase import MOTION_FPS, SAMPLE_RATE, check_motion_fps
+from vasa.timebase import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    """fps: motion frame rate every source is resampled to. max_side: decode size (tracking
-    accuracy saturates well below 1080p). audio_features: extractor name (vasa.audio)."""
-
-    fps: float = float(MOTION_FPS)  # the audio features' rate: the only one accepted
-    max_side: int = 720
-    audio_features: str = DEFAULT_EXTRACTOR
-    min_segment_frames: int = qc.MIN_SEGMENT_FRAMES
-
-    def __post_init__(self) -> None:
-        check_motion_fps(self.fps, "--fps")
-
-    def fingerprint(self, basis_version: str, extractor_id: str) -> str:
-        return f"{self.fps}|{self.max_side}|{extractor_id}|{basis_version}|{self.min_segment_frames}"
 
 
 def _media(item: SourceItem, fps: float, max_side: int):

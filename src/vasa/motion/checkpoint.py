@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from vasa.compat import check_trained_with
-from vasa.io import atomic_output
+from vasa.files import atomic_output
 from vasa.motion.config import DEFAULT_MODEL, MotionConfig
 from vasa.motion.dit import MotionDiT
 from vasa.motion.onnx_dit import OnnxDiT, beside, export_dit
