@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vasa.files import atomic_output
+from vasa.refine.store import take_jpeg
 
 PACKED = ("warped", "target")  # per-pair JPEG crops (bytes + offsets)
 
@@ -26,11 +27,7 @@ def subset_clip(arrays: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np
     n = len(arrays["ref"])
     out = dict(arrays)
     for k in PACKED:
-        data, off = arrays[k], arrays[k + "_offsets"]
-        blobs = [data[off[i]:off[i + 1]] for i in keep]
-        offsets = np.zeros(len(blobs) + 1, np.int64)
-        offsets[1:] = np.cumsum([len(b) for b in blobs])
-        out[k], out[k + "_offsets"] = np.concatenate(blobs), offsets
+        out[k], out[k + "_offsets"] = take_jpeg(arrays[k], arrays[k + "_offsets"], keep)
     skip = set(PACKED) | {k + "_offsets" for k in PACKED} | {"reference", "reference_offsets"}
     for k, v in arrays.items():
         if k not in skip and len(v) == n:  # per-pair arrays: ref, landmark points

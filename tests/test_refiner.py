@@ -118,6 +118,18 @@ def test_jpeg_store_round_trip():
     assert np.abs(back[:3].astype(int) - np.stack(ims[:3])).max() <= 2
 
 
+def test_a_subset_of_a_jpeg_store_is_sliced_not_re_encoded():
+    from vasa.refine.store import pack_jpeg, take_jpeg, unpack_jpeg
+
+    rng = np.random.default_rng(0)
+    data, offsets = pack_jpeg([rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                               for _ in range(4)])
+    part, part_offsets = take_jpeg(data, offsets, np.array([3, 1]))
+    assert len(part_offsets) == 3 and part_offsets[-1] == len(part)
+    np.testing.assert_array_equal(unpack_jpeg(part, part_offsets),
+                                  unpack_jpeg(data, offsets)[[3, 1]])
+
+
 def test_an_untrained_refiner_is_the_identity():
     import torch
 

@@ -3,4 +3,4 @@
 
 from vasa.cli import main
 
-main()
+raise SystemExit(main())

@@ -24,10 +24,20 @@ def pack_jpeg(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if not ok:
             raise ValueError("pack_jpeg: cannot encode")
         blobs.append(buf.reshape(-1))
+    return _concatenate(blobs)
+
+
+def _concatenate(blobs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(blobs) + 1, np.int64)
     offsets[1:] = np.cumsum([len(b) for b in blobs])
     data = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
     return data, offsets
+
+
+def take_jpeg(data: np.ndarray, offsets: np.ndarray, keep: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The images `keep` (indices) of `pack_jpeg`'s output, in its form, without re-encoding."""
+    return _concatenate([data[offsets[i]:offsets[i + 1]] for i in keep])
 
 
 def unpack_jpeg(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
