@@ -411,7 +411,7 @@ def test_training_runs_where_the_video_and_tracking_stack_is_missing(tiny_run, t
             "for m in ('av', 'soundfile', 'mediapipe'):\n"
             "    sys.modules[m] = None  # importing it raises ImportError\n"
             "from vasa.cli import main\n"
-            "main()\n")
+            "raise SystemExit(main())\n")  # main() returns the exit status
     done = subprocess.run(
         [sys.executable, "-c", code, "train", "refiner", "--data", str(run.parent / "pairs"),
          "--out", str(tmp_path / "run"), "--init", str(run / "refiner.pt"), "--steps", "2",
