@@ -145,6 +145,17 @@ def test_training_on_eye_pairs_exports_the_eye_refiner(eye_run):
     graph = onnx.load(root / "run" / "eye_refiner.int8.onnx").graph
     assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == \
         [1, 8, ec.HEIGHT, ec.WIDTH]
+    assert "upper_refined" not in metrics["final"]  # the teeth's band is the mouth's
+
+
+def test_favouring_bared_teeth_is_refused_for_eye_pairs(eye_run, tmp_path):
+    from vasa.refine.config import TrainRefinerConfig
+    from vasa.refine.train import train_refiner
+
+    root, _ = eye_run
+    with pytest.raises(ValueError, match="--teeth is for mouth pairs"):
+        train_refiner(root / "pairs", tmp_path, TrainRefinerConfig(steps=1, teeth=0.3,
+                                                                   device="cpu"), progress=None)
 
 
 def test_a_mouth_model_is_refused_for_the_eyes(astronaut):

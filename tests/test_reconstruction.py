@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 from conftest import ASSETS
 
-from vasa.evaluation import face_mask, psnr, save_comparison, self_reenact_clip, ssim
-from vasa.evaluation.reconstruction import comparison_indices, landmark_nme, pose_error_deg
+from vasa.evaluation.reconstruction import (
+    comparison_indices,
+    face_mask,
+    landmark_nme,
+    pose_error_deg,
+    psnr,
+    save_comparison,
+    self_reenact_clip,
+    ssim,
+)
 
 
 @pytest.fixture(scope="module")

@@ -170,6 +170,8 @@ def test_training_writes_a_checkpoint_graphs_and_scores(tiny_run):
     assert metrics["steps"] == 4 and len(metrics["history"]) == 2
     final = metrics["final"]
     assert 5 < final["psnr_warp"] < 60 and np.isfinite(final["psnr_refined"])
+    # the upper teeth's band, read where the real mouth opens enough (nan: no such pair)
+    assert {"upper_refined", "upper_real", "bared_refined", "bared_real"} <= set(final)
     for name in ("refiner.pt", "refiner.onnx", "refiner.int8.onnx", "metrics.json", "last.pt"):
         assert (run / name).stat().st_size > 0
 
@@ -421,3 +423,54 @@ def test_training_runs_where_the_video_and_tracking_stack_is_missing(tiny_run, t
     assert (tmp_path / "run" / "refiner.int8.onnx").stat().st_size > 0
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
     assert [h["step"] for h in history] == [1, 2]  # --eval-every
+
+
+def test_pairs_whose_real_mouth_bares_the_upper_teeth_are_found_and_favoured(shared_data, basis):
+    """The "sad" portrait's lips parted 0.25 eye distances past its talking rest, as a pair's
+    real frame: with the upper third of the opening white over a dark cavity it bares the
+    upper teeth (BARED); dark throughout, or shut, it does not. `draw_rows` takes its share
+    of a batch from those pairs and, with no share, draws as it did before there was one."""
+    import torch
+
+    from vasa.evaluation.interior import upper_band
+    from vasa.latent.face_model import move_lip_gap
+    from vasa.portrait import load_portrait
+    from vasa.refine.train import BARED, PairSet, bared_teeth, draw_rows
+    from vasa.render import RenderConfig, Renderer
+    from vasa.render.interior import lip_lines
+
+    p = load_portrait(shared_data / "portraits" / "AniTalker__test_demos__portraits__sad.jpg",
+                      512, None, basis, framed=False)
+    renderer = Renderer(p, basis, RenderConfig(mouth=False))
+    crops, lips = [], []
+    for gap in (0.25, 0.25, -0.1):  # the talking rest is parted; 0.1 less shuts the lips
+        w = renderer.warp(p.pose, move_lip_gap(p.talking_rest(basis), gap, basis))
+        a = mc.mouth_affine(w.landmarks)
+        crop, points = mc.crop(w.frame, a), mc.lip_points(w.landmarks, a)
+        upper, lower = lip_lines(points)
+        xs = np.arange(mc.CROP)
+        top = np.interp(xs, upper[:, 0], upper[:, 1])[None]
+        bottom = np.interp(xs, lower[:, 0], lower[:, 1])[None]
+        ys = np.arange(mc.CROP)[:, None]
+        inside = (ys > top) & (ys < bottom)
+        crop[inside] = 25  # a dark cavity
+        if len(crops) == 0:  # teeth in the upper third
+            crop[inside & (ys < top + (bottom - top) / 3)] = 245
+        crops.append(crop)
+        lips.append(points)
+    band = upper_band(np.stack(crops), np.stack(lips))
+    assert band[0] >= BARED > band[1] and np.isnan(band[2])
+    target = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+    empty = torch.zeros(0)
+    data = PairSet(target, target, target, torch.arange(3), empty, empty,
+                   torch.from_numpy(np.stack(lips).astype(np.float32)))
+    favoured = bared_teeth(data).nonzero()[:, 0]
+    assert favoured.tolist() == [0]
+    rows = draw_rows(1000, 16, favoured, 0.25, torch.Generator().manual_seed(0))
+    assert len(rows) == 16 and (rows[-4:] == 0).all()
+    plain = torch.randint(0, 1000, (16,), generator=torch.Generator().manual_seed(0))
+    for none in (None, favoured[:0]):
+        assert torch.equal(draw_rows(1000, 16, none, 0.25, torch.Generator().manual_seed(0)),
+                           plain)
+    assert torch.equal(draw_rows(1000, 16, favoured, 0.0, torch.Generator().manual_seed(0)),
+                       plain)

@@ -301,8 +301,8 @@ def _train(args: argparse.Namespace) -> None:
         rc = TrainRefinerConfig()
         cfg = replace(rc, **steps, seed=args.seed, device=args.device, minutes=args.minutes,
                       batch=args.batch or rc.batch, lr=args.lr or rc.lr,
-                      adversarial=args.adversarial, texture=args.texture, init=args.init,
-                      eval_every=args.eval_every, save_every=args.eval_every)
+                      adversarial=args.adversarial, texture=args.texture, teeth=args.teeth,
+                      init=args.init, eval_every=args.eval_every, save_every=args.eval_every)
         if args.refiner_widths:
             cfg.model = RefinerConfig(widths=tuple(int(w) for w in
                                                    args.refiner_widths.split(",")))
@@ -553,6 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--texture", type=float, default=rc.texture,
                     help="refiner: weight of the texture term (as much fine detail inside the "
                          f"opening as the real frame: tooth edges; {rc.texture})")
+    tr.add_argument("--teeth", type=float, default=rc.teeth,
+                    help="refiner (mouth): share of each batch drawn from the pairs whose real "
+                         "frame bares the upper teeth (the training speakers show them less "
+                         f"often than others; {rc.teeth})")
     tr.add_argument("--init", default=rc.init,
                     help="refiner: start from this refiner (.pt or exported .onnx, e.g. the "
                          "bundled one) to fine-tune it")

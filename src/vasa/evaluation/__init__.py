@@ -1,14 +1,4 @@
-"""Evaluation of the face latent space and renderer against real footage."""
+"""Evaluation of the face latent space and renderer against real footage.
 
-from __future__ import annotations
-
-from vasa.evaluation.reconstruction import (
-    ClipResult,
-    face_mask,
-    psnr,
-    save_comparison,
-    self_reenact_clip,
-    ssim,
-)
-
-__all__ = ["ClipResult", "face_mask", "psnr", "save_comparison", "self_reenact_clip", "ssim"]
+The package imports nothing itself: its model-free readings of pictures (`interior`) also serve
+the refiner's training, which runs where the video stack (PyAV) is not installed."""

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vasa.io import read_frames
 from vasa.render import mouth_crop as mc
 from vasa.render.interior import LUMA, lip_lines
 
@@ -71,9 +70,15 @@ class InteriorReading:
 def read_interior(frame: np.ndarray, landmarks: np.ndarray) -> InteriorReading:
     """The reading of one RGB frame (H, W, 3) uint8 with its pixel landmarks (478, >=2)."""
     a = mc.mouth_affine(landmarks)
-    rgb = mc.crop(frame, a).astype(np.float32)
+    return read_crop(mc.crop(frame, a), mc.lip_points(landmarks, a))
+
+
+def read_crop(mouth: np.ndarray, lips: np.ndarray) -> InteriorReading:
+    """The reading of a mouth crop (CROP, CROP, 3) RGB with its lip points in crop pixels
+    (`render.mouth_crop.lip_points`): what `read_interior` reads, for pictures already cropped
+    (the refiner's pairs)."""
+    rgb = np.asarray(mouth, np.float32)
     crop = rgb @ LUMA
-    lips = mc.lip_points(landmarks, a)
     upper, lower = lip_lines(lips)
     x0, x1 = upper[0, 0], upper[-1, 0]
     xs = np.arange(mc.CROP, dtype=np.float64)
@@ -155,6 +160,9 @@ def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:
     """(T, 3 + 2 * BANDS) readings of the first `frames` frames of `video` (at 25 fps) where
     `tracker` (a `vasa.tracking.FaceLandmarker`) finds a face: opening (IOD), core ratio, core
     colour, then the bands' luma and colour (nan: unread)."""
+    from vasa.io import read_frames  # here: the readings above also serve the refiner's
+    # training, which runs where PyAV is not installed
+
     out = []
     for i, frame in enumerate(read_frames(video, fps=25)):
         if i >= frames:
@@ -166,3 +174,15 @@ def video_readings(video: str | Path, frames: int, tracker) -> np.ndarray:
             out.append((r.opening, np.nan if r.core_ratio is None else r.core_ratio,
                         np.nan if r.core_colour is None else r.core_colour, *bands))
     return np.array(out, np.float64).reshape(-1, 3 + 2 * BANDS)
+
+
+def upper_band(mouths: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """(N,) the upper third of each mouth crop's opening (N, CROP, CROP, 3), luma over the
+    lips' (`read_crop`'s first band: the upper teeth where they show); nan where the mouth
+    opens under MIDDLING or the band is not read. lips: (N, 40, 2) in crop pixels."""
+    out = np.full(len(mouths), np.nan)
+    for i, (m, p) in enumerate(zip(mouths, lips)):
+        r = read_crop(m, p)
+        if r.opening >= MIDDLING and r.bands is not None:
+            out[i] = r.bands[0, 0]
+    return out

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from vasa.evaluation.interior import upper_band
 from vasa.files import atomic_output
 from vasa.refine.config import TrainRefinerConfig
 from vasa.refine.export import export_onnx, load_refiner, save_refiner
@@ -64,16 +65,22 @@ TEXTURE_PATCH = 8
 # A texture run's exported step may lose this much held-out PSNR (dB) and SSIM against its
 # start: drawing edges near, not at, the real ones costs some of both.
 TEXTURE_SLACK = (0.15, 0.005)
+# A pair's real frame bares the upper teeth when the upper third of its opening (opened at least
+# `evaluation.interior.MIDDLING`) is this much lighter than its lips. Over the pairs of
+# `vasa refiner-pairs --max-frames 125` so opened: 28% of the training speakers' frames, 45% of
+# the held-out speakers'.
+BARED = 1.2
 
 
-PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste")
+PAIR_FIELDS = ("warped", "target", "reference", "ref", "masks", "paste", "points")
 
 
 @dataclass
 class PairSet:
     """uint8 crops on one device: warped, target (N, 3, H, W); reference (K, 3, H, W); ref (N,)
     index into reference; masks (N, 2, H, W) the region's masks (lips, or eye openings and
-    irises); paste (N, 1, H, W) paste mask."""
+    irises); paste (N, 1, H, W) paste mask; points (N, P, 2) float32 the region's landmark
+    points in crop pixels (`Region.points`)."""
 
     warped: torch.Tensor
     target: torch.Tensor
@@ -81,6 +88,7 @@ class PairSet:
     ref: torch.Tensor
     masks: torch.Tensor
     paste: torch.Tensor
+    points: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.ref)
@@ -111,6 +119,7 @@ def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
                 parts[k].append(unpack_jpeg(z[k], z[k + "_offsets"]).transpose(0, 3, 1, 2))
             parts["ref"].append(z["ref"].astype(np.int64) + base)
             points = z[reg.points]
+        parts["points"].append(points.astype(np.float32))
         parts["masks"].append((np.stack([reg.masks(p) for p in points]) * 255)
                               .astype(np.uint8))
         parts["paste"].append((np.stack([reg.paste_mask(p) for p in points])[:, None] * 255)
@@ -118,6 +127,24 @@ def load_pairs(root: str | Path, split: str, device: torch.device) -> PairSet:
         base += len(parts["reference"][-1])
     return PairSet(*(torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[k]))).to(device)
                      for k in PAIR_FIELDS))
+
+
+def bared_teeth(data: PairSet) -> torch.Tensor:
+    """(N,) bool on the CPU: the mouth pairs whose real frame bares the upper teeth (BARED)."""
+    target = data.target.permute(0, 2, 3, 1).cpu().numpy()
+    with np.errstate(invalid="ignore"):
+        return torch.from_numpy(upper_band(target, data.points.cpu().numpy()) >= BARED)
+
+
+def draw_rows(n: int, size: int, favoured: torch.Tensor | None, share: float,
+              gen: torch.Generator) -> torch.Tensor:
+    """(size,) random rows of `n`, round(share * size) of them from the `favoured` rows
+    (indices; none or empty: all at random)."""
+    k = 0 if favoured is None or not len(favoured) else round(share * size)
+    rows = torch.randint(0, n, (size - k,), generator=gen)
+    if not k:
+        return rows
+    return torch.cat([rows, favoured[torch.randint(0, len(favoured), (k,), generator=gen)]])
 
 
 def network_input(warped: torch.Tensor, reference: torch.Tensor, masks: torch.Tensor
@@ -242,21 +269,30 @@ def patch_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: PairSet, opening: int, max_rows: int = 2048
-             ) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, data: PairSet, opening: int, max_rows: int = 2048,
+             teeth: bool = False) -> dict[str, float]:
     """Region (paste mask > 0.5) PSNR, SSIM and sharpness (Laplacian energy over the real
     frame's) of the refiner's input (the warp; for the eyes, the warp with drawn eyes) and of
     its output, and their texture ratio: the detail across the opening (mask `opening` of the
-    region's two) over the real frames', summed over the pairs."""
+    region's two) over the real frames', summed over the pairs. teeth (mouths): also the upper
+    third of the opening, luma over the lips' (`upper_band`), median over the pairs opened
+    enough to read it, refined and real ("upper_refined", "upper_real"), and the share of them
+    that bare the upper teeth (BARED; "bared_refined", "bared_real")."""
     model.eval()
     sums = {"psnr_warp": 0.0, "psnr_refined": 0.0, "ssim_warp": 0.0, "ssim_refined": 0.0,
             "sharpness_warp": 0.0, "sharpness_refined": 0.0}
     detail = {"warp": 0.0, "refined": 0.0, "real": 0.0}
     rows = torch.arange(min(len(data), max_rows), device=data.ref.device)
     n = 0
+    drawn: dict[str, list[np.ndarray]] = {"refined": [], "real": []}
     for chunk in rows.split(128):
         x, t, w = batch(data, chunk, augment=False)
         out = model(x)
+        if teeth:
+            lips = data.points[chunk].cpu().numpy()
+            for name, y in (("refined", out), ("real", t)):
+                pictures = (y.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+                drawn[name].append(upper_band(pictures, lips))
         region = (w > 1 + 0.5 * (REGION_WEIGHT - 1)).float()
         area = region.sum((1, 2, 3)).clamp_min(1)
         inside = input_mask(x, opening)
@@ -273,8 +309,16 @@ def evaluate(model: torch.nn.Module, data: PairSet, opening: int, max_rows: int 
         n += len(chunk)
     model.train()
     real = max(detail["real"], 1e-8)
-    return ({k: v / n for k, v in sums.items()}
-            | {"texture_warp": detail["warp"] / real, "texture_refined": detail["refined"] / real})
+    scores = ({k: v / n for k, v in sums.items()}
+              | {"texture_warp": detail["warp"] / real,
+                 "texture_refined": detail["refined"] / real})
+    if teeth:
+        upper = {k: np.concatenate(v) for k, v in drawn.items()}
+        read = np.isfinite(upper["refined"]) & np.isfinite(upper["real"])
+        for k, v in upper.items():
+            scores[f"upper_{k}"] = float(np.median(v[read])) if read.any() else math.nan
+            scores[f"bared_{k}"] = float((v[read] >= BARED).mean()) if read.any() else math.nan
+    return scores
 
 
 def texture_key(scores: dict[str, float]) -> float:
@@ -329,11 +373,17 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
     gen = torch.Generator().manual_seed(cfg.seed + rank)
     t0 = time.perf_counter()
     reg = pairs_region(data)
+    mouth = reg.name == "mouth"
+    if cfg.teeth and not mouth:
+        raise ValueError(f"{data}: --teeth is for mouth pairs; these are of the {reg.name}")
     train = load_pairs(data, "train", device)
     val = load_pairs(data, "val", device)
     say = progress if (progress and rank == 0) else (lambda _s: None)
+    # rows to draw `cfg.teeth` of each batch from (indices on the CPU, where rows are drawn)
+    favoured = bared_teeth(train).nonzero()[:, 0] if cfg.teeth else None
     say(f"{reg.name} pairs: {len(train)} train, {len(val)} val, loaded in "
-        f"{time.perf_counter() - t0:.0f} s on {device}")
+        f"{time.perf_counter() - t0:.0f} s on {device}"
+        + (f"; {len(favoured)} training pairs bare the upper teeth" if cfg.teeth else ""))
     if cfg.init:
         model = load_refiner(cfg.init).train().to(device)  # its own widths, not cfg.model's
         say(f"starting from {cfg.init} (widths {model.config.widths})")
@@ -375,11 +425,13 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
 
     if sharpening and floor is None:
         start = (load_refiner(cfg.init).to(device) if cfg.init else model)
-        floor = {**evaluate(start, val, reg.opening), "step": 0}
+        floor = {**evaluate(start, val, reg.opening, teeth=mouth), "step": 0}
         best = (key_of(floor), 0, _weights(start))
         say(f"starting refiner: held-out PSNR {floor['psnr_refined']:.2f} dB, SSIM "
             f"{floor['ssim_refined']:.3f}, sharpness {floor['sharpness_refined']:.2f}, "
-            f"texture {floor['texture_refined']:.2f}")
+            f"texture {floor['texture_refined']:.2f}"
+            + (f", upper teeth {floor['upper_refined']:.2f} (real {floor['upper_real']:.2f})"
+               if mouth else ""))
     net = (torch.nn.parallel.DistributedDataParallel(model) if distributed else model)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
@@ -410,7 +462,7 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
         lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = torch.randint(0, len(train), (cfg.batch,), generator=gen).to(device)
+        idx = draw_rows(len(train), cfg.batch, favoured, cfg.teeth, gen).to(device)
         x, t, w = batch(train, idx, augment=True, gen=gen)
         y = net(x)
         loss = loss_fn(y, t, w, cfg.ssim, cfg.grad)
@@ -434,7 +486,7 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
             opt_c.step()
         step += 1
         if step % cfg.eval_every == 0 or step == steps:
-            scores = evaluate(model, val, reg.opening)
+            scores = evaluate(model, val, reg.opening, teeth=mouth)
             key = key_of(scores)
             keeps = not sharpening or keeps_floor(scores, floor, slack)
             if keeps and key > best[0]:
@@ -444,8 +496,10 @@ def train_refiner(data: str | Path, out: str | Path, config: TrainRefinerConfig 
                 f"{scores['psnr_warp']:.2f} -> {scores['psnr_refined']:.2f} dB, SSIM "
                 f"{scores['ssim_warp']:.3f} -> {scores['ssim_refined']:.3f}, sharpness "
                 f"{scores['sharpness_warp']:.2f} -> {scores['sharpness_refined']:.2f}, texture "
-                f"{scores['texture_warp']:.2f} -> {scores['texture_refined']:.2f} "
-                f"({(time.perf_counter() - t_start) / 60:.1f} min)")
+                f"{scores['texture_warp']:.2f} -> {scores['texture_refined']:.2f}"
+                + (f", upper teeth {scores['upper_refined']:.2f} (real "
+                   f"{scores['upper_real']:.2f})" if mouth else "")
+                + f" ({(time.perf_counter() - t_start) / 60:.1f} min)")
         if step % cfg.save_every == 0:
             save()
     save()
